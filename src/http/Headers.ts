@@ -1,0 +1,69 @@
+/**
+ * Header fields as they arrived: order and original case are kept (a proxy or
+ * a client printing a response must not reorder them), lookups ignore case.
+ * Small lists (tens of fields) make a linear scan cheaper than a map.
+ */
+export class Headers {
+  constructor(readonly entries: ReadonlyArray<readonly [name: string, value: string]> = []) {}
+
+  static fromRecord(record: Readonly<Record<string, string>>): Headers {
+    return new Headers(Object.entries(record))
+  }
+
+  get size(): number {
+    return this.entries.length
+  }
+
+  /** The first value of `name`, or undefined. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase()
+    for (const [n, v] of this.entries) {
+      if (n.length === lower.length && n.toLowerCase() === lower) return v
+    }
+    return undefined
+  }
+
+  /** Every value of `name`, in order. */
+  getAll(name: string): Array<string> {
+    const lower = name.toLowerCase()
+    const out: Array<string> = []
+    for (const [n, v] of this.entries) {
+      if (n.length === lower.length && n.toLowerCase() === lower) out.push(v)
+    }
+    return out
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined
+  }
+
+  /** A copy with `name` replaced by one field (appended if absent). */
+  set(name: string, value: string): Headers {
+    const lower = name.toLowerCase()
+    const kept = this.entries.filter(([n]) => n.toLowerCase() !== lower)
+    return new Headers([...kept, [name, value]])
+  }
+
+  append(name: string, value: string): Headers {
+    return new Headers([...this.entries, [name, value]])
+  }
+
+  remove(name: string): Headers {
+    const lower = name.toLowerCase()
+    return new Headers(this.entries.filter(([n]) => n.toLowerCase() !== lower))
+  }
+
+  /**
+   * Whether a comma-separated list header (Connection, Transfer-Encoding, ...)
+   * contains `token`, ignoring case and optional whitespace.
+   */
+  hasToken(name: string, token: string): boolean {
+    const lower = token.toLowerCase()
+    for (const value of this.getAll(name)) {
+      for (const part of value.split(",")) {
+        if (part.trim().toLowerCase() === lower) return true
+      }
+    }
+    return false
+  }
+}

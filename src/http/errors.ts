@@ -1,0 +1,88 @@
+import { Data } from "effect"
+
+/**
+ * Why a message was rejected. Each code maps to the status a server answers
+ * with (see `statusOf`); the response parser reuses the codes that apply.
+ */
+export type ParseErrorCode =
+  // start line
+  | "InvalidRequestLine"
+  | "InvalidMethod"
+  | "InvalidTarget"
+  | "UriTooLong"
+  | "InvalidVersion"
+  | "VersionNotSupported"
+  | "InvalidStatusLine"
+  // header section
+  | "InvalidHeaderName"
+  | "InvalidHeaderValue"
+  | "WhitespaceBeforeColon"
+  | "ObsFold"
+  | "BareCR"
+  | "BareLF"
+  | "HeaderSectionTooLarge"
+  | "TooManyHeaders"
+  | "MissingHost"
+  | "DuplicateHost"
+  // framing
+  | "ContentLengthWithTransferEncoding"
+  | "InvalidContentLength"
+  | "ConflictingContentLength"
+  | "ChunkedNotLast"
+  | "UnknownTransferCoding"
+  | "TransferEncodingInHttp10"
+  | "InvalidChunkSize"
+  | "ChunkSizeOverflow"
+  | "ChunkExtensionTooLong"
+  | "InvalidChunkTerminator"
+  | "BodyTooLarge"
+  // end of input before the message ended (response parser, on close)
+  | "Truncated"
+
+const statusByCode: Readonly<Record<ParseErrorCode, number>> = {
+  InvalidRequestLine: 400,
+  InvalidMethod: 400,
+  InvalidTarget: 400,
+  UriTooLong: 414,
+  InvalidVersion: 400,
+  VersionNotSupported: 505,
+  InvalidStatusLine: 400,
+  InvalidHeaderName: 400,
+  InvalidHeaderValue: 400,
+  WhitespaceBeforeColon: 400,
+  ObsFold: 400,
+  BareCR: 400,
+  BareLF: 400,
+  HeaderSectionTooLarge: 431,
+  TooManyHeaders: 431,
+  MissingHost: 400,
+  DuplicateHost: 400,
+  ContentLengthWithTransferEncoding: 400,
+  InvalidContentLength: 400,
+  ConflictingContentLength: 400,
+  ChunkedNotLast: 400,
+  UnknownTransferCoding: 501,
+  TransferEncodingInHttp10: 400,
+  InvalidChunkSize: 400,
+  ChunkSizeOverflow: 400,
+  ChunkExtensionTooLong: 400,
+  InvalidChunkTerminator: 400,
+  BodyTooLarge: 413,
+  Truncated: 400
+}
+
+/** The status a server answers a request rejected for `code` with. */
+export const statusOf = (code: ParseErrorCode): number => statusByCode[code]
+
+/**
+ * A message that is not valid HTTP/1.1. Parsers return it (they never throw);
+ * after one, the connection's framing is in doubt and it must be closed.
+ */
+export class HttpParseError extends Data.TaggedError("HttpParseError")<{
+  readonly code: ParseErrorCode
+  readonly message: string
+}> {
+  get status(): number {
+    return statusOf(this.code)
+  }
+}

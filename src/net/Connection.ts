@@ -1,0 +1,27 @@
+import type { Effect, Option } from "effect"
+import type { SocketError } from "./errors.ts"
+
+/**
+ * One established byte stream, server or client side, TCP, TLS or in-memory.
+ *
+ * Backpressure both ways: the underlying socket is paused until `read` is
+ * called (bytes are pulled, never pushed into an unbounded queue), and `write`
+ * completes only once the transport accepted the chunk (on node:net, after
+ * 'drain' when `write()` returned false).
+ */
+export interface Connection {
+  /** A short unique id for logs ("c17"). */
+  readonly id: string
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localAddress: string
+  readonly localPort: number
+  /** The next chunk, or None once the peer has finished sending (FIN). */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
+  /** Sends a chunk; completes when the transport has taken it. */
+  readonly write: (chunk: Uint8Array) => Effect.Effect<void, SocketError>
+  /** Flushes what is queued and half-closes (sends FIN). */
+  readonly end: Effect.Effect<void, SocketError>
+  /** Tears the connection down at once, dropping queued bytes. Idempotent, never blocks. */
+  readonly destroy: Effect.Effect<void>
+}
