@@ -6,10 +6,15 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Effect, Layer } from "effect"
 import { run } from "./Cli.ts"
+import { exitCodeOf } from "./ExitCode.ts"
 
 const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
 run(process.argv).pipe(
   Effect.provide(CliEnvironment),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  NodeRuntime.runMain({
+    // commands print their own one-line errors; @effect/cli prints usage errors
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+  })
 )
