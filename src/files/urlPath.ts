@@ -1,0 +1,138 @@
+/**
+ * Decoding of a request target's path into file-system-safe segments.
+ *
+ * Pure and synchronous: no file system here. The rules, in order:
+ * - The input is the origin-form path (it must start with "/"). Anything from
+ *   the first "?" on is the query and is dropped here, so callers may pass the
+ *   whole origin-form target.
+ * - Raw characters must be visible ASCII (0x21-0x7E); anything else is Invalid.
+ * - The path is split on the raw "/" first, then each segment is
+ *   percent-decoded exactly once, as UTF-8 (strict: malformed escapes, invalid
+ *   or overlong UTF-8 and NUL are Invalid). A "%252e" therefore becomes the
+ *   literal name "%2e", never ".".
+ * - A "/" or "\" that appears in a segment after decoding, or a raw "\", is
+ *   Refused (404): it must never act as a separator, and no file we serve has
+ *   such a name.
+ * - Empty segments ("//") and "." are dropped; ".." removes the previous
+ *   segment, and a ".." with nothing left to remove (an escape above the root)
+ *   is Refused. Dot segments count after decoding too ("%2e%2E").
+ * - A remaining segment that starts with "." is Refused unless dotfiles are on.
+ * - A trailing "/" (or a final "." or "..") is remembered: a directory asked
+ *   for without it gets redirected.
+ */
+
+export interface DecodedPath {
+  readonly _tag: "Path"
+  /** Decoded, normalized names under the root; empty for the root itself. */
+  readonly segments: ReadonlyArray<string>
+  readonly trailingSlash: boolean
+  /**
+   * The normalized path in its original percent-encoding, starting with a
+   * single "/" and without the query, e.g. "/docs/%C3%A9t%C3%A9". Safe to use
+   * as a redirect target: it can never start with "//".
+   */
+  readonly encoded: string
+}
+
+export type RefusedReason = "Traversal" | "EncodedSeparator" | "Backslash" | "Dotfile"
+
+/** A path that names nothing we would serve: 404. */
+export interface RefusedPath {
+  readonly _tag: "Refused"
+  readonly reason: RefusedReason
+}
+
+/** A path that cannot be decoded safely: 400. */
+export interface InvalidUrlPath {
+  readonly _tag: "Invalid"
+  readonly message: string
+}
+
+export type UrlPathResult = DecodedPath | RefusedPath | InvalidUrlPath
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const invalid = (message: string): InvalidUrlPath => ({ _tag: "Invalid", message })
+const refused = (reason: RefusedReason): RefusedPath => ({ _tag: "Refused", reason })
+
+const hexValue = (code: number): number => {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30
+  if (code >= 0x41 && code <= 0x46) return code - 0x37
+  if (code >= 0x61 && code <= 0x66) return code - 0x57
+  return -1
+}
+
+/** Percent-decodes one raw segment (already checked to be visible ASCII). */
+const decodeSegment = (raw: string): string | InvalidUrlPath => {
+  if (!raw.includes("%")) return raw
+  const bytes = new Uint8Array(raw.length)
+  let length = 0
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i)
+    if (code !== 0x25) {
+      bytes[length++] = code
+      continue
+    }
+    const high = i + 2 < raw.length ? hexValue(raw.charCodeAt(i + 1)) : -1
+    const low = high >= 0 ? hexValue(raw.charCodeAt(i + 2)) : -1
+    if (low < 0) return invalid(`malformed percent-escape at ${JSON.stringify(raw.slice(i, i + 3))}`)
+    const byte = high * 16 + low
+    if (byte === 0) return invalid("NUL in path")
+    bytes[length++] = byte
+    i += 2
+  }
+  try {
+    return utf8.decode(bytes.subarray(0, length))
+  } catch {
+    return invalid("path is not valid UTF-8")
+  }
+}
+
+export interface DecodeOptions {
+  readonly dotfiles: boolean
+}
+
+export const decodeUrlPath = (target: string, options: DecodeOptions): UrlPathResult => {
+  const queryAt = target.indexOf("?")
+  const path = queryAt === -1 ? target : target.slice(0, queryAt)
+  if (path.charCodeAt(0) !== 0x2f) return invalid("path must start with \"/\"")
+  for (let i = 0; i < path.length; i++) {
+    const code = path.charCodeAt(i)
+    if (code < 0x21 || code > 0x7e) return invalid("path contains a character that must be percent-encoded")
+  }
+
+  // Decode every segment first, so an undecodable path is Invalid (400)
+  // whatever else is wrong with it.
+  const rawSegments = path.slice(1).split("/")
+  const names: Array<string> = []
+  for (const raw of rawSegments) {
+    const name = decodeSegment(raw)
+    if (typeof name !== "string") return name
+    names.push(name)
+  }
+
+  const segments: Array<string> = []
+  const encoded: Array<string> = []
+  let trailingSlash = false
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    const raw = rawSegments[i]!
+    // An empty or dot segment leaves the path ending like a directory; the
+    // last segment decides.
+    trailingSlash = true
+    if (name.length === 0 || name === ".") continue
+    if (raw.includes("\\") || name.includes("\\")) return refused("Backslash")
+    if (name.includes("/")) return refused("EncodedSeparator")
+    if (name === "..") {
+      if (segments.length === 0) return refused("Traversal")
+      segments.pop()
+      encoded.pop()
+      continue
+    }
+    segments.push(name)
+    encoded.push(raw)
+    trailingSlash = false
+  }
+  if (!options.dotfiles && segments.some((name) => name.startsWith("."))) return refused("Dotfile")
+  return { _tag: "Path", segments, trailingSlash, encoded: "/" + encoded.join("/") }
+}
