@@ -1,0 +1,150 @@
+import * as dns from "node:dns"
+import * as net from "node:net"
+import * as tls from "node:tls"
+import { Context, Effect, Layer } from "effect"
+import type { Connection } from "./Connection.ts"
+import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
+import { ConnectError, ResolveError, TlsError } from "./errors.ts"
+import { fromSocket } from "./StreamConnection.ts"
+
+type ErrnoError = NodeJS.ErrnoException
+
+const resolve = (host: string) =>
+  Effect.async<ReadonlyArray<ResolvedAddress>, ResolveError>((resume) => {
+    // getaddrinfo cannot be cancelled; an interrupted lookup's answer is ignored.
+    dns.lookup(host, { all: true }, (error, addresses) => {
+      if (error !== null) {
+        const code = error.code ?? ""
+        const what = code === "ENOTFOUND" ? "name not found" : code === "EAI_AGAIN" ? "temporary failure" : error.message
+        resume(Effect.fail(new ResolveError({ host, message: `cannot resolve ${host}: ${what}${code === "" ? "" : ` (${code})`}`, cause: error })))
+      } else if (addresses.length === 0) {
+        resume(Effect.fail(new ResolveError({ host, message: `cannot resolve ${host}: no addresses` })))
+      } else {
+        resume(Effect.succeed(addresses.map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 }))))
+      }
+    })
+  })
+
+const connectReasons: Record<string, ConnectError["reason"]> = {
+  ECONNREFUSED: "Refused",
+  ENETUNREACH: "Unreachable",
+  EHOSTUNREACH: "Unreachable",
+  EADDRNOTAVAIL: "Unreachable"
+}
+
+const connectMessages: Record<ConnectError["reason"], string> = {
+  Refused: "connection refused",
+  Unreachable: "network unreachable",
+  Unknown: "connection failed"
+}
+
+const formatAddress = (address: string, port: number) =>
+  address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`
+
+/** Waits for the TCP handshake; interruption (a connect timeout) destroys the socket at once. */
+const awaitConnect = (socket: net.Socket, address: ResolvedAddress, port: number, host: string) =>
+  Effect.async<void, ConnectError>((resume) => {
+    const onError = (error: ErrnoError) => {
+      socket.off("connect", onConnect)
+      const code = error.code ?? ""
+      const reason = connectReasons[code] ?? "Unknown"
+      const target = host === address.address ? formatAddress(host, port) : `${host} (${formatAddress(address.address, port)})`
+      const detail = reason === "Unknown" ? `: ${error.message}` : code === "" ? "" : ` (${code})`
+      resume(Effect.fail(new ConnectError({ host, port, reason, message: `cannot connect to ${target}: ${connectMessages[reason]}${detail}`, cause: error })))
+    }
+    const onConnect = () => {
+      socket.off("error", onError)
+      resume(Effect.void)
+    }
+    socket.once("error", onError)
+    socket.once("connect", onConnect)
+    return Effect.sync(() => {
+      socket.off("connect", onConnect)
+      socket.destroy()
+    })
+  })
+
+const certificateCode = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH/
+
+const toTlsError = (host: string, error: ErrnoError): TlsError => {
+  const code = error.code ?? ""
+  const what = certificateCode.test(code) ? "certificate verification failed" : "TLS handshake failed"
+  return new TlsError({ host, message: `${what} for ${host}: ${error.message}${code === "" ? "" : ` (${code})`}`, cause: error })
+}
+
+/** Waits for the TLS handshake (and, with `verify`, the certificate check); interruption destroys the socket. */
+const awaitHandshake = (socket: tls.TLSSocket, host: string) =>
+  Effect.async<void, TlsError>((resume) => {
+    const done = () => {
+      socket.off("secureConnect", onSecure)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+    }
+    const onSecure = () => {
+      done()
+      resume(Effect.void)
+    }
+    const onError = (error: ErrnoError) => {
+      done()
+      socket.on("error", () => {})
+      resume(Effect.fail(toTlsError(host, error)))
+    }
+    const onClose = () => {
+      done()
+      resume(Effect.fail(new TlsError({ host, message: `TLS handshake failed for ${host}: connection closed by peer` })))
+    }
+    socket.once("secureConnect", onSecure)
+    socket.once("error", onError)
+    socket.once("close", onClose)
+    return Effect.sync(() => {
+      done()
+      socket.on("error", () => {})
+      socket.destroy()
+    })
+  })
+
+/** The node:net / node:tls Connector. */
+export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect.sync(() => {
+  // The node socket under each TCP connection this connector opened, for startTls.
+  const sockets = new WeakMap<Connection, net.Socket>()
+
+  const connect = (address: ResolvedAddress, port: number, host: string) =>
+    Effect.gen(function* () {
+      const socket = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          net.connect({ host: address.address, port, family: address.family, allowHalfOpen: true, noDelay: true })
+        ),
+        (socket) => Effect.sync(() => socket.destroy())
+      )
+      yield* awaitConnect(socket, address, port, host)
+      const connection = fromSocket(socket)
+      sockets.set(connection, socket)
+      return connection
+    })
+
+  const startTls = (connection: Connection, { servername, verify }: TlsOptions) =>
+    Effect.gen(function* () {
+      const socket = sockets.get(connection)
+      if (socket === undefined) return yield* Effect.dieMessage("startTls: the connection was not opened by this connector")
+      // The TLS socket inherits allowHalfOpen from the TCP socket it wraps.
+      const tlsSocket = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          tls.connect({
+            socket,
+            host: servername,
+            // SNI carries host names only, never IP literals (RFC 6066 section 3).
+            ...(net.isIP(servername) === 0 ? { servername } : {}),
+            rejectUnauthorized: verify,
+            ALPNProtocols: ["http/1.1"]
+          })
+        ),
+        (tlsSocket) => Effect.sync(() => tlsSocket.destroy())
+      )
+      yield* awaitHandshake(tlsSocket, servername)
+      return fromSocket(tlsSocket, connection.id)
+    })
+
+  return Connector.of({ resolve, connect, startTls })
+})
+
+export const layer: Layer.Layer<Connector> = Layer.effect(Connector, make)

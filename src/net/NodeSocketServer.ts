@@ -1,0 +1,122 @@
+import * as net from "node:net"
+import { Context, Effect, Layer } from "effect"
+import type { Connection } from "./Connection.ts"
+import { ListenError, SocketError } from "./errors.ts"
+import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
+import { fromSocket } from "./StreamConnection.ts"
+
+/**
+ * Connections accepted by the kernel but not yet taken by `accept` wait here.
+ * The server's accept loop takes them at once, so the bound only matters when
+ * that loop is stuck; beyond it new connections are dropped.
+ */
+const acceptBacklog = 1024
+
+const listenReasons: Record<string, ListenError["reason"]> = {
+  EADDRINUSE: "AddressInUse",
+  EACCES: "PermissionDenied",
+  EPERM: "PermissionDenied",
+  EADDRNOTAVAIL: "AddressNotAvailable",
+  ENOTFOUND: "AddressNotAvailable",
+  EAI_AGAIN: "AddressNotAvailable"
+}
+
+const listenMessages: Record<ListenError["reason"], string> = {
+  AddressInUse: "address already in use",
+  PermissionDenied: "permission denied",
+  AddressNotAvailable: "address not available",
+  Unknown: "cannot listen"
+}
+
+const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError => {
+  const code = (error as NodeJS.ErrnoException).code ?? ""
+  const reason = listenReasons[code] ?? "Unknown"
+  const detail = reason === "Unknown" ? `: ${error.message}` : code === "" ? "" : ` (${code})`
+  return new ListenError({
+    host,
+    port,
+    reason,
+    message: `cannot listen on ${formatHostPort(host, port)}: ${listenMessages[reason]}${detail}`,
+    cause: error
+  })
+}
+
+const formatHostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
+
+const closedListener = () => new SocketError({ reason: "Closed", message: "listener closed" })
+
+const open = (options: ListenOptions) =>
+  Effect.async<net.Server, ListenError>((resume) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
+    const onError = (error: Error) => {
+      server.off("listening", onListening)
+      resume(Effect.fail(toListenError(options, error)))
+    }
+    const onListening = () => {
+      server.off("error", onError)
+      resume(Effect.succeed(server))
+    }
+    server.once("error", onError)
+    server.once("listening", onListening)
+    server.listen({ host: options.host, port: options.port })
+  })
+
+const makeListener = (server: net.Server): Listener => {
+  const address = server.address() as net.AddressInfo
+  const waiting: Array<{ readonly socket: net.Socket; readonly connection: Connection }> = []
+  const takers = new Set<(connection: Connection | undefined) => void>()
+  let closed = false
+
+  server.on("connection", (socket: net.Socket) => {
+    if (closed || waiting.length >= acceptBacklog) {
+      socket.destroy()
+      return
+    }
+    const connection = fromSocket(socket)
+    const taker = takers.values().next()
+    if (taker.done) {
+      waiting.push({ socket, connection })
+    } else {
+      takers.delete(taker.value)
+      taker.value(connection)
+    }
+  })
+  // Errors after listening come from accept (EMFILE, ...); Node keeps
+  // listening, and the connections it did accept are unaffected.
+  server.on("error", () => {})
+
+  const accept = Effect.suspend(() => {
+    const next = waiting.shift()
+    if (next !== undefined) return Effect.succeed(next.connection)
+    if (closed) return Effect.fail(closedListener())
+    return Effect.async<Connection, SocketError>((resume) => {
+      const take = (connection: Connection | undefined) =>
+        resume(connection === undefined ? Effect.fail(closedListener()) : Effect.succeed(connection))
+      takers.add(take)
+      return Effect.sync(() => takers.delete(take))
+    })
+  })
+
+  // Closes the listening handle (the port is free at once) without waiting
+  // for server.close's callback, which waits for every connection to end.
+  const close = Effect.sync(() => {
+    if (closed) return
+    closed = true
+    server.close(() => {})
+    for (const { socket } of waiting.splice(0)) socket.destroy()
+    for (const take of Array.from(takers)) take(undefined)
+    takers.clear()
+  })
+
+  return { host: address.address, port: address.port, accept, close }
+}
+
+/** The node:net SocketServer. */
+export const make: Effect.Effect<Context.Tag.Service<typeof SocketServer>> = Effect.sync(() =>
+  SocketServer.of({
+    listen: (options) =>
+      Effect.acquireRelease(Effect.map(open(options), makeListener), (listener) => listener.close)
+  })
+)
+
+export const layer: Layer.Layer<SocketServer> = Layer.effect(SocketServer, make)

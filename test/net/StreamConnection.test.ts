@@ -1,0 +1,103 @@
+import * as net from "node:net"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Option } from "effect"
+import { fromSocket } from "../../src/net/StreamConnection.ts"
+import { readAtLeast, text } from "./helpers.ts"
+
+/** A connected pair of raw sockets on loopback: [server side, client side]. */
+const socketPair = Effect.acquireRelease(
+  Effect.async<readonly [net.Socket, net.Socket]>((resume) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
+      server.close()
+      resume(Effect.succeed([accepted, client] as const))
+    })
+    let client: net.Socket
+    server.listen({ host: "127.0.0.1", port: 0 }, () => {
+      client = net.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
+      client.on("error", () => {})
+    })
+  }),
+  ([a, b]) =>
+    Effect.sync(() => {
+      a.destroy()
+      b.destroy()
+    })
+)
+
+/** Writes from the raw client until its own buffer backs up, up to `limit` bytes. */
+const flood = (socket: net.Socket, limit: number) =>
+  Effect.async<number>((resume) => {
+    const chunk = Buffer.alloc(64 * 1024, 97)
+    let sent = 0
+    const pump = () => {
+      while (sent < limit) {
+        sent += chunk.length
+        if (!socket.write(chunk)) {
+          // Give the kernel a moment to move what it can, then see if 'drain' comes.
+          const timer = setTimeout(() => {
+            socket.off("drain", pump)
+            resume(Effect.succeed(sent))
+          }, 300)
+          socket.once("drain", () => {
+            clearTimeout(timer)
+            pump()
+          })
+          return
+        }
+      }
+      resume(Effect.succeed(sent))
+    }
+    pump()
+  })
+
+describe("StreamConnection", () => {
+  it.scopedLive("a connection that is not read keeps at most about one high-water mark buffered", () =>
+    Effect.gen(function* () {
+      const [serverSocket, client] = yield* socketPair
+      const connection = fromSocket(serverSocket)
+      const sent = yield* flood(client, 256 * 1024 * 1024)
+      expect(sent).toBeLessThan(64 * 1024 * 1024)
+      // Node stops reading from the kernel once its buffer reaches the high-water
+      // mark; one more read of up to 64 KiB may land on top.
+      expect(serverSocket.readableLength).toBeLessThanOrEqual(serverSocket.readableHighWaterMark + 64 * 1024)
+      expect(serverSocket.isPaused() || serverSocket.readableFlowing !== true).toBe(true)
+      const first = yield* connection.read
+      expect(Option.isSome(first)).toBe(true)
+    })
+  )
+
+  it.scopedLive("read takes what is buffered first and ends with None after the peer's FIN", () =>
+    Effect.gen(function* () {
+      const [serverSocket, client] = yield* socketPair
+      const connection = fromSocket(serverSocket)
+      client.end("hello")
+      expect(yield* readAtLeast(connection, 5)).toBe("hello")
+      expect(yield* connection.read).toEqual(Option.none())
+      expect(yield* connection.read).toEqual(Option.none())
+      // Half-open: the answer still reaches the peer.
+      const answer = Effect.async<string>((resume) => {
+        let got = ""
+        client.on("data", (d: Buffer) => (got += text(d)))
+        client.on("end", () => resume(Effect.succeed(got)))
+      })
+      const reader = yield* Effect.fork(answer)
+      yield* connection.write(new TextEncoder().encode("world"))
+      yield* connection.end
+      expect(yield* Fiber.join(reader)).toBe("world")
+    })
+  )
+
+  it.scopedLive("a pending read is interruptible and read after destroy fails with Closed", () =>
+    Effect.gen(function* () {
+      const [serverSocket] = yield* socketPair
+      const connection = fromSocket(serverSocket)
+      const pending = yield* Effect.fork(connection.read)
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(pending)
+      yield* connection.destroy
+      const error = yield* Effect.flip(connection.read)
+      expect(error.reason).toBe("Closed")
+      expect((yield* Effect.flip(connection.end)).reason).toBe("Closed")
+    })
+  )
+})
