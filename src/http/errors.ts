@@ -30,10 +30,12 @@ export type ParseErrorCode =
   | "ConflictingContentLength"
   | "ChunkedNotLast"
   | "UnknownTransferCoding"
+  | "InvalidTransferEncoding"
   | "TransferEncodingInHttp10"
   | "InvalidChunkSize"
   | "ChunkSizeOverflow"
   | "ChunkExtensionTooLong"
+  | "InvalidChunkExtension"
   | "InvalidChunkTerminator"
   | "BodyTooLarge"
   // end of input before the message ended (response parser, on close)
@@ -62,10 +64,12 @@ const statusByCode: Readonly<Record<ParseErrorCode, number>> = {
   ConflictingContentLength: 400,
   ChunkedNotLast: 400,
   UnknownTransferCoding: 501,
+  InvalidTransferEncoding: 400,
   TransferEncodingInHttp10: 400,
   InvalidChunkSize: 400,
   ChunkSizeOverflow: 400,
   ChunkExtensionTooLong: 400,
+  InvalidChunkExtension: 400,
   InvalidChunkTerminator: 400,
   BodyTooLarge: 413,
   Truncated: 400

@@ -1,0 +1,432 @@
+import { CR, FIELD_VALUE, HEX, LF, SEMICOLON } from "./chars.ts"
+import { HttpParseError, type ParseErrorCode } from "./errors.ts"
+import { FieldSection, parseFieldLine } from "./fields.ts"
+import { Headers } from "./Headers.ts"
+import type { BodyFraming, ParseEvent, ParseResult } from "./message.ts"
+
+/** Bounds on what a peer can make a parser hold or accept. */
+export interface MessageLimits {
+  /** Longest start line in bytes, CRLF excluded. */
+  readonly maxStartLineSize: number
+  /** Largest header section (and trailer section) in bytes, CRLFs included. */
+  readonly maxHeaderSectionSize: number
+  /** Most field lines in a header (or trailer) section. */
+  readonly maxHeaderCount: number
+  /** Longest chunk extension (everything after the chunk size) in bytes. */
+  readonly maxChunkExtensionSize: number
+  /** Largest body, by Content-Length or summed chunk sizes. */
+  readonly maxBodySize: number
+}
+
+// Parser phases. Numbers, not strings, so the dispatch is a jump table.
+const START_LINE = 0
+const FIELDS = 1
+const BODY_LENGTH = 2
+const CHUNK_SIZE = 3
+const CHUNK_EXT = 4
+const CHUNK_SIZE_LF = 5
+const CHUNK_DATA = 6
+const CHUNK_DATA_CR = 7
+const CHUNK_DATA_LF = 8
+const TRAILERS = 9
+const UNTIL_CLOSE = 10
+const FAILED = 11
+
+// What `readLine` returns instead of a position.
+const NEED_MORE = -1
+const TOO_LONG = -2
+const BARE_LF = -3
+
+/** More hex digits than this in a chunk size is padding abuse or overflow. */
+const MAX_CHUNK_SIZE_DIGITS = 16
+
+const EMPTY_TRAILERS = new Headers([])
+
+const NO_EVENTS: ReadonlyArray<never> = []
+
+/**
+ * The incremental HTTP/1.1 message engine shared by the request and response
+ * parsers: start line and field lines are read as CRLF-terminated lines
+ * (found with a native byte search, validated once complete), bodies by
+ * Content-Length or by the chunked coding with a byte-level state machine.
+ *
+ * Only a partial line is ever buffered (at most the line limit in force), so
+ * memory per connection is bounded by the limits, and every byte is looked at
+ * a bounded number of times however the input is split. Errors are found at
+ * line granularity, which makes the outcome independent of the split.
+ */
+export abstract class MessageParser<Head extends { readonly framing: BodyFraming }> {
+  private phase = START_LINE
+  private failure: HttpParseError | undefined = undefined
+  /** The partial line carried over from the previous input. */
+  private lineBuffer: Uint8Array = new Uint8Array(0)
+  private lineLength = 0
+  // The last complete line found by `readLine`, without its CRLF.
+  private lineSource: Uint8Array = this.lineBuffer
+  private lineStart = 0
+  private lineEnd = 0
+
+  protected readonly fields = new FieldSection()
+  private remaining = 0
+  private chunkDigits = 0
+  private extensionLength = 0
+  private bodyTotal = 0
+
+  protected constructor(protected readonly limits: MessageLimits) {}
+
+  /** Bytes held from earlier inputs (a partial line); never above the limits. */
+  get bufferedBytes(): number {
+    return this.lineLength
+  }
+
+  /** Whether the parser sits between messages with nothing pending. */
+  get isIdle(): boolean {
+    return this.phase === START_LINE && this.lineLength === 0 && this.interims === 0
+  }
+
+  get failed(): boolean {
+    return this.phase === FAILED
+  }
+
+  /**
+   * Parses a start line `bytes[start, end)`; returns an error code or
+   * undefined when it is stored for `completeHead`. `"skip"` drops the line
+   * (an empty line before a request line).
+   */
+  protected abstract startLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | "skip" | undefined
+  /** Builds the head once the header section is complete, or rejects it. */
+  protected abstract completeHead(): Head | ParseErrorCode
+  /** The code for a start line over `maxStartLineSize`. */
+  protected abstract readonly startLineTooLong: ParseErrorCode
+  /** Whether a head is followed by another one for the same exchange (1xx). */
+  protected isInterim(_head: Head): boolean {
+    return false
+  }
+
+  /** Interim heads skipped since the last final head. */
+  protected interims = 0
+
+  /**
+   * Consumes `input` up to the end of one message. Body events are views into
+   * `input`. Call again with `input.subarray(consumed)` for what follows
+   * (pipelined messages), or with the next read once all was consumed.
+   */
+  protected run(input: Uint8Array): ParseResult<Head> {
+    if (this.phase === FAILED) return { consumed: 0, events: NO_EVENTS, error: this.failure! }
+    const end = input.length
+    const events: Array<ParseEvent<Head>> = []
+    let pos = 0
+    let code: ParseErrorCode | undefined
+    loop: while (pos < end) {
+      switch (this.phase) {
+        case START_LINE: {
+          const next = this.readLine(input, pos, this.limits.maxStartLineSize)
+          if (next < 0) {
+            if (next === NEED_MORE) {
+              pos = end
+              break loop
+            }
+            code = next === TOO_LONG ? this.startLineTooLong : "BareLF"
+            break loop
+          }
+          pos = next
+          const result = this.startLine(this.lineSource, this.lineStart, this.lineEnd)
+          if (result === "skip") continue
+          if (result !== undefined) {
+            code = result
+            break loop
+          }
+          this.fields.reset()
+          this.phase = FIELDS
+          break
+        }
+        case FIELDS:
+        case TRAILERS: {
+          const fields = this.fields
+          // Room left for this line's content after its CRLF.
+          const budget = this.limits.maxHeaderSectionSize - fields.bytes - 2
+          const next = this.readLine(input, pos, budget < 0 ? 0 : budget)
+          if (next < 0) {
+            if (next === NEED_MORE) {
+              pos = end
+              break loop
+            }
+            code = next === TOO_LONG ? "HeaderSectionTooLarge" : "BareLF"
+            break loop
+          }
+          const lineStart = this.lineStart
+          const lineEnd = this.lineEnd
+          fields.bytes += lineEnd - lineStart + 2
+          pos = next
+          if (lineEnd > lineStart) {
+            if (fields.entries.length === this.limits.maxHeaderCount) {
+              code = "TooManyHeaders"
+              break loop
+            }
+            code = parseFieldLine(this.lineSource, lineStart, lineEnd, fields)
+            if (code !== undefined) break loop
+            break
+          }
+          if (this.phase === TRAILERS) {
+            events.push({ _tag: "End", trailers: new Headers(fields.entries) })
+            this.phase = START_LINE
+            break loop
+          }
+          const head = this.completeHead()
+          if (typeof head === "string") {
+            code = head
+            break loop
+          }
+          if (this.isInterim(head)) {
+            // An interim response (1xx) is dropped; the final one follows.
+            this.interims++
+            this.phase = START_LINE
+            continue
+          }
+          this.interims = 0
+          events.push({ _tag: "Head", head })
+          const framing = head.framing
+          switch (framing._tag) {
+            case "ContentLength":
+              if (framing.length === 0) {
+                events.push({ _tag: "End", trailers: EMPTY_TRAILERS })
+                this.phase = START_LINE
+                break loop
+              }
+              this.remaining = framing.length
+              this.phase = BODY_LENGTH
+              break
+            case "Chunked":
+              this.bodyTotal = 0
+              this.startChunk()
+              break
+            case "UntilClose":
+              this.phase = UNTIL_CLOSE
+              break
+            case "None":
+              events.push({ _tag: "End", trailers: EMPTY_TRAILERS })
+              this.phase = START_LINE
+              break loop
+          }
+          break
+        }
+        case BODY_LENGTH: {
+          const take = Math.min(this.remaining, end - pos)
+          events.push({ _tag: "Body", chunk: input.subarray(pos, pos + take) })
+          pos += take
+          this.remaining -= take
+          if (this.remaining === 0) {
+            events.push({ _tag: "End", trailers: EMPTY_TRAILERS })
+            this.phase = START_LINE
+            break loop
+          }
+          break
+        }
+        case CHUNK_SIZE: {
+          const b = input[pos++]!
+          const digit = HEX[b]!
+          if (digit >= 0) {
+            if (++this.chunkDigits > MAX_CHUNK_SIZE_DIGITS || this.remaining > (Number.MAX_SAFE_INTEGER - digit) / 16) {
+              code = "ChunkSizeOverflow"
+              break loop
+            }
+            this.remaining = this.remaining * 16 + digit
+          } else if (this.chunkDigits === 0) {
+            code = b === LF ? "BareLF" : "InvalidChunkSize"
+            break loop
+          } else if (b === CR) {
+            this.phase = CHUNK_SIZE_LF
+          } else if (b === SEMICOLON) {
+            this.extensionLength = 1
+            this.phase = CHUNK_EXT
+          } else {
+            code = b === LF ? "BareLF" : "InvalidChunkSize"
+            break loop
+          }
+          break
+        }
+        case CHUNK_EXT: {
+          // The extension is skipped (nothing here uses one), but bounded and
+          // restricted to field-value bytes so it cannot hide a line break.
+          const max = this.limits.maxChunkExtensionSize
+          while (pos < end) {
+            const b = input[pos++]!
+            if (b === CR) {
+              this.phase = CHUNK_SIZE_LF
+              break
+            }
+            if (FIELD_VALUE[b] !== 1) {
+              code = b === LF ? "BareLF" : "InvalidChunkExtension"
+              break loop
+            }
+            if (++this.extensionLength > max) {
+              code = "ChunkExtensionTooLong"
+              break loop
+            }
+          }
+          break
+        }
+        case CHUNK_SIZE_LF: {
+          if (input[pos++] !== LF) {
+            code = "BareCR"
+            break loop
+          }
+          if (this.remaining === 0) {
+            this.fields.reset()
+            this.phase = TRAILERS
+            break
+          }
+          this.bodyTotal += this.remaining
+          if (this.bodyTotal > this.limits.maxBodySize) {
+            code = "BodyTooLarge"
+            break loop
+          }
+          this.phase = CHUNK_DATA
+          break
+        }
+        case CHUNK_DATA: {
+          const take = Math.min(this.remaining, end - pos)
+          events.push({ _tag: "Body", chunk: input.subarray(pos, pos + take) })
+          pos += take
+          this.remaining -= take
+          if (this.remaining === 0) this.phase = CHUNK_DATA_CR
+          break
+        }
+        case CHUNK_DATA_CR: {
+          const b = input[pos++]!
+          if (b !== CR) {
+            code = b === LF ? "BareLF" : "InvalidChunkTerminator"
+            break loop
+          }
+          this.phase = CHUNK_DATA_LF
+          break
+        }
+        case CHUNK_DATA_LF: {
+          if (input[pos++] !== LF) {
+            code = "BareCR"
+            break loop
+          }
+          this.startChunk()
+          break
+        }
+        case UNTIL_CLOSE: {
+          events.push({ _tag: "Body", chunk: input.subarray(pos, end) })
+          pos = end
+          break
+        }
+      }
+    }
+    if (code !== undefined) {
+      const error = this.fail(code)
+      return { consumed: pos, events, error }
+    }
+    return { consumed: pos, events }
+  }
+
+  /**
+   * The peer closed the connection. Between messages that is clean (no
+   * events); a body delimited by the close ends here; anything else was cut
+   * short and yields a "Truncated" error.
+   */
+  finish(): ParseResult<Head> {
+    if (this.phase === FAILED) return { consumed: 0, events: NO_EVENTS, error: this.failure! }
+    if (this.isIdle) return { consumed: 0, events: NO_EVENTS }
+    if (this.phase === UNTIL_CLOSE) {
+      this.phase = START_LINE
+      return { consumed: 0, events: [{ _tag: "End", trailers: EMPTY_TRAILERS }] }
+    }
+    return { consumed: 0, events: NO_EVENTS, error: this.fail("Truncated") }
+  }
+
+  private startChunk(): void {
+    this.remaining = 0
+    this.chunkDigits = 0
+    this.phase = CHUNK_SIZE
+  }
+
+  private fail(code: ParseErrorCode): HttpParseError {
+    this.phase = FAILED
+    this.lineLength = 0
+    this.lineBuffer = new Uint8Array(0)
+    this.failure = new HttpParseError({ code, message: messages[code] })
+    return this.failure
+  }
+
+  /**
+   * Finds the next CRLF-terminated line of at most `limit` content bytes.
+   * Returns the position after its LF and sets `lineSource/Start/End`; or
+   * NEED_MORE after buffering a partial line, TOO_LONG, or BARE_LF.
+   */
+  private readLine(input: Uint8Array, pos: number, limit: number): number {
+    const end = input.length
+    const pending = this.lineLength
+    // The line, CRLF included, may span at most limit + 2 bytes.
+    const lf = input.indexOf(LF, pos)
+    if (lf === -1) {
+      if (pending + end - pos > limit + 1) return TOO_LONG
+      this.append(input, pos, end, limit + 2)
+      return NEED_MORE
+    }
+    if (pending + lf - pos > limit + 1) return TOO_LONG
+    if (pending === 0) {
+      if (lf === pos || input[lf - 1] !== CR) return BARE_LF
+      this.lineSource = input
+      this.lineStart = pos
+      this.lineEnd = lf - 1
+      return lf + 1
+    }
+    this.append(input, pos, lf, limit + 2)
+    const length = this.lineLength
+    this.lineLength = 0
+    if (this.lineBuffer[length - 1] !== CR) return BARE_LF
+    this.lineSource = this.lineBuffer
+    this.lineStart = 0
+    this.lineEnd = length - 1
+    return lf + 1
+  }
+
+  private append(input: Uint8Array, from: number, to: number, capacity: number): void {
+    const needed = this.lineLength + to - from
+    if (needed > this.lineBuffer.length) {
+      const grown = new Uint8Array(Math.min(capacity, Math.max(needed, 2 * this.lineBuffer.length, 256)))
+      grown.set(this.lineBuffer.subarray(0, this.lineLength))
+      this.lineBuffer = grown
+    }
+    this.lineBuffer.set(input.subarray(from, to), this.lineLength)
+    this.lineLength = needed
+  }
+}
+
+const messages: Readonly<Record<ParseErrorCode, string>> = {
+  InvalidRequestLine: "malformed request line",
+  InvalidMethod: "method is not a token",
+  InvalidTarget: "request target contains a byte outside the URI character set",
+  UriTooLong: "request line too long",
+  InvalidVersion: "malformed HTTP version",
+  VersionNotSupported: "HTTP major version not supported",
+  InvalidStatusLine: "malformed status line",
+  InvalidHeaderName: "field name is not a token",
+  InvalidHeaderValue: "field value contains a control character",
+  WhitespaceBeforeColon: "whitespace between field name and colon",
+  ObsFold: "obsolete line folding",
+  BareCR: "CR not followed by LF",
+  BareLF: "LF without a preceding CR",
+  HeaderSectionTooLarge: "header section too large",
+  TooManyHeaders: "too many header fields",
+  MissingHost: "HTTP/1.1 request without Host",
+  DuplicateHost: "more than one Host field",
+  ContentLengthWithTransferEncoding: "both Content-Length and Transfer-Encoding",
+  InvalidContentLength: "invalid Content-Length",
+  ConflictingContentLength: "Content-Length values differ",
+  ChunkedNotLast: "chunked is not the final transfer coding",
+  UnknownTransferCoding: "transfer coding not implemented",
+  InvalidTransferEncoding: "malformed Transfer-Encoding",
+  TransferEncodingInHttp10: "Transfer-Encoding in an HTTP/1.0 message",
+  InvalidChunkSize: "invalid chunk size",
+  ChunkSizeOverflow: "chunk size too large",
+  ChunkExtensionTooLong: "chunk extension too long",
+  InvalidChunkExtension: "invalid byte in chunk extension",
+  InvalidChunkTerminator: "chunk data not followed by CRLF",
+  BodyTooLarge: "body larger than allowed",
+  Truncated: "connection closed in the middle of a message"
+}

@@ -1,0 +1,103 @@
+import { CR, latin1, SP, TOKEN, URI } from "./chars.ts"
+import type { ParseErrorCode } from "./errors.ts"
+import { keepAlive, requestFraming } from "./framing.ts"
+import { Headers } from "./Headers.ts"
+import { MessageParser, type MessageLimits } from "./MessageParser.ts"
+import type { HttpVersion, ParseResult, RequestHead } from "./message.ts"
+import { HTTP_1_1, parseVersion } from "./version.ts"
+
+export type RequestLimits = MessageLimits
+
+/**
+ * 8 KiB request line (414 beyond), 32 KiB / 100 header fields (431 beyond),
+ * 4 KiB chunk extensions, 8 MiB bodies (413 beyond).
+ */
+export const defaultRequestLimits: RequestLimits = {
+  maxStartLineSize: 8 * 1024,
+  maxHeaderSectionSize: 32 * 1024,
+  maxHeaderCount: 100,
+  maxChunkExtensionSize: 4 * 1024,
+  maxBodySize: 8 * 1024 * 1024
+}
+
+/**
+ * Incremental, strict HTTP/1.1 request parser (RFC 9112). One instance serves
+ * one connection: `execute` stops after each request's End event, so
+ * pipelined requests come out one by one, and continues with the next
+ * request on the following call. After an error it stays failed.
+ */
+export class RequestParser extends MessageParser<RequestHead> {
+  private method = ""
+  private target = ""
+  private version: HttpVersion = HTTP_1_1
+  protected readonly startLineTooLong = "UriTooLong"
+
+  constructor(limits: Partial<RequestLimits> = {}) {
+    super({ ...defaultRequestLimits, ...limits })
+  }
+
+  /** See `MessageParser.run`: parses up to the end of one request. */
+  execute(input: Uint8Array): ParseResult<RequestHead> {
+    return this.run(input)
+  }
+
+  /** request-line = method SP request-target SP HTTP-version */
+  protected startLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | "skip" | undefined {
+    // Empty lines before a request line are ignored (RFC 9112 section 2.2).
+    if (start === end) return "skip"
+    let i = start
+    while (i < end && TOKEN[bytes[i]!] === 1) i++
+    if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidMethod")
+    if (i === start) return "InvalidRequestLine"
+    const methodEnd = i++
+    const targetStart = i
+    while (i < end && URI[bytes[i]!] === 1) i++
+    if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidTarget")
+    if (i === targetStart) return "InvalidRequestLine"
+    const targetEnd = i++
+    const version = parseVersion(bytes, i, end)
+    if (typeof version === "string") return version
+    this.method = methodOf(bytes, start, methodEnd)
+    this.target = latin1(bytes, targetStart, targetEnd)
+    this.version = version
+    return undefined
+  }
+
+  protected completeHead(): RequestHead | ParseErrorCode {
+    const fields = this.fields
+    const version = this.version
+    if (fields.hostCount > 1) return "DuplicateHost"
+    if (fields.hostCount === 0 && version.minor >= 1) return "MissingHost"
+    const framing = requestFraming(fields, version, this.limits.maxBodySize)
+    if (typeof framing === "string") return framing
+    return {
+      method: this.method,
+      target: this.target,
+      version,
+      headers: new Headers(fields.entries),
+      framing,
+      keepAlive: keepAlive(version, fields.connection)
+    }
+  }
+}
+
+/** The code for the byte at `i` that ended a start-line element early. */
+export const badByte = (bytes: Uint8Array, i: number, end: number, code: ParseErrorCode): ParseErrorCode => {
+  if (i === end) return "InvalidRequestLine"
+  if (bytes[i] === CR) return "BareCR"
+  return code
+}
+
+/** The common methods as constant strings; others decoded. */
+const methodOf = (bytes: Uint8Array, start: number, end: number): string => {
+  const length = end - start
+  const b = bytes[start]
+  if (length === 3) {
+    if (b === 0x47 && bytes[start + 1] === 0x45 && bytes[start + 2] === 0x54) return "GET"
+    if (b === 0x50 && bytes[start + 1] === 0x55 && bytes[start + 2] === 0x54) return "PUT"
+  } else if (length === 4) {
+    if (b === 0x48 && bytes[start + 1] === 0x45 && bytes[start + 2] === 0x41 && bytes[start + 3] === 0x44) return "HEAD"
+    if (b === 0x50 && bytes[start + 1] === 0x4f && bytes[start + 2] === 0x53 && bytes[start + 3] === 0x54) return "POST"
+  }
+  return latin1(bytes, start, end)
+}

@@ -1,0 +1,87 @@
+/**
+ * Byte classes of the HTTP/1.1 grammar (RFC 9110 section 5.6, RFC 9112,
+ * RFC 3986) as lookup tables, and a Latin-1 decoder for field text. Parsers
+ * test one table entry per byte instead of chains of comparisons.
+ */
+
+export const HTAB = 0x09
+export const LF = 0x0a
+export const CR = 0x0d
+export const SP = 0x20
+export const COLON = 0x3a
+export const SEMICOLON = 0x3b
+
+const table = (accept: (b: number) => boolean): Uint8Array => {
+  const t = new Uint8Array(256)
+  for (let b = 0; b < 256; b++) t[b] = accept(b) ? 1 : 0
+  return t
+}
+
+const isAlnum = (b: number): boolean =>
+  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+
+const inSet = (chars: string) => (b: number): boolean => chars.includes(String.fromCharCode(b))
+
+/** tchar: the characters of a token (method, field name, transfer coding). */
+export const TOKEN = table((b) => isAlnum(b) || inSet("!#$%&'*+-.^_`|~")(b))
+
+/**
+ * Bytes allowed inside a field value: HTAB, SP, VCHAR and obs-text.
+ * Everything else (NUL, CR, LF, other controls, DEL) is rejected.
+ */
+export const FIELD_VALUE = table((b) => b === HTAB || (b >= 0x20 && b !== 0x7f))
+
+/**
+ * The URI character set of RFC 3986 (unreserved, reserved and "%"): what a
+ * request target may contain. Space, controls, `"<>\^`{|}` and non-ASCII bytes
+ * are rejected rather than guessed at.
+ */
+export const URI = table((b) => isAlnum(b) || inSet("-._~:/?#[]@!$&'()*+,;=%")(b))
+
+/** Reason phrase: HTAB, SP, VCHAR, obs-text (same as a field value). */
+export const REASON = FIELD_VALUE
+
+/** Hex digit values, -1 for anything else. */
+export const HEX: Int8Array = (() => {
+  const t = new Int8Array(256).fill(-1)
+  for (let b = 0; b < 256; b++) {
+    if (b >= 0x30 && b <= 0x39) t[b] = b - 0x30
+    else if (b >= 0x41 && b <= 0x46) t[b] = b - 0x41 + 10
+    else if (b >= 0x61 && b <= 0x66) t[b] = b - 0x61 + 10
+  }
+  return t
+})()
+
+export const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39
+
+/**
+ * Latin-1 text of `bytes[start, end)`: each byte is one UTF-16 code unit, as
+ * RFC 9110 treats field octets. Short strings (most names and values) are
+ * cheapest to build in a loop; long ones go through `fromCharCode.apply`.
+ */
+export const latin1 = (bytes: Uint8Array, start: number, end: number): string => {
+  const length = end - start
+  if (length <= 16) {
+    let s = ""
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!)
+    return s
+  }
+  if (length <= 4096) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as Array<number>)
+  let s = ""
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as Array<number>)
+  }
+  return s
+}
+
+/**
+ * Whether `bytes[start, start + lower.length)` equals `lower` ignoring ASCII
+ * case. `lower` must be lowercase letters and "-" (header names we act on);
+ * OR-ing 0x20 folds case and maps no other token byte onto those.
+ */
+export const equalsLower = (bytes: Uint8Array, start: number, lower: string): boolean => {
+  for (let i = 0; i < lower.length; i++) {
+    if ((bytes[start + i]! | 0x20) !== lower.charCodeAt(i)) return false
+  }
+  return true
+}

@@ -1,0 +1,86 @@
+import { COLON, CR, equalsLower, FIELD_VALUE, HTAB, latin1, SP, TOKEN } from "./chars.ts"
+import type { ParseErrorCode } from "./errors.ts"
+
+/**
+ * The field lines of one header or trailer section, in arrival order, plus
+ * the values of the fields that decide framing and persistence, picked out
+ * while parsing so that nobody rescans the list with string compares.
+ */
+export class FieldSection {
+  entries: Array<[string, string]> = []
+  hostCount = 0
+  contentLength: Array<string> | undefined = undefined
+  transferEncoding: Array<string> | undefined = undefined
+  connection: Array<string> | undefined = undefined
+  /** Bytes of the section so far, line terminators included. */
+  bytes = 0
+
+  reset(): void {
+    this.entries = []
+    this.hostCount = 0
+    this.contentLength = undefined
+    this.transferEncoding = undefined
+    this.connection = undefined
+    this.bytes = 0
+  }
+}
+
+const isWhitespace = (b: number): boolean => b === SP || b === HTAB
+
+/**
+ * Parses one field line `bytes[start, end)` (without its CRLF) into `section`
+ * (RFC 9112 section 5): `name ":" OWS value OWS`. Returns the rejection code,
+ * or undefined when the line was added.
+ */
+export const parseFieldLine = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  section: FieldSection
+): ParseErrorCode | undefined => {
+  const first = bytes[start]!
+  // A line starting with whitespace continues the previous one (obs-fold), or
+  // sits between the start line and the first field: both are rejected.
+  if (isWhitespace(first)) return "ObsFold"
+  let i = start
+  while (i < end && TOKEN[bytes[i]!] === 1) i++
+  const nameEnd = i
+  if (i === end) return "InvalidHeaderName"
+  const stop = bytes[i]!
+  if (stop !== COLON) {
+    if (isWhitespace(stop) && i > start) {
+      while (i < end && isWhitespace(bytes[i]!)) i++
+      if (i < end && bytes[i] === COLON) return "WhitespaceBeforeColon"
+    }
+    return stop === CR ? "BareCR" : "InvalidHeaderName"
+  }
+  if (nameEnd === start) return "InvalidHeaderName"
+  i++
+  while (i < end && isWhitespace(bytes[i]!)) i++
+  const valueStart = i
+  for (; i < end; i++) {
+    const b = bytes[i]!
+    if (FIELD_VALUE[b] !== 1) return b === CR ? "BareCR" : "InvalidHeaderValue"
+  }
+  let valueEnd = end
+  while (valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]!)) valueEnd--
+
+  const name = latin1(bytes, start, nameEnd)
+  const value = latin1(bytes, valueStart, valueEnd)
+  section.entries.push([name, value])
+  switch (nameEnd - start) {
+    case 4:
+      if (equalsLower(bytes, start, "host")) section.hostCount++
+      break
+    case 10:
+      if (equalsLower(bytes, start, "connection")) (section.connection ??= []).push(value)
+      break
+    case 14:
+      if (equalsLower(bytes, start, "content-length")) (section.contentLength ??= []).push(value)
+      break
+    case 17:
+      if (equalsLower(bytes, start, "transfer-encoding")) (section.transferEncoding ??= []).push(value)
+      break
+  }
+  return undefined
+}

@@ -1,0 +1,136 @@
+import { isDigit, TOKEN } from "./chars.ts"
+import type { ParseErrorCode } from "./errors.ts"
+import type { FieldSection } from "./fields.ts"
+import type { BodyFraming, HttpVersion } from "./message.ts"
+
+/**
+ * Message framing (RFC 9112 section 6) from the Content-Length and
+ * Transfer-Encoding fields, shared by both parsers. Anything that could let
+ * two parties disagree on where a message ends is rejected.
+ */
+
+export const NO_BODY: BodyFraming = { _tag: "None" }
+export const CHUNKED: BodyFraming = { _tag: "Chunked" }
+export const UNTIL_CLOSE: BodyFraming = { _tag: "UntilClose" }
+
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09
+
+/**
+ * The body length from every Content-Length value: each a list of one or
+ * more identical decimal numbers (RFC 9110 section 8.6 allows "42, 42").
+ * Signs, spaces inside, hex, empty elements and values past 2^53 are invalid.
+ */
+export const contentLength = (values: ReadonlyArray<string>): number | ParseErrorCode => {
+  let length = -1
+  for (const value of values) {
+    let i = 0
+    const n = value.length
+    for (;;) {
+      while (i < n && isOws(value.charCodeAt(i))) i++
+      const start = i
+      let parsed = 0
+      while (i < n && isDigit(value.charCodeAt(i))) {
+        parsed = parsed * 10 + (value.charCodeAt(i) - 0x30)
+        i++
+      }
+      if (i === start || parsed > Number.MAX_SAFE_INTEGER) return "InvalidContentLength"
+      if (length !== -1 && parsed !== length) return "ConflictingContentLength"
+      length = parsed
+      while (i < n && isOws(value.charCodeAt(i))) i++
+      if (i === n) break
+      if (value.charCodeAt(i) !== 0x2c) return "InvalidContentLength"
+      i++
+    }
+  }
+  return length
+}
+
+/**
+ * Checks a Transfer-Encoding list: codings are tokens (parameters allowed),
+ * `chunked` must be the last one and appear once, and no other coding is
+ * understood here (so anything else is "not implemented").
+ */
+export const transferCoding = (values: ReadonlyArray<string>): ParseErrorCode | undefined => {
+  const codings: Array<string> = []
+  for (const value of values) {
+    for (const element of value.split(",")) {
+      const coding = element.split(";")[0]!.trim().toLowerCase()
+      if (coding === "") {
+        if (element.trim() === "") continue
+        return "InvalidTransferEncoding"
+      }
+      for (let i = 0; i < coding.length; i++) {
+        if (TOKEN[coding.charCodeAt(i)] !== 1) return "InvalidTransferEncoding"
+      }
+      codings.push(coding)
+    }
+  }
+  const chunkedAt = codings.indexOf("chunked")
+  if (chunkedAt === -1 || chunkedAt !== codings.length - 1) return "ChunkedNotLast"
+  if (codings.length > 1) return "UnknownTransferCoding"
+  return undefined
+}
+
+/** Framing of a request: Content-Length, chunked, or no body. */
+export const requestFraming = (
+  fields: FieldSection,
+  version: HttpVersion,
+  maxBodySize: number
+): BodyFraming | ParseErrorCode => {
+  if (fields.transferEncoding !== undefined) {
+    if (version.minor === 0) return "TransferEncodingInHttp10"
+    if (fields.contentLength !== undefined) return "ContentLengthWithTransferEncoding"
+    return transferCoding(fields.transferEncoding) ?? CHUNKED
+  }
+  if (fields.contentLength !== undefined) return lengthFraming(fields.contentLength, maxBodySize)
+  return NO_BODY
+}
+
+/**
+ * Framing of a response (RFC 9112 section 6.3): none for HEAD, 1xx, 204 and
+ * 304; otherwise chunked, Content-Length, or everything until the close.
+ */
+export const responseFraming = (
+  fields: FieldSection,
+  version: HttpVersion,
+  status: number,
+  requestMethod: string,
+  maxBodySize: number
+): BodyFraming | ParseErrorCode => {
+  if (status < 200 || status === 204 || status === 304 || requestMethod === "HEAD") return NO_BODY
+  if (fields.transferEncoding !== undefined) {
+    if (version.minor === 0) return "TransferEncodingInHttp10"
+    if (fields.contentLength !== undefined) return "ContentLengthWithTransferEncoding"
+    return transferCoding(fields.transferEncoding) ?? CHUNKED
+  }
+  if (fields.contentLength !== undefined) return lengthFraming(fields.contentLength, maxBodySize)
+  return UNTIL_CLOSE
+}
+
+const lengthFraming = (values: ReadonlyArray<string>, maxBodySize: number): BodyFraming | ParseErrorCode => {
+  const length = contentLength(values)
+  if (typeof length === "string") return length
+  if (length > maxBodySize) return "BodyTooLarge"
+  return { _tag: "ContentLength", length }
+}
+
+/**
+ * Whether the connection persists after this message (RFC 9112 section 9.3):
+ * "close" ends it; otherwise HTTP/1.1 persists and HTTP/1.0 only with
+ * "keep-alive".
+ */
+export const keepAlive = (version: HttpVersion, connection: ReadonlyArray<string> | undefined): boolean => {
+  let close = false
+  let keep = false
+  if (connection !== undefined) {
+    for (const value of connection) {
+      for (const option of value.split(",")) {
+        const token = option.trim().toLowerCase()
+        if (token === "close") close = true
+        else if (token === "keep-alive") keep = true
+      }
+    }
+  }
+  if (close) return false
+  return version.minor >= 1 || keep
+}
