@@ -45,6 +45,8 @@ async function probeServer() {
   if (!slot) return;
   try {
     const response = await fetch(location.pathname, { method: "HEAD", cache: "no-store" });
+    // reading the (empty) body lets the request complete; left unread, Chromium aborts it
+    await response.arrayBuffer();
     const server = response.headers.get("server") || "an unnamed server";
     const etag = response.headers.get("etag");
     slot.textContent = server + " (HEAD " + response.status + (etag ? ", ETag " + etag : "") + ")";
