@@ -1,0 +1,104 @@
+import { Clock, Effect, Option, Stream } from "effect"
+import type { Headers } from "../http/Headers.ts"
+import type { ParseResult, ResponseHead } from "../http/message.ts"
+import { ResponseParser } from "../http/ResponseParser.ts"
+import type { Connection } from "../net/Connection.ts"
+import { EmptyReply, type LocalIoError, MalformedResponse, ReceiveError, TruncatedResponse } from "./errors.ts"
+import type { RequestBody } from "./RequestSpec.ts"
+
+/** Where a response body goes, chunk by chunk (stdout, a file, a counter). */
+export type BodySink<E = never, R = never> = (chunk: Uint8Array) => Effect.Effect<void, E, R>
+
+/** One request and its response on an open connection. Times are Clock nanoseconds. */
+export interface ExchangeResult {
+  readonly head: ResponseHead
+  readonly trailers: Headers
+  readonly bodyBytes: number
+  readonly sentAt: bigint
+  readonly firstByteAt: bigint
+  readonly doneAt: bigint
+  /** The connection may carry the next request: both sides keep it alive and nothing extra arrived. */
+  readonly reusable: boolean
+}
+
+export type ExchangeError = EmptyReply | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
+
+/**
+ * Sends a serialized request head (and body) and reads the response with the
+ * incremental parser, handing the final head to `onHead` (interim 1xx
+ * responses are skipped) and each body chunk to the sink it returns. The body
+ * is never collected: memory stays at one socket chunk.
+ */
+export const exchange = <E, R>(options: {
+  readonly connection: Connection
+  readonly method: string
+  readonly head: Uint8Array
+  readonly body: RequestBody | undefined
+  readonly onHead: (head: ResponseHead, sentAt: bigint, firstByteAt: bigint) => Effect.Effect<BodySink<E, R>, E, R>
+}): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
+  Effect.gen(function* () {
+    const { connection } = options
+    const send = (chunk: Uint8Array) => Effect.mapError(connection.write(chunk), (cause) => new ReceiveError({ cause }))
+    yield* send(options.head)
+    if (options.body !== undefined) yield* Stream.runForEach(options.body.chunks, send)
+    const sentAt = yield* Clock.currentTimeNanos
+
+    const parser = new ResponseParser({ method: options.method })
+    let received = 0
+    let firstByteAt: bigint | undefined
+    let head: ResponseHead | undefined
+    let sink: BodySink<E, R> | undefined
+    let bodyBytes = 0
+    let trailers: Headers | undefined
+    let extraBytes = false
+
+    // Applies one parse step's events; true once the response has ended.
+    const apply = (result: ParseResult<ResponseHead>, input: number) =>
+      Effect.gen(function* () {
+        for (const event of result.events) {
+          switch (event._tag) {
+            case "Head":
+              if (event.head.status >= 100 && event.head.status < 200) break
+              head = event.head
+              sink = yield* options.onHead(event.head, sentAt, firstByteAt!)
+              break
+            case "Body":
+              bodyBytes += event.chunk.length
+              yield* sink!(event.chunk)
+              break
+            case "End":
+              trailers = event.trailers
+              break
+          }
+        }
+        if (result.error !== undefined) return yield* Effect.fail(new MalformedResponse({ cause: result.error }))
+        if (trailers !== undefined && result.consumed < input) extraBytes = true
+        return trailers !== undefined
+      })
+
+    while (true) {
+      const next = yield* Effect.mapError(connection.read, (cause) => new ReceiveError({ cause }))
+      if (Option.isNone(next)) {
+        if (received === 0) return yield* Effect.fail(new EmptyReply())
+        const result = parser.finish()
+        if (result.error?.code === "Truncated") return yield* Effect.fail(new TruncatedResponse({ received: bodyBytes }))
+        if (!(yield* apply(result, 0))) return yield* Effect.fail(new TruncatedResponse({ received: bodyBytes }))
+        break
+      }
+      const chunk = next.value
+      if (chunk.length === 0) continue
+      if (firstByteAt === undefined) firstByteAt = yield* Clock.currentTimeNanos
+      received += chunk.length
+      if (yield* apply(parser.execute(chunk), chunk.length)) break
+    }
+    const doneAt = yield* Clock.currentTimeNanos
+    return {
+      head: head!,
+      trailers: trailers!,
+      bodyBytes,
+      sentAt,
+      firstByteAt: firstByteAt!,
+      doneAt,
+      reusable: head!.keepAlive && !extraBytes && head!.framing._tag !== "UntilClose"
+    }
+  })

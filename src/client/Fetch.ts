@@ -1,0 +1,225 @@
+import { Clock, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import type { Headers } from "../http/Headers.ts"
+import type { ResponseHead } from "../http/message.ts"
+import { type InvalidHeadError, serializeRequestHead } from "../http/serialize.ts"
+import type { Connection } from "../net/Connection.ts"
+import { Connector } from "../net/Connector.ts"
+import type { ConnectError } from "../net/errors.ts"
+import { EmptyReply, ReceiveError, type RequestError, TimeoutError, TooManyRedirects } from "./errors.ts"
+import { type BodySink, exchange } from "./Exchange.ts"
+import { type RequestBody, requestHeaders, type RequestSpec } from "./RequestSpec.ts"
+import { InvalidTarget, resolveLocation, type Target } from "./Target.ts"
+import { millisBetween, type Timings } from "./Timings.ts"
+
+/** How requests go out: the parts of the command line that are not about output. */
+export interface FetchOptions {
+  readonly spec: RequestSpec
+  readonly followRedirects: boolean
+  readonly maxRedirects: number
+  /** Milliseconds for DNS + TCP + TLS, or undefined for no limit. */
+  readonly connectTimeout: number | undefined
+  readonly insecure: boolean
+}
+
+/** One response received: a redirect on the way, or the final one. */
+export interface Hop {
+  readonly target: Target
+  readonly head: ResponseHead
+  readonly trailers: Headers
+  readonly bodyBytes: number
+  readonly timings: Timings
+  readonly reused: boolean
+  readonly remoteAddress: string
+}
+
+/** A response head as it arrives, with the timings so far. */
+export interface HeadInfo {
+  readonly target: Target
+  readonly head: ResponseHead
+  /** -L will follow this response: its body is not the answer. */
+  readonly redirecting: boolean
+  readonly timings: Omit<Timings, "done">
+}
+
+/** Told about each response head as it arrives; returns where that body goes. */
+export type OnHead<E, R> = (info: HeadInfo) => Effect.Effect<BodySink<E, R>, E, R>
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308])
+
+interface OpenConnection {
+  readonly origin: string
+  readonly connection: Connection
+  readonly scope: Scope.CloseableScope
+}
+
+const originOf = (target: Target) => `${target.scheme}://${target.host}:${target.port}`
+
+/**
+ * A client session: one kept-alive connection at a time, reused by the next
+ * request to the same origin (the rounds of --count, a redirect to the same
+ * server) when both sides allow it, and closed with the session's scope.
+ */
+export const makeSession = (options: FetchOptions) =>
+  Effect.gen(function* () {
+    const connector = yield* Connector
+    const sessionScope = yield* Effect.scope
+    let current: OpenConnection | undefined
+
+    const discard = Effect.suspend(() => {
+      const open = current
+      current = undefined
+      return open === undefined ? Effect.void : Scope.close(open.scope, Exit.void)
+    })
+    yield* Effect.addFinalizer(() => discard)
+
+    /** DNS, then TCP to each address in turn until one answers, then TLS for https. */
+    const openConnection = (target: Target, start: bigint) =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.fork(sessionScope, ExecutionStrategy.sequential)
+        const opening = Effect.gen(function* () {
+          const addresses = yield* connector.resolve(target.host)
+          const dnsAt = yield* Clock.currentTimeNanos
+          let connection: Connection | undefined
+          let lastError: ConnectError | undefined
+          for (const address of addresses) {
+            const attempt = yield* Effect.either(connector.connect(address, target.port, target.host))
+            if (attempt._tag === "Right") {
+              connection = attempt.right
+              break
+            }
+            lastError = attempt.left
+          }
+          if (connection === undefined) return yield* Effect.fail(lastError!)
+          const connectAt = yield* Clock.currentTimeNanos
+          let tlsAt: bigint | undefined
+          if (target.scheme === "https") {
+            connection = yield* connector.startTls(connection, { servername: target.host, verify: !options.insecure })
+            tlsAt = yield* Clock.currentTimeNanos
+          }
+          return {
+            connection,
+            dns: millisBetween(start, dnsAt),
+            connect: millisBetween(start, connectAt),
+            tls: tlsAt === undefined ? undefined : millisBetween(start, tlsAt)
+          }
+        }).pipe(Scope.extend(scope))
+        const limited =
+          options.connectTimeout === undefined
+            ? opening
+            : Effect.timeoutFail(opening, {
+                duration: options.connectTimeout,
+                onTimeout: () => new TimeoutError({ phase: "connect", millis: options.connectTimeout! })
+              })
+        return yield* limited.pipe(
+          Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))),
+          Effect.map((opened) => ({ ...opened, scope }))
+        )
+      })
+
+    /** One request on the kept connection to the target's origin, or on a new one. */
+    const request = <E, R>(target: Target, method: string, body: RequestBody | undefined, onHead: OnHead<E, R>) =>
+      Effect.gen(function* () {
+        const origin = originOf(target)
+        if (current !== undefined && current.origin !== origin) yield* discard
+        let headArrived = false
+        // Method and -H fields were checked on the command line; a path the
+        // URL parser left outside the URI characters is the target's fault.
+        const head = yield* Effect.try({
+          try: () => serializeRequestHead({ method, target: target.path, headers: requestHeaders(target, options.spec, body) }),
+          catch: (error) => new InvalidTarget({ input: target.url, message: (error as InvalidHeadError).message })
+        })
+
+        const attempt = (reusing: OpenConnection | undefined) =>
+          Effect.gen(function* () {
+            const start = yield* Clock.currentTimeNanos
+            let opened: { dns: number | undefined; connect: number | undefined; tls: number | undefined } = {
+              dns: undefined,
+              connect: undefined,
+              tls: undefined
+            }
+            let open = reusing
+            if (open === undefined) {
+              const fresh = yield* openConnection(target, start)
+              opened = fresh
+              open = { origin, connection: fresh.connection, scope: fresh.scope }
+              current = open
+            }
+            let redirecting = false
+            const result = yield* exchange({
+              connection: open.connection,
+              method,
+              head,
+              body,
+              onHead: (response, sentAt, firstByteAt) => {
+                headArrived = true
+                redirecting =
+                  options.followRedirects &&
+                  redirectStatuses.has(response.status) &&
+                  response.headers.get("location") !== undefined
+                return onHead({
+                  target,
+                  head: response,
+                  redirecting,
+                  timings: {
+                    ...opened,
+                    sent: millisBetween(start, sentAt),
+                    firstByte: millisBetween(start, firstByteAt)
+                  }
+                })
+              }
+            }).pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) && exit.value.reusable ? Effect.void : discard)))
+            const hop: Hop = {
+              target,
+              head: result.head,
+              trailers: result.trailers,
+              bodyBytes: result.bodyBytes,
+              reused: reusing !== undefined,
+              remoteAddress: open.connection.remoteAddress,
+              timings: {
+                ...opened,
+                sent: millisBetween(start, result.sentAt),
+                firstByte: millisBetween(start, result.firstByteAt),
+                done: millisBetween(start, result.doneAt)
+              }
+            }
+            return { hop, redirecting }
+          })
+
+        const reusing = current
+        if (reusing === undefined) return yield* attempt(undefined)
+        // A kept-alive connection the server has meanwhile closed fails before
+        // any response byte: that request was never seen, so it goes again on
+        // a new connection.
+        return yield* attempt(reusing).pipe(
+          Effect.catchIf(
+            (error): error is EmptyReply | ReceiveError =>
+              (error instanceof EmptyReply || error instanceof ReceiveError) && !headArrived,
+            () => attempt(undefined)
+          )
+        )
+      })
+
+    /** A request with -L applied: each hop is reported to `onHead`, the list of hops returned. */
+    const fetch = <E, R>(target: Target, onHead: OnHead<E, R>): Effect.Effect<ReadonlyArray<Hop>, RequestError | E, R> =>
+      Effect.gen(function* () {
+        const hops: Array<Hop> = []
+        let method = options.spec.method
+        let body = options.spec.body
+        let next = target
+        while (true) {
+          const { hop, redirecting } = yield* request(next, method, body, onHead)
+          hops.push(hop)
+          if (!redirecting) return hops
+          if (hops.length > options.maxRedirects) return yield* Effect.fail(new TooManyRedirects({ max: options.maxRedirects }))
+          next = yield* resolveLocation(next, hop.head.headers.get("location")!)
+          const status = hop.head.status
+          // 303 always, and 301/302 after a POST, continue as GET without the body (RFC 9110 15.4).
+          if ((status === 303 && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
+            method = "GET"
+            body = undefined
+          }
+        }
+      })
+
+    return { fetch }
+  })

@@ -1,0 +1,106 @@
+import type { Headers } from "../http/Headers.ts"
+import type { ResponseHead } from "../http/message.ts"
+import type { Summary } from "./Stats.ts"
+import { connectTime, firstByteTime, phases, type Timings } from "./Timings.ts"
+
+/** Milliseconds with microsecond resolution: "0.412 ms". */
+export const formatMs = (ms: number): string => `${ms.toFixed(3)} ms`
+
+const statusLine = (head: ResponseHead) =>
+  `HTTP/${head.version.major}.${head.version.minor} ${head.status}${head.reason === "" ? "" : ` ${head.reason}`}`
+
+const fieldLines = (headers: Headers) => headers.entries.map(([name, value]) => `${name}: ${value}\r\n`).join("")
+
+/** The status line and header section as they arrived (order and case kept), CRLF-terminated like the wire. */
+export const headText = (head: ResponseHead): string => `${statusLine(head)}\r\n${fieldLines(head.headers)}\r\n`
+
+/** Trailer fields of a chunked body, printed after it when there are any. */
+export const trailerText = (trailers: Headers): string => (trailers.size === 0 ? "" : `\r\n${fieldLines(trailers)}`)
+
+/** The heading above each target's output when several are fetched. */
+export const heading = (url: string, first: boolean): string => `${first ? "" : "\n"}==> ${url} <==\n`
+
+/** --ttl: the TCP handshake (the network's round trip) and opening-to-first-byte, before the response. */
+export const ttlText = (timings: Pick<Timings, "dns" | "connect" | "firstByte">): string => {
+  const connect = connectTime(timings)
+  return connect === undefined
+    ? `RTT: connection reused, first byte ${formatMs(timings.firstByte)} after the request started\n`
+    : `RTT: TCP connect ${formatMs(connect)}, first byte ${formatMs(firstByteTime(timings))} after opening the connection\n`
+}
+
+/** --timing: one line per phase with a bar placed on a shared time axis, then the total. */
+export const waterfall = (timings: Timings, barWidth = 40): string => {
+  const total = timings.done
+  const scale = total > 0 ? barWidth / total : 0
+  const lines = phases(timings).map(({ name, start, duration }) => {
+    const from = Math.min(barWidth - 1, Math.floor(start * scale))
+    const length = Math.max(1, Math.round(duration * scale))
+    const bar = " ".repeat(from) + "#".repeat(Math.min(length, barWidth - from))
+    return `  ${name.padEnd(14)}${formatMs(duration).padStart(13)}  |${bar.padEnd(barWidth)}|\n`
+  })
+  return `${lines.join("")}  ${"Total".padEnd(14)}${formatMs(total).padStart(13)}\n`
+}
+
+/** One round of --count. */
+export const roundLine = (round: number, head: ResponseHead, timings: Timings, bodyBytes: number): string => {
+  const connect = connectTime(timings)
+  const how = connect === undefined ? "reused" : `connect ${formatMs(connect)}`
+  return `${round}: ${head.status}${head.reason === "" ? "" : ` ${head.reason}`}  ${bodyBytes} bytes  ${how}  first byte ${formatMs(timings.firstByte)}  total ${formatMs(timings.done)}\n`
+}
+
+const fixed = (ms: number) => ms.toFixed(3)
+
+/** The --count summary, like ping's. */
+export const summaryText = (url: string, sent: number, summary: Summary | undefined): string => {
+  const failed = sent - (summary?.count ?? 0)
+  const head = `--- ${url}: ${sent} requests, ${summary?.count ?? 0} answered, ${failed} failed ---\n`
+  if (summary === undefined) return head
+  return (
+    head +
+    `round trip min/avg/max/stddev = ${fixed(summary.min)}/${fixed(summary.avg)}/${fixed(summary.max)}/${fixed(summary.stddev)} ms\n` +
+    `percentiles p50/p90/p99 = ${fixed(summary.p50)}/${fixed(summary.p90)}/${fixed(summary.p99)} ms\n`
+  )
+}
+
+const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+
+export const formatBytes = (bytes: number): string => {
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+const clock = (seconds: number) => {
+  const s = Math.max(0, Math.round(seconds))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const pad = (n: number) => String(n).padStart(2, "0")
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`
+}
+
+/**
+ * -o's progress line (redrawn in place with "\r"): bytes so far, rate, and
+ * with a known length a bar, the percentage and the time left.
+ */
+export const progressLine = (options: {
+  readonly bytes: number
+  readonly total: number | undefined
+  readonly elapsedMs: number
+  readonly columns: number
+}): string => {
+  const { bytes, total, elapsedMs, columns } = options
+  const rate = elapsedMs > 0 ? (bytes * 1000) / elapsedMs : 0
+  const left = `${formatBytes(bytes)}${total === undefined ? "" : ` / ${formatBytes(total)}`}  ${formatBytes(Math.round(rate))}/s`
+  if (total === undefined || total === 0) return `\r${left}`.padEnd(columns - 1)
+  const fraction = Math.min(1, bytes / total)
+  const eta = rate > 0 ? `ETA ${clock((total - bytes) / rate)}` : "ETA --:--"
+  const right = `${(fraction * 100).toFixed(0).padStart(3)}%  ${eta}`
+  const barWidth = Math.max(0, columns - 1 - left.length - right.length - 6)
+  const filled = Math.round(barWidth * fraction)
+  const bar = barWidth > 0 ? `  [${"#".repeat(filled)}${" ".repeat(barWidth - filled)}]` : ""
+  return `\r${left}${bar}  ${right}`
+}

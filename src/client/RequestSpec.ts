@@ -1,0 +1,58 @@
+import { Either, type Stream } from "effect"
+import { checkField } from "../http/serialize.ts"
+import { VERSION } from "../version.ts"
+import type { LocalIoError } from "./errors.ts"
+import type { Target } from "./Target.ts"
+import { UsageError } from "./Target.ts"
+
+/** A request body of known length, streamed (re-run for each redirect that keeps it). */
+export interface RequestBody {
+  readonly length: number
+  readonly chunks: Stream.Stream<Uint8Array, LocalIoError>
+}
+
+/** What to send, independent of where: -X, -H, -d/--data-file. */
+export interface RequestSpec {
+  readonly method: string
+  /** -H fields in order; an empty value removes a default header (as in curl). */
+  readonly headers: ReadonlyArray<readonly [name: string, value: string]>
+  readonly body: RequestBody | undefined
+}
+
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+export const parseMethod = (method: string): Either.Either<string, UsageError> =>
+  token.test(method) ? Either.right(method) : Either.left(new UsageError({ message: `invalid method "${method}"` }))
+
+/** Parses one -H argument, "Name: value". */
+export const parseHeader = (text: string): Either.Either<readonly [string, string], UsageError> => {
+  const colon = text.indexOf(":")
+  const name = colon < 0 ? "" : text.slice(0, colon)
+  const value = colon < 0 ? "" : text.slice(colon + 1).trim()
+  if (colon < 0) return Either.left(new UsageError({ message: `invalid header "${text}" (expected "Name: value")` }))
+  const invalid = checkField(name, value)
+  if (invalid !== undefined) return Either.left(new UsageError({ message: `-H "${text}": ${invalid.message}` }))
+  return Either.right([name, value])
+}
+
+/**
+ * The header section sent to `target`: Host, User-Agent and Accept by default,
+ * Content-Length for a body, then the -H fields, which replace a default of the
+ * same name (or remove it, when empty).
+ */
+export const requestHeaders = (
+  target: Target,
+  spec: RequestSpec,
+  body: RequestBody | undefined
+): ReadonlyArray<readonly [string, string]> => {
+  const defaults: Array<readonly [string, string]> = [
+    ["Host", target.authority],
+    ["User-Agent", `fiberhttp/${VERSION}`],
+    ["Accept", "*/*"]
+  ]
+  if (body !== undefined) defaults.push(["Content-Length", String(body.length)])
+  const overridden = new Set(spec.headers.map(([name]) => name.toLowerCase()))
+  const fields = defaults.filter(([name]) => !overridden.has(name.toLowerCase()))
+  for (const [name, value] of spec.headers) if (value !== "") fields.push([name, value])
+  return fields
+}
