@@ -1,0 +1,436 @@
+import { FileSystem, Path } from "@effect/platform"
+import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
+import { execFileSync } from "node:child_process"
+import { type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
+
+const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+const hidden = { dotfiles: false }
+const shown = { dotfiles: true }
+const runsAsRoot = process.getuid?.() === 0
+
+const bigSize = 200 * 1024 + 7
+const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 31 + (i >> 8)) & 0xff)
+
+/**
+ * A temporary tree, removed when the test's scope closes:
+ *
+ *   base/root/          the served root
+ *   base/outside/       a sibling that must never be reachable
+ *   base/root-link  ->  root
+ */
+const fixture = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const base = yield* fs.makeTempDirectoryScoped({ prefix: "fiberhttp-files-" })
+  const root = path.join(base, "root")
+  const outside = path.join(base, "outside")
+  const at = (...names: Array<string>) => path.join(root, ...names)
+  for (const dir of [root, outside, at("both"), at("htmonly"), at("empty"), at("été"), at(".hidden-dir"), at("escaping-index")]) {
+    yield* fs.makeDirectory(dir)
+  }
+  const files: Array<[string, string]> = [
+    [at("index.html"), "<h1>home</h1>"],
+    [at("index.htm"), "old home"],
+    [at("hello.txt"), "hello world"],
+    [at("empty.txt"), ""],
+    [at("<b>&.txt"), "markup in the name"],
+    [at(".secret"), "dotfile"],
+    [at(".hidden-dir", "a.txt"), "in a dot directory"],
+    [at("both", "index.html"), "both: html"],
+    [at("both", "index.htm"), "both: htm"],
+    [at("htmonly", "index.htm"), "htm only"],
+    [at("été", "index.html"), "accents"],
+    [at("locked.txt"), "no one may read this"],
+    [path.join(outside, "secret.txt"), "outside the root"]
+  ]
+  for (const [file, text] of files) yield* fs.writeFileString(file, text)
+  yield* fs.writeFile(at("big.bin"), bigContent)
+  yield* fs.chmod(at("locked.txt"), 0o000)
+  yield* fs.symlink("hello.txt", at("link-in.txt"))
+  yield* fs.symlink("../outside/secret.txt", at("link-out.txt"))
+  yield* fs.symlink(outside, at("link-out-dir"))
+  yield* fs.symlink("../../outside/secret.txt", at("escaping-index", "index.html"))
+  yield* fs.symlink("no-such-file", at("broken"))
+  yield* fs.symlink(root, path.join(base, "root-link"))
+  execFileSync("mkfifo", [at("fifo")])
+  const service = yield* StaticFiles.make(root)
+  return { service, base, outside, realRoot: service.root, path }
+})
+
+const fileOf = (lookup: Lookup): FileEntry => {
+  if (lookup._tag !== "File") throw new Error(`expected a File, got ${JSON.stringify(lookup)}`)
+  return lookup.file
+}
+
+const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+  Effect.map(Stream.runCollect(stream), (chunks) => {
+    const parts = Chunk.toReadonlyArray(chunks)
+    const bytes = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+    let offset = 0
+    for (const part of parts) {
+      bytes.set(part, offset)
+      offset += part.length
+    }
+    return { bytes, chunkSizes: parts.map((part) => part.length) }
+  })
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+/** Byte equality without vitest's element-by-element deep compare (slow on 200 KiB). */
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
+
+describe("StaticFiles on a real directory", () => {
+  it.scoped("serves a file with its size, mtime and inode", () =>
+    Effect.gen(function*() {
+      const { realRoot, service } = yield* fixture
+      const file = fileOf(yield* service.lookup("/hello.txt", hidden))
+      expect(file.path).toBe(`${realRoot}/hello.txt`)
+      expect(file.size).toBe(11)
+      expect(file.mtime).toBeInstanceOf(Date)
+      expect(file.mtime.getTime()).toBeGreaterThan(0)
+      expect(file.ino).toBeGreaterThan(0)
+      expect(text((yield* collect(service.stream(file))).bytes)).toBe("hello world")
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("index.html is preferred over index.htm, at the root and below", () =>
+    Effect.gen(function*() {
+      const { realRoot, service } = yield* fixture
+      expect(fileOf(yield* service.lookup("/", hidden)).path).toBe(`${realRoot}/index.html`)
+      expect(fileOf(yield* service.lookup("/both/", hidden)).path).toBe(`${realRoot}/both/index.html`)
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("index.htm is used when alone", () =>
+    Effect.gen(function*() {
+      const { realRoot, service } = yield* fixture
+      expect(fileOf(yield* service.lookup("/htmonly/", hidden)).path).toBe(`${realRoot}/htmonly/index.htm`)
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("a directory without its trailing slash redirects, keeping the path's encoding", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      expect(yield* service.lookup("/both", hidden)).toEqual({ _tag: "Redirect", location: "/both/" })
+      expect(yield* service.lookup("/empty?sort=name", hidden)).toEqual({ _tag: "Redirect", location: "/empty/" })
+      expect(yield* service.lookup("/%C3%A9t%C3%A9", hidden)).toEqual({ _tag: "Redirect", location: "/%C3%A9t%C3%A9/" })
+      expect(yield* service.lookup("/%c3%a9t%c3%a9", hidden)).toEqual({ _tag: "Redirect", location: "/%c3%a9t%c3%a9/" })
+      expect(yield* service.lookup("/both/../htmonly", hidden)).toEqual({ _tag: "Redirect", location: "/htmonly/" })
+      // never a protocol-relative "//host/" location
+      expect(yield* service.lookup("//empty", hidden)).toEqual({ _tag: "Redirect", location: "/empty/" })
+      expect(fileOf(yield* service.lookup("/%C3%A9t%C3%A9/", hidden)).size).toBe(7)
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("a directory without an index is a Directory (listing is the server's choice)", () =>
+    Effect.gen(function*() {
+      const { realRoot, service } = yield* fixture
+      expect(yield* service.lookup("/empty/", hidden)).toEqual({ _tag: "Directory", path: `${realRoot}/empty` })
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("missing names are NotFound, including a file used as a directory", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      for (const target of ["/nope", "/nope/", "/both/nope.html", "/hello.txt/", "/hello.txt/x", "/broken", "/fifo"]) {
+        expect([target, yield* service.lookup(target, hidden)]).toEqual([target, { _tag: "NotFound" }])
+      }
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("dotfiles are hidden unless asked for", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      for (const target of ["/.secret", "/.hidden-dir/", "/.hidden-dir/a.txt", "/%2esecret"]) {
+        expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
+      }
+      expect(text((yield* collect(service.stream(fileOf(yield* service.lookup("/.secret", shown))))).bytes)).toBe("dotfile")
+      expect(fileOf(yield* service.lookup("/.hidden-dir/a.txt", shown)).size).toBe(18)
+      expect((yield* service.lookup("/.hidden-dir/", shown))._tag).toBe("Directory")
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("traversal never leaves the root, whatever the encoding", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      for (
+        const target of [
+          "/../outside/secret.txt",
+          "/%2e%2e/outside/secret.txt",
+          "/%2E%2e/outside/secret.txt",
+          "/..%2foutside%2fsecret.txt",
+          "/..%5coutside%5csecret.txt",
+          "/both/../../outside/secret.txt",
+          "/%252e%252e/outside/secret.txt"
+        ]
+      ) {
+        expect([target, yield* service.lookup(target, shown)]).toEqual([target, { _tag: "NotFound" }])
+      }
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("undecodable paths fail with InvalidPath", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      for (const target of ["/%ff", "/a%00", "/%c0%ae%c0%ae/outside", "/%zz", "no-slash"]) {
+        const error = yield* Effect.flip(service.lookup(target, hidden))
+        expect([target, error._tag]).toEqual([target, "InvalidPath"])
+      }
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("symlinks: inside the root they serve their target, outside they do not exist", () =>
+    Effect.gen(function*() {
+      const { realRoot, service } = yield* fixture
+      expect(fileOf(yield* service.lookup("/link-in.txt", hidden)).path).toBe(`${realRoot}/hello.txt`)
+      expect(yield* service.lookup("/link-out.txt", hidden)).toEqual({ _tag: "NotFound" })
+      expect(yield* service.lookup("/link-out-dir/", hidden)).toEqual({ _tag: "NotFound" })
+      expect(yield* service.lookup("/link-out-dir/secret.txt", hidden)).toEqual({ _tag: "NotFound" })
+      // an index that escapes is no index at all
+      expect(yield* service.lookup("/escaping-index/", hidden)).toEqual({
+        _tag: "Directory",
+        path: `${realRoot}/escaping-index`
+      })
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("a root given through a symlink is resolved once; paths handed out are real", () =>
+    Effect.gen(function*() {
+      const { base, path, realRoot } = yield* fixture
+      const viaLink = yield* StaticFiles.make(path.join(base, "root-link"))
+      expect(viaLink.root).toBe(realRoot)
+      expect(fileOf(yield* viaLink.lookup("/hello.txt", hidden)).path).toBe(`${realRoot}/hello.txt`)
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("a root that is missing or not a directory fails with FileError", () =>
+    Effect.gen(function*() {
+      const { base, path } = yield* fixture
+      const missing = yield* Effect.flip(StaticFiles.make(path.join(base, "nope")))
+      expect(missing._tag).toBe("FileError")
+      const notDir = yield* Effect.flip(StaticFiles.make(path.join(base, "outside", "secret.txt")))
+      expect(notDir).toMatchObject({ _tag: "FileError", message: "root is not a directory" })
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped(`an unreadable file (mode 000) is ${runsAsRoot ? "readable by root, so a File" : "Forbidden"}`, () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      // root bypasses permission bits; the Forbidden mapping itself is tested
+      // deterministically with a fake file system below.
+      const lookup = yield* service.lookup("/locked.txt", hidden)
+      expect(lookup._tag).toBe(runsAsRoot ? "File" : "Forbidden")
+    }).pipe(Effect.provide(NodeFs)))
+
+  describe("stream", () => {
+    it.scoped("a whole file arrives in chunks of at most 64 KiB", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const file = fileOf(yield* service.lookup("/big.bin", hidden))
+        expect(file.size).toBe(bigSize)
+        const { bytes, chunkSizes } = yield* collect(service.stream(file))
+        expect(sameBytes(bytes, bigContent)).toBe(true)
+        expect(Math.max(...chunkSizes)).toBe(64 * 1024)
+        expect(chunkSizes.length).toBe(4)
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("a range gives exactly the requested bytes", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const file = fileOf(yield* service.lookup("/big.bin", hidden))
+        const ranges: Array<[number, number]> = [
+          [0, 0],
+          [0, 9],
+          [1000, 150_000],
+          [65_535, 65_536],
+          [65_536, 131_071],
+          [bigSize - 1, bigSize - 1],
+          [bigSize - 100, bigSize - 1],
+          [0, bigSize - 1]
+        ]
+        for (const [start, end] of ranges) {
+          const { bytes, chunkSizes } = yield* collect(service.stream(file, { start, end }))
+          expect([start, end, bytes.length]).toEqual([start, end, end - start + 1])
+          expect(sameBytes(bytes, bigContent.subarray(start, end + 1))).toBe(true)
+          expect(chunkSizes.every((size) => size <= 64 * 1024)).toBe(true)
+        }
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("an empty file is an empty stream", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const file = fileOf(yield* service.lookup("/empty.txt", hidden))
+        expect(file.size).toBe(0)
+        expect((yield* collect(service.stream(file))).bytes.length).toBe(0)
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("a file that shrank after lookup fails the stream instead of ending short", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const fs = yield* FileSystem.FileSystem
+        const file = fileOf(yield* service.lookup("/big.bin", hidden))
+        yield* fs.truncate(file.path, 1000)
+        const error = yield* Effect.flip(collect(service.stream(file)))
+        expect(error).toMatchObject({ _tag: "FileError", message: `file ended after 1000 of ${bigSize} bytes` })
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("a file removed after lookup fails with FileError", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const fs = yield* FileSystem.FileSystem
+        const file = fileOf(yield* service.lookup("/hello.txt", hidden))
+        yield* fs.remove(file.path)
+        expect((yield* Effect.flip(collect(service.stream(file))))._tag).toBe("FileError")
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("a range that does not fit the file is a defect (the caller answers 416 first)", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const file = fileOf(yield* service.lookup("/hello.txt", hidden))
+        for (const range of [{ start: 5, end: 3 }, { start: 0, end: 11 }, { start: -1, end: 3 }, { start: 0.5, end: 3 }]) {
+          const exit = yield* Effect.exit(Stream.runDrain(service.stream(file, range)))
+          expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        }
+      }).pipe(Effect.provide(NodeFs)))
+  })
+
+  describe("list", () => {
+    it.scoped("names sorted directories first, then by code unit; dotfiles, escaping links, broken links and special files left out", () =>
+      Effect.gen(function*() {
+        const { realRoot, service } = yield* fixture
+        const entries = yield* service.list(realRoot, hidden)
+        expect(entries.map((entry) => [entry.name, entry.isDirectory])).toEqual([
+          ["both", true],
+          ["empty", true],
+          ["escaping-index", true],
+          ["htmonly", true],
+          ["été", true],
+          ["<b>&.txt", false],
+          ["big.bin", false],
+          ["empty.txt", false],
+          ["hello.txt", false],
+          ["index.htm", false],
+          ["index.html", false],
+          ["link-in.txt", false],
+          ["locked.txt", false]
+        ])
+        const hello = entries.find((entry) => entry.name === "hello.txt")
+        expect(hello?.size).toBe(11)
+        expect(hello?.mtime.getTime()).toBeGreaterThan(0)
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("dotfiles listed when asked for", () =>
+      Effect.gen(function*() {
+        const { realRoot, service } = yield* fixture
+        const names = (yield* service.list(realRoot, shown)).map((entry) => entry.name)
+        expect(names.slice(0, 2)).toEqual([".hidden-dir", "both"])
+        expect(names).toContain(".secret")
+        expect(names.indexOf(".secret")).toBe(names.indexOf("<b>&.txt") - 1)
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("a directory outside the root is refused", () =>
+      Effect.gen(function*() {
+        const { outside, service } = yield* fixture
+        expect((yield* Effect.flip(service.list(outside, shown)))._tag).toBe("FileError")
+      }).pipe(Effect.provide(NodeFs)))
+  })
+})
+
+describe("StaticFiles error mapping (fake file system)", () => {
+  const info = (type: FileSystem.File.Type, size = 3): FileSystem.File.Info => ({
+    type,
+    mtime: Option.some(new Date(1_000_000)),
+    atime: Option.none(),
+    birthtime: Option.none(),
+    dev: 1,
+    ino: Option.none(),
+    mode: 0o644,
+    nlink: Option.none(),
+    uid: Option.none(),
+    gid: Option.none(),
+    rdev: Option.none(),
+    size: FileSystem.Size(size),
+    blksize: Option.none(),
+    blocks: Option.none()
+  })
+
+  const failure = (method: string, reason: SystemErrorReason, code?: string) => (path: string) =>
+    Effect.fail(
+      new SystemError({
+        reason,
+        module: "FileSystem",
+        method,
+        pathOrDescriptor: path,
+        ...(code === undefined ? {} : { cause: Object.assign(new Error(code), { code }) })
+      })
+    )
+
+  /** "/srv" is the root directory; everything else a 3-byte file unless overridden. */
+  const fake = (overrides: Partial<FileSystem.FileSystem>) =>
+    Layer.merge(
+      FileSystem.layerNoop({
+        realPath: (path) => Effect.succeed(path),
+        stat: (path) => Effect.succeed(info(path === "/srv" ? "Directory" : "File")),
+        access: () => Effect.void,
+        ...overrides
+      }),
+      Path.layer
+    )
+
+  const lookup = (target: string) =>
+    Effect.flatMap(StaticFiles.make("/srv"), (service) => service.lookup(target, hidden))
+
+  it.effect("a file that exists but cannot be opened for reading is Forbidden", () =>
+    Effect.gen(function*() {
+      expect(yield* lookup("/a.txt")).toEqual({ _tag: "Forbidden" })
+    }).pipe(Effect.provide(fake({ access: failure("access", "PermissionDenied", "EACCES") }))))
+
+  it.effect("EPERM (which the platform reports as Unknown) is Forbidden too", () =>
+    Effect.gen(function*() {
+      expect(yield* lookup("/a.txt")).toEqual({ _tag: "Forbidden" })
+    }).pipe(Effect.provide(fake({ access: failure("access", "Unknown", "EPERM") }))))
+
+  it.effect("a path under an unsearchable directory is Forbidden", () =>
+    Effect.gen(function*() {
+      expect(yield* lookup("/private/a.txt")).toEqual({ _tag: "Forbidden" })
+    }).pipe(Effect.provide(fake({
+      realPath: (path) => path === "/srv" ? Effect.succeed(path) : failure("realPath", "PermissionDenied")(path)
+    }))))
+
+  it.effect("an unreadable index is Forbidden, not skipped", () =>
+    Effect.gen(function*() {
+      expect(yield* lookup("/")).toEqual({ _tag: "Forbidden" })
+    }).pipe(Effect.provide(fake({ access: (path) => path === "/srv/index.html" ? failure("access", "PermissionDenied")(path) : Effect.void }))))
+
+  it.effect("ENOTDIR and ELOOP (reported as BadResource) are NotFound", () =>
+    Effect.gen(function*() {
+      expect(yield* lookup("/a.txt/b")).toEqual({ _tag: "NotFound" })
+    }).pipe(Effect.provide(fake({
+      realPath: (path) =>
+        path === "/srv" ? Effect.succeed(path) : failure("realPath", "BadResource", path.endsWith("/b") ? "ENOTDIR" : "ELOOP")(path)
+    }))))
+
+  it.effect("any other failure is a FileError carrying its cause", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(lookup("/a.txt"))
+      expect(error).toMatchObject({ _tag: "FileError", path: "/srv/a.txt" })
+      expect(error._tag === "FileError" && error.cause).toBeInstanceOf(SystemError)
+    }).pipe(Effect.provide(fake({
+      stat: (path) => path === "/srv" ? Effect.succeed(info("Directory")) : failure("stat", "Busy", "EBUSY")(path)
+    }))))
+
+  it.effect("a file's size is a number and a missing inode is 0", () =>
+    Effect.gen(function*() {
+      expect(yield* lookup("/a.txt")).toEqual({
+        _tag: "File",
+        file: { path: "/srv/a.txt", size: 3, mtime: new Date(1_000_000), ino: 0 }
+      })
+    }).pipe(Effect.provide(fake({}))))
+
+  it.effect("stream reads the range in 64 KiB chunks with at most 2 chunks read ahead", () => {
+    const calls: Array<FileSystem.StreamOptions | undefined> = []
+    return Effect.gen(function*() {
+      const service = yield* StaticFiles.make("/srv")
+      const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
+      const { bytes } = yield* collect(service.stream(file, { start: 10, end: 99_999 }))
+      expect(bytes.length).toBe(99_990)
+      expect(calls).toEqual([{ offset: 10, bytesToRead: 99_990, chunkSize: 65_536, bufferSize: 2 }])
+    }).pipe(Effect.provide(fake({
+      stream: (_path, options) => {
+        calls.push(options)
+        const length = Number(options?.bytesToRead ?? 0)
+        return Stream.make(new Uint8Array(65_536), new Uint8Array(length - 65_536))
+      }
+    })))
+  })
+})
