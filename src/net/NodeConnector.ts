@@ -69,7 +69,10 @@ const certificateCode = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|
 const toTlsError = (host: string, error: ErrnoError): TlsError => {
   const code = error.code ?? ""
   const what = certificateCode.test(code) ? "certificate verification failed" : "TLS handshake failed"
-  return new TlsError({ host, message: `${what} for ${host}: ${error.message}${code === "" ? "" : ` (${code})`}`, cause: error })
+  // OpenSSL errors carry a short `reason` ("wrong version number") besides their long message.
+  const detail = (error as { reason?: unknown }).reason
+  const text = typeof detail === "string" && detail !== "" ? detail : error.message
+  return new TlsError({ host, message: `${what} for ${host}: ${text}${code === "" ? "" : ` (${code})`}`, cause: error })
 }
 
 /** Waits for the TLS handshake (and, with `verify`, the certificate check); interruption destroys the socket. */
