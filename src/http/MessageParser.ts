@@ -104,7 +104,9 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   }
 
   /** Interim heads skipped since the last final head. */
-  protected interims = 0
+  private interims = 0
+  /** Interim heads skipped before the latest final head. */
+  protected skippedInterims = 0
 
   /**
    * Consumes `input` up to the end of one message. Body events are views into
@@ -183,6 +185,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
             this.phase = START_LINE
             continue
           }
+          this.skippedInterims = this.interims
           this.interims = 0
           events.push({ _tag: "Head", head })
           const framing = head.framing
