@@ -1,8 +1,119 @@
-import { Args, Command } from "@effect/cli"
-import { Console } from "effect"
+import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Path } from "@effect/platform"
+import { Console, Duration, Effect, Layer } from "effect"
+import { StaticFiles } from "../files/StaticFiles.ts"
+import * as NodeSocketServer from "../net/NodeSocketServer.ts"
+import * as AccessLog from "../server/AccessLog.ts"
+import * as Server from "../server/Server.ts"
+import * as StaticHandler from "../server/StaticHandler.ts"
+import { VERSION } from "../version.ts"
+import { ExitCode } from "./ExitCode.ts"
 
-const ports = Args.integer({ name: "port" }).pipe(Args.repeated)
+const ports = Args.integer({ name: "port" }).pipe(
+  Args.withDescription("Ports to listen on, one listener each (default 8080; 0 picks a free port)."),
+  Args.repeated,
+  Args.mapEffect((ports) => {
+    const bad = ports.find((port) => port < 0 || port > 65535)
+    return bad === undefined
+      ? Effect.succeed(ports.length === 0 ? [8080] : ports)
+      : Effect.fail(HelpDoc.p(`invalid port ${bad}: a port is a number from 0 to 65535`))
+  })
+)
 
-export const serverCommand = Command.make("server", { ports }, ({ ports }) =>
-  Console.log(`server: not implemented yet (${ports.join(" ")})`)
+const seconds = (name: string, fallback: number, description: string) =>
+  Options.float(name).pipe(
+    Options.withDefault(fallback),
+    Options.withDescription(`${description} In seconds (default ${fallback}).`),
+    Options.mapEffect((value) =>
+      value >= 0 && Number.isFinite(value)
+        ? Effect.succeed(Duration.millis(Math.round(value * 1000)))
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name} must be a number of seconds, 0 or more`)))
+    )
+  )
+
+const count = (name: string, fallback: number, description: string) =>
+  Options.integer(name).pipe(
+    Options.withDefault(fallback),
+    Options.withDescription(`${description} (default ${fallback}).`),
+    Options.mapEffect((value) =>
+      value >= 1
+        ? Effect.succeed(value)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name} must be 1 or more`)))
+    )
+  )
+
+const options = {
+  ports,
+  root: Options.text("root").pipe(
+    Options.withDefault("."),
+    Options.withDescription("Directory to serve (default: the current directory).")
+  ),
+  host: Options.text("host").pipe(
+    Options.withDefault(Server.defaults.host),
+    Options.withDescription("Address to listen on (default 127.0.0.1; 0.0.0.0 or :: to expose).")
+  ),
+  listing: Options.boolean("listing").pipe(
+    Options.withDescription("List directories that have no index.html or index.htm.")
+  ),
+  dotfiles: Options.boolean("dotfiles").pipe(Options.withDescription("Serve names starting with a dot.")),
+  maxConnections: count("max-connections", Server.defaults.maxConnections, "Connections served at once; more get 503"),
+  headerTimeout: seconds("header-timeout", 30, "Time for a request's header section to arrive, else 408."),
+  keepAliveTimeout: seconds("keep-alive-timeout", 5, "Idle time allowed between requests on a connection."),
+  writeTimeout: seconds("write-timeout", 30, "Time a response may wait on a client that stopped reading."),
+  maxRequests: count("max-requests", Server.defaults.maxRequests, "Requests per connection before it is closed"),
+  grace: seconds("grace", 2, "At shutdown, time responses in flight get to finish."),
+  quiet: Options.boolean("quiet").pipe(Options.withDescription("No access log (errors still go to stderr).")),
+  logFormat: Options.choice("log-format", ["text", "json"]).pipe(
+    Options.withDefault("text" as const),
+    Options.withDescription("Access log lines as text or JSON (default text).")
+  ),
+  trace: Options.boolean("trace").pipe(
+    Options.withDescription("Log each connection fiber's life: forked, requests, end, finalized.")
+  )
+}
+
+const urlOf = ({ host, port }: Server.BoundAddress): string =>
+  host.includes(":") ? `http://[${host}]:${port}/` : `http://${host}:${port}/`
+
+export const serverCommand = Command.make("server", options, (o) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const root = path.resolve(o.root)
+    const logOptions: AccessLog.AccessLogOptions = { format: o.logFormat, quiet: o.quiet, trace: o.trace }
+    const config: Server.ServerConfig = {
+      host: o.host,
+      ports: o.ports,
+      maxConnections: o.maxConnections,
+      headerTimeout: o.headerTimeout,
+      keepAliveTimeout: o.keepAliveTimeout,
+      writeTimeout: o.writeTimeout,
+      maxRequests: o.maxRequests,
+      grace: o.grace
+    }
+
+    const announce = (addresses: ReadonlyArray<Server.BoundAddress>) =>
+      o.logFormat === "json"
+        ? Console.log(JSON.stringify({ event: "listening", version: VERSION, root, urls: addresses.map(urlOf) }))
+        : Console.log(
+          [`fiberhttp ${VERSION} serving ${root}`, ...addresses.map((a) => `  ${urlOf(a)}`), "Press Ctrl-C to stop."]
+            .join("\n")
+        )
+
+    const program = Effect.gen(function*() {
+      const handler = yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles })
+      const running = yield* Server.serve(config, handler)
+      yield* announce(running.addresses)
+      return yield* Effect.never
+    })
+
+    return yield* program.pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(StaticFiles.layer(root), NodeSocketServer.layer, AccessLog.layer(logOptions))),
+      Effect.catchTags({
+        ListenError: (error) => Effect.zipRight(Console.error(`fiberhttp server: ${error.message}`), new ExitCode({ code: 1 })),
+        FileError: (error) =>
+          Effect.zipRight(Console.error(`fiberhttp server: cannot serve ${root}: ${error.message}`), new ExitCode({ code: 1 }))
+      })
+    )
+  })
 ).pipe(Command.withDescription("Serve a directory over HTTP/1.1 on one or more ports."))

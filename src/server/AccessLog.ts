@@ -1,0 +1,136 @@
+import { Cause, Clock, Context, Effect, Layer } from "effect"
+
+/** One answered request (or a connection refused before any request). */
+export interface AccessEntry {
+  /** When the request began (its first byte, or the accept for refusals). */
+  readonly time: Date
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** The connection's id ("c17"). */
+  readonly connection: string
+  /** The connection fiber's id ("#42"): the seed's "thread info". */
+  readonly fiber: string
+  /** "GET /index.html HTTP/1.1", or "-" when no request line was read. */
+  readonly requestLine: string
+  readonly status: number
+  /** Body bytes written. */
+  readonly bytes: number
+  readonly durationMs: number
+}
+
+/** A step in a connection fiber's life, for `--trace`. */
+export type TraceEvent =
+  | "forked"
+  | "request-begun"
+  | "request-ended"
+  | "completed"
+  | "interrupted"
+  | "finalized"
+
+export interface TraceEntry {
+  readonly time: Date
+  readonly event: TraceEvent
+  readonly connection: string
+  readonly fiber: string
+  /** Who owns the fiber: the server scope's FiberSet, via the accept fiber of a listener. */
+  readonly parent: string
+  /** Free text: the request line, why the fiber ended, ... */
+  readonly detail?: string
+}
+
+export type LogFormat = "text" | "json"
+
+export interface AccessLogOptions {
+  readonly format: LogFormat
+  /** No access lines (errors still go to stderr). */
+  readonly quiet: boolean
+  /** Log connection fiber lifecycles. */
+  readonly trace: boolean
+}
+
+/** Where lines go: stdout for the access log and traces, stderr for errors. */
+export interface LineSink {
+  readonly out: (line: string) => void
+  readonly err: (line: string) => void
+}
+
+/** The server's log: access lines, connection traces, errors. */
+export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
+  AccessLog,
+  {
+    readonly tracing: boolean
+    readonly request: (entry: AccessEntry) => Effect.Effect<void>
+    /** Called only when `tracing`; callers check first to avoid building entries. */
+    readonly trace: (entry: TraceEntry) => Effect.Effect<void>
+    readonly error: (message: string, cause?: Cause.Cause<unknown>) => Effect.Effect<void>
+  }
+>() {}
+
+const requestText = (e: AccessEntry): string =>
+  `${e.time.toISOString()} ${e.remoteAddress}:${e.remotePort} ${e.connection}${e.fiber} "${e.requestLine}" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
+
+const requestJson = (e: AccessEntry): string =>
+  JSON.stringify({
+    time: e.time.toISOString(),
+    remote: `${e.remoteAddress}:${e.remotePort}`,
+    connection: e.connection,
+    fiber: e.fiber,
+    request: e.requestLine,
+    status: e.status,
+    bytes: e.bytes,
+    durationMs: Math.round(e.durationMs * 10) / 10
+  })
+
+const traceText = (t: TraceEntry): string =>
+  `${t.time.toISOString()} trace ${t.connection}${t.fiber} ${t.event} parent=${t.parent}${t.detail === undefined ? "" : ` ${t.detail}`}`
+
+const traceJson = (t: TraceEntry): string =>
+  JSON.stringify({
+    time: t.time.toISOString(),
+    trace: t.event,
+    connection: t.connection,
+    fiber: t.fiber,
+    parent: t.parent,
+    ...(t.detail === undefined ? {} : { detail: t.detail })
+  })
+
+const errorText = (message: string, cause: Cause.Cause<unknown> | undefined): string =>
+  cause === undefined ? `error: ${message}` : `error: ${message}\n${Cause.pretty(cause)}`
+
+const errorJson = (now: number, message: string, cause: Cause.Cause<unknown> | undefined): string =>
+  JSON.stringify({
+    time: new Date(now).toISOString(),
+    error: message,
+    ...(cause === undefined ? {} : { cause: Cause.pretty(cause) })
+  })
+
+export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Service<AccessLog> => {
+  const json = options.format === "json"
+  return {
+    tracing: options.trace,
+    request: (entry) =>
+      options.quiet ? Effect.void : Effect.sync(() => sink.out(json ? requestJson(entry) : requestText(entry))),
+    trace: (entry) =>
+      options.trace ? Effect.sync(() => sink.out(json ? traceJson(entry) : traceText(entry))) : Effect.void,
+    error: (message, cause) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => sink.err(json ? errorJson(now, message, cause) : errorText(message, cause)))
+      )
+  }
+}
+
+/** Lines to the process's stdout and stderr. */
+export const processSink: LineSink = {
+  out: (line) => void process.stdout.write(line + "\n"),
+  err: (line) => void process.stderr.write(line + "\n")
+}
+
+export const layer = (options: AccessLogOptions): Layer.Layer<AccessLog> =>
+  Layer.succeed(AccessLog, make(options, processSink))
+
+/** Keeps every line in memory, for tests. */
+export const memory = (options: AccessLogOptions) => {
+  const out: Array<string> = []
+  const err: Array<string> = []
+  return { out, err, layer: Layer.succeed(AccessLog, make(options, { out: (l) => out.push(l), err: (l) => err.push(l) })) }
+}

@@ -1,0 +1,43 @@
+import type { DirectoryEntry } from "../files/StaticFiles.ts"
+
+const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }
+
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+
+const formatSize = (bytes: number): string => {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ["KiB", "MiB", "GiB", "TiB"]
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value.toFixed(1)} ${units[unit]}`
+}
+
+const formatDate = (date: Date): string => date.toISOString().slice(0, 16).replace("T", " ")
+
+const byDirectoryThenName = (a: DirectoryEntry, b: DirectoryEntry): number =>
+  a.isDirectory !== b.isDirectory ? (a.isDirectory ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+
+/** An HTML index of a directory: directories first, then files, each sorted by name; every name escaped. */
+export const renderListing = (urlPath: string, entries: ReadonlyArray<DirectoryEntry>): string => {
+  const title = `Index of ${escapeHtml(urlPath)}`
+  const rows = [...entries].sort(byDirectoryThenName).map((entry) => {
+    const suffix = entry.isDirectory ? "/" : ""
+    const href = encodeURIComponent(entry.name) + suffix
+    const size = entry.isDirectory ? "-" : formatSize(entry.size)
+    return `<tr><td><a href="${escapeHtml(href)}">${escapeHtml(entry.name + suffix)}</a></td>` +
+      `<td title="${entry.isDirectory ? "" : `${entry.size} bytes`}">${size}</td><td>${formatDate(entry.mtime)}</td></tr>`
+  })
+  const parent = urlPath === "/" ? "" : `<tr><td><a href="../">../</a></td><td></td><td></td></tr>\n`
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em}td{padding:.2em 1.5em .2em 0}td:nth-child(2){text-align:right}</style>
+</head><body><h1>${title}</h1>
+<table><thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead><tbody>
+${parent}${rows.join("\n")}
+</tbody></table></body></html>
+`
+}

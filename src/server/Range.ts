@@ -1,0 +1,34 @@
+/** A Range header against a representation of `size` bytes (RFC 9110 section 14). */
+export type RangeRequest =
+  /** No usable range (absent, not bytes, malformed, or several ranges): send the whole file. */
+  | { readonly _tag: "None" }
+  /** Inclusive byte offsets, already clipped to the file. */
+  | { readonly _tag: "Single"; readonly start: number; readonly end: number }
+  /** Valid syntax, but no byte of it lies in the file: 416. */
+  | { readonly _tag: "Unsatisfiable" }
+
+const NONE: RangeRequest = { _tag: "None" }
+const UNSATISFIABLE: RangeRequest = { _tag: "Unsatisfiable" }
+const SPEC = /^(\d*)[ \t]*-[ \t]*(\d*)$/
+
+export const parseRange = (header: string, size: number): RangeRequest => {
+  const eq = header.indexOf("=")
+  if (eq === -1 || header.slice(0, eq).trim().toLowerCase() !== "bytes") return NONE
+  const specs = header.slice(eq + 1).split(",").map((s) => s.trim()).filter((s) => s !== "")
+  // several ranges: answering with the whole file is allowed and avoids multipart bodies
+  if (specs.length !== 1) return NONE
+  const match = SPEC.exec(specs[0]!)
+  if (match === null) return NONE
+  const [, first = "", last = ""] = match
+  if (first === "") {
+    if (last === "") return NONE
+    const suffix = Number(last)
+    if (suffix === 0 || size === 0) return UNSATISFIABLE
+    return { _tag: "Single", start: Math.max(0, size - suffix), end: size - 1 }
+  }
+  const start = Number(first)
+  if (last !== "" && Number(last) < start) return NONE
+  if (start >= size) return UNSATISFIABLE
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1)
+  return { _tag: "Single", start, end }
+}

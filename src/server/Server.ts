@@ -1,0 +1,198 @@
+import { Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberId, FiberSet, Scope } from "effect"
+import type { Connection } from "../net/Connection.ts"
+import type { ListenError } from "../net/errors.ts"
+import { type Listener, SocketServer } from "../net/SocketServer.ts"
+import { AccessLog, type TraceEvent } from "./AccessLog.ts"
+import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
+import * as Response from "./Response.ts"
+import type { Handler } from "./StaticHandler.ts"
+import { serializeResponseHead } from "../http/serialize.ts"
+
+export interface ServerConfig {
+  readonly host: string
+  /** One listener each; 0 picks a free port. */
+  readonly ports: ReadonlyArray<number>
+  /** Connections served at once; more are answered 503 and closed. */
+  readonly maxConnections: number
+  readonly headerTimeout: Duration.DurationInput
+  readonly keepAliveTimeout: Duration.DurationInput
+  readonly writeTimeout: Duration.DurationInput
+  readonly maxRequests: number
+  /** At shutdown, how long responses in flight may take to finish. */
+  readonly grace: Duration.DurationInput
+}
+
+export const defaults = {
+  host: "127.0.0.1",
+  ports: [8080],
+  maxConnections: 1024,
+  headerTimeout: Duration.seconds(30),
+  keepAliveTimeout: Duration.seconds(5),
+  writeTimeout: Duration.seconds(30),
+  maxRequests: 1000,
+  grace: Duration.seconds(2)
+} satisfies ServerConfig
+
+export interface BoundAddress {
+  readonly host: string
+  readonly port: number
+}
+
+export interface RunningServer {
+  /** In the order of `config.ports`, with the real port for port 0. */
+  readonly addresses: ReadonlyArray<BoundAddress>
+}
+
+/** A refused connection gets this long to take its 503 before it is dropped. */
+const REFUSAL_TIMEOUT = Duration.seconds(1)
+
+/**
+ * Serves HTTP on every port of `config` until the caller's scope closes.
+ *
+ * Scope tree: the server scope holds the listeners (one child scope, closed
+ * all at once), one accept fiber per listener, and a FiberSet of connection
+ * fibers, each owning its connection through acquireRelease. Closing the
+ * scope runs, in this order: accept fibers interrupted; listeners closed
+ * (ports free); connections between requests interrupted, those writing a
+ * response given `grace` to finish; then every fiber still running
+ * interrupted, each connection destroyed by its own finalizer.
+ *
+ * If a port cannot be bound, the listeners already open are closed and the
+ * ListenError (naming host, port and reason) is the failure.
+ */
+export const serve = (
+  config: ServerConfig,
+  handler: Handler
+): Effect.Effect<RunningServer, ListenError, Scope.Scope | SocketServer | AccessLog> =>
+  Effect.gen(function*() {
+    const sockets = yield* SocketServer
+    const log = yield* AccessLog
+    const serverScope = yield* Effect.scope
+    const limits: ConnectionLimits = {
+      headerTimeoutMs: Duration.toMillis(config.headerTimeout),
+      keepAliveTimeoutMs: Duration.toMillis(config.keepAliveTimeout),
+      writeTimeoutMs: Duration.toMillis(config.writeTimeout),
+      maxRequests: config.maxRequests
+    }
+
+    // Added first, finalized last: interrupts whatever outlived the grace period.
+    const fibers = yield* FiberSet.make<void, never>()
+    /** Connections being served (refusals excluded), with their fibers once forked. */
+    const live = new Set<ConnectionState & { fiber?: Fiber.RuntimeFiber<void> }>()
+    let draining = false
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        draining = true
+        const idle = [...live].flatMap((state) =>
+          state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
+        )
+        yield* Fiber.interruptAll(idle)
+        yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeout(config.grace), Effect.ignore)
+      })
+    )
+
+    const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    const listeners = yield* Effect.forEach(
+      config.ports,
+      (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
+    ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
+
+    const trace = (event: TraceEvent, connection: string, fiber: string, parent: string, detail?: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        log.trace({
+          time: new Date(now),
+          event,
+          connection,
+          fiber,
+          parent,
+          ...(detail === undefined ? {} : { detail })
+        }))
+
+    /** A connection's fiber: owns the connection, serves it, reports its life when tracing. */
+    const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
+      Effect.gen(function*() {
+        const fiber = FiberId.threadName(yield* Effect.fiberId)
+        if (log.tracing) yield* trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`)
+        yield* Effect.acquireRelease(
+          Effect.succeed(conn),
+          (c) =>
+            Effect.zipRight(
+              c.destroy,
+              log.tracing ? trace("finalized", c.id, fiber, parent, "connection destroyed") : Effect.void
+            )
+        )
+        yield* serveConnection(conn, {
+          limits,
+          handler,
+          fiber,
+          parent,
+          state,
+          draining: () => draining
+        }).pipe(
+          Effect.onExit((exit) =>
+            log.tracing
+              ? trace(Exit.isInterrupted(exit) ? "interrupted" : "completed", conn.id, fiber, parent)
+              : Effect.void
+          )
+        )
+      }).pipe(Effect.scoped)
+
+    /** Over the limit: a 503 without reading the request, then close. */
+    const refusal = (conn: Connection) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const page = Response.errorPage(503)
+        const body = page.body._tag === "Bytes" ? page.body.bytes : new Uint8Array(0)
+        const head = serializeResponseHead({
+          version: { major: 1, minor: 1 },
+          status: 503,
+          headers: page.headers.append("Content-Length", String(body.length)).append("Connection", "close")
+            .append("Retry-After", "1")
+        })
+        const bytes = new Uint8Array(head.length + body.length)
+        bytes.set(head)
+        bytes.set(body, head.length)
+        yield* Effect.ignore(Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), REFUSAL_TIMEOUT))
+        yield* log.request({
+          time: new Date(now),
+          remoteAddress: conn.remoteAddress,
+          remotePort: conn.remotePort,
+          connection: conn.id,
+          fiber: FiberId.threadName(yield* Effect.fiberId),
+          requestLine: "-",
+          status: 503,
+          bytes: body.length,
+          durationMs: (yield* Clock.currentTimeMillis) - now
+        })
+      }).pipe(Effect.ensuring(conn.destroy))
+
+    const acceptLoop = (listener: Listener) =>
+      Effect.gen(function*() {
+        const parent = `server[${listener.host}:${listener.port}] accept${FiberId.threadName(yield* Effect.fiberId)}`
+        // Between accept and fork the connection has no owner: keep that window uninterruptible.
+        const acceptOne = Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(listener.accept), (conn) => {
+            if (live.size >= config.maxConnections) {
+              return FiberSet.run(fibers, Effect.interruptible(refusal(conn)))
+            }
+            const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = { phase: "reading" }
+            live.add(state)
+            return Effect.tap(
+              FiberSet.run(
+                fibers,
+                Effect.interruptible(connectionFiber(conn, parent, state)).pipe(
+                  Effect.ensuring(Effect.sync(() => live.delete(state)))
+                )
+              ),
+              (fiber) => Effect.sync(() => void (state.fiber = fiber))
+            )
+          })
+        )
+        return yield* Effect.forever(acceptOne)
+      }).pipe(Effect.catchAll(() => Effect.void))
+
+    for (const listener of listeners) yield* Effect.forkScoped(acceptLoop(listener))
+
+    return { addresses: listeners.map((l) => ({ host: l.host, port: l.port })) }
+  })

@@ -1,0 +1,183 @@
+import { Cause, Effect } from "effect"
+import * as Mime from "mime-types"
+import { Headers } from "../http/Headers.ts"
+import type { RequestHead } from "../http/message.ts"
+import { type FileEntry, type FileError, type LookupOptions, StaticFiles } from "../files/StaticFiles.ts"
+import { AccessLog } from "./AccessLog.ts"
+import { formatHttpDate, parseHttpDate } from "../http/date.ts"
+import { renderListing } from "./Listing.ts"
+import { parseRange } from "./Range.ts"
+import * as Response from "./Response.ts"
+
+/** Answers one parsed request; never fails (failures become error responses). */
+export type Handler = (head: RequestHead) => Effect.Effect<Response.Response>
+
+export interface StaticOptions {
+  readonly listing: boolean
+  readonly dotfiles: boolean
+}
+
+const KNOWN_METHODS = new Set(["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"])
+const ALLOW_405 = new Headers([["Allow", "GET, HEAD"]])
+const ALLOW_OPTIONS = new Headers([["Allow", "GET, HEAD, OPTIONS"]])
+
+/**
+ * The path part of a request target, still percent-encoded and without the
+ * query: origin-form as is, absolute-form without scheme and authority.
+ * undefined for the asterisk and authority forms, which name no file.
+ */
+export const pathOfTarget = (target: string): string | undefined => {
+  let path: string
+  if (target.startsWith("/")) {
+    path = target
+  } else {
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target)
+    if (authority === null) return undefined
+    path = target.slice(authority[0].length)
+    if (!path.startsWith("/")) path = "/" + path
+  }
+  const query = path.indexOf("?")
+  return query === -1 ? path : path.slice(0, query)
+}
+
+/** ETag from inode, size and mtime: changes whenever the file is replaced or rewritten. */
+export const etagOf = (file: FileEntry): string =>
+  `"${file.ino.toString(16)}-${file.size.toString(16)}-${file.mtime.getTime().toString(16)}"`
+
+const opaque = (tag: string): string => (tag.startsWith("W/") ? tag.slice(2) : tag)
+
+/** If-None-Match, weak comparison (RFC 9110 13.1.2). */
+const noneMatch = (header: string, etag: string): boolean => {
+  if (header.trim() === "*") return true
+  const mine = opaque(etag)
+  return header.split(",").some((tag) => opaque(tag.trim()) === mine)
+}
+
+const seconds = (date: Date): number => Math.floor(date.getTime() / 1000)
+
+/** Whether a 304 answers the request's preconditions (If-None-Match wins over If-Modified-Since). */
+const notModified = (head: RequestHead, file: FileEntry, etag: string): boolean => {
+  const inm = head.headers.get("If-None-Match")
+  if (inm !== undefined) return noneMatch(inm, etag)
+  const ims = head.headers.get("If-Modified-Since")
+  if (ims === undefined) return false
+  const since = parseHttpDate(ims)
+  return since !== undefined && seconds(file.mtime) <= Math.floor(since / 1000)
+}
+
+/** If-Range: the Range applies only to the representation the client already has (strong match). */
+const rangeStillValid = (head: RequestHead, file: FileEntry, etag: string): boolean => {
+  const ifRange = head.headers.get("If-Range")
+  if (ifRange === undefined) return true
+  const value = ifRange.trim()
+  if (value.startsWith('"') || value.startsWith("W/")) return value === etag
+  const date = parseHttpDate(value)
+  return date !== undefined && Math.floor(date / 1000) === seconds(file.mtime)
+}
+
+const contentTypeOf = (path: string): string => {
+  const name = path.slice(path.lastIndexOf("/") + 1)
+  return Mime.contentType(name) || "application/octet-stream"
+}
+
+const decodeForDisplay = (rawPath: string): string => {
+  try {
+    return decodeURIComponent(rawPath)
+  } catch {
+    return rawPath
+  }
+}
+
+export const make = (options: StaticOptions): Effect.Effect<Handler, never, StaticFiles | AccessLog> =>
+  Effect.gen(function*() {
+    const files = yield* StaticFiles
+    const log = yield* AccessLog
+    const lookupOptions: LookupOptions = { dotfiles: options.dotfiles }
+
+    const serveFile = (head: RequestHead, file: FileEntry): Response.Response => {
+      const etag = etagOf(file)
+      const validators: Array<[string, string]> = [
+        ["Last-Modified", formatHttpDate(file.mtime.getTime())],
+        ["ETag", etag]
+      ]
+      if (notModified(head, file, etag)) {
+        return { status: 304, headers: new Headers(validators), body: Response.empty }
+      }
+      const headers: Array<[string, string]> = [
+        ["Content-Type", contentTypeOf(file.path)],
+        ...validators,
+        ["Accept-Ranges", "bytes"]
+      ]
+      const rangeHeader = head.headers.get("Range")
+      const range = rangeHeader !== undefined && rangeStillValid(head, file, etag)
+        ? parseRange(rangeHeader, file.size)
+        : { _tag: "None" as const }
+      switch (range._tag) {
+        case "Unsatisfiable":
+          return Response.errorPage(416, new Headers([["Content-Range", `bytes */${file.size}`]]))
+        case "Single": {
+          const { start, end } = range
+          headers.push(["Content-Range", `bytes ${start}-${end}/${file.size}`])
+          return {
+            status: 206,
+            headers: new Headers(headers),
+            body: { _tag: "Stream", length: end - start + 1, stream: files.stream(file, { start, end }) }
+          }
+        }
+        case "None":
+          return {
+            status: 200,
+            headers: new Headers(headers),
+            body: file.size === 0
+              ? { _tag: "Bytes", bytes: new Uint8Array(0) }
+              : { _tag: "Stream", length: file.size, stream: files.stream(file) }
+          }
+      }
+    }
+
+    const serveGet = (head: RequestHead, rawPath: string) =>
+      files.lookup(rawPath, lookupOptions).pipe(
+        Effect.flatMap((found): Effect.Effect<Response.Response, FileError> => {
+          switch (found._tag) {
+            case "File":
+              return Effect.succeed(serveFile(head, found.file))
+            case "Redirect": {
+              const query = head.target.indexOf("?")
+              const location = query === -1 ? found.location : found.location + head.target.slice(query)
+              return Effect.succeed(Response.errorPage(301, new Headers([["Location", location]])))
+            }
+            case "Directory":
+              return options.listing
+                ? Effect.map(
+                  files.list(found.path, lookupOptions),
+                  (entries) => Response.html(200, renderListing(decodeForDisplay(rawPath), entries))
+                )
+                : Effect.succeed(Response.errorPage(404))
+            case "NotFound":
+              return Effect.succeed(Response.errorPage(404))
+            case "Forbidden":
+              return Effect.succeed(Response.errorPage(403))
+          }
+        }),
+        Effect.catchTags({
+          InvalidPath: () => Effect.succeed(Response.errorPage(400)),
+          FileError: (error) =>
+            Effect.as(
+              log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)),
+              Response.errorPage(500)
+            )
+        })
+      )
+
+    return (head) => {
+      const method = head.method
+      if (method === "GET" || method === "HEAD") {
+        const rawPath = pathOfTarget(head.target)
+        return rawPath === undefined ? Effect.succeed(Response.errorPage(400)) : serveGet(head, rawPath)
+      }
+      if (method === "OPTIONS") {
+        return Effect.succeed({ status: 204, headers: ALLOW_OPTIONS, body: Response.empty })
+      }
+      return Effect.succeed(KNOWN_METHODS.has(method) ? Response.errorPage(405, ALLOW_405) : Response.errorPage(501))
+    }
+  })
