@@ -1,8 +1,128 @@
-import { Args, Command } from "@effect/cli"
-import { Console } from "effect"
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Effect, Either, Layer, Option, Stream } from "effect"
+import { LocalIoError, type RequestError } from "../client/errors.ts"
+import { describe, exitCodeOf } from "../client/exitCodes.ts"
+import { parseDuration } from "../client/Duration.ts"
+import * as Output from "../client/Output.ts"
+import { parseHeader, parseMethod, type RequestBody } from "../client/RequestSpec.ts"
+import { type ClientConfig, runClient } from "../client/Run.ts"
+import { parseTargets, UsageError } from "../client/Target.ts"
+import * as NodeConnector from "../net/NodeConnector.ts"
+import { ExitCode } from "./ExitCode.ts"
 
-const targets = Args.text({ name: "target" }).pipe(Args.atLeast(1))
+const targets = Args.text({ name: "target" }).pipe(
+  Args.atLeast(1),
+  Args.withDescription("http[s]://host[:port]/path, or the seed's form: host[/path] port")
+)
 
-export const clientCommand = Command.make("client", { targets }, ({ targets }) =>
-  Console.log(`client: not implemented yet (${targets.join(" ")})`)
-).pipe(Command.withDescription("Send a GET to a server and print the response."))
+const options = {
+  ttl: Options.boolean("ttl").pipe(
+    Options.withAlias("rtt"),
+    Options.withDescription("Print the TCP connect time and the time to the first response byte before the response")
+  ),
+  timing: Options.boolean("timing").pipe(Options.withDescription("Print the timing waterfall on stderr")),
+  method: Options.text("method").pipe(Options.withAlias("X"), Options.optional, Options.withDescription("Request method (default GET, POST with a body)")),
+  header: Options.text("header").pipe(Options.withAlias("H"), Options.repeated, Options.withDescription('Extra header "Name: value" (repeatable)')),
+  data: Options.text("data").pipe(Options.withAlias("d"), Options.optional, Options.withDescription("Request body")),
+  dataFile: Options.text("data-file").pipe(Options.optional, Options.withDescription("Request body from a file")),
+  body: Options.boolean("body").pipe(Options.withAlias("b"), Options.withDescription("Print only the response body")),
+  output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Save the body to a file")),
+  json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object per target")),
+  parallel: Options.integer("parallel").pipe(Options.withDefault(4), Options.withDescription("Targets fetched at once")),
+  count: Options.integer("count").pipe(Options.withDefault(1), Options.withDescription("Repeat the request N times and print statistics")),
+  interval: Options.text("interval").pipe(Options.withDefault("1s"), Options.withDescription("Pause between --count rounds (500ms, 2s, ...)")),
+  location: Options.boolean("location").pipe(Options.withAlias("L"), Options.withDescription("Follow redirects")),
+  maxRedirects: Options.integer("max-redirects").pipe(Options.withDefault(10), Options.withDescription("Most redirects -L follows")),
+  connectTimeout: Options.text("connect-timeout").pipe(Options.optional, Options.withDescription("Limit on DNS + TCP + TLS (seconds, or 500ms)")),
+  maxTime: Options.text("max-time").pipe(Options.optional, Options.withDescription("Limit on each whole request (seconds, or 500ms)")),
+  insecure: Options.boolean("insecure").pipe(Options.withAlias("k"), Options.withDescription("Do not verify the TLS certificate"))
+}
+
+type Parsed = Command.Command.ParseConfig<typeof options> & { readonly targets: ReadonlyArray<string> }
+
+const usage = (message: string) => new UsageError({ message })
+
+const optionalDuration = (name: string, value: Option.Option<string>) =>
+  Option.match(value, {
+    onNone: () => Either.right(undefined),
+    onSome: (text) => Either.mapLeft(parseDuration(text), (why) => usage(`--${name}: ${why}`))
+  })
+
+/** A body from --data-file: length from stat, bytes streamed at send time. */
+const fileBody = (path: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const toError = (e: { readonly message: string }) => new LocalIoError({ direction: "read", path, message: e.message })
+    const info = yield* Effect.mapError(fs.stat(path), toError)
+    const body: RequestBody = {
+      length: Number(info.size),
+      chunks: Stream.mapError(fs.stream(path), toError)
+    }
+    return body
+  })
+
+/** Checks the command line as a whole and turns it into the client's configuration. */
+const configure = (parsed: Parsed) =>
+  Effect.gen(function* () {
+    const targets = yield* parseTargets(parsed.targets)
+    const headers = yield* Effect.forEach(parsed.header, (text) => parseHeader(text))
+    if (Option.isSome(parsed.data) && Option.isSome(parsed.dataFile)) return yield* usage("give --data or --data-file, not both")
+    if (parsed.body && parsed.json) return yield* usage("give --body or --json, not both")
+    if (parsed.count < 1) return yield* usage("--count must be at least 1")
+    if (parsed.parallel < 1) return yield* usage("--parallel must be at least 1")
+    if (parsed.maxRedirects < 0) return yield* usage("--max-redirects must not be negative")
+    if (Option.isSome(parsed.output) && targets.length > 1) return yield* usage("-o/--output takes one target")
+    if (Option.isSome(parsed.output) && parsed.count > 1) return yield* usage("-o/--output and --count do not go together")
+    const interval = yield* Either.mapLeft(parseDuration(parsed.interval), (why) => usage(`--interval: ${why}`))
+    const connectTimeout = yield* optionalDuration("connect-timeout", parsed.connectTimeout)
+    const maxTime = yield* optionalDuration("max-time", parsed.maxTime)
+    const body: RequestBody | undefined = Option.isSome(parsed.data)
+      ? (() => {
+          const bytes = new TextEncoder().encode(parsed.data.value)
+          return { length: bytes.length, chunks: Stream.succeed(bytes) }
+        })()
+      : Option.isSome(parsed.dataFile)
+        ? yield* fileBody(parsed.dataFile.value)
+        : undefined
+    const method = yield* parseMethod(Option.getOrElse(parsed.method, () => (body === undefined ? "GET" : "POST")))
+    const config: ClientConfig = {
+      targets,
+      fetch: {
+        spec: { method, headers, body },
+        followRedirects: parsed.location,
+        maxRedirects: parsed.maxRedirects,
+        connectTimeout,
+        insecure: parsed.insecure
+      },
+      mode: parsed.json ? "json" : parsed.body ? "body" : "full",
+      outputFile: Option.getOrUndefined(parsed.output),
+      ttl: parsed.ttl,
+      timing: parsed.timing,
+      count: parsed.count,
+      interval,
+      parallel: parsed.parallel,
+      maxTime
+    }
+    return config
+  })
+
+const ClientEnvironment = Layer.merge(NodeConnector.layer, Output.layerProcess)
+
+export const clientCommand = Command.make("client", { targets, ...options }, (parsed) =>
+  Effect.gen(function* () {
+    const code = yield* configure(parsed).pipe(
+      Effect.flatMap(runClient),
+      Effect.catchAll((error: UsageError | RequestError) =>
+        Effect.gen(function* () {
+          const output = yield* Output.Output
+          yield* output.stderr(`fiberhttp client: ${describe(error)}\n`)
+          return exitCodeOf(error)
+        })
+      )
+    )
+    if (code !== 0) return yield* Effect.fail(new ExitCode({ code }))
+  }).pipe(Effect.provide(ClientEnvironment))
+).pipe(
+  Command.withDescription("Send a request to each target, print the response, and time the round trip.")
+)

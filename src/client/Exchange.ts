@@ -43,7 +43,7 @@ export const exchange = <E, R>(options: {
     if (options.body !== undefined) yield* Stream.runForEach(options.body.chunks, send)
     const sentAt = yield* Clock.currentTimeNanos
 
-    const parser = new ResponseParser({ method: options.method })
+    const parser = new ResponseParser()
     let received = 0
     let firstByteAt: bigint | undefined
     let head: ResponseHead | undefined
@@ -58,7 +58,7 @@ export const exchange = <E, R>(options: {
         for (const event of result.events) {
           switch (event._tag) {
             case "Head":
-              if (event.head.status >= 100 && event.head.status < 200) break
+              // the parser has already skipped interim 1xx responses
               head = event.head
               sink = yield* options.onHead(event.head, sentAt, firstByteAt!)
               break
@@ -89,7 +89,7 @@ export const exchange = <E, R>(options: {
       if (chunk.length === 0) continue
       if (firstByteAt === undefined) firstByteAt = yield* Clock.currentTimeNanos
       received += chunk.length
-      if (yield* apply(parser.execute(chunk), chunk.length)) break
+      if (yield* apply(parser.execute(chunk, options.method), chunk.length)) break
     }
     const doneAt = yield* Clock.currentTimeNanos
     return {

@@ -9,7 +9,7 @@ import { Output } from "./Output.ts"
 import * as Render from "./Render.ts"
 import { summarize } from "./Stats.ts"
 import type { Target } from "./Target.ts"
-import type { Timings } from "./Timings.ts"
+import { phases, type Timings } from "./Timings.ts"
 
 /** What the client command asked for, validated. */
 export interface ClientConfig {
@@ -79,14 +79,16 @@ const withMaxTime = <A, E, R>(config: ClientConfig, effect: Effect.Effect<A, E, 
 
 const headersJson = (hop: Hop) => hop.head.headers.entries.map(([name, value]) => [name, value])
 
-const timingsJson = (t: Timings) => ({
-  dnsMs: t.dns,
-  connectMs: t.connect === undefined ? undefined : t.connect - (t.dns ?? 0),
-  tlsMs: t.tls === undefined ? undefined : t.tls - (t.connect ?? 0),
-  sentMs: t.sent,
-  firstByteMs: t.firstByte,
-  totalMs: t.done
-})
+const micros = (ms: number) => Math.round(ms * 1000) / 1000
+
+/** The waterfall's phases as durations in milliseconds (absent phases left out), plus the total. */
+const timingsJson = (t: Timings) => {
+  const out: Record<string, number> = {}
+  for (const phase of phases(t)) out[`${phase.key}Ms`] = micros(phase.duration)
+  out.firstByteMs = micros(t.firstByte)
+  out.totalMs = micros(t.done)
+  return out
+}
 
 /** Opens -o's file when the final head arrives and writes the body to it, drawing progress on a terminal. */
 const fileSink = (path: string, info: HeadInfo) =>

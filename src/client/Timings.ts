@@ -16,6 +16,8 @@ export const millisBetween = (from: bigint, to: bigint): number => Number(to - f
 
 /** One phase of the waterfall: where it starts and how long it took. */
 export interface Phase {
+  /** Short name for --json ("dns", "connect", "tls", "send", "wait", "receive"). */
+  readonly key: string
   readonly name: string
   readonly start: number
   readonly duration: number
@@ -25,17 +27,17 @@ export interface Phase {
 export const phases = (t: Timings): ReadonlyArray<Phase> => {
   const out: Array<Phase> = []
   let at = 0
-  const add = (name: string, end: number | undefined) => {
+  const add = (key: string, name: string, end: number | undefined) => {
     if (end === undefined) return
-    out.push({ name, start: at, duration: end - at })
+    out.push({ key, name, start: at, duration: end - at })
     at = end
   }
-  add("DNS lookup", t.dns)
-  add("TCP connect", t.connect)
-  add("TLS handshake", t.tls)
-  add("Request sent", t.sent)
-  add("First byte", t.firstByte)
-  add("Body done", t.done)
+  add("dns", "DNS lookup", t.dns)
+  add("connect", "TCP connect", t.connect)
+  add("tls", "TLS handshake", t.tls)
+  add("send", "Request sent", t.sent)
+  add("wait", "First byte", t.firstByte)
+  add("receive", "Body done", t.done)
   return out
 }
 
