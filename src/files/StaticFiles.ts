@@ -9,7 +9,7 @@ export interface LookupOptions {
 }
 
 export interface FileEntry {
-  /** Absolute path on disk (already checked to lie under the root). */
+  /** Absolute real path on disk (symlinks resolved, checked to lie under the root). */
   readonly path: string
   readonly size: number
   readonly mtime: Date
@@ -27,12 +27,16 @@ export interface DirectoryEntry {
 /** What a decoded, normalized URL path names under the root. */
 export type Lookup =
   | { readonly _tag: "File"; readonly file: FileEntry }
-  /** A directory without an index file; `listing` is filled only when asked for. */
+  /** A directory (asked for with its trailing slash) without an index file; `list(path)` gives its entries. */
   | { readonly _tag: "Directory"; readonly path: string }
-  /** A directory asked for without its trailing slash: 301 to `location`. */
+  /**
+   * A directory asked for without its trailing slash: 301 to `location`, the
+   * normalized path in its original percent-encoding plus "/" (never "//..."),
+   * without the query (append it if wanted).
+   */
   | { readonly _tag: "Redirect"; readonly location: string }
   | { readonly _tag: "NotFound" }
-  /** Exists but may not be read (EACCES). */
+  /** Exists but may not be read (EACCES, EPERM). */
   | { readonly _tag: "Forbidden" }
 
 /** The URL path could not be decoded safely (bad percent-encoding, invalid UTF-8, NUL): 400. */
@@ -254,15 +258,26 @@ export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
   {
     readonly root: string
     /**
-     * `rawPath` is the request target's path part, still percent-encoded and
-     * without the query. Decodes once, normalizes, refuses anything outside the
-     * root (including symlinks that resolve outside), applies the index rule
-     * (index.html, then index.htm).
+     * `rawPath` is the request target's path part, still percent-encoded (a
+     * query, if present, is ignored). Decodes once, normalizes, refuses
+     * anything outside the root (including symlinks that resolve outside),
+     * applies the index rule (index.html, then index.htm). See urlPath.ts.
      */
     readonly lookup: (rawPath: string, options: LookupOptions) => Effect.Effect<Lookup, InvalidPath | FileError>
-    /** Bytes [start, end] inclusive of `file`, in bounded chunks (64 KiB). */
+    /**
+     * Bytes [start, end] inclusive of `file` (the whole file without a range),
+     * read as the consumer pulls, in chunks of at most 64 KiB with at most two
+     * read ahead. A range that does not fit the file is a defect (answer 416
+     * before streaming). Fails with FileError if the file is gone or ends
+     * short of the expected length (it shrank since lookup).
+     */
     readonly stream: (file: FileEntry, range?: { readonly start: number; readonly end: number }) => Stream.Stream<Uint8Array, FileError>
-    /** A directory's entries, sorted by name; dotfiles left out unless asked. */
+    /**
+     * The entries of `path` (a Directory's path from lookup): directories
+     * first, then by name in code-unit order; dotfiles left out unless asked,
+     * and so is whatever lookup would not serve (broken or escaping symlinks,
+     * special files). Names are raw: escaping them is the caller's job.
+     */
     readonly list: (path: string, options: LookupOptions) => Effect.Effect<ReadonlyArray<DirectoryEntry>, FileError>
   }
 >() {
