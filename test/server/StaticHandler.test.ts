@@ -1,0 +1,192 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import { FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
+import { formatHttpDate } from "../../src/http/date.ts"
+import * as AccessLog from "../../src/server/AccessLog.ts"
+import * as StaticHandler from "../../src/server/StaticHandler.ts"
+import { bigContent, bigSize, bodyOf, request, sameBytes, siteLayer, textOf } from "./fixtures.ts"
+
+const logOptions = { format: "text", quiet: false, trace: false } as const
+
+/** A handler over a temporary site that lives as long as the test's scope. */
+const handlerWith = (options: StaticHandler.StaticOptions) =>
+  Effect.flatMap(
+    Layer.build(Layer.merge(siteLayer, AccessLog.memory(logOptions).layer)),
+    (context) => Effect.provide(StaticHandler.make(options), context)
+  )
+
+const plain = { listing: false, dotfiles: false }
+
+describe("StaticHandler", () => {
+  it.scoped("serves a file with type, length, validators and ranges advertised", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      const response = yield* handle(request("GET", "/hello.txt?x=1"))
+      expect(response.status).toBe(200)
+      expect(response.headers.get("Content-Type")).toBe("text/plain; charset=utf-8")
+      expect(response.headers.get("Accept-Ranges")).toBe("bytes")
+      expect(response.headers.get("ETag")).toMatch(/^"[0-9a-f]+-c-[0-9a-f]+"$/)
+      expect(response.headers.get("Last-Modified")).toMatch(/ GMT$/)
+      expect(yield* textOf(response)).toBe("hello world\n")
+      const css = yield* handle(request("GET", "/style.css"))
+      expect(css.headers.get("Content-Type")).toBe("text/css; charset=utf-8")
+    }))
+
+  it.scoped("applies the index rule and takes the path of an absolute-form target", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      expect(yield* textOf(yield* handle(request("GET", "/")))).toBe("<h1>home</h1>\n")
+      expect(yield* textOf(yield* handle(request("GET", "/docs/")))).toBe("docs home\n")
+      expect(yield* textOf(yield* handle(request("GET", "http://localhost:8080/hello.txt?q")))).toBe("hello world\n")
+      expect(yield* textOf(yield* handle(request("GET", "http://localhost")))).toBe("<h1>home</h1>\n")
+    }))
+
+  it.scoped("redirects a directory without its slash, keeping the query", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      const response = yield* handle(request("GET", "/docs?a=1"))
+      expect(response.status).toBe(301)
+      expect(response.headers.get("Location")).toBe("/docs/?a=1")
+    }))
+
+  it.scoped("404 for missing files, dotfiles (unless asked) and directories without index or listing", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      expect((yield* handle(request("GET", "/nope.txt"))).status).toBe(404)
+      expect((yield* handle(request("GET", "/.secret"))).status).toBe(404)
+      expect((yield* handle(request("GET", "/files/"))).status).toBe(404)
+      const dotted = yield* handlerWith({ listing: false, dotfiles: true })
+      expect(yield* textOf(yield* dotted(request("GET", "/.secret")))).toBe("dotfile\n")
+    }))
+
+  it.scoped("never leaves the root, whatever the encoding", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      for (const target of ["/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2fetc%2fpasswd", "/%252e%252e/etc", "/..\\..\\etc", "//etc/passwd"]) {
+        const response = yield* handle(request("GET", target))
+        expect([400, 404], target).toContain(response.status)
+      }
+      expect((yield* handle(request("GET", "/%ff%fe"))).status).toBe(400)
+      expect((yield* handle(request("GET", "/a%00b"))).status).toBe(400)
+    }))
+
+  it.scoped("lists a directory with escaped, sorted names when --listing", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith({ listing: true, dotfiles: false })
+      const response = yield* handle(request("GET", "/files/"))
+      expect(response.status).toBe(200)
+      expect(response.headers.get("Content-Type")).toBe("text/html; charset=utf-8")
+      const html = yield* textOf(response)
+      expect(html).toContain("Index of /files/")
+      expect(html).toContain("&lt;b&gt;&amp;&quot;x&quot;.txt")
+      expect(html).not.toContain("<b>&")
+      expect(html).toContain('href="sub%20dir/"')
+      expect(html).toContain('href="../"')
+      // directories first, then files by name
+      expect(html.indexOf("sub dir/")).toBeLessThan(html.indexOf("&lt;b&gt;"))
+      expect(html.indexOf("&lt;b&gt;")).toBeLessThan(html.indexOf(">a.txt<"))
+    }))
+
+  it.scoped("304 for a matching If-None-Match or a fresh If-Modified-Since", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      const first = yield* handle(request("GET", "/hello.txt"))
+      const etag = first.headers.get("ETag")!
+      const lastModified = first.headers.get("Last-Modified")!
+      const byTag = yield* handle(request("GET", "/hello.txt", { "If-None-Match": `"other", W/${etag}` }))
+      expect(byTag.status).toBe(304)
+      expect(byTag.headers.get("ETag")).toBe(etag)
+      expect(byTag.body._tag).toBe("Empty")
+      expect((yield* handle(request("GET", "/hello.txt", { "If-None-Match": "*" }))).status).toBe(304)
+      expect((yield* handle(request("GET", "/hello.txt", { "If-None-Match": '"other"' }))).status).toBe(200)
+      expect((yield* handle(request("HEAD", "/hello.txt", { "If-Modified-Since": lastModified }))).status).toBe(304)
+      const older = formatHttpDate(Date.parse(lastModified) - 60_000)
+      expect((yield* handle(request("GET", "/hello.txt", { "If-Modified-Since": older }))).status).toBe(200)
+      // If-None-Match wins over If-Modified-Since
+      expect(
+        (yield* handle(request("GET", "/hello.txt", { "If-None-Match": '"other"', "If-Modified-Since": lastModified })))
+          .status
+      ).toBe(200)
+      expect((yield* handle(request("GET", "/hello.txt", { "If-Modified-Since": "yesterday" }))).status).toBe(200)
+    }))
+
+  it.scoped("206 for one range, 416 when unsatisfiable, 200 for several", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      const part = yield* handle(request("GET", "/big.bin", { Range: "bytes=100000-100099" }))
+      expect(part.status).toBe(206)
+      expect(part.headers.get("Content-Range")).toBe(`bytes 100000-100099/${bigSize}`)
+      expect(sameBytes(yield* bodyOf(part), bigContent.subarray(100000, 100100))).toBe(true)
+      const suffix = yield* handle(request("GET", "/big.bin", { Range: "bytes=-10" }))
+      expect(suffix.headers.get("Content-Range")).toBe(`bytes ${bigSize - 10}-${bigSize - 1}/${bigSize}`)
+      expect(sameBytes(yield* bodyOf(suffix), bigContent.subarray(bigSize - 10))).toBe(true)
+      const tail = yield* handle(request("GET", "/hello.txt", { Range: "bytes=6-" }))
+      expect(yield* textOf(tail)).toBe("world\n")
+      const beyond = yield* handle(request("GET", "/hello.txt", { Range: "bytes=500-600" }))
+      expect(beyond.status).toBe(416)
+      expect(beyond.headers.get("Content-Range")).toBe("bytes */12")
+      const several = yield* handle(request("GET", "/hello.txt", { Range: "bytes=0-1,4-5" }))
+      expect(several.status).toBe(200)
+      expect(yield* textOf(several)).toBe("hello world\n")
+      const whole = yield* handle(request("GET", "/big.bin"))
+      expect(sameBytes(yield* bodyOf(whole), bigContent)).toBe(true)
+    }))
+
+  it.scoped("If-Range: the range applies only while the validator still matches", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      const etag = (yield* handle(request("GET", "/hello.txt"))).headers.get("ETag")!
+      expect((yield* handle(request("GET", "/hello.txt", { Range: "bytes=0-4", "If-Range": etag }))).status).toBe(206)
+      expect((yield* handle(request("GET", "/hello.txt", { Range: "bytes=0-4", "If-Range": '"old"' }))).status).toBe(200)
+    }))
+
+  it.scoped("methods: 405 with Allow, OPTIONS 204, unknown 501", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      for (const method of ["POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT"]) {
+        const response = yield* handle(request(method, "/hello.txt"))
+        expect(response.status, method).toBe(405)
+        expect(response.headers.get("Allow")).toBe("GET, HEAD")
+      }
+      const options = yield* handle(request("OPTIONS", "*"))
+      expect(options.status).toBe(204)
+      expect(options.headers.get("Allow")).toBe("GET, HEAD, OPTIONS")
+      expect((yield* handle(request("BREW", "/"))).status).toBe(501)
+      expect((yield* handle(request("GET", "*"))).status).toBe(400)
+    }))
+})
+
+describe("StaticHandler over a failing file system", () => {
+  const entry = { path: "/srv/x.txt", size: 3, mtime: new Date(0), ino: 1 }
+  const failing = (lookup: StaticFiles["Type"]["lookup"]) =>
+    Layer.succeed(StaticFiles, {
+      root: "/srv",
+      lookup,
+      stream: () => Stream.fail(new FileError({ path: entry.path, message: "EIO" })),
+      list: () => Effect.succeed([])
+    })
+
+  it.effect("EACCES (Forbidden) is 403", () =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory(logOptions)
+      const handle = yield* StaticHandler.make(plain).pipe(
+        Effect.provide(Layer.merge(failing(() => Effect.succeed({ _tag: "Forbidden" })), log.layer))
+      )
+      expect((yield* handle(request("GET", "/x.txt"))).status).toBe(403)
+      expect(log.err).toEqual([])
+    }))
+
+  it.effect("an unexpected failure is 500, logged once with its cause", () =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory(logOptions)
+      const handle = yield* StaticHandler.make(plain).pipe(
+        Effect.provide(
+          Layer.merge(failing(() => Effect.fail(new FileError({ path: "/srv/x.txt", message: "I/O error (EIO)" }))), log.layer)
+        )
+      )
+      const response = yield* handle(request("GET", "/x.txt"))
+      expect(response.status).toBe(500)
+      expect(log.err).toHaveLength(1)
+      expect(log.err[0]).toContain("I/O error (EIO)")
+    }))
+})
