@@ -1,7 +1,7 @@
 import * as net from "node:net"
 import { Context, Effect, Layer } from "effect"
-import type { Connection } from "./Connection.ts"
-import { ListenError, SocketError } from "./errors.ts"
+import { makeAcceptQueue } from "./AcceptQueue.ts"
+import { ListenError } from "./errors.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
 import { fromSocket } from "./StreamConnection.ts"
 
@@ -43,8 +43,6 @@ const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError
 
 const formatHostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
 
-const closedListener = () => new SocketError({ reason: "Closed", message: "listener closed" })
-
 const open = (options: ListenOptions) =>
   Effect.async<net.Server, ListenError>((resume) => {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
@@ -63,52 +61,25 @@ const open = (options: ListenOptions) =>
 
 const makeListener = (server: net.Server): Listener => {
   const address = server.address() as net.AddressInfo
-  const waiting: Array<{ readonly socket: net.Socket; readonly connection: Connection }> = []
-  const takers = new Set<(connection: Connection | undefined) => void>()
-  let closed = false
+  const queue = makeAcceptQueue(acceptBacklog)
 
   server.on("connection", (socket: net.Socket) => {
-    if (closed || waiting.length >= acceptBacklog) {
-      socket.destroy()
-      return
-    }
-    const connection = fromSocket(socket)
-    const taker = takers.values().next()
-    if (taker.done) {
-      waiting.push({ socket, connection })
-    } else {
-      takers.delete(taker.value)
-      taker.value(connection)
-    }
+    if (!queue.offer(fromSocket(socket))) socket.destroy()
   })
   // Errors after listening come from accept (EMFILE, ...); Node keeps
   // listening, and the connections it did accept are unaffected.
   server.on("error", () => {})
 
-  const accept = Effect.suspend(() => {
-    const next = waiting.shift()
-    if (next !== undefined) return Effect.succeed(next.connection)
-    if (closed) return Effect.fail(closedListener())
-    return Effect.async<Connection, SocketError>((resume) => {
-      const take = (connection: Connection | undefined) =>
-        resume(connection === undefined ? Effect.fail(closedListener()) : Effect.succeed(connection))
-      takers.add(take)
-      return Effect.sync(() => takers.delete(take))
-    })
-  })
-
   // Closes the listening handle (the port is free at once) without waiting
   // for server.close's callback, which waits for every connection to end.
-  const close = Effect.sync(() => {
-    if (closed) return
-    closed = true
-    server.close(() => {})
-    for (const { socket } of waiting.splice(0)) socket.destroy()
-    for (const take of Array.from(takers)) take(undefined)
-    takers.clear()
-  })
+  const close = Effect.zipRight(
+    Effect.sync(() => {
+      if (server.listening) server.close(() => {})
+    }),
+    queue.close
+  )
 
-  return { host: address.address, port: address.port, accept, close }
+  return { host: address.address, port: address.port, accept: queue.take, close }
 }
 
 /** The node:net SocketServer. */

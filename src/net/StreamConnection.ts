@@ -1,5 +1,6 @@
 import type * as net from "node:net"
 import { Effect, Exit, Option } from "effect"
+import { awaitCondition, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
@@ -22,52 +23,28 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
   // Callbacks of operations waiting for the socket; each re-checks its own condition.
   const readers = new Set<() => void>()
   const writers = new Set<() => void>()
-  const wake = (waiting: Set<() => void>) => {
-    for (const check of Array.from(waiting)) check()
-  }
-  const wakeAll = () => {
-    wake(readers)
-    wake(writers)
+  const wakeEveryone = () => {
+    wakeAll(readers)
+    wakeAll(writers)
   }
 
-  socket.on("readable", () => wake(readers))
+  socket.on("readable", () => wakeAll(readers))
   socket.on("end", () => {
     ended = true
-    wake(readers)
+    wakeAll(readers)
   })
-  socket.on("drain", () => wake(writers))
-  socket.on("finish", () => wake(writers))
+  socket.on("drain", () => wakeAll(writers))
+  socket.on("finish", () => wakeAll(writers))
   // The listener also keeps an 'error' from being thrown as uncaught.
   socket.on("error", (error) => {
     failure ??= toSocketError(id, error)
-    wakeAll()
+    wakeEveryone()
   })
-  socket.on("close", wakeAll)
+  socket.on("close", wakeEveryone)
 
   const closed = () => new SocketError({ reason: "Closed", message: `${id}: connection closed` })
 
-  /** Waits until `attempt` gives a result, re-trying whenever the socket signals. */
-  const awaitSocket = <A>(
-    waiting: Set<() => void>,
-    attempt: () => Exit.Exit<A, SocketError> | undefined
-  ): Effect.Effect<A, SocketError> =>
-    Effect.suspend(() => {
-      const now = attempt()
-      if (now !== undefined) return now
-      return Effect.async<A, SocketError>((resume) => {
-        const check = () => {
-          const result = attempt()
-          if (result !== undefined) {
-            waiting.delete(check)
-            resume(result)
-          }
-        }
-        waiting.add(check)
-        return Effect.sync(() => waiting.delete(check))
-      })
-    })
-
-  const read = awaitSocket(readers, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
+  const read = awaitCondition(readers, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
     const chunk: Buffer | null = socket.read()
     if (chunk !== null) return Exit.succeed(Option.some(chunk))
     if (ended) return Exit.succeed(Option.none())
@@ -83,7 +60,7 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
   }
 
   // A chunk queued before `end` still goes out, so ending does not fail a pending write.
-  const drained = awaitSocket(writers, () => writeFailure() ?? (socket.writableNeedDrain ? undefined : Exit.void))
+  const drained = awaitCondition(writers, () => writeFailure() ?? (socket.writableNeedDrain ? undefined : Exit.void))
 
   const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
@@ -92,7 +69,7 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
       return socket.write(chunk) ? Effect.void : drained
     })
 
-  const finished = awaitSocket(writers, () => (socket.writableFinished ? Exit.void : writeFailure()))
+  const finished = awaitCondition(writers, () => (socket.writableFinished ? Exit.void : writeFailure()))
 
   const end = Effect.suspend(() => {
     if (!socket.writableEnded && !socket.destroyed) socket.end()

@@ -1,0 +1,225 @@
+import { Effect, Exit, Option } from "effect"
+import { awaitCondition, wakeAll } from "./awaitCondition.ts"
+import type { Connection } from "./Connection.ts"
+import { nextConnectionId } from "./connectionId.ts"
+import { SocketError } from "./errors.ts"
+
+/**
+ * An in-memory connection: two endpoints joined by two one-way channels.
+ *
+ * Each channel holds at most about `window` unread bytes: a write queues its
+ * chunk and completes once the unread bytes are back within the window, so a
+ * reader that never reads blocks the writer (like a full TCP window).
+ * `end` sends FIN: the reader gets the queued chunks, then None.
+ * `destroy` is a reset: the other endpoint still reads what was queued before
+ * it, then fails with SocketError Reset (None if FIN came first, as when a
+ * server ends and then closes); its writes fail with Reset at once.
+ */
+
+interface Channel {
+  readonly chunks: Array<Uint8Array>
+  unread: number
+  fin: boolean
+  writerGone: boolean
+  readerGone: boolean
+  readonly window: number
+  /** Operations waiting on this channel or on either endpoint's state. */
+  readonly waiting: Set<() => void>
+}
+
+export interface EndpointAddress {
+  readonly address: string
+  readonly port: number
+}
+
+/** What the other endpoint has done so far. */
+export interface RemoteStatus {
+  /** It sent FIN (`end`). */
+  readonly ended: boolean
+  /** It destroyed the connection. */
+  readonly destroyed: boolean
+}
+
+/** One end of an in-memory connection: a Connection plus what tests need to see. */
+export interface Endpoint {
+  readonly connection: Connection
+  /** The other endpoint's status. */
+  readonly remoteStatus: Effect.Effect<RemoteStatus>
+  /** Waits until the other endpoint destroyed the connection. */
+  readonly remoteClosed: Effect.Effect<void>
+  /** Sends FIN without waiting for the reader. Used when a script finishes. */
+  readonly finish: Effect.Effect<void>
+}
+
+const newChannel = (window: number, waiting: Set<() => void>): Channel => ({
+  chunks: [],
+  unread: 0,
+  fin: false,
+  writerGone: false,
+  readerGone: false,
+  window,
+  waiting
+})
+
+const makeEndpoint = (
+  id: string,
+  local: EndpointAddress,
+  remote: EndpointAddress,
+  incoming: Channel,
+  outgoing: Channel,
+  state: { destroyed: boolean },
+  remoteState: { destroyed: boolean }
+): Endpoint => {
+  const waiting = incoming.waiting
+  const closed = () => new SocketError({ reason: "Closed", message: `${id}: connection closed` })
+  const reset = () => new SocketError({ reason: "Reset", message: `${id}: connection reset by peer` })
+
+  const read = awaitCondition(waiting, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
+    if (state.destroyed) return Exit.fail(closed())
+    const chunk = incoming.chunks.shift()
+    if (chunk !== undefined) {
+      incoming.unread -= chunk.length
+      wakeAll(waiting)
+      return Exit.succeed(Option.some(chunk))
+    }
+    if (incoming.fin) return Exit.succeed(Option.none())
+    if (incoming.writerGone) return Exit.fail(reset())
+    return undefined
+  })
+
+  const writeFailure = (): Exit.Exit<never, SocketError> | undefined => {
+    if (state.destroyed) return Exit.fail(closed())
+    if (outgoing.readerGone) return Exit.fail(reset())
+    return undefined
+  }
+
+  const delivered = awaitCondition(waiting, () =>
+    writeFailure() ?? (outgoing.unread <= outgoing.window ? Exit.void : undefined)
+  )
+
+  const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> =>
+    Effect.suspend(() => {
+      const refused = writeFailure() ?? (outgoing.fin ? Exit.fail(closed()) : undefined)
+      if (refused !== undefined) return refused
+      if (chunk.length > 0) {
+        // A copy, as a kernel would take: the caller may reuse its buffer.
+        outgoing.chunks.push(chunk.slice())
+        outgoing.unread += chunk.length
+        wakeAll(waiting)
+      }
+      return delivered
+    })
+
+  const finish = Effect.sync(() => {
+    if (state.destroyed || outgoing.fin) return
+    outgoing.fin = true
+    wakeAll(waiting)
+  })
+
+  const destroy = Effect.sync(() => {
+    if (state.destroyed) return
+    state.destroyed = true
+    outgoing.writerGone = true
+    incoming.readerGone = true
+    incoming.chunks.length = 0
+    incoming.unread = 0
+    wakeAll(waiting)
+  })
+
+  return {
+    connection: {
+      id,
+      remoteAddress: remote.address,
+      remotePort: remote.port,
+      localAddress: local.address,
+      localPort: local.port,
+      read,
+      write,
+      end: Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered),
+      destroy
+    },
+    remoteStatus: Effect.sync(() => ({ ended: incoming.fin, destroyed: remoteState.destroyed })),
+    remoteClosed: awaitCondition(waiting, () => (remoteState.destroyed ? Exit.void : undefined)),
+    finish
+  }
+}
+
+export interface PipeOptions {
+  /** Unread bytes each direction holds before writes block. */
+  readonly window: number
+  readonly server: EndpointAddress
+  readonly client: EndpointAddress
+}
+
+/** A new in-memory connection: [server endpoint, client endpoint]. */
+export const makePipe = (options: PipeOptions): readonly [Endpoint, Endpoint] => {
+  // One wait set for the whole connection: every change wakes every waiter,
+  // which is cheap at test sizes and keeps the bookkeeping obvious.
+  const waiting = new Set<() => void>()
+  const toServer = newChannel(options.window, waiting)
+  const toClient = newChannel(options.window, waiting)
+  const serverState = { destroyed: false }
+  const clientState = { destroyed: false }
+  return [
+    makeEndpoint(nextConnectionId(), options.server, options.client, toServer, toClient, serverState, clientState),
+    makeEndpoint(nextConnectionId(), options.client, options.server, toClient, toServer, clientState, serverState)
+  ]
+}
+
+/**
+ * The test's side of an in-memory connection, driven byte by byte.
+ * Reads, writes and `end` behave as on a `Connection`.
+ */
+export interface Peer {
+  readonly id: string
+  readonly write: (data: Uint8Array | string) => Effect.Effect<void, SocketError>
+  /** Sends FIN. */
+  readonly end: Effect.Effect<void, SocketError>
+  /** The next chunk, or None after the other side's FIN. */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
+  /** Everything until the other side ends or destroys the connection (never fails). */
+  readonly readAll: Effect.Effect<Uint8Array>
+  /** `readAll` decoded as UTF-8. */
+  readonly readAllText: Effect.Effect<string>
+  /** Resets the connection. */
+  readonly destroy: Effect.Effect<void>
+  /** What the other side has done: sent FIN, destroyed the connection. */
+  readonly status: Effect.Effect<RemoteStatus>
+  /** Waits until the other side destroyed the connection. */
+  readonly closed: Effect.Effect<void>
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export const toPeer = (endpoint: Endpoint): Peer => {
+  const { connection } = endpoint
+  const readAll = Effect.gen(function* () {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    while (true) {
+      const next = yield* Effect.option(connection.read)
+      if (Option.isNone(next) || Option.isNone(next.value)) break
+      chunks.push(next.value.value)
+      size += next.value.value.length
+    }
+    const all = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      all.set(chunk, offset)
+      offset += chunk.length
+    }
+    return all
+  })
+  return {
+    id: connection.id,
+    write: (data) => connection.write(typeof data === "string" ? encoder.encode(data) : data),
+    end: connection.end,
+    read: connection.read,
+    readAll,
+    readAllText: Effect.map(readAll, (all) => decoder.decode(all)),
+    destroy: connection.destroy,
+    status: endpoint.remoteStatus,
+    closed: endpoint.remoteClosed
+  }
+}

@@ -1,0 +1,167 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { MemoryNetwork } from "../../src/net/MemoryNetwork.ts"
+import * as Memory from "../../src/net/MemoryNetwork.ts"
+import { SocketServer } from "../../src/net/SocketServer.ts"
+import { bytes, readAll, text } from "./helpers.ts"
+
+/** Lets forked fibers run until they block. */
+const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+describe("MemoryNetwork", () => {
+  it.scoped("a byte-by-byte exchange, half-close, then the server ends and closes", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      expect(listener.port).toBe(40000)
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port, { remoteAddress: "192.0.2.7" })
+      const server = yield* listener.accept
+      expect(server.remoteAddress).toBe("192.0.2.7")
+      expect(server.localPort).toBe(listener.port)
+      expect(server.id).not.toBe(peer.id)
+
+      for (const byte of "GET /") yield* peer.write(byte)
+      yield* peer.end
+      const received: Array<string> = []
+      while (true) {
+        const chunk = yield* server.read
+        if (Option.isNone(chunk)) break
+        received.push(text(chunk.value))
+      }
+      expect(received).toEqual(["G", "E", "T", " ", "/"])
+
+      expect(yield* peer.status).toEqual({ ended: false, destroyed: false })
+      yield* server.write(bytes("HTTP/1.1 200 OK\r\n\r\n"))
+      yield* server.end
+      expect(yield* peer.status).toEqual({ ended: true, destroyed: false })
+      yield* server.destroy
+      expect(yield* peer.status).toEqual({ ended: true, destroyed: true })
+      yield* peer.closed
+      expect(yield* peer.readAllText).toBe("HTTP/1.1 200 OK\r\n\r\n")
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("a peer that never reads blocks the server's writes beyond its window", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port, { window: 8 })
+      const server = yield* listener.accept
+
+      yield* server.write(bytes("12345678"))
+      const blocked = yield* Effect.fork(server.write(bytes("9")))
+      yield* settle
+      expect(yield* Fiber.poll(blocked)).toEqual(Option.none())
+
+      // Reading makes room: the write completes, and the bytes arrive in order.
+      expect(Option.map(yield* peer.read, text)).toEqual(Option.some("12345678"))
+      yield* Fiber.join(blocked)
+      expect(Option.map(yield* peer.read, text)).toEqual(Option.some("9"))
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("a stalled write can be timed out with TestClock and interrupted", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      yield* (yield* MemoryNetwork).connect(listener.port, { window: 0 })
+      const server = yield* listener.accept
+      const write = yield* Effect.fork(server.write(bytes("x")).pipe(Effect.timeoutOption("30 seconds")))
+      yield* TestClock.adjust("29 seconds")
+      expect(yield* Fiber.poll(write)).toEqual(Option.none())
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(write)).toEqual(Option.none())
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("a destroy is seen by both ends: the peer resets, the server resets", () =>
+    Effect.gen(function* () {
+      const network = yield* MemoryNetwork
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+
+      // The peer resets: the server's pending read and its writes fail with Reset.
+      const first = yield* network.connect(listener.port)
+      const firstServer = yield* listener.accept
+      const reading = yield* Effect.fork(firstServer.read)
+      yield* settle
+      yield* first.destroy
+      expect((yield* Effect.flip(Fiber.join(reading))).reason).toBe("Reset")
+      expect((yield* Effect.flip(firstServer.write(bytes("late")))).reason).toBe("Reset")
+      expect((yield* Effect.flip(first.read)).reason).toBe("Closed")
+
+      // The server resets mid-response: the peer reads what was sent, then Reset.
+      const second = yield* network.connect(listener.port)
+      const secondServer = yield* listener.accept
+      yield* secondServer.write(bytes("partial"))
+      yield* secondServer.destroy
+      yield* secondServer.destroy
+      expect(yield* second.status).toEqual({ ended: false, destroyed: true })
+      expect(Option.map(yield* second.read, text)).toEqual(Option.some("partial"))
+      expect((yield* Effect.flip(second.read)).reason).toBe("Reset")
+      expect((yield* Effect.flip(second.write("more"))).reason).toBe("Reset")
+      expect((yield* Effect.flip(secondServer.read)).reason).toBe("Closed")
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("destroy frees a write blocked on a full window", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port, { window: 0 })
+      const server = yield* listener.accept
+      const blocked = yield* Effect.fork(server.write(bytes("x")))
+      yield* settle
+      yield* server.destroy
+      expect((yield* Effect.flip(Fiber.join(blocked))).reason).toBe("Closed")
+      yield* peer.closed
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("ports: in use, refused, and released when the listener closes", () =>
+    Effect.gen(function* () {
+      const sockets = yield* SocketServer
+      const network = yield* MemoryNetwork
+      const listener = yield* sockets.listen({ host: "::", port: 8080 })
+      const error = yield* Effect.flip(sockets.listen({ host: "::", port: 8080 }))
+      expect(error._tag).toBe("ListenError")
+      expect(error.reason).toBe("AddressInUse")
+      expect(error.port).toBe(8080)
+      expect((yield* Effect.flip(network.connect(9999))).reason).toBe("Refused")
+
+      // A connection never taken is reset when the listener closes; waiting accepts fail.
+      const untaken = yield* network.connect(8080)
+      yield* listener.close
+      yield* untaken.closed
+      expect((yield* Effect.flip(untaken.read)).reason).toBe("Reset")
+      expect((yield* Effect.flip(listener.accept)).reason).toBe("Closed")
+      expect((yield* Effect.flip(network.connect(8080))).reason).toBe("Refused")
+      expect(yield* network.ports).toEqual([])
+      const again = yield* sockets.listen({ host: "::", port: 8080 })
+      expect(again.port).toBe(8080)
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("closing the listener's scope releases its port and resets untaken connections", () =>
+    Effect.gen(function* () {
+      const sockets = yield* SocketServer
+      const network = yield* MemoryNetwork
+      const listenerScope = yield* Scope.make()
+      const listener = yield* sockets.listen({ host: "127.0.0.1", port: 8080 }).pipe(Scope.extend(listenerScope))
+      const untaken = yield* network.connect(listener.port)
+      yield* Scope.close(listenerScope, Exit.void)
+      yield* untaken.closed
+      expect(yield* network.ports).toEqual([])
+      expect((yield* sockets.listen({ host: "127.0.0.1", port: 8080 })).port).toBe(8080)
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("the server reads a request, answers it, and the peer gets everything", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port)
+      const server = yield* listener.accept
+      yield* peer.write("ping")
+      yield* peer.end
+      expect(yield* readAll(server)).toBe("ping")
+      yield* server.write(bytes("pong"))
+      yield* server.end
+      expect(yield* peer.readAllText).toBe("pong")
+    }).pipe(Effect.provide(Memory.layer))
+  )
+})
