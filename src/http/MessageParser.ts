@@ -1,4 +1,4 @@
-import { CR, FIELD_VALUE, HEX, LF, SEMICOLON } from "./chars.ts"
+import { CR, FIELD_VALUE, HEX, LF, SEMICOLON, TextWindow } from "./chars.ts"
 import { HttpParseError, type ParseErrorCode } from "./errors.ts"
 import { FieldSection, parseFieldLine } from "./fields.ts"
 import { Headers } from "./Headers.ts"
@@ -40,6 +40,8 @@ const BARE_LF = -3
 /** More hex digits than this in a chunk size is padding abuse or overflow. */
 const MAX_CHUNK_SIZE_DIGITS = 16
 
+const indexOf = Uint8Array.prototype.indexOf
+
 const EMPTY_TRAILERS = new Headers([])
 
 const NO_EVENTS: ReadonlyArray<never> = []
@@ -67,6 +69,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   private lineEnd = 0
 
   protected readonly fields = new FieldSection()
+  /** Decoded text of the input (or line buffer) around the current line. */
+  protected readonly text = new TextWindow()
   private remaining = 0
   private chunkDigits = 0
   private extensionLength = 0
@@ -117,6 +121,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     if (this.phase === FAILED) return { consumed: 0, events: NO_EVENTS, error: this.failure! }
     const end = input.length
     const events: Array<ParseEvent<Head>> = []
+    this.text.reset()
     let pos = 0
     let code: ParseErrorCode | undefined
     loop: while (pos < end) {
@@ -165,7 +170,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
               code = "TooManyHeaders"
               break loop
             }
-            code = parseFieldLine(this.lineSource, lineStart, lineEnd, fields)
+            code = parseFieldLine(this.lineSource, lineStart, lineEnd, fields, this.text)
             if (code !== undefined) break loop
             break
           }
@@ -364,7 +369,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     const end = input.length
     const pending = this.lineLength
     // The line, CRLF included, may span at most limit + 2 bytes.
-    const lf = input.indexOf(LF, pos)
+    // Uint8Array's own search: Buffer overrides indexOf with a slower path.
+    const lf = indexOf.call(input, LF, pos)
     if (lf === -1) {
       if (pending + end - pos > limit + 1) return TOO_LONG
       this.append(input, pos, end, limit + 2)
@@ -389,6 +395,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   }
 
   private append(input: Uint8Array, from: number, to: number, capacity: number): void {
+    this.text.reset()
     const needed = this.lineLength + to - from
     if (needed > this.lineBuffer.length) {
       const grown = new Uint8Array(Math.min(capacity, Math.max(needed, 2 * this.lineBuffer.length, 256)))

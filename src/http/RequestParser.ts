@@ -1,4 +1,4 @@
-import { CR, latin1, SP, TOKEN, URI } from "./chars.ts"
+import { CR, SP, type TextWindow, TOKEN, URI } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 import { keepAlive, requestFraming } from "./framing.ts"
 import { Headers } from "./Headers.ts"
@@ -57,8 +57,8 @@ export class RequestParser extends MessageParser<RequestHead> {
     const targetEnd = i++
     const version = parseVersion(bytes, i, end)
     if (typeof version === "string") return version
-    this.method = methodOf(bytes, start, methodEnd)
-    this.target = latin1(bytes, targetStart, targetEnd)
+    this.method = methodOf(bytes, start, methodEnd, this.text)
+    this.target = this.text.slice(bytes, targetStart, targetEnd)
     this.version = version
     return undefined
   }
@@ -89,7 +89,7 @@ export const badByte = (bytes: Uint8Array, i: number, end: number, code: ParseEr
 }
 
 /** The common methods as constant strings; others decoded. */
-const methodOf = (bytes: Uint8Array, start: number, end: number): string => {
+const methodOf = (bytes: Uint8Array, start: number, end: number, text: TextWindow): string => {
   const length = end - start
   const b = bytes[start]
   if (length === 3) {
@@ -99,5 +99,5 @@ const methodOf = (bytes: Uint8Array, start: number, end: number): string => {
     if (b === 0x48 && bytes[start + 1] === 0x45 && bytes[start + 2] === 0x41 && bytes[start + 3] === 0x44) return "HEAD"
     if (b === 0x50 && bytes[start + 1] === 0x4f && bytes[start + 2] === 0x53 && bytes[start + 3] === 0x54) return "POST"
   }
-  return latin1(bytes, start, end)
+  return text.slice(bytes, start, end)
 }

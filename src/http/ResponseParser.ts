@@ -1,4 +1,4 @@
-import { CR, isDigit, latin1, REASON, SP } from "./chars.ts"
+import { CR, isDigit, REASON, SP } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 import { keepAlive, responseFraming } from "./framing.ts"
 import { Headers } from "./Headers.ts"
@@ -71,7 +71,7 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     }
     this.version = version
     this.status = (d0 - 0x30) * 100 + (d1 - 0x30) * 10 + (d2 - 0x30)
-    this.reason = latin1(bytes, reasonStart, end)
+    this.reason = this.text.slice(bytes, reasonStart, end)
     return undefined
   }
 

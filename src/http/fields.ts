@@ -1,4 +1,4 @@
-import { COLON, CR, equalsLower, FIELD_VALUE, HTAB, latin1, SP, TOKEN } from "./chars.ts"
+import { COLON, CR, equalsLower, FIELD_VALUE, HTAB, SP, type TextWindow, TOKEN } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 
 /**
@@ -36,7 +36,8 @@ export const parseFieldLine = (
   bytes: Uint8Array,
   start: number,
   end: number,
-  section: FieldSection
+  section: FieldSection,
+  text: TextWindow
 ): ParseErrorCode | undefined => {
   const first = bytes[start]!
   // A line starting with whitespace continues the previous one (obs-fold), or
@@ -65,8 +66,8 @@ export const parseFieldLine = (
   let valueEnd = end
   while (valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]!)) valueEnd--
 
-  const name = latin1(bytes, start, nameEnd)
-  const value = latin1(bytes, valueStart, valueEnd)
+  const name = text.slice(bytes, start, nameEnd)
+  const value = text.slice(bytes, valueStart, valueEnd)
   section.entries.push([name, value])
   switch (nameEnd - start) {
     case 4:

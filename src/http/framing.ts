@@ -120,17 +120,33 @@ const lengthFraming = (values: ReadonlyArray<string>, maxBodySize: number): Body
  * "keep-alive".
  */
 export const keepAlive = (version: HttpVersion, connection: ReadonlyArray<string> | undefined): boolean => {
-  let close = false
   let keep = false
   if (connection !== undefined) {
     for (const value of connection) {
-      for (const option of value.split(",")) {
-        const token = option.trim().toLowerCase()
-        if (token === "close") close = true
-        else if (token === "keep-alive") keep = true
-      }
+      if (hasOption(value, "close")) return false
+      if (!keep && hasOption(value, "keep-alive")) keep = true
     }
   }
-  if (close) return false
   return version.minor >= 1 || keep
+}
+
+/**
+ * Whether the comma-separated list `value` holds `option` (lowercase),
+ * ignoring case and optional whitespace; no allocation, it runs per request.
+ */
+const hasOption = (value: string, option: string): boolean => {
+  const n = value.length
+  let i = 0
+  while (i < n) {
+    while (i < n && (isOws(value.charCodeAt(i)) || value.charCodeAt(i) === 0x2c)) i++
+    let j = 0
+    while (j < option.length && i + j < n && (value.charCodeAt(i + j) | 0x20) === option.charCodeAt(j)) j++
+    if (j === option.length) {
+      let k = i + j
+      while (k < n && isOws(value.charCodeAt(k))) k++
+      if (k === n || value.charCodeAt(k) === 0x2c) return true
+    }
+    while (i < n && value.charCodeAt(i) !== 0x2c) i++
+  }
+  return false
 }
