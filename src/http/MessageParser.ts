@@ -150,8 +150,9 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
         case FIELDS:
         case TRAILERS: {
           const fields = this.fields
-          // Room left for this line's content after its CRLF.
-          const budget = this.limits.maxHeaderSectionSize - fields.bytes - 2
+          // Room for this line's content: the section must still fit this
+          // line's CRLF and the empty line that ends the section.
+          const budget = this.limits.maxHeaderSectionSize - fields.bytes - 4
           const next = this.readLine(input, pos, budget < 0 ? 0 : budget)
           if (next < 0) {
             if (next === NEED_MORE) {

@@ -56,7 +56,11 @@ export class RequestParser extends MessageParser<RequestHead> {
     if (i === targetStart) return "InvalidRequestLine"
     const targetEnd = i++
     const version = parseVersion(bytes, i, end)
-    if (typeof version === "string") return version
+    if (typeof version === "string") {
+      // A third space means whitespace inside the target, the likelier fault.
+      if (version === "InvalidVersion" && bytes.subarray(i, end).includes(SP)) return "InvalidTarget"
+      return version
+    }
     this.method = methodOf(bytes, start, methodEnd, this.text)
     this.target = this.text.slice(bytes, targetStart, targetEnd)
     this.version = version
