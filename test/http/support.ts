@@ -29,7 +29,7 @@ export interface Outcome<Head> {
   readonly partial: boolean
 }
 
-interface Parser<Head> {
+interface Parser {
   readonly bufferedBytes: number
   readonly isIdle: boolean
 }
@@ -39,7 +39,7 @@ interface Parser<Head> {
  * a connection loop does; `check` runs after every call.
  */
 export const feed = <Head>(
-  parser: Parser<Head>,
+  parser: Parser,
   execute: (input: Uint8Array) => ParseResult<Head>,
   chunks: ReadonlyArray<Uint8Array>,
   check: () => void = () => {}
