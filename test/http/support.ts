@@ -36,38 +36,48 @@ interface Parser {
 
 /**
  * Feeds `chunks` in order, calling `execute` until each is consumed, the way
- * a connection loop does; `check` runs after every call.
+ * a connection loop does; `check` runs after every call. With `finish`, the
+ * input then ends as a connection close would.
  */
 export const feed = <Head>(
   parser: Parser,
   execute: (input: Uint8Array) => ParseResult<Head>,
   chunks: ReadonlyArray<Uint8Array>,
-  check: () => void = () => {}
+  check: () => void = () => {},
+  finish?: () => ParseResult<Head>
 ): Outcome<Head> => {
   const messages: Array<Message<Head>> = []
   let head: Head | undefined
   let body = ""
+  const take = (result: ParseResult<Head>): void => {
+    for (const event of result.events) {
+      if (event._tag === "Head") {
+        head = event.head
+        body = ""
+      } else if (event._tag === "Body") {
+        body += text(event.chunk)
+      } else {
+        messages.push({ head: head!, body, trailers: event.trailers.entries })
+        head = undefined
+      }
+    }
+  }
   for (const chunk of chunks) {
     let rest = chunk
     while (rest.length > 0) {
       const result = execute(rest)
       check()
-      for (const event of result.events) {
-        if (event._tag === "Head") {
-          head = event.head
-          body = ""
-        } else if (event._tag === "Body") {
-          body += text(event.chunk)
-        } else {
-          messages.push({ head: head!, body, trailers: event.trailers.entries })
-          head = undefined
-        }
-      }
+      take(result)
       if (result.error !== undefined) return { messages, error: result.error.code, partial: true }
       if (result.consumed === 0) throw new Error("parser made no progress")
       if (result.consumed > rest.length) throw new Error("parser consumed more than its input")
       rest = rest.subarray(result.consumed)
     }
+  }
+  if (finish !== undefined) {
+    const result = finish()
+    take(result)
+    if (result.error !== undefined) return { messages, error: result.error.code, partial: true }
   }
   return { messages, partial: !parser.isIdle }
 }
