@@ -62,9 +62,18 @@ const fileBody = (path: string) =>
     return body
   })
 
+// @effect/cli hands a value-taking option given last without its value over
+// as a positional: name it rather than calling it unknown.
+const valueOptions = new Set([
+  "-X", "--method", "-H", "--header", "-d", "--data", "--data-file", "-o", "--output", "--parallel", "--count",
+  "--interval", "--max-redirects", "--connect-timeout", "--max-time"
+])
+
 /** Checks the command line as a whole and turns it into the client's configuration. */
 const configure = (parsed: Parsed) =>
   Effect.gen(function* () {
+    const missing = parsed.targets.find((arg) => valueOptions.has(arg))
+    if (missing !== undefined) return yield* usage(`option ${missing} needs a value`)
     const targets = yield* parseTargets(parsed.targets)
     const headers = yield* Effect.forEach(parsed.header, (text) => parseHeader(text))
     if (Option.isSome(parsed.data) && Option.isSome(parsed.dataFile)) return yield* usage("give --data or --data-file, not both")

@@ -19,6 +19,8 @@ export interface RequestSpec {
   readonly body: RequestBody | undefined
 }
 
+const framingFields = new Set(["content-length", "transfer-encoding"])
+
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 export const parseMethod = (method: string): Either.Either<string, UsageError> =>
@@ -38,7 +40,8 @@ export const parseHeader = (text: string): Either.Either<readonly [string, strin
 /**
  * The header section sent to `target`: Host, User-Agent and Accept by default,
  * Content-Length for a body, then the -H fields, which replace a default of the
- * same name (or remove it, when empty).
+ * same name (or remove it, when empty). The body's framing is ours alone: -H
+ * Content-Length or Transfer-Encoding would make the message lie about it.
  */
 export const requestHeaders = (
   target: Target,
@@ -51,8 +54,9 @@ export const requestHeaders = (
     ["Accept", "*/*"]
   ]
   if (body !== undefined) defaults.push(["Content-Length", String(body.length)])
-  const overridden = new Set(spec.headers.map(([name]) => name.toLowerCase()))
+  const own = spec.headers.filter(([name]) => !framingFields.has(name.toLowerCase()))
+  const overridden = new Set(own.map(([name]) => name.toLowerCase()))
   const fields = defaults.filter(([name]) => !overridden.has(name.toLowerCase()))
-  for (const [name, value] of spec.headers) if (value !== "") fields.push([name, value])
+  for (const [name, value] of own) if (value !== "") fields.push([name, value])
   return fields
 }

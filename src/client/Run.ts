@@ -102,9 +102,12 @@ const fileSink = (path: string, info: HeadInfo) =>
     const total = framing._tag === "ContentLength" ? framing.length : undefined
     const started = yield* Clock.currentTimeMillis
     let bytes = 0
-    let drawnAt = 0
-    const draw = (now: number) =>
-      output.stderr(Render.progressLine({ bytes, total, elapsedMs: now - started, columns: output.stderrColumns }))
+    let drawnAt = Number.NEGATIVE_INFINITY
+    let drawnBytes = -1
+    const draw = (now: number) => {
+      drawnBytes = bytes
+      return output.stderr(Render.progressLine({ bytes, total, elapsedMs: now - started, columns: output.stderrColumns }))
+    }
     const sink: BodySink<LocalIoError> = (chunk) =>
       Effect.gen(function* () {
         yield* file.writeAll(chunk).pipe(
@@ -118,8 +121,11 @@ const fileSink = (path: string, info: HeadInfo) =>
           yield* draw(now)
         }
       })
+    // the last frame stays on screen, complete, with its line ended
     const finish = output.stderrIsTTY
-      ? Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.zipRight(draw(now), output.stderr("\n")))
+      ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.zipRight(drawnBytes === bytes ? Effect.void : draw(now), output.stderr("\n"))
+        )
       : Effect.void
     return { sink, finish }
   })

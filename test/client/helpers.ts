@@ -72,11 +72,15 @@ export const runAgainst = (
   servers: MemoryConnector.MemoryConnectorOptions["servers"],
   args: ReadonlyArray<string>,
   overrides: Partial<Omit<ClientConfig, "targets">> = {},
-  options: { readonly advance?: Duration.DurationInput; readonly fs?: Layer.Layer<FileSystem.FileSystem> } = {}
+  options: {
+    readonly advance?: Duration.DurationInput
+    readonly fs?: Layer.Layer<FileSystem.FileSystem>
+    readonly stderrIsTTY?: boolean
+  } = {}
 ) =>
   Effect.gen(function* () {
     const targets = Either.getOrThrow(parseTargets(args))
-    const { captured, layer } = Output.makeCapture()
+    const { captured, layer } = Output.makeCapture({ stderrIsTTY: options.stderrIsTTY ?? false, stderrColumns: 60 })
     const environment = Layer.mergeAll(
       MemoryConnector.layer({ servers }),
       layer,

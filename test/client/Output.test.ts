@@ -1,0 +1,91 @@
+import { FileSystem } from "@effect/platform"
+import { SystemError } from "@effect/platform/Error"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { Peer } from "../../src/net/MemoryPipe.ts"
+import { formatBytes, progressLine } from "../../src/client/Render.ts"
+import { readRequest, runAgainst } from "./helpers.ts"
+
+describe("progress line", () => {
+  it("shows bytes, rate, bar, percentage and time left with a known length", () => {
+    const line = progressLine({ bytes: 512 * 1024, total: 2048 * 1024, elapsedMs: 1000, columns: 70 })
+    expect(line).toBe("\r512.0 KiB / 2.0 MiB  512.0 KiB/s  [####             ]   25%  ETA 0:03")
+    expect(line.length).toBeLessThanOrEqual(70)
+  })
+
+  it("shows bytes and rate alone without a length", () => {
+    expect(progressLine({ bytes: 300, total: undefined, elapsedMs: 2000, columns: 30 })).toBe("\r300 B  150 B/s".padEnd(29))
+  })
+
+  it("formats sizes", () => {
+    expect([0, 1023, 1024, 1536, 5 * 1024 ** 3].map(formatBytes)).toEqual(["0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 GiB"])
+  })
+})
+
+describe("-o FILE", () => {
+  const dripping = (peer: Peer) =>
+    Effect.gen(function* () {
+      yield* readRequest(peer)
+      yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+      for (let i = 0; i < 4; i++) {
+        if (i > 0) yield* Effect.sleep("1 second")
+        yield* peer.write("x".repeat(25))
+      }
+    })
+
+  /** A file system holding files in memory: -o's writes stay exact under TestClock. */
+  const memoryFiles = () => {
+    const files = new Map<string, string>()
+    const layer = FileSystem.layerNoop({
+      open: (path) =>
+        path.startsWith("/readonly/")
+          ? Effect.fail(
+              new SystemError({ reason: "PermissionDenied", module: "FileSystem", method: "open", pathOrDescriptor: path, description: "permission denied" })
+            )
+          : Effect.sync(() => {
+              files.set(path, "")
+              const decoder = new TextDecoder()
+              return {
+                writeAll: (chunk: Uint8Array) => Effect.sync(() => files.set(path, files.get(path) + decoder.decode(chunk)))
+              } as unknown as FileSystem.File
+            })
+    })
+    return { files, layer }
+  }
+
+  it.effect("saves the body; the head still goes to stdout; progress on a terminal's stderr", () =>
+    Effect.gen(function* () {
+      const { files, layer } = memoryFiles()
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/tmp/body.txt" }, {
+        fs: layer,
+        stderrIsTTY: true
+      })
+      expect(result.code).toBe(0)
+      expect(result.stdout).toBe("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+      expect(files.get("/tmp/body.txt")).toBe("x".repeat(100))
+      const frames = result.stderr.split("\r").filter((f) => f !== "")
+      expect(frames).toHaveLength(4)
+      expect(frames[0]).toMatch(/^25 B \/ 100 B {2}0 B\/s {2}\[#{5} {14}\] {3}25% {2}ETA --:--$/)
+      expect(frames[1]).toMatch(/^50 B \/ 100 B {2}50 B\/s {2}\[#{10} {9}\] {3}50% {2}ETA 0:01$/)
+      expect(frames[3]).toMatch(/^100 B \/ 100 B {2}33 B\/s {2}\[#{18}\] {2}100% {2}ETA 0:00\n$/)
+    })
+  )
+
+  it.effect("draws nothing when stderr is not a terminal", () =>
+    Effect.gen(function* () {
+      const { files, layer } = memoryFiles()
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/tmp/b", mode: "body" }, { fs: layer })
+      expect(result).toMatchObject({ code: 0, stdout: "", stderr: "" })
+      expect(files.get("/tmp/b")).toBe("x".repeat(100))
+    })
+  )
+
+  it.effect("a file that cannot be written: exit 23", () =>
+    Effect.gen(function* () {
+      const { layer } = memoryFiles()
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/readonly/x" }, { fs: layer })
+      expect(result.code).toBe(23)
+      expect(result.stderr).toMatch(/^fiberhttp: http:\/\/a\.test\/: could not write \/readonly\/x: /)
+    })
+  )
+})
