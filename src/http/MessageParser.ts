@@ -1,6 +1,6 @@
 import { CR, FIELD_VALUE, HEX, LF, SEMICOLON, TextWindow } from "./chars.ts"
 import { HttpParseError, type ParseErrorCode } from "./errors.ts"
-import { FieldSection, parseFieldLine } from "./fields.ts"
+import { FieldSection, parseFieldLine, parsePlainFieldLine } from "./fields.ts"
 import { Headers } from "./Headers.ts"
 import type { BodyFraming, ParseEvent, ParseResult } from "./message.ts"
 
@@ -153,6 +153,13 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
           // Room for this line's content: the section must still fit this
           // line's CRLF and the empty line that ends the section.
           const budget = this.limits.maxHeaderSectionSize - fields.bytes - 4
+          if (this.lineLength === 0 && fields.entries.length < this.limits.maxHeaderCount) {
+            const next = parsePlainFieldLine(input, pos, end, budget, fields, this.text)
+            if (next !== -1) {
+              pos = next
+              break
+            }
+          }
           const next = this.readLine(input, pos, budget < 0 ? 0 : budget)
           if (next < 0) {
             if (next === NEED_MORE) {
@@ -164,7 +171,6 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
           }
           const lineStart = this.lineStart
           const lineEnd = this.lineEnd
-          fields.bytes += lineEnd - lineStart + 2
           pos = next
           if (lineEnd > lineStart) {
             if (fields.entries.length === this.limits.maxHeaderCount) {

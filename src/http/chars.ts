@@ -77,7 +77,7 @@ export const latin1: Decode =
     }
 
 /** How much text a `TextWindow` decodes at once: a typical head in one go. */
-const WINDOW = 4096
+const WINDOW = 1024
 
 /**
  * Decodes field text a window at a time and hands out slices of it: one

@@ -1,4 +1,4 @@
-import { COLON, CR, equalsLower, FIELD_VALUE, HTAB, SP, type TextWindow, TOKEN } from "./chars.ts"
+import { COLON, CR, equalsLower, FIELD_VALUE, HTAB, LF, SP, type TextWindow, TOKEN } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 
 /**
@@ -63,12 +63,52 @@ export const parseFieldLine = (
     const b = bytes[i]!
     if (FIELD_VALUE[b] !== 1) return b === CR ? "BareCR" : "InvalidHeaderValue"
   }
+  addField(bytes, start, nameEnd, valueStart, end, section, text)
+  return undefined
+}
+
+/**
+ * The fast path for the common case: a complete, valid field line at
+ * `bytes[start]` whose content (CRLF excluded) is at most `limit` bytes, read
+ * in one pass. Returns the position after its LF, or -1 when the line is
+ * anything else (incomplete, too long, invalid): then `parseFieldLine` on the
+ * whole line decides, so both paths accept and reject exactly the same.
+ */
+export const parsePlainFieldLine = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  limit: number,
+  section: FieldSection,
+  text: TextWindow
+): number => {
+  let i = start
+  while (i < end && TOKEN[bytes[i]!] === 1) i++
+  if (i === start || i === end || bytes[i] !== COLON) return -1
+  const nameEnd = i++
+  while (i < end && isWhitespace(bytes[i]!)) i++
+  const valueStart = i
+  while (i < end && FIELD_VALUE[bytes[i]!] === 1) i++
+  if (i + 1 >= end || bytes[i] !== CR || bytes[i + 1] !== LF || i - start > limit) return -1
+  addField(bytes, start, nameEnd, valueStart, i, section, text)
+  return i + 2
+}
+
+const addField = (
+  bytes: Uint8Array,
+  start: number,
+  nameEnd: number,
+  valueStart: number,
+  end: number,
+  section: FieldSection,
+  text: TextWindow
+): void => {
   let valueEnd = end
   while (valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]!)) valueEnd--
-
   const name = text.slice(bytes, start, nameEnd)
   const value = text.slice(bytes, valueStart, valueEnd)
   section.entries.push([name, value])
+  section.bytes += end - start + 2
   switch (nameEnd - start) {
     case 4:
       if (equalsLower(bytes, start, "host")) section.hostCount++
@@ -83,5 +123,4 @@ export const parseFieldLine = (
       if (equalsLower(bytes, start, "transfer-encoding")) (section.transferEncoding ??= []).push(value)
       break
   }
-  return undefined
 }
