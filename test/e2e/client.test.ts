@@ -173,6 +173,28 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     )
   })
 
+  it("sends --data-file through the file system, streamed with its length; a missing file is exit 26", async () => {
+    const server = await rawServer((socket) => socket.write(response("ok")))
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-client-data-"))
+    try {
+      const file = path.join(dir, "payload.bin")
+      const payload = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251))
+      fs.writeFileSync(file, payload)
+      const result = await run(["--data-file", file, "-X", "PUT", "-b", server.url])
+      expect(result.code).toBe(0)
+      const received = Buffer.from(server.received[0]!, "latin1")
+      const headEnd = received.indexOf("\r\n\r\n") + 4
+      expect(received.subarray(0, headEnd).toString()).toContain("PUT / HTTP/1.1\r\n")
+      expect(received.subarray(0, headEnd).toString()).toContain("\r\nContent-Length: 70000\r\n")
+      expect(received.subarray(headEnd).equals(payload)).toBe(true)
+      const missing = await run(["--data-file", path.join(dir, "nope"), server.url])
+      expect(missing.code).toBe(26)
+      expect(missing.stderr).toMatch(/^fiberhttp client: could not read .*nope: /)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("follows redirects with -L and stops beyond --max-redirects (exit 47)", async () => {
     const server = await rawServer((socket, head) => {
       const target = /^GET (\S+)/.exec(head)![1]!
