@@ -46,19 +46,22 @@ export const contentLength = (values: ReadonlyArray<string>): number | ParseErro
 }
 
 /**
- * Checks a Transfer-Encoding list: codings are tokens (parameters allowed),
- * `chunked` must be the last one and appear once, and no other coding is
+ * Checks a Transfer-Encoding list: codings are tokens (parameters allowed,
+ * except on `chunked`), `chunked` must be the last one and appear once, and no other coding is
  * understood here (so anything else is "not implemented").
  */
 export const transferCoding = (values: ReadonlyArray<string>): ParseErrorCode | undefined => {
   const codings: Array<string> = []
   for (const value of values) {
     for (const element of value.split(",")) {
-      const coding = element.split(";")[0]!.trim().toLowerCase()
+      const [name, ...parameters] = element.split(";")
+      const coding = name!.trim().toLowerCase()
       if (coding === "") {
         if (element.trim() === "") continue
         return "InvalidTransferEncoding"
       }
+      // chunked takes no parameters; one there is a sign of a confused sender.
+      if (coding === "chunked" && parameters.length > 0) return "InvalidTransferEncoding"
       for (let i = 0; i < coding.length; i++) {
         if (TOKEN[coding.charCodeAt(i)] !== 1) return "InvalidTransferEncoding"
       }

@@ -139,6 +139,8 @@ const rejections: ReadonlyArray<Case> = [
   ["unknown transfer coding", `${POST}Transfer-Encoding: foo, chunked\r\n\r\n`, "UnknownTransferCoding", 501],
   ["gzip transfer coding", `${POST}Transfer-Encoding: gzip, chunked\r\n\r\n`, "UnknownTransferCoding", 501],
   ["malformed transfer coding", `${POST}Transfer-Encoding: ch@nked\r\n\r\n`, "InvalidTransferEncoding", 400],
+  ["quoted transfer coding", `${POST}Transfer-Encoding: "chunked"\r\n\r\n`, "InvalidTransferEncoding", 400],
+  ["chunked with a parameter", `${POST}Transfer-Encoding: chunked;q=1\r\n\r\n`, "InvalidTransferEncoding", 400],
   [
     "Transfer-Encoding in HTTP/1.0",
     "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
