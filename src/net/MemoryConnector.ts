@@ -138,3 +138,5 @@ export const make = (options: MemoryConnectorOptions) =>
   })
 
 export const layer = (options: MemoryConnectorOptions): Layer.Layer<Connector> => Layer.scoped(Connector, make(options))
+
+export type { Peer } from "./MemoryPipe.ts"

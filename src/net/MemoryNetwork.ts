@@ -103,3 +103,5 @@ export const make = Effect.sync(() => {
 export const layer: Layer.Layer<SocketServer | MemoryNetwork> = Layer.effectContext(
   Effect.map(make, ({ network, server }) => Context.make(SocketServer, server).pipe(Context.add(MemoryNetwork, network)))
 )
+
+export type { Peer } from "./MemoryPipe.ts"

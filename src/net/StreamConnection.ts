@@ -20,6 +20,8 @@ import { SocketError } from "./errors.ts"
 export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()): Connection => {
   let failure: SocketError | undefined
   let ended = false
+  // Set by our own `destroy`: reads stop at once, even with bytes still buffered.
+  let destroyed = false
   // Callbacks of operations waiting for the socket; each re-checks its own condition.
   const readers = new Set<() => void>()
   const writers = new Set<() => void>()
@@ -45,6 +47,7 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
   const closed = () => new SocketError({ reason: "Closed", message: `${id}: connection closed` })
 
   const read = awaitCondition(readers, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
+    if (destroyed) return Exit.fail(closed())
     const chunk: Buffer | null = socket.read()
     if (chunk !== null) return Exit.succeed(Option.some(chunk))
     if (ended) return Exit.succeed(Option.none())
@@ -86,6 +89,7 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     write,
     end,
     destroy: Effect.sync(() => {
+      destroyed = true
       socket.destroy()
     })
   }

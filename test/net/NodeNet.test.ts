@@ -92,7 +92,7 @@ describe("node:net SocketServer and Connector", () => {
     }).pipe(Effect.provide(NodeNet))
   )
 
-  it.scopedLive("a write to a peer that never reads stays pending, is interruptible, and fails once destroyed", () =>
+  it.scopedLive("writes and end to a peer that never reads stay pending, are interruptible, and fail once destroyed", () =>
     Effect.gen(function* () {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       yield* stalledPeer(listener.port)
@@ -103,10 +103,12 @@ describe("node:net SocketServer and Connector", () => {
       // Bounded by kernel buffers plus one high-water mark, far below the limit.
       expect(written).toBeLessThan(64 * 1024 * 1024)
 
-      // Still pending, until destroy frees it with a SocketError.
+      // A write stays pending until destroy frees it with a SocketError.
       const pending = yield* Effect.fork(server.write(chunk64k))
       yield* Effect.sleep("100 millis")
       expect(yield* Fiber.poll(pending)).toEqual(Option.none())
+      // `end` cannot flush either: it waits, and a timeout interrupts it.
+      expect(yield* server.end.pipe(Effect.timeoutOption("100 millis"))).toEqual(Option.none())
       yield* server.destroy
       const exit = yield* Fiber.await(pending)
       expect(Exit.isFailure(exit)).toBe(true)

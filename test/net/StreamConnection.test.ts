@@ -87,13 +87,17 @@ describe("StreamConnection", () => {
     })
   )
 
-  it.scopedLive("a pending read is interruptible and read after destroy fails with Closed", () =>
+  it.scopedLive("a pending read is interruptible; after destroy, reads fail with Closed even with bytes buffered", () =>
     Effect.gen(function* () {
-      const [serverSocket] = yield* socketPair
+      const [serverSocket, client] = yield* socketPair
       const connection = fromSocket(serverSocket)
       const pending = yield* Effect.fork(connection.read)
       yield* Effect.sleep("20 millis")
       yield* Fiber.interrupt(pending)
+      // Bytes that arrived but were never read are dropped by destroy.
+      client.write("unread")
+      yield* Effect.sleep("50 millis")
+      expect(serverSocket.readableLength).toBe(6)
       yield* connection.destroy
       const error = yield* Effect.flip(connection.read)
       expect(error.reason).toBe("Closed")
