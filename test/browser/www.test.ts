@@ -268,7 +268,8 @@ describe.skipIf(skipReason !== "")(`www/ in Chromium${skipReason}`, () => {
   it("shows the 404 page for a missing page", async () => {
     const response = await page.goto(`${base}no-such-page.html`)
     expect(response?.status()).toBe(404)
-    expect(await page.textContent("body")).toMatch(/404|not found/i)
+    expect(response?.headers()["content-type"]).toMatch(/^text\/html\b/)
+    expect(await page.textContent("h1")).toBe("404 Not Found")
   })
 
   it("answers a reload with 304s", async () => {
