@@ -25,6 +25,7 @@ const inCi = process.env.CI === "true" || process.env.CI === "1"
 const skipReason = !inCi && !existsSync(chromiumPath)
   ? ` (skipped: ${chromiumPath} not found; apt-get install chromium to run it)`
   : ""
+if (skipReason !== "") console.warn(`test/browser/www.test.ts: browser test${skipReason}`)
 
 const BIG_SIZE = 4 * 1024 * 1024
 /** The big file's byte at offset i: a pattern a misplaced range cannot match by accident. */
