@@ -2,6 +2,7 @@ import { type Duration, Effect, FiberSet, Layer } from "effect"
 import type { Connection } from "./Connection.ts"
 import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
+import { formatHostPort, formatTarget } from "./hostPort.ts"
 import { makePipe, type Peer, toPeer } from "./MemoryPipe.ts"
 
 /**
@@ -47,8 +48,6 @@ export interface MemoryConnectorOptions {
 
 const defaultWindow = 1024 * 1024
 
-const formatHostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
-
 const hostOfKey = (key: string) => {
   const host = key.slice(0, key.lastIndexOf(":"))
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
@@ -84,9 +83,9 @@ export const make = (options: MemoryConnectorOptions) =>
     const connect = (address: ResolvedAddress, port: number, host: string) =>
       Effect.gen(function* () {
         const remote = servers.get(formatHostPort(host, port)) ?? servers.get(formatHostPort(address.address, port))
-        const target = formatHostPort(address.address, port)
+        const target = formatTarget(host, address.address, port)
         const refused = (reason: ConnectError["reason"], what: string) =>
-          new ConnectError({ host, port, reason, message: `cannot connect to ${host} (${target}): ${what}` })
+          new ConnectError({ host, port, reason, message: `cannot connect to ${target}: ${what}` })
         if (remote?.connectDelay !== undefined) yield* Effect.sleep(remote.connectDelay)
         if (remote === undefined || remote.connect === "refuse") return yield* refused("Refused", "connection refused")
         if (remote.connect === "unreachable") return yield* refused("Unreachable", "network unreachable")

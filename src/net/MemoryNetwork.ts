@@ -1,6 +1,7 @@
 import { Context, Effect, Layer, type Scope } from "effect"
 import { type AcceptQueue, makeAcceptQueue } from "./AcceptQueue.ts"
 import { ConnectError, ListenError } from "./errors.ts"
+import { formatHostPort } from "./hostPort.ts"
 import { makePipe, type Peer, toPeer } from "./MemoryPipe.ts"
 import { type Listener, SocketServer } from "./SocketServer.ts"
 
@@ -60,7 +61,7 @@ export const make = Effect.sync(() => {
         Effect.suspend(() => {
           if (port !== 0 && listeners.has(port)) {
             return Effect.fail(
-              new ListenError({ host, port, reason: "AddressInUse", message: `cannot listen on ${host}:${port}: address already in use` })
+              new ListenError({ host, port, reason: "AddressInUse", message: `cannot listen on ${formatHostPort(host, port)}: address already in use` })
             )
           }
           let chosen = port

@@ -5,6 +5,7 @@ import { Context, Effect, Layer } from "effect"
 import type { Connection } from "./Connection.ts"
 import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
+import { formatTarget } from "./hostPort.ts"
 import { fromSocket } from "./StreamConnection.ts"
 
 type ErrnoError = NodeJS.ErrnoException
@@ -38,9 +39,6 @@ const connectMessages: Record<ConnectError["reason"], string> = {
   Unknown: "connection failed"
 }
 
-const formatAddress = (address: string, port: number) =>
-  address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`
-
 /** Waits for the TCP handshake; interruption (a connect timeout) destroys the socket at once. */
 const awaitConnect = (socket: net.Socket, address: ResolvedAddress, port: number, host: string) =>
   Effect.async<void, ConnectError>((resume) => {
@@ -48,7 +46,7 @@ const awaitConnect = (socket: net.Socket, address: ResolvedAddress, port: number
       socket.off("connect", onConnect)
       const code = error.code ?? ""
       const reason = connectReasons[code] ?? "Unknown"
-      const target = host === address.address ? formatAddress(host, port) : `${host} (${formatAddress(address.address, port)})`
+      const target = formatTarget(host, address.address, port)
       const detail = reason === "Unknown" ? `: ${error.message}` : code === "" ? "" : ` (${code})`
       resume(Effect.fail(new ConnectError({ host, port, reason, message: `cannot connect to ${target}: ${connectMessages[reason]}${detail}`, cause: error })))
     }

@@ -2,6 +2,7 @@ import * as net from "node:net"
 import { Context, Effect, Layer } from "effect"
 import { makeAcceptQueue } from "./AcceptQueue.ts"
 import { ListenError } from "./errors.ts"
+import { formatHostPort } from "./hostPort.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
 import { fromSocket } from "./StreamConnection.ts"
 
@@ -25,7 +26,7 @@ const listenMessages: Record<ListenError["reason"], string> = {
   AddressInUse: "address already in use",
   PermissionDenied: "permission denied",
   AddressNotAvailable: "address not available",
-  Unknown: "cannot listen"
+  Unknown: "failed"
 }
 
 const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError => {
@@ -41,8 +42,6 @@ const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError
   })
 }
 
-const formatHostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
-
 const open = (options: ListenOptions) =>
   Effect.async<net.Server, ListenError>((resume) => {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
@@ -56,7 +55,12 @@ const open = (options: ListenOptions) =>
     }
     server.once("error", onError)
     server.once("listening", onListening)
-    server.listen({ host: options.host, port: options.port })
+    try {
+      server.listen({ host: options.host, port: options.port })
+    } catch (error) {
+      // An out-of-range port or a malformed option throws instead of emitting 'error'.
+      onError(error instanceof Error ? error : new Error(String(error)))
+    }
   })
 
 const makeListener = (server: net.Server): Listener => {
