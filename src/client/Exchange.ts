@@ -3,7 +3,7 @@ import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
 import { ResponseParser } from "../http/ResponseParser.ts"
 import type { Connection } from "../net/Connection.ts"
-import { EmptyReply, type LocalIoError, MalformedResponse, ReceiveError, TruncatedResponse } from "./errors.ts"
+import { EmptyReply, type LocalIoError, MalformedResponse, ReceiveError, SendError, TruncatedResponse } from "./errors.ts"
 import type { RequestBody } from "./RequestSpec.ts"
 
 /** Where a response body goes, chunk by chunk (stdout, a file, a counter). */
@@ -21,7 +21,7 @@ export interface ExchangeResult {
   readonly reusable: boolean
 }
 
-export type ExchangeError = EmptyReply | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
+export type ExchangeError = EmptyReply | SendError | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
 
 /**
  * Sends a serialized request head (and body) and reads the response with the
@@ -38,7 +38,7 @@ export const exchange = <E, R>(options: {
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
   Effect.gen(function* () {
     const { connection } = options
-    const send = (chunk: Uint8Array) => Effect.mapError(connection.write(chunk), (cause) => new ReceiveError({ cause }))
+    const send = (chunk: Uint8Array) => Effect.mapError(connection.write(chunk), (cause) => new SendError({ cause }))
     yield* send(options.head)
     if (options.body !== undefined) yield* Stream.runForEach(options.body.chunks, send)
     const sentAt = yield* Clock.currentTimeNanos

@@ -5,7 +5,7 @@ import { type InvalidHeadError, serializeRequestHead } from "../http/serialize.t
 import type { Connection } from "../net/Connection.ts"
 import { Connector } from "../net/Connector.ts"
 import type { ConnectError } from "../net/errors.ts"
-import { EmptyReply, ReceiveError, type RequestError, TimeoutError, TooManyRedirects } from "./errors.ts"
+import { EmptyReply, ReceiveError, type RequestError, SendError, TimeoutError, TooManyRedirects } from "./errors.ts"
 import { type BodySink, exchange } from "./Exchange.ts"
 import { type RequestBody, requestHeaders, type RequestSpec } from "./RequestSpec.ts"
 import { InvalidTarget, resolveLocation, type Target } from "./Target.ts"
@@ -45,6 +45,8 @@ export interface HeadInfo {
 export type OnHead<E, R> = (info: HeadInfo) => Effect.Effect<BodySink<E, R>, E, R>
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
+
+const idempotent = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 
 interface OpenConnection {
   readonly origin: string
@@ -187,13 +189,14 @@ export const makeSession = (options: FetchOptions) =>
 
         const reusing = current
         if (reusing === undefined) return yield* attempt(undefined)
+        if (!idempotent.has(method)) return yield* attempt(reusing)
         // A kept-alive connection the server has meanwhile closed fails before
-        // any response byte: that request was never seen, so it goes again on
-        // a new connection.
+        // any response arrives; an idempotent request may then go again on a
+        // new connection (RFC 9110 section 9.2.2).
         return yield* attempt(reusing).pipe(
           Effect.catchIf(
-            (error): error is EmptyReply | ReceiveError =>
-              (error instanceof EmptyReply || error instanceof ReceiveError) && !headArrived,
+            (error): error is EmptyReply | SendError | ReceiveError =>
+              (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) && !headArrived,
             () => attempt(undefined)
           )
         )

@@ -17,7 +17,12 @@ export class TooManyRedirects extends Data.TaggedError("TooManyRedirects")<{
 /** The server closed the connection without sending a byte (curl exit 52). */
 export class EmptyReply extends Data.TaggedError("EmptyReply")<{}> {}
 
-/** Reading or writing failed on an established connection, e.g. a reset mid-response (curl exit 56). */
+/** Sending the request failed on an established connection (curl exit 55). */
+export class SendError extends Data.TaggedError("SendError")<{
+  readonly cause: SocketError
+}> {}
+
+/** Reading the response failed, e.g. a reset mid-response (curl exit 56). */
 export class ReceiveError extends Data.TaggedError("ReceiveError")<{
   readonly cause: SocketError
 }> {}
@@ -47,6 +52,7 @@ export type RequestError =
   | TimeoutError
   | TooManyRedirects
   | EmptyReply
+  | SendError
   | ReceiveError
   | TruncatedResponse
   | MalformedResponse

@@ -28,6 +28,8 @@ export const exitCodeOf = (error: ClientError): number => {
       return 47
     case "EmptyReply":
       return 52
+    case "SendError":
+      return 55
     case "ReceiveError":
       return 56
   }
@@ -65,6 +67,8 @@ export const describe = (error: ClientError): string => {
       return `more than ${error.max} redirects (--max-redirects)`
     case "EmptyReply":
       return "empty reply from server (connection closed without a response)"
+    case "SendError":
+      return `send failure: ${error.cause.message}`
     case "ReceiveError":
       return `receive failure: ${error.cause.message}`
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
-import { readRequest, requestReader, runAgainst } from "./helpers.ts"
+import { defaults, readRequest, requestReader, runAgainst } from "./helpers.ts"
 
 /** TCP 3 ms, TLS 4 ms; the server thinks 5 ms, sends the head, 2 ms later the body. */
 const timedServer = {
@@ -128,6 +128,32 @@ describe("--count", () => {
       const lines = result.stdout.split("\n")
       expect(lines[1]).toMatch(/^2: malformed response \(InvalidStatusLine\)/)
       expect(lines[3]).toBe("--- http://a.test/: 3 requests, 2 answered, 1 failed ---")
+    })
+  )
+
+  it.effect("a kept connection the server dropped: GET goes again on a new one, POST is not retried", () =>
+    Effect.gen(function* () {
+      const oneAnswerPerConnection = (counter: { connections: number }) => (peer: Peer) =>
+        Effect.gen(function* () {
+          counter.connections++
+          yield* readRequest(peer)
+          yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        })
+      const gets = { connections: 0 }
+      const get = yield* runAgainst({ "a.test:80": oneAnswerPerConnection(gets) }, ["http://a.test/"], { count: 2 })
+      expect(get.code).toBe(0)
+      expect(gets.connections).toBe(2)
+      expect(get.stdout.split("\n")[1]).toMatch(/^2: 200 OK {2}2 bytes {2}connect /)
+
+      const posts = { connections: 0 }
+      const post = yield* runAgainst({ "a.test:80": oneAnswerPerConnection(posts) }, ["http://a.test/"], {
+        count: 2,
+        fetch: { ...defaults.fetch, spec: { method: "POST", headers: [], body: undefined } }
+      })
+      // the in-memory server resets the connection once its script ends: the write fails
+      expect(post.code).toBe(55)
+      expect(posts.connections).toBe(1)
+      expect(post.stdout.split("\n")[1]).toMatch(/^2: send failure: .*reset/)
     })
   )
 
