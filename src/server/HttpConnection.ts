@@ -114,8 +114,10 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       let head: RequestHead | undefined
       let ended = false
       let discarded = 0
-      let startedAt: number | undefined = served === 0 ? acceptedAt : pending.length > 0 ? yield* nowMs : undefined
       const first = served === 0
+      // the parser keeps partial lines itself, so "some of this request arrived" is tracked here
+      let received = pending.length > 0
+      let startedAt: number | undefined = first ? acceptedAt : received ? yield* nowMs : undefined
       while (true) {
         if (pending.length > 0) {
           const result = parser.execute(pending)
@@ -144,7 +146,6 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           Effect.timeout(Duration.millis(Math.max(0, waitMs))),
           Effect.either
         )
-        const received = first ? pending.length > 0 || head !== undefined : startedAt !== undefined
         if (chunk._tag === "Left") {
           if (chunk.left._tag === "SocketError") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
           if (!received) return { _tag: "Closed", reason: first ? "no request" : "idle" }
@@ -152,6 +153,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         }
         if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
         if (startedAt === undefined) startedAt = yield* nowMs
+        received = true
         pending = concat(pending, chunk.right.value)
       }
     })

@@ -88,7 +88,8 @@ export const serve = (
           state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
         )
         yield* Fiber.interruptAll(idle)
-        yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeout(config.grace), Effect.ignore)
+        // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
+        yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(Effect.timeout(config.grace), Effect.ignore)
       })
     )
 

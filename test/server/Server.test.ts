@@ -1,0 +1,342 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { FileError } from "../../src/files/StaticFiles.ts"
+import { Headers } from "../../src/http/Headers.ts"
+import * as Server from "../../src/server/Server.ts"
+import { bigContent, bigSize, sameBytes } from "./fixtures.ts"
+import { get, startServer, tick, until, untilSleeping } from "./harness.ts"
+
+describe("Server: requests on a connection", () => {
+  it.scoped("keeps an HTTP/1.1 connection open and logs each request", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(get("/hello.txt"))
+      const first = (yield* client.response())!
+      expect(first.status).toBe(200)
+      expect(first.text).toBe("hello world\n")
+      expect(first.headers.get("content-length")).toBe("12")
+      expect(first.headers.get("server")).toMatch(/^fiberhttp\//)
+      expect(first.headers.get("date")).toMatch(/ GMT$/)
+      expect(first.headers.has("connection")).toBe(false)
+      yield* client.send(get("/"))
+      expect((yield* client.response())!.text).toBe("<h1>home</h1>\n")
+      // each line is written once its response has gone out
+      yield* until(() => server.log.out.length === 2, "two access lines")
+      const [a, b] = server.log.out as [string, string]
+      expect(a).toMatch(/ 127\.0\.0\.1:\d+ c\d+#\d+ "GET \/hello\.txt HTTP\/1\.1" 200 12 [\d.]+ms$/)
+      expect(b).toContain('"GET / HTTP/1.1" 200 14')
+      // same connection, same fiber
+      expect(a.split(" ")[2]).toBe(b.split(" ")[2])
+    }))
+
+  it.scoped("answers pipelined requests in order, also when they arrive byte by byte", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(get("/hello.txt") + get("/style.css") + get("/missing") + get("/"))
+      expect((yield* client.response())!.text).toBe("hello world\n")
+      expect((yield* client.response())!.text).toBe("body{color:red}\n")
+      expect((yield* client.response())!.status).toBe(404)
+      expect((yield* client.response())!.text).toBe("<h1>home</h1>\n")
+      const slow = yield* server.connect()
+      for (const byte of get("/hello.txt") + get("/style.css")) yield* slow.send(byte)
+      expect((yield* slow.response())!.text).toBe("hello world\n")
+      expect((yield* slow.response())!.text).toBe("body{color:red}\n")
+    }))
+
+  it.scoped("HTTP/1.0 closes unless it asks for keep-alive; Connection: close is honoured", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const old = yield* server.connect()
+      yield* old.send("GET /hello.txt HTTP/1.0\r\n\r\n")
+      const response = (yield* old.response())!
+      expect(response.headers.get("connection")).toBe("close")
+      expect(yield* old.untilClosed).toBe("")
+
+      const kept = yield* server.connect()
+      yield* kept.send("GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+      expect((yield* kept.response())!.headers.get("connection")).toBe("keep-alive")
+      yield* kept.send("GET /style.css HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+      expect((yield* kept.response())!.status).toBe(200)
+
+      const closing = yield* server.connect()
+      yield* closing.send(get("/hello.txt", "Connection: close\r\n") + get("/style.css"))
+      expect((yield* closing.response())!.headers.get("connection")).toBe("close")
+      // the pipelined second request is not answered
+      expect(yield* closing.untilClosed).toBe("")
+    }))
+
+  it.scoped("HEAD gives the headers of GET without a body", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(`HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n` + get("/hello.txt"))
+      const head = (yield* client.response({ head: true }))!
+      expect(head.status).toBe(200)
+      expect(head.headers.get("content-length")).toBe(String(bigSize))
+      expect((yield* client.response())!.text).toBe("hello world\n")
+    }))
+
+  it.scoped("reads and discards request bodies so the next request is framed right", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(`POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nGET /`)
+      yield* client.send(`PUT /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`)
+      yield* client.send(get("/hello.txt"))
+      const post = (yield* client.response())!
+      expect(post.status).toBe(405)
+      expect(post.headers.get("allow")).toBe("GET, HEAD")
+      expect((yield* client.response())!.status).toBe(405)
+      expect((yield* client.response())!.text).toBe("hello world\n")
+    }))
+
+  it.scoped("a body the client waits to send (Expect: 100-continue) is not awaited: answer, then close", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(`PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n`)
+      const response = (yield* client.response())!
+      expect(response.status).toBe(405)
+      expect(response.headers.get("connection")).toBe("close")
+      yield* client.peer.end
+      expect(yield* client.untilClosed).toBe("")
+    }))
+
+  it.scoped("--max-requests: the last allowed response closes the connection", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ config: { maxRequests: 2 } })
+      const client = yield* server.connect()
+      yield* client.send(get("/hello.txt") + get("/hello.txt") + get("/hello.txt"))
+      expect((yield* client.response())!.headers.has("connection")).toBe(false)
+      expect((yield* client.response())!.headers.get("connection")).toBe("close")
+      expect(yield* client.untilClosed).toBe("")
+    }))
+
+  it.scoped("a file that fails mid-body closes the connection and is logged once", () =>
+    Effect.gen(function*() {
+      const broken = Stream.concat(
+        Stream.make(new Uint8Array(10)),
+        Stream.fail(new FileError({ path: "/x", message: "file ended after 10 of 20 bytes" }))
+      )
+      const server = yield* startServer({
+        handler: () =>
+          Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 20, stream: broken } })
+      })
+      const client = yield* server.connect()
+      yield* client.send(get("/x"))
+      const rest = yield* client.untilClosed
+      expect(rest).toContain("Content-Length: 20")
+      expect(server.log.err).toHaveLength(1)
+      expect(server.log.err[0]).toContain("file ended after 10 of 20 bytes")
+      expect(server.log.out[0]).toContain('"GET /x HTTP/1.1" 200 10 ')
+    }))
+})
+
+describe("Server: hostile input", () => {
+  const cases: ReadonlyArray<readonly [string, string, number]> = [
+    ["garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400],
+    ["bare LF line ends", "GET / HTTP/1.1\nHost: t\n\n", 400],
+    ["missing Host", "GET / HTTP/1.1\r\n\r\n", 400],
+    ["two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
+    ["space before colon", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400],
+    ["obsolete line folding", "GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400],
+    ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    ["conflicting Content-Length", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400],
+    ["negative Content-Length", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400],
+    ["chunked not last", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400],
+    ["unknown transfer coding", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501],
+    ["bad chunk size", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
+    ["HTTP/2.0", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505],
+    ["control character in the target", "GET /a\x01b HTTP/1.1\r\nHost: t\r\n\r\n", 400],
+    ["NUL in a header value", "GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n", 400],
+    ["a 9 KiB target", `GET /${"a".repeat(9 * 1024)} HTTP/1.1\r\nHost: t\r\n\r\n`, 414],
+    ["a 40 KiB header section", `GET / HTTP/1.1\r\nHost: t\r\nX: ${"a".repeat(40 * 1024)}\r\n\r\n`, 431],
+    ["a body over the limit", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n", 413]
+  ]
+
+  it.scoped.each(cases)("%s: the right status, then close", ([, input, status]) =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(input)
+      const response = (yield* client.response())!
+      expect(response.status).toBe(status)
+      expect(response.headers.get("connection")).toBe("close")
+      yield* client.peer.end
+      expect(yield* client.untilClosed).toBe("")
+      expect(server.log.out[0]).toContain(` "-" ${status} `)
+      expect(server.log.err).toEqual([])
+      // the server still serves
+      const next = yield* server.connect()
+      yield* next.send(get("/hello.txt"))
+      expect((yield* next.response())!.status).toBe(200)
+    }))
+
+  it.scoped("a percent-encoded traversal or invalid UTF-8 is 400 or 404, never a file outside the root", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      for (const target of ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/%252e%252e%252fetc", "/..%5c..%5cetc", "/%c0%ae%c0%ae/etc", "/a%00.txt"]) {
+        yield* client.send(get(target))
+        const response = (yield* client.response())!
+        expect([400, 404], target).toContain(response.status)
+        expect(response.text).not.toContain("root:")
+      }
+    }))
+})
+
+describe("Server: timeouts", () => {
+  it.scoped("a header section that does not arrive in time gets 408 and a close", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send("GET /hello.txt HTTP/1.1\r\nHost: t\r\n")
+      yield* untilSleeping()
+      yield* TestClock.adjust(Duration.seconds(29))
+      yield* tick
+      expect(server.log.out).toEqual([])
+      const response = client.response()
+      const fiber = yield* Effect.fork(response)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* Fiber.join(fiber))!.status).toBe(408)
+      yield* client.peer.end
+      expect(yield* client.untilClosed).toBe("")
+    }))
+
+  it.scoped("a new connection that sends nothing is closed quietly after the header timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ config: { headerTimeout: Duration.seconds(10) } })
+      const client = yield* server.connect()
+      yield* untilSleeping()
+      yield* TestClock.adjust(Duration.seconds(10))
+      expect(yield* client.untilClosed).toBe("")
+      expect(server.log.out).toEqual([])
+    }))
+
+  it.scoped("an idle keep-alive connection is closed quietly after the keep-alive timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send(get("/hello.txt"))
+      expect((yield* client.response())!.status).toBe(200)
+      yield* untilSleeping()
+      yield* TestClock.adjust(Duration.millis(4999))
+      yield* tick
+      expect((yield* client.peer.status).destroyed).toBe(false)
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(yield* client.untilClosed).toBe("")
+      expect(server.log.out).toHaveLength(1)
+    }))
+
+  it.scoped("a reader that stalls during a response is dropped after the write timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ config: { writeTimeout: Duration.seconds(30) } })
+      const client = yield* server.connect({ window: 4096 })
+      yield* client.send(get("/big.bin"))
+      yield* untilSleeping()
+      yield* TestClock.adjust(Duration.seconds(30))
+      yield* client.peer.closed
+      expect(server.log.out).toHaveLength(1)
+      expect(server.log.out[0]).toMatch(/"GET \/big\.bin HTTP\/1\.1" 200 \d+ /)
+    }))
+
+  it.scoped("a slow reader that keeps reading gets the whole file", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect({ window: 4096 })
+      yield* client.send(get("/big.bin"))
+      const response = (yield* client.response())!
+      expect(sameBytes(response.body, bigContent)).toBe(true)
+    }))
+})
+
+describe("Server: connections and shutdown", () => {
+  it.scoped("beyond --max-connections, a new connection gets 503 and a close", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ config: { maxConnections: 2 } })
+      const a = yield* server.connect()
+      const b = yield* server.connect()
+      yield* a.send(get("/hello.txt"))
+      expect((yield* a.response())!.status).toBe(200)
+      const c = yield* server.connect()
+      const refused = (yield* c.response())!
+      expect(refused.status).toBe(503)
+      expect(refused.headers.get("connection")).toBe("close")
+      expect(yield* c.untilClosed).toBe("")
+      // b still works; once a leaves, a new connection is served
+      yield* b.send(get("/hello.txt"))
+      expect((yield* b.response())!.status).toBe(200)
+      yield* a.peer.destroy
+      yield* until(() => server.log.out.length >= 3, "the refusal to be logged")
+      yield* tick
+      const d = yield* server.connect()
+      yield* d.send(get("/hello.txt"))
+      expect((yield* d.response())!.status).toBe(200)
+    }))
+
+  it.scoped("shutdown: idle, mid-headers and never-reading connections are all finalized and the scope closes", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ trace: true })
+      const idle = yield* server.connect()
+      yield* idle.send(get("/hello.txt"))
+      yield* idle.response()
+      const midHeaders = yield* server.connect()
+      yield* midHeaders.send("GET /hello.txt HTTP/1.1\r\nHo")
+      const stuck = yield* server.connect({ window: 1024 })
+      yield* stuck.send(get("/big.bin"))
+      yield* until(() => server.log.out.filter((l) => l.includes("request-begun")).length >= 2, "the download to start")
+      const closing = yield* Effect.fork(server.shutdown)
+      // idle and mid-headers go at once; the download gets the grace period
+      yield* idle.peer.closed
+      yield* midHeaders.peer.closed
+      yield* tick
+      expect((yield* stuck.peer.status).destroyed).toBe(false)
+      expect(yield* server.network.ports).toEqual([])
+      const graceMs = Duration.toMillis(Server.defaults.grace)
+      yield* untilSleeping((wakeAt) => wakeAt === graceMs)
+      yield* TestClock.adjust(Server.defaults.grace)
+      yield* stuck.peer.closed
+      yield* Fiber.join(closing)
+      const finalized = server.log.out.filter((l) => l.includes(" finalized "))
+      expect(finalized).toHaveLength(3)
+      // the idle one may still have been finishing its response when the shutdown began
+      const ends = server.log.out.filter((l) => / (interrupted|completed) /.test(l))
+      expect(ends).toHaveLength(3)
+      expect(ends.some((l) => l.includes(`${stuck.peer.id}`) || l.includes("interrupted"))).toBe(true)
+    }))
+
+  it.scoped("shutdown: a response in flight finishes within the grace period, then the connection closes", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect({ window: 4096 })
+      yield* client.send(get("/big.bin"))
+      const first = yield* client.peer.read
+      expect(first._tag).toBe("Some")
+      const closing = yield* Effect.fork(server.shutdown)
+      yield* tick
+      // the client reads on: the rest of the body arrives, then the close
+      const rest = yield* client.untilClosed
+      expect(rest.length).toBeGreaterThan(0)
+      yield* Fiber.join(closing)
+      expect(server.log.out[0]).toContain(`" 200 ${bigSize} `)
+    }))
+
+  it.scoped("a port that cannot be bound fails with its ListenError and releases the others", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const scope = yield* Scope.make()
+      const failed = yield* Server.serve({ ...Server.defaults, ports: [0, server.port] }, () => Effect.die("unused")).pipe(
+        Scope.extend(scope),
+        Effect.provide(server.context),
+        Effect.flip
+      )
+      expect(failed._tag).toBe("ListenError")
+      expect(failed.port).toBe(server.port)
+      expect(failed.reason).toBe("AddressInUse")
+      // the listener on the free port was closed although the caller's scope is still open
+      expect(yield* server.network.ports).toEqual([server.port])
+      yield* Scope.close(scope, Exit.void)
+    }))
+})
