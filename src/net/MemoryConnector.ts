@@ -88,7 +88,7 @@ export const make = (options: MemoryConnectorOptions) =>
           new ConnectError({ host, port, reason, message: `cannot connect to ${target}: ${what}` })
         if (remote?.connectDelay !== undefined) yield* Effect.sleep(remote.connectDelay)
         if (remote === undefined || remote.connect === "refuse") return yield* refused("Refused", "connection refused")
-        if (remote.connect === "unreachable") return yield* refused("Unreachable", "network unreachable")
+        if (remote.connect === "unreachable") return yield* refused("Unreachable", "unreachable")
         if (remote.connect === "hang") return yield* Effect.never
 
         const [serverEnd, clientEnd] = makePipe({

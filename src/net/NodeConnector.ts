@@ -29,13 +29,12 @@ const resolve = (host: string) =>
 const connectReasons: Record<string, ConnectError["reason"]> = {
   ECONNREFUSED: "Refused",
   ENETUNREACH: "Unreachable",
-  EHOSTUNREACH: "Unreachable",
-  EADDRNOTAVAIL: "Unreachable"
+  EHOSTUNREACH: "Unreachable"
 }
 
 const connectMessages: Record<ConnectError["reason"], string> = {
   Refused: "connection refused",
-  Unreachable: "network unreachable",
+  Unreachable: "unreachable",
   Unknown: "connection failed"
 }
 
