@@ -1,5 +1,5 @@
 import { CR, FIELD_VALUE, HEX, LF, SEMICOLON, TextWindow } from "./chars.ts"
-import { HttpParseError, type ParseErrorCode } from "./errors.ts"
+import { HttpParseError, messageOf, type ParseErrorCode } from "./errors.ts"
 import { FieldSection, parseFieldLine, parsePlainFieldLine } from "./fields.ts"
 import { Headers } from "./Headers.ts"
 import type { BodyFraming, ParseEvent, ParseResult } from "./message.ts"
@@ -49,7 +49,8 @@ const NO_EVENTS: ReadonlyArray<never> = []
 /**
  * The incremental HTTP/1.1 message engine shared by the request and response
  * parsers: start line and field lines are read as CRLF-terminated lines
- * (found with a native byte search, validated once complete), bodies by
+ * (found with a native byte search, validated once complete; plain field
+ * lines take a one-pass fast path with the same outcome), bodies by
  * Content-Length or by the chunked coding with a byte-level state machine.
  *
  * Only a partial line is ever buffered (at most the line limit in force), so
@@ -75,6 +76,10 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   private chunkDigits = 0
   private extensionLength = 0
   private bodyTotal = 0
+  /** Interim heads skipped since the last final head. */
+  private interims = 0
+  /** Interim heads skipped before the latest final head. */
+  protected skippedInterims = 0
 
   protected constructor(protected readonly limits: MessageLimits) {}
 
@@ -106,11 +111,6 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   protected isInterim(_head: Head): boolean {
     return false
   }
-
-  /** Interim heads skipped since the last final head. */
-  private interims = 0
-  /** Interim heads skipped before the latest final head. */
-  protected skippedInterims = 0
 
   /**
    * Consumes `input` up to the end of one message. Body events are views into
@@ -363,7 +363,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     this.phase = FAILED
     this.lineLength = 0
     this.lineBuffer = new Uint8Array(0)
-    this.failure = new HttpParseError({ code, message: messages[code] })
+    this.failure = new HttpParseError({ code, message: messageOf(code) })
     return this.failure
   }
 
@@ -412,38 +412,4 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     this.lineBuffer.set(input.subarray(from, to), this.lineLength)
     this.lineLength = needed
   }
-}
-
-const messages: Readonly<Record<ParseErrorCode, string>> = {
-  InvalidRequestLine: "malformed request line",
-  InvalidMethod: "method is not a token",
-  InvalidTarget: "request target contains a byte outside the URI character set",
-  UriTooLong: "request line too long",
-  InvalidVersion: "malformed HTTP version",
-  VersionNotSupported: "HTTP major version not supported",
-  InvalidStatusLine: "malformed status line",
-  InvalidHeaderName: "field name is not a token",
-  InvalidHeaderValue: "field value contains a control character",
-  WhitespaceBeforeColon: "whitespace between field name and colon",
-  ObsFold: "obsolete line folding",
-  BareCR: "CR not followed by LF",
-  BareLF: "LF without a preceding CR",
-  HeaderSectionTooLarge: "header section too large",
-  TooManyHeaders: "too many header fields",
-  MissingHost: "HTTP/1.1 request without Host",
-  DuplicateHost: "more than one Host field",
-  ContentLengthWithTransferEncoding: "both Content-Length and Transfer-Encoding",
-  InvalidContentLength: "invalid Content-Length",
-  ConflictingContentLength: "Content-Length values differ",
-  ChunkedNotLast: "chunked is not the final transfer coding",
-  UnknownTransferCoding: "transfer coding not implemented",
-  InvalidTransferEncoding: "malformed Transfer-Encoding",
-  TransferEncodingInHttp10: "Transfer-Encoding in an HTTP/1.0 message",
-  InvalidChunkSize: "invalid chunk size",
-  ChunkSizeOverflow: "chunk size too large",
-  ChunkExtensionTooLong: "chunk extension too long",
-  InvalidChunkExtension: "invalid byte in chunk extension",
-  InvalidChunkTerminator: "chunk data not followed by CRLF",
-  BodyTooLarge: "body larger than allowed",
-  Truncated: "connection closed in the middle of a message"
 }

@@ -78,6 +78,43 @@ const statusByCode: Readonly<Record<ParseErrorCode, number>> = {
 /** The status a server answers a request rejected for `code` with. */
 export const statusOf = (code: ParseErrorCode): number => statusByCode[code]
 
+/** A short description of `code`, for logs and error pages. */
+export const messageOf = (code: ParseErrorCode): string => messages[code]
+
+const messages: Readonly<Record<ParseErrorCode, string>> = {
+  InvalidRequestLine: "malformed request line",
+  InvalidMethod: "method is not a token",
+  InvalidTarget: "request target contains a byte outside the URI character set",
+  UriTooLong: "request line too long",
+  InvalidVersion: "malformed HTTP version",
+  VersionNotSupported: "HTTP major version not supported",
+  InvalidStatusLine: "malformed status line",
+  InvalidHeaderName: "field name is not a token",
+  InvalidHeaderValue: "field value contains a control character",
+  WhitespaceBeforeColon: "whitespace between field name and colon",
+  ObsFold: "obsolete line folding",
+  BareCR: "CR not followed by LF",
+  BareLF: "LF without a preceding CR",
+  HeaderSectionTooLarge: "header section too large",
+  TooManyHeaders: "too many header fields",
+  MissingHost: "HTTP/1.1 request without Host",
+  DuplicateHost: "more than one Host field",
+  ContentLengthWithTransferEncoding: "both Content-Length and Transfer-Encoding",
+  InvalidContentLength: "invalid Content-Length",
+  ConflictingContentLength: "Content-Length values differ",
+  ChunkedNotLast: "chunked is not the final transfer coding",
+  UnknownTransferCoding: "transfer coding not implemented",
+  InvalidTransferEncoding: "malformed Transfer-Encoding",
+  TransferEncodingInHttp10: "Transfer-Encoding in an HTTP/1.0 message",
+  InvalidChunkSize: "invalid chunk size",
+  ChunkSizeOverflow: "chunk size too large",
+  ChunkExtensionTooLong: "chunk extension too long",
+  InvalidChunkExtension: "invalid byte in chunk extension",
+  InvalidChunkTerminator: "chunk data not followed by CRLF",
+  BodyTooLarge: "body larger than allowed",
+  Truncated: "connection closed in the middle of a message"
+}
+
 /**
  * A message that is not valid HTTP/1.1. Parsers return it (they never throw);
  * after one, the connection's framing is in doubt and it must be closed.

@@ -195,6 +195,7 @@ describe("RequestParser rejections", () => {
     const first = parser.execute(bytes("GET / HTTP/2.0\r\n\r\n"))
     expect(first.error?.status).toBe(505)
     expect(first.error?._tag).toBe("HttpParseError")
+    expect(first.error?.message).toBe("HTTP major version not supported")
     const again = parser.execute(bytes(`${GET}\r\n`))
     expect(again.error).toBe(first.error)
     expect(again.consumed).toBe(0)
