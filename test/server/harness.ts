@@ -119,7 +119,7 @@ export interface Harness {
   readonly log: { readonly out: Array<string>; readonly err: Array<string> }
   readonly network: Context.Tag.Service<MemoryNetwork>
   /** The services the server runs on (in-memory network, site, log). */
-  readonly context: Context.Context<Layer.Layer.Success<typeof servicesLayer>>
+  readonly context: Context.Context<Layer.Layer.Success<typeof servicesLayer> | AccessLog.AccessLog>
   readonly connect: (options?: PeerOptions) => Effect.Effect<Client, never, Scope.Scope>
   /** Closes the server's scope (shutdown), as Ctrl-C would. */
   readonly shutdown: Effect.Effect<void>
