@@ -60,9 +60,8 @@ export const make = Effect.sync(() => {
       Effect.acquireRelease(
         Effect.suspend(() => {
           if (port !== 0 && listeners.has(port)) {
-            return Effect.fail(
-              new ListenError({ host, port, reason: "AddressInUse", message: `cannot listen on ${formatHostPort(host, port)}: address already in use` })
-            )
+            const message = `cannot listen on ${formatHostPort(host, port)}: address already in use`
+            return Effect.fail(new ListenError({ host, port, reason: "AddressInUse", message }))
           }
           let chosen = port
           while (chosen === 0 || listeners.has(chosen)) chosen = nextPort++
@@ -80,9 +79,8 @@ export const make = Effect.sync(() => {
         Effect.suspend(() => {
           const state = listeners.get(port)
           if (state === undefined) {
-            return Effect.fail(
-              new ConnectError({ host: "127.0.0.1", port, reason: "Refused", message: `cannot connect to 127.0.0.1:${port}: connection refused` })
-            )
+            const message = `cannot connect to 127.0.0.1:${port}: connection refused`
+            return Effect.fail(new ConnectError({ host: "127.0.0.1", port, reason: "Refused", message }))
           }
           const [serverEnd, peerEnd] = makePipe({
             window: options.window ?? defaultWindow,

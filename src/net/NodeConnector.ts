@@ -16,8 +16,10 @@ const resolve = (host: string) =>
     dns.lookup(host, { all: true }, (error, addresses) => {
       if (error !== null) {
         const code = error.code ?? ""
-        const what = code === "ENOTFOUND" ? "name not found" : code === "EAI_AGAIN" ? "temporary failure" : error.message
-        resume(Effect.fail(new ResolveError({ host, message: `cannot resolve ${host}: ${what}${code === "" ? "" : ` (${code})`}`, cause: error })))
+        const what =
+          code === "ENOTFOUND" ? "name not found" : code === "EAI_AGAIN" ? "temporary failure" : error.message
+        const message = `cannot resolve ${host}: ${what}${code === "" ? "" : ` (${code})`}`
+        resume(Effect.fail(new ResolveError({ host, message, cause: error })))
       } else if (addresses.length === 0) {
         resume(Effect.fail(new ResolveError({ host, message: `cannot resolve ${host}: no addresses` })))
       } else {
@@ -47,7 +49,8 @@ const awaitConnect = (socket: net.Socket, address: ResolvedAddress, port: number
       const reason = connectReasons[code] ?? "Unknown"
       const target = formatTarget(host, address.address, port)
       const detail = reason === "Unknown" ? `: ${error.message}` : code === "" ? "" : ` (${code})`
-      resume(Effect.fail(new ConnectError({ host, port, reason, message: `cannot connect to ${target}: ${connectMessages[reason]}${detail}`, cause: error })))
+      const message = `cannot connect to ${target}: ${connectMessages[reason]}${detail}`
+      resume(Effect.fail(new ConnectError({ host, port, reason, message, cause: error })))
     }
     const onConnect = () => {
       socket.off("error", onError)
