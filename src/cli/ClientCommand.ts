@@ -13,7 +13,7 @@ import { ExitCode } from "./ExitCode.ts"
 
 const targets = Args.text({ name: "target" }).pipe(
   Args.atLeast(1),
-  Args.withDescription("http[s]://host[:port]/path, or the seed's form: host[/path] port")
+  Args.withDescription("http[s]://host[:port]/path, or host[/path] followed by a port")
 )
 
 const options = {
@@ -21,19 +21,19 @@ const options = {
     Options.withAlias("rtt"),
     Options.withDescription("Print the TCP connect time and the time to the first response byte before the response")
   ),
-  timing: Options.boolean("timing").pipe(Options.withDescription("Print the timing waterfall on stderr")),
+  timing: Options.boolean("timing").pipe(Options.withDescription("Print the timing waterfall (DNS, TCP, TLS, request sent, first byte, body done, total) on stderr")),
   method: Options.text("method").pipe(Options.withAlias("X"), Options.optional, Options.withDescription("Request method (default GET, POST with a body)")),
   header: Options.text("header").pipe(Options.withAlias("H"), Options.repeated, Options.withDescription('Extra header "Name: value" (repeatable)')),
   data: Options.text("data").pipe(Options.withAlias("d"), Options.optional, Options.withDescription("Request body")),
   dataFile: Options.text("data-file").pipe(Options.optional, Options.withDescription("Request body from a file")),
-  body: Options.boolean("body").pipe(Options.withAlias("b"), Options.withDescription("Print only the response body")),
-  output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Save the body to a file")),
-  json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object per target")),
-  parallel: Options.integer("parallel").pipe(Options.withDefault(4), Options.withDescription("Targets fetched at once")),
-  count: Options.integer("count").pipe(Options.withDefault(1), Options.withDescription("Repeat the request N times and print statistics")),
-  interval: Options.text("interval").pipe(Options.withDefault("1s"), Options.withDescription("Pause between --count rounds (500ms, 2s, ...)")),
+  body: Options.boolean("body").pipe(Options.withAlias("b"), Options.withDescription("Print only the response body, not the status line and headers")),
+  output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Save the body to FILE (progress bar on stderr when it is a terminal)")),
+  json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object per target (URL, status, headers, body size, timings) instead of the response")),
+  parallel: Options.integer("parallel").pipe(Options.withDefault(4), Options.withDescription("Targets fetched at once (default 4)")),
+  count: Options.integer("count").pipe(Options.withDefault(1), Options.withDescription("Repeat the request N times on one kept-alive connection and print statistics (default 1)")),
+  interval: Options.text("interval").pipe(Options.withDefault("1s"), Options.withDescription("Pause between --count rounds: 500ms, 2s, 1.5 (seconds) (default 1s)")),
   location: Options.boolean("location").pipe(Options.withAlias("L"), Options.withDescription("Follow redirects")),
-  maxRedirects: Options.integer("max-redirects").pipe(Options.withDefault(10), Options.withDescription("Most redirects -L follows")),
+  maxRedirects: Options.integer("max-redirects").pipe(Options.withDefault(10), Options.withDescription("Most redirects -L follows (default 10)")),
   connectTimeout: Options.text("connect-timeout").pipe(Options.optional, Options.withDescription("Limit on DNS + TCP + TLS (seconds, or 500ms)")),
   maxTime: Options.text("max-time").pipe(Options.optional, Options.withDescription("Limit on each whole request (seconds, or 500ms)")),
   insecure: Options.boolean("insecure").pipe(Options.withAlias("k"), Options.withDescription("Do not verify the TLS certificate"))
