@@ -16,19 +16,17 @@ export class Headers {
 
   /** The first value of `name`, or undefined. */
   get(name: string): string | undefined {
-    const lower = name.toLowerCase()
     for (const [n, v] of this.entries) {
-      if (n.length === lower.length && n.toLowerCase() === lower) return v
+      if (sameName(n, name)) return v
     }
     return undefined
   }
 
   /** Every value of `name`, in order. */
   getAll(name: string): Array<string> {
-    const lower = name.toLowerCase()
     const out: Array<string> = []
     for (const [n, v] of this.entries) {
-      if (n.length === lower.length && n.toLowerCase() === lower) out.push(v)
+      if (sameName(n, name)) out.push(v)
     }
     return out
   }
@@ -39,8 +37,7 @@ export class Headers {
 
   /** A copy with `name` replaced by one field (appended if absent). */
   set(name: string, value: string): Headers {
-    const lower = name.toLowerCase()
-    const kept = this.entries.filter(([n]) => n.toLowerCase() !== lower)
+    const kept = this.entries.filter(([n]) => !sameName(n, name))
     return new Headers([...kept, [name, value]])
   }
 
@@ -49,8 +46,7 @@ export class Headers {
   }
 
   remove(name: string): Headers {
-    const lower = name.toLowerCase()
-    return new Headers(this.entries.filter(([n]) => n.toLowerCase() !== lower))
+    return new Headers(this.entries.filter(([n]) => !sameName(n, name)))
   }
 
   /**
@@ -67,3 +63,19 @@ export class Headers {
     return false
   }
 }
+
+/**
+ * Whether two field names are equal ignoring ASCII case (names are tokens,
+ * so ASCII), without allocating lowercase copies on every lookup.
+ */
+const sameName = (a: string, b: string): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y && foldCase(x) !== foldCase(y)) return false
+  }
+  return true
+}
+
+const foldCase = (c: number): number => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c)
