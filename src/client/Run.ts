@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { Clock, Effect, Fiber, Option, Queue, type Scope } from "effect"
+import { Clock, Effect, Fiber, Queue, type Scope } from "effect"
 import type { Connector } from "../net/Connector.ts"
 import { LocalIoError, type RequestError, TimeoutError } from "./errors.ts"
 import type { BodySink } from "./Exchange.ts"
@@ -248,5 +248,5 @@ export const runClient = (
       { concurrency: config.parallel }
     )
     yield* Fiber.join(printing)
-    return Option.getOrElse(Option.fromNullable(codes.find((code) => code !== 0)), () => 0)
+    return codes.find((code) => code !== 0) ?? 0
   })
