@@ -91,10 +91,10 @@ class WriteStalled {
 /**
  * Serves requests on one connection until it should close: the persistence
  * rules of RFC 9112 section 9, pipelined requests one at a time in order, and
- * the header, keep-alive and write timeouts. Never fails; the caller owns the
- * connection and destroys it afterwards.
+ * the header, keep-alive and write timeouts. Never fails; returns why it
+ * stopped. The caller owns the connection and destroys it afterwards.
  */
-export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effect.Effect<void, never, AccessLog> =>
+export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effect.Effect<string, never, AccessLog> =>
   Effect.gen(function*() {
     const log = yield* AccessLog
     const { limits } = ctx
@@ -115,9 +115,10 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       let ended = false
       let discarded = 0
       const first = served === 0
-      // the parser keeps partial lines itself, so "some of this request arrived" is tracked here
-      let received = pending.length > 0
-      let startedAt: number | undefined = first ? acceptedAt : received ? yield* nowMs : undefined
+      // When the request's first byte arrived (the parser keeps partial lines itself, so this is tracked here).
+      let startedAt: number | undefined = pending.length > 0 ? yield* nowMs : undefined
+      // The header timeout runs from the accept for a new connection, from the first byte after that.
+      const deadlineFrom = (): number | undefined => (first ? acceptedAt : startedAt)
       while (true) {
         if (pending.length > 0) {
           const result = parser.execute(pending)
@@ -127,9 +128,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
             else if (event._tag === "Body") discarded += event.chunk.length
             else ended = true
           }
-          if (result.error !== undefined) {
-            return { _tag: "Invalid", error: result.error, startedAt: startedAt ?? (yield* nowMs) }
-          }
+          if (result.error !== undefined) return { _tag: "Invalid", error: result.error, startedAt: startedAt! }
           if (head !== undefined) {
             // the response does not depend on the body: answer once it is gone, or at once when
             // the client waits for 100-continue or sends more than is worth reading
@@ -140,20 +139,16 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           }
           if (result.consumed > 0 && pending.length > 0) continue
         }
-        const now = yield* nowMs
-        const waitMs = startedAt === undefined ? limits.keepAliveTimeoutMs : startedAt + limits.headerTimeoutMs - now
-        const chunk = yield* conn.read.pipe(
-          Effect.timeout(Duration.millis(Math.max(0, waitMs))),
-          Effect.either
-        )
+        const from = deadlineFrom()
+        const waitMs = from === undefined ? limits.keepAliveTimeoutMs : from + limits.headerTimeoutMs - (yield* nowMs)
+        const chunk = yield* conn.read.pipe(Effect.timeout(Duration.millis(Math.max(0, waitMs))), Effect.either)
         if (chunk._tag === "Left") {
           if (chunk.left._tag === "SocketError") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
-          if (!received) return { _tag: "Closed", reason: first ? "no request" : "idle" }
-          return { _tag: "Timeout", startedAt: startedAt! }
+          if (startedAt === undefined) return { _tag: "Closed", reason: first ? "no request arrived" : "idle" }
+          return { _tag: "Timeout", startedAt }
         }
         if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
         if (startedAt === undefined) startedAt = yield* nowMs
-        received = true
         pending = concat(pending, chunk.right.value)
       }
     })
@@ -231,7 +226,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         ctx.state.phase = "responding"
         const now = yield* nowMs
         const progress = { bytes: 0 }
-        const written = yield* writeResponse(undefined, Response.errorPage(status, undefined, true), false, now, progress)
+        const written = yield* writeResponse(undefined, Response.errorPage(status), false, now, progress)
           .pipe(
             Effect.onExit(() =>
               Effect.flatMap(nowMs, (endedAt) =>
@@ -241,11 +236,12 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           )
         ctx.state.phase = "reading"
         if (written._tag === "Right") yield* lingeringClose
+        return `answered ${status}`
       })
 
     while (true) {
       const outcome = yield* readRequest
-      if (outcome._tag === "Closed") return
+      if (outcome._tag === "Closed") return outcome.reason
       if (outcome._tag === "Timeout") return yield* refuse(408, outcome.startedAt)
       if (outcome._tag === "Invalid") return yield* refuse(outcome.error.status, outcome.startedAt)
 
@@ -255,8 +251,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
       yield* trace("request-begun", requestLine)
       const response = yield* ctx.handler(head)
-      const keepAlive = head.keepAlive && complete && response.close !== true && served < limits.maxRequests &&
-        !ctx.draining()
+      const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
       const now = yield* nowMs
       const progress = { bytes: 0 }
       // logged however the response ends: written, failed, or interrupted at shutdown
@@ -276,10 +271,16 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         const failure = Cause.failureOption(written.cause)
         if (Option.isSome(failure) && failure.value._tag === "FileError") {
           yield* log.error(`${requestLine}: reading the file failed mid-response`, written.cause)
+          return "file read failed"
         }
-        return
+        return Option.isSome(failure) && failure.value._tag === "WriteStalled" ? "reader stalled" : "write failed"
       }
-      if (!keepAlive) return yield* complete ? Effect.ignore(conn.end.pipe(Effect.timeout(Duration.millis(limits.writeTimeoutMs)))) : lingeringClose
-      if (ctx.draining()) return
+      if (!keepAlive) {
+        // a body left unread: drain it a moment so the peer sees the response, not a reset
+        if (!complete) yield* lingeringClose
+        else yield* Effect.ignore(Effect.timeout(conn.end, Duration.millis(limits.writeTimeoutMs)))
+        return ctx.draining() ? "server shutting down" : "not persistent"
+      }
+      if (ctx.draining()) return "server shutting down"
     }
   })

@@ -11,8 +11,6 @@ export interface Response {
   readonly status: number
   readonly headers: Headers
   readonly body: Body
-  /** Close the connection after this response (framing in doubt, refusals). */
-  readonly close?: boolean
 }
 
 export type Body =
@@ -26,7 +24,7 @@ export const empty: Body = { _tag: "Empty" }
 const encoder = new TextEncoder()
 
 /** A short HTML page for an error status. */
-export const errorPage = (status: number, extra: Headers = new Headers(), close = false): Response => {
+export const errorPage = (status: number, extra: Headers = new Headers()): Response => {
   const title = `${status} ${reasonPhrase(status)}`
   const bytes = encoder.encode(
     `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head>` +
@@ -35,8 +33,7 @@ export const errorPage = (status: number, extra: Headers = new Headers(), close 
   return {
     status,
     headers: new Headers([...extra.entries, ["Content-Type", "text/html; charset=utf-8"]]),
-    body: { _tag: "Bytes", bytes },
-    close
+    body: { _tag: "Bytes", bytes }
   }
 }
 

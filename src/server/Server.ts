@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberId, FiberSet, Scope } from "effect"
+import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberId, FiberSet, Scope } from "effect"
 import type { Connection } from "../net/Connection.ts"
 import type { ListenError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
@@ -80,6 +80,8 @@ export const serve = (
     /** Connections being served (refusals excluded), with their fibers once forked. */
     const live = new Set<ConnectionState & { fiber?: Fiber.RuntimeFiber<void> }>()
     let draining = false
+    /** Connections being answered 503. */
+    let refusing = 0
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
@@ -133,8 +135,14 @@ export const serve = (
         }).pipe(
           Effect.onExit((exit) =>
             log.tracing
-              ? trace(Exit.isInterrupted(exit) ? "interrupted" : "completed", conn.id, fiber, parent)
+              ? Exit.isSuccess(exit)
+                ? trace("completed", conn.id, fiber, parent, exit.value)
+                : trace("interrupted", conn.id, fiber, parent)
               : Effect.void
+          ),
+          // a defect is a bug: say so, and let the other connections go on
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : log.error(`connection ${conn.id} failed`, cause)
           )
         )
       }).pipe(Effect.scoped)
@@ -175,7 +183,13 @@ export const serve = (
         const acceptOne = Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(restore(listener.accept), (conn) => {
             if (live.size >= config.maxConnections) {
-              return FiberSet.run(fibers, Effect.interruptible(refusal(conn)))
+              // refusals are bounded too: past as many again, drop at once
+              if (refusing >= config.maxConnections) return conn.destroy
+              refusing++
+              return FiberSet.run(
+                fibers,
+                Effect.interruptible(refusal(conn)).pipe(Effect.ensuring(Effect.sync(() => refusing--)))
+              )
             }
             const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = { phase: "reading" }
             live.add(state)

@@ -134,6 +134,28 @@ describe("Server: requests on a connection", () => {
     }))
 })
 
+describe("Server: --trace", () => {
+  it.scoped("logs a connection fiber's life in order, with its fiber id and parent", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ trace: true })
+      const client = yield* server.connect()
+      yield* client.send(get("/hello.txt"))
+      yield* client.response()
+      yield* client.peer.end
+      yield* client.peer.closed
+      yield* until(() => server.log.out.some((l) => l.includes(" finalized ")), "the finalizer trace")
+      const traces = server.log.out.filter((l) => l.includes(" trace "))
+      const events = traces.map((l) => l.split(" ")[3])
+      expect(events).toEqual(["forked", "request-begun", "request-ended", "completed", "finalized"])
+      const who = traces.map((l) => l.split(" ")[2])
+      expect(new Set(who).size).toBe(1)
+      expect(who[0]).toMatch(/^c\d+#\d+$/)
+      for (const line of traces) expect(line).toMatch(/ parent=server\[127\.0\.0\.1:\d+\] accept#\d+/)
+      expect(traces[1]).toContain("GET /hello.txt HTTP/1.1")
+      expect(traces[3]).toContain("peer closed")
+    }))
+})
+
 describe("Server: hostile input", () => {
   const cases: ReadonlyArray<readonly [string, string, number]> = [
     ["garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400],
@@ -193,7 +215,7 @@ describe("Server: timeouts", () => {
       const server = yield* startServer()
       const client = yield* server.connect()
       yield* client.send("GET /hello.txt HTTP/1.1\r\nHost: t\r\n")
-      yield* untilSleeping()
+      yield* untilSleeping((wakeAt) => wakeAt === 30_000)
       yield* TestClock.adjust(Duration.seconds(29))
       yield* tick
       expect(server.log.out).toEqual([])
@@ -209,7 +231,7 @@ describe("Server: timeouts", () => {
     Effect.gen(function*() {
       const server = yield* startServer({ config: { headerTimeout: Duration.seconds(10) } })
       const client = yield* server.connect()
-      yield* untilSleeping()
+      yield* untilSleeping((wakeAt) => wakeAt === 10_000)
       yield* TestClock.adjust(Duration.seconds(10))
       expect(yield* client.untilClosed).toBe("")
       expect(server.log.out).toEqual([])
@@ -221,7 +243,7 @@ describe("Server: timeouts", () => {
       const client = yield* server.connect()
       yield* client.send(get("/hello.txt"))
       expect((yield* client.response())!.status).toBe(200)
-      yield* untilSleeping()
+      yield* untilSleeping((wakeAt) => wakeAt === 5_000)
       yield* TestClock.adjust(Duration.millis(4999))
       yield* tick
       expect((yield* client.peer.status).destroyed).toBe(false)
@@ -232,11 +254,14 @@ describe("Server: timeouts", () => {
 
   it.scoped("a reader that stalls during a response is dropped after the write timeout", () =>
     Effect.gen(function*() {
-      const server = yield* startServer({ config: { writeTimeout: Duration.seconds(30) } })
+      const server = yield* startServer({ config: { writeTimeout: Duration.seconds(20) } })
       const client = yield* server.connect({ window: 4096 })
       yield* client.send(get("/big.bin"))
-      yield* untilSleeping()
-      yield* TestClock.adjust(Duration.seconds(30))
+      yield* untilSleeping((wakeAt) => wakeAt === 20_000)
+      yield* TestClock.adjust(Duration.seconds(19))
+      yield* tick
+      expect((yield* client.peer.status).destroyed).toBe(false)
+      yield* TestClock.adjust(Duration.seconds(1))
       yield* client.peer.closed
       expect(server.log.out).toHaveLength(1)
       expect(server.log.out[0]).toMatch(/"GET \/big\.bin HTTP\/1\.1" 200 \d+ /)
