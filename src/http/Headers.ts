@@ -50,18 +50,40 @@ export class Headers {
   }
 
   /**
-   * Whether a comma-separated list header (Connection, Transfer-Encoding, ...)
-   * contains `token`, ignoring case and optional whitespace.
+   * Whether a comma-separated list header (Connection, Expect, ...) contains
+   * `token`, ignoring ASCII case and optional whitespace.
    */
   hasToken(name: string, token: string): boolean {
     const lower = token.toLowerCase()
-    for (const value of this.getAll(name)) {
-      for (const part of value.split(",")) {
-        if (part.trim().toLowerCase() === lower) return true
-      }
+    for (const [n, v] of this.entries) {
+      if (sameName(n, name) && listHasToken(v, lower)) return true
     }
     return false
   }
+}
+
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09
+
+/**
+ * Whether the comma-separated list `value` has `token` (lowercase) as an
+ * element, ignoring ASCII case and OWS (SP, HTAB: nothing else, so no
+ * NBSP-padded element passes). Allocation-free: it runs per request.
+ */
+export const listHasToken = (value: string, token: string): boolean => {
+  const n = value.length
+  let i = 0
+  while (i < n) {
+    while (i < n && (isOws(value.charCodeAt(i)) || value.charCodeAt(i) === 0x2c)) i++
+    let j = 0
+    while (j < token.length && i + j < n && foldCase(value.charCodeAt(i + j)) === token.charCodeAt(j)) j++
+    if (j === token.length) {
+      let k = i + j
+      while (k < n && isOws(value.charCodeAt(k))) k++
+      if (k === n || value.charCodeAt(k) === 0x2c) return true
+    }
+    while (i < n && value.charCodeAt(i) !== 0x2c) i++
+  }
+  return false
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isDigit, TOKEN } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 import type { FieldSection } from "./fields.ts"
+import { listHasToken } from "./Headers.ts"
 import type { BodyFraming, HttpVersion } from "./message.ts"
 
 /**
@@ -14,6 +15,14 @@ export const CHUNKED: BodyFraming = { _tag: "Chunked" }
 export const UNTIL_CLOSE: BodyFraming = { _tag: "UntilClose" }
 
 const isOws = (c: number): boolean => c === 0x20 || c === 0x09
+
+const trimOws = (text: string): string => {
+  let start = 0
+  let end = text.length
+  while (start < end && isOws(text.charCodeAt(start))) start++
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--
+  return text.slice(start, end)
+}
 
 /**
  * The body length from every Content-Length value: each a list of one or
@@ -55,9 +64,11 @@ export const transferCoding = (values: ReadonlyArray<string>): ParseErrorCode | 
   for (const value of values) {
     for (const element of value.split(",")) {
       const [name, ...parameters] = element.split(";")
-      const coding = name!.trim().toLowerCase()
+      // Only OWS is trimmed: String.trim would also drop NBSP (0xA0) and read
+      // "chunked\xA0" as chunked where other parsers see an unknown coding.
+      const coding = trimOws(name!).toLowerCase()
       if (coding === "") {
-        if (element.trim() === "") continue
+        if (trimOws(element) === "") continue
         return "InvalidTransferEncoding"
       }
       // chunked takes no parameters; one there is a sign of a confused sender.
@@ -126,30 +137,9 @@ export const keepAlive = (version: HttpVersion, connection: ReadonlyArray<string
   let keep = false
   if (connection !== undefined) {
     for (const value of connection) {
-      if (hasOption(value, "close")) return false
-      if (!keep && hasOption(value, "keep-alive")) keep = true
+      if (listHasToken(value, "close")) return false
+      if (!keep && listHasToken(value, "keep-alive")) keep = true
     }
   }
   return version.minor >= 1 || keep
-}
-
-/**
- * Whether the comma-separated list `value` holds `option` (lowercase),
- * ignoring case and optional whitespace; no allocation, it runs per request.
- */
-const hasOption = (value: string, option: string): boolean => {
-  const n = value.length
-  let i = 0
-  while (i < n) {
-    while (i < n && (isOws(value.charCodeAt(i)) || value.charCodeAt(i) === 0x2c)) i++
-    let j = 0
-    while (j < option.length && i + j < n && (value.charCodeAt(i + j) | 0x20) === option.charCodeAt(j)) j++
-    if (j === option.length) {
-      let k = i + j
-      while (k < n && isOws(value.charCodeAt(k))) k++
-      if (k === n || value.charCodeAt(k) === 0x2c) return true
-    }
-    while (i < n && value.charCodeAt(i) !== 0x2c) i++
-  }
-  return false
 }

@@ -22,6 +22,14 @@ describe("Headers", () => {
   it("finds tokens in list fields", () => {
     expect(headers.hasToken("connection", "upgrade")).toBe(true)
     expect(headers.hasToken("connection", "close")).toBe(false)
+    expect(new Headers([["Expect", " 100-Continue\t,x"]]).hasToken("expect", "100-continue")).toBe(true)
+  })
+
+  it("list elements are trimmed of OWS only, and only letters fold", () => {
+    expect(new Headers([["Expect", "100-continue\xa0"]]).hasToken("Expect", "100-continue")).toBe(false)
+    expect(new Headers([["Connection", "\xa0close"]]).hasToken("Connection", "close")).toBe(false)
+    expect(new Headers([["X", "a^b"]]).hasToken("X", "a~b")).toBe(false)
+    expect(new Headers([["X", "A^B"]]).hasToken("X", "a^b")).toBe(true)
   })
 
   it("set, append and remove return new lists", () => {

@@ -140,6 +140,11 @@ const rejections: ReadonlyArray<Case> = [
   ["gzip transfer coding", `${POST}Transfer-Encoding: gzip, chunked\r\n\r\n`, "UnknownTransferCoding", 501],
   ["malformed transfer coding", `${POST}Transfer-Encoding: ch@nked\r\n\r\n`, "InvalidTransferEncoding", 400],
   ["quoted transfer coding", `${POST}Transfer-Encoding: "chunked"\r\n\r\n`, "InvalidTransferEncoding", 400],
+  // Only SP and HTAB are optional whitespace: a peer that trims more (NBSP)
+  // must not see "chunked" where another sees an unknown coding.
+  ["chunked followed by NBSP", `${POST}Transfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n`, "InvalidTransferEncoding", 400],
+  ["NBSP before chunked", `${POST}Transfer-Encoding: \xa0chunked\r\n\r\n0\r\n\r\n`, "InvalidTransferEncoding", 400],
+  ["NBSP around a list element", `${POST}Transfer-Encoding: \xa0, chunked\r\n\r\n0\r\n\r\n`, "InvalidTransferEncoding", 400],
   ["chunked with a parameter", `${POST}Transfer-Encoding: chunked;q=1\r\n\r\n`, "InvalidTransferEncoding", 400],
   [
     "Transfer-Encoding in HTTP/1.0",
