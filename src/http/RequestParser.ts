@@ -4,6 +4,7 @@ import { keepAlive, requestFraming } from "./framing.ts"
 import { Headers } from "./Headers.ts"
 import { MessageParser, type MessageLimits } from "./MessageParser.ts"
 import type { HttpVersion, ParseResult, RequestHead } from "./message.ts"
+import { isHostPort, isTargetFor } from "./target.ts"
 import { HTTP_1_1, parseVersion } from "./version.ts"
 
 export type RequestLimits = MessageLimits
@@ -61,8 +62,11 @@ export class RequestParser extends MessageParser<RequestHead> {
       if (version === "InvalidVersion" && bytes.subarray(i, end).includes(SP)) return "InvalidTarget"
       return version
     }
-    this.method = methodOf(bytes, start, methodEnd, this.text)
-    this.target = this.text.slice(bytes, targetStart, targetEnd)
+    const method = methodOf(bytes, start, methodEnd, this.text)
+    const target = this.text.slice(bytes, targetStart, targetEnd)
+    if (!isTargetFor(method, target)) return "InvalidTarget"
+    this.method = method
+    this.target = target
     this.version = version
     return undefined
   }
@@ -70,8 +74,13 @@ export class RequestParser extends MessageParser<RequestHead> {
   protected completeHead(): RequestHead | ParseErrorCode {
     const fields = this.fields
     const version = this.version
+    // RFC 9112 section 3.2: 400 for a missing (HTTP/1.1), repeated or invalid Host.
     if (fields.hostCount > 1) return "DuplicateHost"
-    if (fields.hostCount === 0 && version.minor >= 1) return "MissingHost"
+    if (fields.host === undefined) {
+      if (version.minor >= 1) return "MissingHost"
+    } else if (!isHostPort(fields.host, false)) {
+      return "InvalidHost"
+    }
     const framing = requestFraming(fields, version, this.limits.maxBodySize)
     if (typeof framing === "string") return framing
     return {

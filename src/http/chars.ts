@@ -32,11 +32,15 @@ export const TOKEN = table((b) => isAlnum(b) || inSet("!#$%&'*+-.^_`|~")(b))
 export const FIELD_VALUE = table((b) => b === HTAB || (b >= 0x20 && b !== 0x7f))
 
 /**
- * The URI character set of RFC 3986 (unreserved, reserved and "%"): what a
- * request target may contain. Space, controls, `"<>\^`{|}` and non-ASCII bytes
- * are rejected rather than guessed at.
+ * The URI character set of RFC 3986 (unreserved, reserved and "%") less "#":
+ * what a request target may contain (no form of it carries a fragment).
+ * Space, controls, `"#<>\^`{|}` and non-ASCII bytes are rejected rather than
+ * guessed at.
  */
-export const URI = table((b) => isAlnum(b) || inSet("-._~:/?#[]@!$&'()*+,;=%")(b))
+export const URI = table((b) => isAlnum(b) || inSet("-._~:/?[]@!$&'()*+,;=%")(b))
+
+/** reg-name characters other than pct-encoded (RFC 3986): unreserved and sub-delims. */
+export const REG_NAME = table((b) => isAlnum(b) || inSet("-._~!$&'()*+,;=")(b))
 
 /** Reason phrase: HTAB, SP, VCHAR, obs-text (same as a field value). */
 export const REASON = FIELD_VALUE

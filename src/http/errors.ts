@@ -24,6 +24,7 @@ export type ParseErrorCode =
   | "TooManyHeaders"
   | "MissingHost"
   | "DuplicateHost"
+  | "InvalidHost"
   // framing
   | "ContentLengthWithTransferEncoding"
   | "InvalidContentLength"
@@ -59,6 +60,7 @@ const statusByCode: Readonly<Record<ParseErrorCode, number>> = {
   TooManyHeaders: 431,
   MissingHost: 400,
   DuplicateHost: 400,
+  InvalidHost: 400,
   ContentLengthWithTransferEncoding: 400,
   InvalidContentLength: 400,
   ConflictingContentLength: 400,
@@ -84,7 +86,7 @@ export const messageOf = (code: ParseErrorCode): string => messages[code]
 const messages: Readonly<Record<ParseErrorCode, string>> = {
   InvalidRequestLine: "malformed request line",
   InvalidMethod: "method is not a token",
-  InvalidTarget: "request target contains a byte outside the URI character set",
+  InvalidTarget: "request target with a byte outside the URI character set, or of a form the method cannot use",
   UriTooLong: "request line too long",
   InvalidVersion: "malformed HTTP version",
   VersionNotSupported: "HTTP major version not supported",
@@ -99,6 +101,7 @@ const messages: Readonly<Record<ParseErrorCode, string>> = {
   TooManyHeaders: "too many header fields",
   MissingHost: "HTTP/1.1 request without Host",
   DuplicateHost: "more than one Host field",
+  InvalidHost: "Host is not a host and optional port",
   ContentLengthWithTransferEncoding: "both Content-Length and Transfer-Encoding",
   InvalidContentLength: "invalid Content-Length",
   ConflictingContentLength: "Content-Length values differ",

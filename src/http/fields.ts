@@ -9,6 +9,8 @@ import type { ParseErrorCode } from "./errors.ts"
 export class FieldSection {
   entries: Array<[string, string]> = []
   hostCount = 0
+  /** The first Host value. */
+  host: string | undefined = undefined
   contentLength: Array<string> | undefined = undefined
   transferEncoding: Array<string> | undefined = undefined
   connection: Array<string> | undefined = undefined
@@ -18,6 +20,7 @@ export class FieldSection {
   reset(): void {
     this.entries = []
     this.hostCount = 0
+    this.host = undefined
     this.contentLength = undefined
     this.transferEncoding = undefined
     this.connection = undefined
@@ -111,7 +114,7 @@ const addField = (
   section.bytes += end - start + 2
   switch (nameEnd - start) {
     case 4:
-      if (equalsLower(bytes, start, "host")) section.hostCount++
+      if (equalsLower(bytes, start, "host") && section.hostCount++ === 0) section.host = value
       break
     case 10:
       if (equalsLower(bytes, start, "connection")) (section.connection ??= []).push(value)

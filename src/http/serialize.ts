@@ -2,6 +2,7 @@ import { Data } from "effect"
 import { FIELD_VALUE, HTAB, REASON, SP, TOKEN, URI } from "./chars.ts"
 import type { Headers } from "./Headers.ts"
 import type { HttpVersion } from "./message.ts"
+import { isTargetFor } from "./target.ts"
 
 /**
  * A head that cannot be written without changing its meaning: a name that is
@@ -85,12 +86,13 @@ const fieldsText = (headers: FieldList): string => {
 
 /**
  * The request line and header section as bytes. Throws InvalidHeadError for
- * a method that is not a token, a target outside the URI character set, or an
- * invalid field (see `checkField`).
+ * a method that is not a token, a target outside the URI character set or of
+ * a form the method cannot use (see `isTargetFor`), or an invalid field (see
+ * `checkField`).
  */
 export const serializeRequestHead = (head: RequestHeadInit): Uint8Array => {
   if (!isToken(head.method)) throw new InvalidHeadError({ message: `invalid method ${JSON.stringify(head.method)}` })
-  if (head.target.length === 0 || !allIn(head.target, URI)) {
+  if (!allIn(head.target, URI) || !isTargetFor(head.method, head.target)) {
     throw new InvalidHeadError({ message: `invalid request target ${JSON.stringify(head.target)}` })
   }
   return latin1Bytes(`${head.method} ${head.target} ${versionText(head.version)}\r\n${fieldsText(head.headers)}`)

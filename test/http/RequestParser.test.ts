@@ -83,6 +83,16 @@ const rejections: ReadonlyArray<Case> = [
       400
     ]
   ),
+  // request-target forms (RFC 9112 section 3.2)
+  ["fragment in the target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["relative target", "GET index.html HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["asterisk-form with GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["asterisk followed by a path", "OPTIONS */a HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["authority-form with GET", "GET example.com:80 HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["scheme not starting with a letter", "GET 1http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["origin-form with CONNECT", "CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["CONNECT without a port", "CONNECT example.com HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
+  ["CONNECT to an absolute URI", "CONNECT http://a:80/ HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidTarget", 400],
   ["method that is not a token", "GE(T / HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidMethod", 400],
   ["two spaces after the method", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", "InvalidRequestLine", 400],
   ["missing version", "GET /\r\nHost: a\r\n\r\n", "InvalidRequestLine", 400],
@@ -102,6 +112,10 @@ const rejections: ReadonlyArray<Case> = [
   ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", "MissingHost", 400],
   ["two Host fields", `${GET}Host: b\r\n\r\n`, "DuplicateHost", 400],
   ["two Host fields in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", "DuplicateHost", 400],
+  ...["a b", "a/b", "user@a", "a?b", "a#b", "a:8x", "a:80:80", "[::1", "::1", "[]", "[::1]x", "a%4", "a%zz", "\xe9t\xe9", "a\tb"].map(
+    (v): Case => [`Host ${JSON.stringify(v)}`, `GET / HTTP/1.1\r\nHost: ${v}\r\n\r\n`, "InvalidHost", 400]
+  ),
+  ["invalid Host in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", "InvalidHost", 400],
   // header section limits
   ["header section over the limit", `${GET}X-A: ${"a".repeat(33 * 1024)}\r\n\r\n`, "HeaderSectionTooLarge", 431],
   [
@@ -246,6 +260,19 @@ describe("RequestParser accepts", () => {
     expect(one("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").head.target).toBe("*")
   })
 
+  it("OPTIONS with every form it may use", () => {
+    expect(one("OPTIONS /a HTTP/1.1\r\nHost: a\r\n\r\n").head.target).toBe("/a")
+    expect(one("OPTIONS http://a/ HTTP/1.1\r\nHost: a\r\n\r\n").head.target).toBe("http://a/")
+    expect(one("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n").head.target).toBe("[::1]:443")
+  })
+
+  it("Host values: empty (no authority), names, IP literals, ports, percent-escapes", () => {
+    for (const host of ["", "example.com", "example.com:8080", "example.com:", "127.0.0.1:80", "[::1]", "[::1]:8080",
+      "[v1.fe80::a+en1]", "xn--bcher-kva.example", "a%41b", "a_b-c~d!$&'()*+,;="]) {
+      expect(one(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).head.headers.get("Host")).toBe(host)
+    }
+  })
+
   it("HTTP/1.0 without Host, not persistent unless asked", () => {
     const plain = one("GET / HTTP/1.0\r\n\r\n").head
     expect(plain.version).toEqual({ major: 1, minor: 0 })
@@ -356,7 +383,8 @@ describe("RequestParser incremental behaviour", () => {
 })
 
 const requestSpec = fc.record({
-  method: fc.oneof(fc.constantFrom("GET", "POST", "PUT", "HEAD", "DELETE"), token),
+  // CONNECT takes an authority-form target, not the origin-form ones made here.
+  method: fc.oneof(fc.constantFrom("GET", "POST", "PUT", "HEAD", "DELETE"), token.filter((m) => m !== "CONNECT")),
   target: originTarget,
   minor: fc.constantFrom(0, 1),
   fields: extraFields,

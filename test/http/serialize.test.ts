@@ -45,6 +45,11 @@ describe("serializeRequestHead", () => {
     expect(request("GET", "/a b", [])).toThrow(InvalidHeadError)
     expect(request("GET", "/a\r\nX: 1", [])).toThrow(InvalidHeadError)
     expect(request("GET", "", [])).toThrow(InvalidHeadError)
+    // Only what the request parser would accept is written.
+    expect(request("GET", "/a#fragment", [])).toThrow(InvalidHeadError)
+    expect(request("GET", "*", [])).toThrow(InvalidHeadError)
+    expect(request("CONNECT", "/", [])).toThrow(InvalidHeadError)
+    expect(request("OPTIONS", "*", [])).not.toThrow()
   })
 
   it("checkField says why, without throwing", () => {
