@@ -7,6 +7,7 @@ import { serializeResponseHead } from "../http/serialize.ts"
 import type { FileError } from "../files/StaticFiles.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { SocketError } from "../net/errors.ts"
+import * as Watchdog from "./Watchdog.ts"
 import { VERSION } from "../version.ts"
 import type { AccessEntry } from "./AccessLog.ts"
 import { AccessLog } from "./AccessLog.ts"
@@ -28,7 +29,7 @@ export interface ConnectionLimits {
 
 /** Request bodies up to this size are read and discarded; larger ones close the connection after the response. */
 const MAX_DISCARDED_BODY = 1024 * 1024
-/** After an error response, unread request bytes are drained this long so the peer gets the response, not a reset. */
+/** After an error response, unread request bytes are drained this long so the peer reads the response, not a reset. */
 const LINGER_MS = 1000
 
 /**
@@ -54,8 +55,6 @@ export interface ConnectionContext {
 
 const EMPTY = new Uint8Array(0)
 
-/** Epoch milliseconds with sub-millisecond precision (the live clock's nanos come from hrtime). */
-const nowMs = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
 const SERVER = `fiberhttp/${VERSION}`
 
 let dateCache = { second: -1, value: "" }
@@ -78,15 +77,14 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 type ReadOutcome =
   /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
   | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly startedAt: number }
-  /** The peer finished, went idle, or failed: close without a response. */
+  /** The peer finished or failed: close without a response. */
   | { readonly _tag: "Closed"; readonly reason: string }
-  /** Part of a request arrived, not all of it in time: 408. */
-  | { readonly _tag: "Timeout"; readonly startedAt: number }
+  /** The watchdog fired while waiting: it answers or closes; the loop only waits for the end. */
+  | { readonly _tag: "Expired" }
   | { readonly _tag: "Invalid"; readonly error: HttpParseError; readonly startedAt: number }
 
-class WriteStalled {
-  readonly _tag = "WriteStalled"
-}
+/** What a connection's watchdog guards: a read (idle or mid-request), a write, or the drain after an error. */
+type Wait = "read" | "write" | "linger"
 
 /**
  * Serves requests on one connection until it should close: the persistence
@@ -97,17 +95,60 @@ class WriteStalled {
 export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effect.Effect<string, never, AccessLog> =>
   Effect.gen(function*() {
     const log = yield* AccessLog
+    const clock = yield* Effect.clock
     const { limits } = ctx
     const parser = new RequestParser()
+    /** Epoch milliseconds with sub-millisecond precision (the live clock's nanos come from hrtime). */
+    const now = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
     /** Bytes read but not yet consumed by the parser (a partial message, or pipelined requests). */
     let pending: Uint8Array = EMPTY
     let served = 0
-    const acceptedAt = yield* nowMs
+    /** When the current request's first byte arrived (the parser keeps partial lines itself). */
+    let startedAt: number | undefined
+    const acceptedAt = now()
 
-    const writeTimed = (chunk: Uint8Array) =>
-      conn.write(chunk).pipe(
-        Effect.timeoutFail({ duration: Duration.millis(limits.writeTimeoutMs), onTimeout: () => new WriteStalled() })
-      )
+    const accessEntry = (begun: number, requestLine: string, status: number, bytes: number): AccessEntry => ({
+      time: new Date(begun),
+      remoteAddress: conn.remoteAddress,
+      remotePort: conn.remotePort,
+      connection: conn.id,
+      fiber: ctx.fiber,
+      requestLine,
+      status,
+      bytes,
+      durationMs: now() - begun
+    })
+
+    /** The header section did not arrive in time: 408, a moment to read it, then the end. */
+    const headerTimeout = (begun: number) =>
+      Effect.gen(function*() {
+        const page = Response.errorPage(408)
+        const bytes = page.body._tag === "Bytes" ? page.body.bytes : EMPTY
+        const head = serializeResponseHead({
+          status: 408,
+          headers: new Headers([
+            ["Date", dateHeader(now())],
+            ["Server", SERVER],
+            ...page.headers.entries,
+            ["Content-Length", String(bytes.length)],
+            ["Connection", "close"]
+          ])
+        })
+        const sent = yield* Effect.either(
+          Effect.timeout(Effect.zipRight(conn.write(concat(head, bytes)), conn.end), Duration.millis(limits.writeTimeoutMs))
+        )
+        yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bytes.length : 0))
+        yield* Clock.sleep(Duration.millis(LINGER_MS))
+        yield* conn.destroy
+      })
+
+    const watchdog = yield* Watchdog.make<Wait>(
+      limits.keepAliveTimeoutMs,
+      (wait) => (wait === "read" && startedAt !== undefined ? headerTimeout(startedAt) : conn.destroy)
+    )
+
+    const write = (chunk: Uint8Array) =>
+      Effect.zipRight(watchdog.arm(watchdog.now() + limits.writeTimeoutMs, "write"), conn.write(chunk))
 
     /** Reads until one request's head has arrived and its body has been discarded. */
     const readRequest: Effect.Effect<ReadOutcome> = Effect.gen(function*() {
@@ -115,10 +156,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       let ended = false
       let discarded = 0
       const first = served === 0
-      // When the request's first byte arrived (the parser keeps partial lines itself, so this is tracked here).
-      let startedAt: number | undefined = pending.length > 0 ? yield* nowMs : undefined
-      // The header timeout runs from the accept for a new connection, from the first byte after that.
-      const deadlineFrom = (): number | undefined => (first ? acceptedAt : startedAt)
+      startedAt = pending.length > 0 ? now() : undefined
       while (true) {
         if (pending.length > 0) {
           const result = parser.execute(pending)
@@ -128,27 +166,33 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
             else if (event._tag === "Body") discarded += event.chunk.length
             else ended = true
           }
-          if (result.error !== undefined) return { _tag: "Invalid", error: result.error, startedAt: startedAt! }
+          if (result.error !== undefined) {
+            watchdog.disarm()
+            return { _tag: "Invalid", error: result.error, startedAt: startedAt! }
+          }
           if (head !== undefined) {
             // the response does not depend on the body: answer once it is gone, or at once when
             // the client waits for 100-continue or sends more than is worth reading
-            if (ended) return { _tag: "Request", head, complete: true, startedAt: startedAt! }
-            if (head.headers.hasToken("Expect", "100-continue") || discarded > MAX_DISCARDED_BODY) {
-              return { _tag: "Request", head, complete: false, startedAt: startedAt! }
+            const complete = ended
+            if (complete || head.headers.hasToken("Expect", "100-continue") || discarded > MAX_DISCARDED_BODY) {
+              watchdog.disarm()
+              return { _tag: "Request", head, complete, startedAt: startedAt! }
             }
           }
           if (result.consumed > 0 && pending.length > 0) continue
         }
-        const from = deadlineFrom()
-        const waitMs = from === undefined ? limits.keepAliveTimeoutMs : from + limits.headerTimeoutMs - (yield* nowMs)
-        const chunk = yield* conn.read.pipe(Effect.timeout(Duration.millis(Math.max(0, waitMs))), Effect.either)
-        if (chunk._tag === "Left") {
-          if (chunk.left._tag === "SocketError") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
-          if (startedAt === undefined) return { _tag: "Closed", reason: first ? "no request arrived" : "idle" }
-          return { _tag: "Timeout", startedAt }
-        }
+        // The header timeout runs from the accept on a new connection, from the first byte after that.
+        const from = first ? acceptedAt : startedAt
+        yield* watchdog.arm(
+          from === undefined ? watchdog.now() + limits.keepAliveTimeoutMs : from + limits.headerTimeoutMs,
+          "read"
+        )
+        const chunk = yield* Effect.either(conn.read)
+        // From here to the next yield nothing else runs: the watchdog either fired before, or not at all.
+        if (watchdog.expired() !== undefined) return { _tag: "Expired" }
+        if (chunk._tag === "Left") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
         if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
-        if (startedAt === undefined) startedAt = yield* nowMs
+        if (startedAt === undefined) startedAt = now()
         pending = concat(pending, chunk.right.value)
       }
     })
@@ -158,15 +202,14 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       head: RequestHead | undefined,
       response: Response.Response,
       keepAlive: boolean,
-      now: number,
       progress: { bytes: number }
-    ): Effect.Effect<void, WriteStalled | SocketError | FileError> => {
+    ): Effect.Effect<void, SocketError | FileError> => {
       const status = response.status
       const body = response.body
       const bodyAllowed = status !== 204 && status !== 304
       const sendBody = bodyAllowed && head?.method !== "HEAD"
       const entries: Array<readonly [string, string]> = [
-        ["Date", dateHeader(now)],
+        ["Date", dateHeader(now())],
         ["Server", SERVER],
         ...response.headers.entries
       ]
@@ -176,64 +219,54 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       }
       if (!keepAlive) entries.push(["Connection", "close"])
       else if (head !== undefined && head.version.minor === 0) entries.push(["Connection", "keep-alive"])
-      const headBytes = serializeResponseHead({
-        version: { major: 1, minor: 1 },
-        status,
-        headers: new Headers(entries)
-      })
-      if (!sendBody || body._tag === "Empty") return writeTimed(headBytes)
+      const headBytes = serializeResponseHead({ status, headers: new Headers(entries) })
+      if (!sendBody || body._tag === "Empty") return write(headBytes)
       if (body._tag === "Bytes") {
-        return Effect.map(writeTimed(concat(headBytes, body.bytes)), () => void (progress.bytes = body.bytes.length))
+        return Effect.map(write(concat(headBytes, body.bytes)), () => void (progress.bytes = body.bytes.length))
       }
-      return writeTimed(headBytes).pipe(
+      return write(headBytes).pipe(
         Effect.zipRight(Stream.runForEach(body.stream, (chunk) =>
-          Effect.map(writeTimed(chunk), () => void (progress.bytes += chunk.length))))
+          Effect.map(write(chunk), () => void (progress.bytes += chunk.length))))
       )
     }
 
-    /** Half-closes, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
-    const lingeringClose = conn.end.pipe(
-      Effect.timeout(Duration.millis(limits.writeTimeoutMs)),
-      Effect.zipRight(
-        Effect.iterate(true, { while: (more) => more, body: () => Effect.map(conn.read, Option.isSome) }).pipe(
-          Effect.timeout(Duration.millis(LINGER_MS))
-        )
-      ),
-      Effect.ignore
-    )
+    /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
+    const end = Effect.zipRight(watchdog.arm(watchdog.now() + limits.writeTimeoutMs, "write"), Effect.ignore(conn.end))
 
-    const accessEntry = (startedAt: number, requestLine: string, status: number, bytes: number, endedAt: number): AccessEntry => ({
-      time: new Date(startedAt),
-      remoteAddress: conn.remoteAddress,
-      remotePort: conn.remotePort,
-      connection: conn.id,
-      fiber: ctx.fiber,
-      requestLine,
-      status,
-      bytes,
-      durationMs: endedAt - startedAt
+    /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
+    const lingeringClose = Effect.gen(function*() {
+      yield* end
+      yield* watchdog.arm(watchdog.now() + LINGER_MS, "linger")
+      while (true) {
+        const chunk = yield* Effect.either(conn.read)
+        if (chunk._tag === "Left" || Option.isNone(chunk.right)) return
+      }
+    })
+
+    /** After the watchdog fired: it answers or closes the connection; wait for that, discarding input. */
+    const afterExpiry = Effect.gen(function*() {
+      const wait = watchdog.expired()
+      const reason = wait === "write" ? "reader stalled" : startedAt !== undefined ? "header timeout" : served === 0 ? "no request arrived" : "idle"
+      while (true) {
+        const chunk = yield* Effect.either(conn.read)
+        if (chunk._tag === "Left" || Option.isNone(chunk.right)) return reason
+      }
     })
 
     const trace = (event: "request-begun" | "request-ended", detail: string) =>
       log.tracing
-        ? Effect.flatMap(nowMs, (now) =>
-          log.trace({ time: new Date(now), event, connection: conn.id, fiber: ctx.fiber, parent: ctx.parent, detail }))
+        ? log.trace({ time: new Date(now()), event, connection: conn.id, fiber: ctx.fiber, parent: ctx.parent, detail })
         : Effect.void
 
-    /** Answers without a request to go on (bad input, timeout), then closes. */
-    const refuse = (status: number, startedAt: number) =>
+    /** Answers input that is not HTTP, then closes. */
+    const refuse = (status: number, begun: number) =>
       Effect.gen(function*() {
         ctx.state.phase = "responding"
-        const now = yield* nowMs
         const progress = { bytes: 0 }
-        const written = yield* writeResponse(undefined, Response.errorPage(status), false, now, progress)
-          .pipe(
-            Effect.onExit(() =>
-              Effect.flatMap(nowMs, (endedAt) =>
-                log.request(accessEntry(startedAt, "-", status, progress.bytes, endedAt)))
-            ),
-            Effect.either
-          )
+        const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress).pipe(
+          Effect.onExit(() => log.request(accessEntry(begun, "-", status, progress.bytes))),
+          Effect.either
+        )
         ctx.state.phase = "reading"
         if (written._tag === "Right") yield* lingeringClose
         return `answered ${status}`
@@ -242,45 +275,45 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     while (true) {
       const outcome = yield* readRequest
       if (outcome._tag === "Closed") return outcome.reason
-      if (outcome._tag === "Timeout") return yield* refuse(408, outcome.startedAt)
+      if (outcome._tag === "Expired") return yield* afterExpiry
       if (outcome._tag === "Invalid") return yield* refuse(outcome.error.status, outcome.startedAt)
 
-      const { head, complete, startedAt } = outcome
+      const { complete, head } = outcome
+      const begun = outcome.startedAt
       served++
       ctx.state.phase = "responding"
       const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
       yield* trace("request-begun", requestLine)
       const response = yield* ctx.handler(head)
       const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
-      const now = yield* nowMs
       const progress = { bytes: 0 }
       // logged however the response ends: written, failed, or interrupted at shutdown
-      const written = yield* writeResponse(head, response, keepAlive, now, progress).pipe(
+      const written = yield* writeResponse(head, response, keepAlive, progress).pipe(
         Effect.onExit((exit) =>
-          Effect.gen(function*() {
-            const endedAt = yield* nowMs
-            yield* log.request(accessEntry(startedAt, requestLine, response.status, progress.bytes, endedAt))
-            const how = Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"
-            yield* trace("request-ended", `${response.status} ${progress.bytes}B${how}`)
-          })
+          Effect.zipRight(
+            log.request(accessEntry(begun, requestLine, response.status, progress.bytes)),
+            trace(
+              "request-ended",
+              `${response.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`
+            )
+          )
         ),
-        Effect.exit
+        Effect.either
       )
       ctx.state.phase = "reading"
-      if (Exit.isFailure(written)) {
-        const failure = Cause.failureOption(written.cause)
-        if (Option.isSome(failure) && failure.value._tag === "FileError") {
-          yield* log.error(`${requestLine}: reading the file failed mid-response`, written.cause)
+      if (written._tag === "Left") {
+        if (written.left._tag === "FileError") {
+          yield* log.error(`${requestLine}: reading the file failed mid-response`, Cause.fail(written.left))
           return "file read failed"
         }
-        return Option.isSome(failure) && failure.value._tag === "WriteStalled" ? "reader stalled" : "write failed"
+        return watchdog.expired() === "write" ? "reader stalled" : "write failed"
       }
       if (!keepAlive) {
         // a body left unread: drain it a moment so the peer sees the response, not a reset
-        if (!complete) yield* lingeringClose
-        else yield* Effect.ignore(Effect.timeout(conn.end, Duration.millis(limits.writeTimeoutMs)))
+        if (complete) yield* end
+        else yield* lingeringClose
         return ctx.draining() ? "server shutting down" : "not persistent"
       }
       if (ctx.draining()) return "server shutting down"
     }
-  })
+  }).pipe(Effect.scoped)
