@@ -291,7 +291,7 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect(typeof line.durationMs).toBe("number")
   }, 30_000)
 
-  it("a port in use: says which and exits 1; a bad port is a usage error", async () => {
+  it("a port in use: says which and exits 1; a bad port is a usage error (exit 2)", async () => {
     const holder = net.createServer()
     await new Promise<void>((r) => holder.listen({ host: "127.0.0.1", port: 0 }, r))
     const busy = (holder.address() as net.AddressInfo).port
@@ -308,7 +308,7 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect(inUse.err).toContain(`127.0.0.1:${busy}`)
     expect(inUse.err).toContain("address already in use")
     const bad = await run(["70000"])
-    expect(bad.code).toBe(1)
+    expect(bad.code).toBe(2)
     expect(bad.err).toContain("invalid port 70000")
   }, 30_000)
 
