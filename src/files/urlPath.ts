@@ -5,6 +5,8 @@
  * - The input is the origin-form path (it must start with "/"). Anything from
  *   the first "?" on is the query and is dropped here, so callers may pass the
  *   whole origin-form target.
+ * - A path (query excluded) over 16 KiB is Refused: no file system has such
+ *   a name, and the work below stays bounded whatever the caller passes.
  * - Raw characters must be visible ASCII (0x21-0x7E); anything else is Invalid.
  * - The path is split on the raw "/" first, then each segment is
  *   percent-decoded exactly once, as UTF-8 (strict: malformed escapes, invalid
@@ -34,7 +36,7 @@ export interface DecodedPath {
   readonly encoded: string
 }
 
-export type RefusedReason = "Traversal" | "EncodedSeparator" | "Backslash" | "Dotfile"
+export type RefusedReason = "Traversal" | "EncodedSeparator" | "Backslash" | "Dotfile" | "TooLong"
 
 /** A path that names nothing we would serve: 404. */
 export interface RefusedPath {
@@ -88,6 +90,9 @@ const decodeSegment = (raw: string): string | InvalidUrlPath => {
   }
 }
 
+/** Longest raw path decoded: PATH_MAX (4096 bytes on Linux) percent-encoded, with room to spare. */
+const MAX_PATH_LENGTH = 16 * 1024
+
 export interface DecodeOptions {
   readonly dotfiles: boolean
 }
@@ -96,6 +101,7 @@ export const decodeUrlPath = (target: string, options: DecodeOptions): UrlPathRe
   const queryAt = target.indexOf("?")
   const path = queryAt === -1 ? target : target.slice(0, queryAt)
   if (path.charCodeAt(0) !== 0x2f) return invalid("path must start with \"/\"")
+  if (path.length > MAX_PATH_LENGTH) return refused("TooLong")
   for (let i = 0; i < path.length; i++) {
     const code = path.charCodeAt(i)
     if (code < 0x21 || code > 0x7e) return invalid("path contains a character that must be percent-encoded")

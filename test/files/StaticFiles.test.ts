@@ -28,7 +28,8 @@ const fixture = Effect.gen(function*() {
   const root = path.join(base, "root")
   const outside = path.join(base, "outside")
   const at = (...names: Array<string>) => path.join(root, ...names)
-  for (const dir of [root, outside, at("both"), at("htmonly"), at("empty"), at("été"), at(".hidden-dir"), at("escaping-index")]) {
+  for (const dir of [root, outside, at("both"), at("htmonly"), at("empty"), at("été"), at(".hidden-dir"), at("escaping-index"),
+    at("dir-index"), at("dir-index", "index.html"), at("dir-index-only"), at("dir-index-only", "index.html")]) {
     yield* fs.makeDirectory(dir)
   }
   const files: Array<[string, string]> = [
@@ -42,6 +43,7 @@ const fixture = Effect.gen(function*() {
     [at("both", "index.html"), "both: html"],
     [at("both", "index.htm"), "both: htm"],
     [at("htmonly", "index.htm"), "htm only"],
+    [at("dir-index", "index.htm"), "htm beside an index.html directory"],
     [at("été", "index.html"), "accents"],
     [at("locked.txt"), "no one may read this"],
     [path.join(outside, "secret.txt"), "outside the root"]
@@ -161,6 +163,26 @@ describe("StaticFiles on a real directory", () => {
       ) {
         expect([target, yield* service.lookup(target, shown)]).toEqual([target, { _tag: "NotFound" }])
       }
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("very long paths and names are NotFound, never a failure", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      const MB = 1024 * 1024
+      for (const target of ["/" + "a/".repeat(MB / 2), "/" + "a".repeat(MB), "/" + "a".repeat(300), "/" + "a/".repeat(3000)]) {
+        expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
+      }
+      expect(fileOf(yield* service.lookup("/" + "a/../".repeat(3000) + "hello.txt", hidden)).size).toBe(11)
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("an index name that is a directory is no index", () =>
+    Effect.gen(function*() {
+      const { realRoot, service } = yield* fixture
+      expect(fileOf(yield* service.lookup("/dir-index/", hidden)).path).toBe(`${realRoot}/dir-index/index.htm`)
+      expect(yield* service.lookup("/dir-index-only/", hidden)).toEqual({
+        _tag: "Directory",
+        path: `${realRoot}/dir-index-only`
+      })
     }).pipe(Effect.provide(NodeFs)))
 
   it.scoped("undecodable paths fail with InvalidPath", () =>
@@ -291,6 +313,8 @@ describe("StaticFiles on a real directory", () => {
         const entries = yield* service.list(realRoot, hidden)
         expect(entries.map((entry) => [entry.name, entry.isDirectory])).toEqual([
           ["both", true],
+          ["dir-index", true],
+          ["dir-index-only", true],
           ["empty", true],
           ["escaping-index", true],
           ["htmonly", true],

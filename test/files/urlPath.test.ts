@@ -129,6 +129,24 @@ describe("decodeUrlPath", () => {
     })
   })
 
+  describe("length is bounded", () => {
+    it("a path over 16 KiB is refused before it is split or decoded", () => {
+      const MB = 1024 * 1024
+      for (const input of ["/" + "a/".repeat(MB / 2), "/" + "a".repeat(MB), "/" + "%41".repeat(MB / 3), "/" + "./".repeat(MB / 2)]) {
+        expect(decodeUrlPath(input, hidden)).toEqual({ _tag: "Refused", reason: "TooLong" })
+      }
+    })
+
+    it("up to 16 KiB the path is decoded; a long query does not count", () => {
+      const long = "/" + "a/../".repeat(3200) + "x"
+      expect(long.length).toBe(16 * 1024 - 382)
+      expect(decodeUrlPath(long, hidden)).toEqual(path(["x"], false, "/x"))
+      expect(decodeUrlPath("/x?" + "q".repeat(1024 * 1024), hidden)).toEqual(path(["x"], false, "/x"))
+      expect(decodeUrlPath("/" + "a".repeat(16 * 1024 - 1), hidden)._tag).toBe("Path")
+      expect(decodeUrlPath("/" + "a".repeat(16 * 1024), hidden)).toEqual({ _tag: "Refused", reason: "TooLong" })
+    })
+  })
+
   describe("dotfiles", () => {
     it.each(["/.git", "/.git/config", "/a/.env", "/%2egit", "/...", "/.well-known/x", "/a/.b/c"])("%s", (input) => {
       expect(decodeUrlPath(input, hidden)).toEqual({ _tag: "Refused", reason: "Dotfile" })
