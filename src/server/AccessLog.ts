@@ -66,13 +66,17 @@ export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
   }
 >() {}
 
+/** host:port, with IPv6 addresses in brackets. */
+const remoteOf = (e: AccessEntry): string =>
+  e.remoteAddress.includes(":") ? `[${e.remoteAddress}]:${e.remotePort}` : `${e.remoteAddress}:${e.remotePort}`
+
 const requestText = (e: AccessEntry): string =>
-  `${e.time.toISOString()} ${e.remoteAddress}:${e.remotePort} ${e.connection}${e.fiber} "${e.requestLine}" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
+  `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${e.requestLine}" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
 
 const requestJson = (e: AccessEntry): string =>
   JSON.stringify({
     time: e.time.toISOString(),
-    remote: `${e.remoteAddress}:${e.remotePort}`,
+    remote: remoteOf(e),
     connection: e.connection,
     fiber: e.fiber,
     request: e.requestLine,

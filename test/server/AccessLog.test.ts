@@ -20,7 +20,7 @@ describe("AccessLog", () => {
       const log = AccessLog.memory({ format: "text", quiet: false, trace: false })
       yield* Effect.provide(Effect.flatMap(AccessLog.AccessLog, (l) => l.request(entry)), log.layer)
       expect(log.out).toEqual([
-        `2026-11-26T01:02:03.456Z ::1:51234 c7#42 "GET /a%20b.txt?x="y" HTTP/1.1" 200 1234 1.2ms`
+        `2026-11-26T01:02:03.456Z [::1]:51234 c7#42 "GET /a%20b.txt?x="y" HTTP/1.1" 200 1234 1.2ms`
       ])
     }))
 
@@ -31,7 +31,7 @@ describe("AccessLog", () => {
       expect(log.out).toHaveLength(1)
       expect(JSON.parse(log.out[0]!)).toEqual({
         time: "2026-11-26T01:02:03.456Z",
-        remote: "::1:51234",
+        remote: "[::1]:51234",
         connection: "c7",
         fiber: "#42",
         request: "GET /a%20b.txt?x=\"y\" HTTP/1.1",
