@@ -95,7 +95,7 @@ export class RequestParser extends MessageParser<RequestHead> {
 }
 
 /** The code for the byte at `i` that ended a start-line element early. */
-export const badByte = (bytes: Uint8Array, i: number, end: number, code: ParseErrorCode): ParseErrorCode => {
+const badByte = (bytes: Uint8Array, i: number, end: number, code: ParseErrorCode): ParseErrorCode => {
   if (i === end) return "InvalidRequestLine"
   if (bytes[i] === CR) return "BareCR"
   return code

@@ -85,20 +85,12 @@ export const transferCoding = (values: ReadonlyArray<string>): ParseErrorCode | 
   return undefined
 }
 
-/** Framing of a request: Content-Length, chunked, or no body. */
+/** Framing of a request: chunked, Content-Length, or no body. */
 export const requestFraming = (
   fields: FieldSection,
   version: HttpVersion,
   maxBodySize: number
-): BodyFraming | ParseErrorCode => {
-  if (fields.transferEncoding !== undefined) {
-    if (version.minor === 0) return "TransferEncodingInHttp10"
-    if (fields.contentLength !== undefined) return "ContentLengthWithTransferEncoding"
-    return transferCoding(fields.transferEncoding) ?? CHUNKED
-  }
-  if (fields.contentLength !== undefined) return lengthFraming(fields.contentLength, maxBodySize)
-  return NO_BODY
-}
+): BodyFraming | ParseErrorCode => bodyFraming(fields, version, maxBodySize, NO_BODY)
 
 /**
  * Framing of a response (RFC 9112 section 6.3): none for HEAD, 1xx, 204 and
@@ -110,15 +102,25 @@ export const responseFraming = (
   status: number,
   requestMethod: string,
   maxBodySize: number
+): BodyFraming | ParseErrorCode =>
+  status < 200 || status === 204 || status === 304 || requestMethod === "HEAD"
+    ? NO_BODY
+    : bodyFraming(fields, version, maxBodySize, UNTIL_CLOSE)
+
+/** Transfer-Encoding (chunked only), else Content-Length, else `otherwise`. */
+const bodyFraming = (
+  fields: FieldSection,
+  version: HttpVersion,
+  maxBodySize: number,
+  otherwise: BodyFraming
 ): BodyFraming | ParseErrorCode => {
-  if (status < 200 || status === 204 || status === 304 || requestMethod === "HEAD") return NO_BODY
   if (fields.transferEncoding !== undefined) {
     if (version.minor === 0) return "TransferEncodingInHttp10"
     if (fields.contentLength !== undefined) return "ContentLengthWithTransferEncoding"
     return transferCoding(fields.transferEncoding) ?? CHUNKED
   }
   if (fields.contentLength !== undefined) return lengthFraming(fields.contentLength, maxBodySize)
-  return UNTIL_CLOSE
+  return otherwise
 }
 
 const lengthFraming = (values: ReadonlyArray<string>, maxBodySize: number): BodyFraming | ParseErrorCode => {
