@@ -8,10 +8,8 @@ import type { FileError } from "../files/StaticFiles.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { SocketError } from "../net/errors.ts"
 import * as Watchdog from "./Watchdog.ts"
-import { VERSION } from "../version.ts"
 import type { AccessEntry } from "./AccessLog.ts"
 import { AccessLog } from "./AccessLog.ts"
-import { formatHttpDate } from "../http/date.ts"
 import * as Response from "./Response.ts"
 import type { Handler } from "./StaticHandler.ts"
 
@@ -54,16 +52,6 @@ export interface ConnectionContext {
 }
 
 const EMPTY = new Uint8Array(0)
-
-const SERVER = `fiberhttp/${VERSION}`
-
-let dateCache = { second: -1, value: "" }
-/** The Date header changes once a second; formatting it per response is wasteful. */
-const dateHeader = (nowMs: number): string => {
-  const second = Math.floor(nowMs / 1000)
-  if (dateCache.second !== second) dateCache = { second, value: formatHttpDate(nowMs) }
-  return dateCache.value
-}
 
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   if (a.length === 0) return b
@@ -122,20 +110,9 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     /** The header section did not arrive in time: 408, a moment to read it, then the end. */
     const headerTimeout = (begun: number) =>
       Effect.gen(function*() {
-        const page = Response.errorPage(408)
-        const bytes = page.body._tag === "Bytes" ? page.body.bytes : EMPTY
-        const head = serializeResponseHead({
-          status: 408,
-          headers: new Headers([
-            ["Date", dateHeader(now())],
-            ["Server", SERVER],
-            ...page.headers.entries,
-            ["Content-Length", String(bytes.length)],
-            ["Connection", "close"]
-          ])
-        })
+        const bytes = Response.encodeClosingError(408, now())
         const sent = yield* Effect.either(
-          Effect.timeout(Effect.zipRight(conn.write(concat(head, bytes)), conn.end), Duration.millis(limits.writeTimeoutMs))
+          Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(limits.writeTimeoutMs))
         )
         yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bytes.length : 0))
         yield* Clock.sleep(Duration.millis(LINGER_MS))
@@ -209,8 +186,8 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       const bodyAllowed = status !== 204 && status !== 304
       const sendBody = bodyAllowed && head?.method !== "HEAD"
       const entries: Array<readonly [string, string]> = [
-        ["Date", dateHeader(now())],
-        ["Server", SERVER],
+        ["Date", Response.dateHeader(now())],
+        ["Server", Response.SERVER],
         ...response.headers.entries
       ]
       if (bodyAllowed) {

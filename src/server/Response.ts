@@ -1,6 +1,8 @@
 import type { Stream } from "effect"
 import { Headers } from "../http/Headers.ts"
-import { reasonPhrase } from "../http/serialize.ts"
+import { formatHttpDate } from "../http/date.ts"
+import { reasonPhrase, serializeResponseHead } from "../http/serialize.ts"
+import { VERSION } from "../version.ts"
 import type { FileError } from "../files/StaticFiles.ts"
 
 /**
@@ -42,3 +44,36 @@ export const html = (status: number, text: string, extra: Headers = new Headers(
   headers: new Headers([...extra.entries, ["Content-Type", "text/html; charset=utf-8"]]),
   body: { _tag: "Bytes", bytes: encoder.encode(text) }
 })
+
+export const SERVER = `fiberhttp/${VERSION}`
+
+let dateCache = { second: -1, value: "" }
+/** The Date header for `nowMs`; it changes once a second, so it is formatted once a second. */
+export const dateHeader = (nowMs: number): string => {
+  const second = Math.floor(nowMs / 1000)
+  if (dateCache.second !== second) dateCache = { second, value: formatHttpDate(nowMs) }
+  return dateCache.value
+}
+
+/**
+ * A whole error response that closes the connection, as bytes, for answers
+ * given outside the request loop (503 at accept, 408 from the watchdog).
+ */
+export const encodeClosingError = (status: number, nowMs: number, extra: Headers = new Headers()): Uint8Array => {
+  const page = errorPage(status, extra)
+  const body = page.body._tag === "Bytes" ? page.body.bytes : new Uint8Array(0)
+  const head = serializeResponseHead({
+    status,
+    headers: [
+      ["Date", dateHeader(nowMs)],
+      ["Server", SERVER],
+      ...page.headers.entries,
+      ["Content-Length", String(body.length)],
+      ["Connection", "close"]
+    ]
+  })
+  const bytes = new Uint8Array(head.length + body.length)
+  bytes.set(head)
+  bytes.set(body, head.length)
+  return bytes
+}

@@ -1,4 +1,5 @@
-import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberId, FiberSet, Scope } from "effect"
+import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberId, FiberSet, Option, Scope } from "effect"
+import { Headers } from "../http/Headers.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { ListenError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
@@ -6,7 +7,6 @@ import { AccessLog, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
 import * as Response from "./Response.ts"
 import type { Handler } from "./StaticHandler.ts"
-import { serializeResponseHead } from "../http/serialize.ts"
 
 export interface ServerConfig {
   readonly host: string
@@ -147,32 +147,28 @@ export const serve = (
         )
       }).pipe(Effect.scoped)
 
-    /** Over the limit: a 503 without reading the request, then close. */
+    /**
+     * Over the limit: a 503 without reading the request, then close, draining
+     * what the client sends meanwhile so that it reads the 503 rather than a reset.
+     */
     const refusal = (conn: Connection) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const page = Response.errorPage(503)
-        const body = page.body._tag === "Bytes" ? page.body.bytes : new Uint8Array(0)
-        const head = serializeResponseHead({
-          version: { major: 1, minor: 1 },
-          status: 503,
-          headers: page.headers.append("Content-Length", String(body.length)).append("Connection", "close")
-            .append("Retry-After", "1")
-        })
-        const bytes = new Uint8Array(head.length + body.length)
-        bytes.set(head)
-        bytes.set(body, head.length)
-        yield* Effect.ignore(Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), REFUSAL_TIMEOUT))
+        const begun = yield* Clock.currentTimeMillis
+        const bytes = Response.encodeClosingError(503, begun, new Headers([["Retry-After", "1"]]))
+        const drain = Effect.iterate(true, { while: (more) => more, body: () => Effect.map(conn.read, Option.isSome) })
+        const sent = yield* Effect.either(
+          Effect.timeout(Effect.zipRight(conn.write(bytes), Effect.zipRight(conn.end, drain)), REFUSAL_TIMEOUT)
+        )
         yield* log.request({
-          time: new Date(now),
+          time: new Date(begun),
           remoteAddress: conn.remoteAddress,
           remotePort: conn.remotePort,
           connection: conn.id,
           fiber: FiberId.threadName(yield* Effect.fiberId),
           requestLine: "-",
           status: 503,
-          bytes: body.length,
-          durationMs: (yield* Clock.currentTimeMillis) - now
+          bytes: sent._tag === "Right" ? bytes.length : 0,
+          durationMs: (yield* Clock.currentTimeMillis) - begun
         })
       }).pipe(Effect.ensuring(conn.destroy))
 
@@ -205,6 +201,7 @@ export const serve = (
           })
         )
         return yield* Effect.forever(acceptOne)
+        // accept fails only once the listener is closed: the loop ends with it
       }).pipe(Effect.catchAll(() => Effect.void))
 
     for (const listener of listeners) yield* Effect.forkScoped(acceptLoop(listener))

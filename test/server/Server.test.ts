@@ -289,6 +289,9 @@ describe("Server: connections and shutdown", () => {
       const refused = (yield* c.response())!
       expect(refused.status).toBe(503)
       expect(refused.headers.get("connection")).toBe("close")
+      expect(refused.headers.get("retry-after")).toBe("1")
+      // the server drains until the client is done, so that the 503 is read rather than reset
+      yield* c.peer.end
       expect(yield* c.untilClosed).toBe("")
       // b still works; once a leaves, a new connection is served
       yield* b.send(get("/hello.txt"))
