@@ -20,14 +20,19 @@ const ports = Args.integer({ name: "port" }).pipe(
   })
 )
 
-const seconds = (name: string, fallback: number, description: string) =>
+/** A duration option given in seconds; only --grace may be 0. */
+const seconds = (name: string, fallback: number, description: string, zeroAllowed = false) =>
   Options.float(name).pipe(
     Options.withDefault(fallback),
     Options.withDescription(`${description} In seconds (default ${fallback}).`),
     Options.mapEffect((value) =>
-      value >= 0 && Number.isFinite(value)
+      Number.isFinite(value) && (value > 0 || (zeroAllowed && value === 0))
         ? Effect.succeed(Duration.millis(Math.round(value * 1000)))
-        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name} must be a number of seconds, 0 or more`)))
+        : Effect.fail(
+          ValidationError.invalidValue(
+            HelpDoc.p(`--${name} must be a number of seconds, ${zeroAllowed ? "0 or more" : "more than 0"}`)
+          )
+        )
     )
   )
 
@@ -61,7 +66,7 @@ const options = {
   keepAliveTimeout: seconds("keep-alive-timeout", 5, "Idle time allowed between requests on a connection."),
   writeTimeout: seconds("write-timeout", 30, "Time a response may wait on a client that stopped reading."),
   maxRequests: count("max-requests", Server.defaults.maxRequests, "Requests per connection before it is closed"),
-  grace: seconds("grace", 2, "At shutdown, time responses in flight get to finish."),
+  grace: seconds("grace", 2, "At shutdown, time responses in flight get to finish.", true),
   quiet: Options.boolean("quiet").pipe(Options.withDescription("No access log (errors still go to stderr).")),
   logFormat: Options.choice("log-format", ["text", "json"]).pipe(
     Options.withDefault("text" as const),

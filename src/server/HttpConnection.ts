@@ -291,6 +291,10 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         else yield* lingeringClose
         return ctx.draining() ? "server shutting down" : "not persistent"
       }
-      if (ctx.draining()) return "server shutting down"
+      if (ctx.draining()) {
+        // the response is complete: let it leave the socket before the connection is destroyed
+        yield* end
+        return "server shutting down"
+      }
     }
   }).pipe(Effect.scoped)
