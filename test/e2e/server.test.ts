@@ -291,6 +291,45 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect(typeof line.durationMs).toBe("number")
   }, 30_000)
 
+  it("several ports: one listener each, all printed and served; IPv6 loopback with --host ::1", async () => {
+    const two = await start(["0", "--quiet"])
+    const ports = [...two.stdout().matchAll(/http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) => Number(m[1]))
+    expect(ports).toHaveLength(2)
+    expect(ports[0]).not.toBe(ports[1])
+    for (const port of ports) expect((await fetchRaw(port, get("/style.css"))).status).toBe(200)
+    two.child.kill("SIGINT")
+    expect((await two.exited).code).toBe(0)
+
+    const v6 = await new Promise<net.Server | undefined>((resolve) => {
+      const probe = net.createServer()
+      probe.once("error", () => resolve(undefined))
+      probe.listen({ host: "::1", port: 0 }, () => resolve(probe))
+    })
+    if (v6 === undefined) return // no IPv6 loopback on this machine: nothing more to check
+    v6.close()
+    const child = spawn(process.execPath, [bin, "server", "0", "--root", root, "--host", "::1", "--quiet"], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const port = await new Promise<number>((resolve) => {
+      let out = ""
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString()
+        const m = /http:\/\/\[::1\]:(\d+)\//.exec(out)
+        if (m !== null) resolve(Number(m[1]))
+      })
+    })
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ host: "::1", port }, () => socket.end(get("/style.css", "Connection: close\r\n")))
+      let text = ""
+      socket.on("data", (d: Buffer) => (text += d.toString()))
+      socket.on("end", () => resolve(text))
+      socket.on("error", reject)
+    })
+    expect(response).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    child.kill("SIGINT")
+    await new Promise((r) => child.on("exit", r))
+  }, 30_000)
+
   it("a port in use: says which and exits 1; a bad port is a usage error (exit 2)", async () => {
     const holder = net.createServer()
     await new Promise<void>((r) => holder.listen({ host: "127.0.0.1", port: 0 }, r))

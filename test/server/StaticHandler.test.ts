@@ -85,6 +85,8 @@ describe("StaticHandler", () => {
       // directories first, then files by name
       expect(html.indexOf("sub dir/")).toBeLessThan(html.indexOf("&lt;b&gt;"))
       expect(html.indexOf("&lt;b&gt;")).toBeLessThan(html.indexOf(">a.txt<"))
+      // sizes and modification dates
+      expect(html).toMatch(/>a\.txt<\/a><\/td><td title="2 bytes">2 B<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d<\/td>/)
     }))
 
   it.scoped("304 for a matching If-None-Match or a fresh If-Modified-Since", () =>
