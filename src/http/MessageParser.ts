@@ -12,7 +12,11 @@ export interface MessageLimits {
   readonly maxHeaderSectionSize: number
   /** Most field lines in a header (or trailer) section. */
   readonly maxHeaderCount: number
-  /** Longest chunk extension (everything after the chunk size) in bytes. */
+  /**
+   * Most bytes of chunk extensions (everything after each chunk size) in one
+   * message, summed over its chunks: extensions are ignored, and the total
+   * is what bounds the work they cause (RFC 9112 section 7.1.1).
+   */
   readonly maxChunkExtensionSize: number
   /** Largest body, by Content-Length or summed chunk sizes. */
   readonly maxBodySize: number
@@ -74,6 +78,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   protected readonly text = new TextWindow()
   private remaining = 0
   private chunkDigits = 0
+  /** Chunk extension bytes in this message so far. */
   private extensionLength = 0
   private bodyTotal = 0
   /** Interim heads skipped since the last final head. */
@@ -213,6 +218,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
               break
             case "Chunked":
               this.bodyTotal = 0
+              this.extensionLength = 0
               this.startChunk()
               break
             case "UntilClose":
@@ -252,7 +258,10 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
           } else if (b === CR) {
             this.phase = CHUNK_SIZE_LF
           } else if (b === SEMICOLON) {
-            this.extensionLength = 1
+            if (++this.extensionLength > this.limits.maxChunkExtensionSize) {
+              code = "ChunkExtensionTooLong"
+              break loop
+            }
             this.phase = CHUNK_EXT
           } else {
             code = b === LF ? "BareLF" : "InvalidChunkSize"

@@ -11,7 +11,7 @@ export type RequestLimits = MessageLimits
 
 /**
  * 8 KiB request line (414 beyond), 32 KiB / 100 header fields (431 beyond),
- * 4 KiB chunk extensions, 8 MiB bodies (413 beyond).
+ * 4 KiB of chunk extensions per request, 8 MiB bodies (413 beyond).
  */
 export const defaultRequestLimits: RequestLimits = {
   maxStartLineSize: 8 * 1024,

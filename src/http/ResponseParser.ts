@@ -8,12 +8,15 @@ import { HTTP_1_1, parseVersion } from "./version.ts"
 
 export type ResponseLimits = MessageLimits
 
-/** As for requests, but no body limit unless the caller sets one. */
+/**
+ * As for requests, but larger header sections, 64 KiB of chunk extensions per
+ * response, and no body limit unless the caller sets one.
+ */
 export const defaultResponseLimits: ResponseLimits = {
   maxStartLineSize: 8 * 1024,
   maxHeaderSectionSize: 64 * 1024,
   maxHeaderCount: 200,
-  maxChunkExtensionSize: 4 * 1024,
+  maxChunkExtensionSize: 64 * 1024,
   maxBodySize: Number.MAX_SAFE_INTEGER
 }
 

@@ -194,6 +194,17 @@ const rejections: ReadonlyArray<Case> = [
     400,
     { maxChunkExtensionSize: 10 }
   ],
+  // RFC 9112 section 7.1.1: the total is what bounds the work an ignored extension causes.
+  [
+    "chunk extensions summed over the chunks",
+    chunked("1;aaaa\r\nx\r\n1;aaaa\r\ny\r\n1;aa\r\nz\r\n0\r\n\r\n"),
+    "ChunkExtensionTooLong",
+    400,
+    { maxChunkExtensionSize: 12 }
+  ],
+  ["the last chunk's extension counts too", chunked("1;aaaa\r\nx\r\n0;aaaa\r\n\r\n"), "ChunkExtensionTooLong", 400, {
+    maxChunkExtensionSize: 8
+  }],
   ["control byte in a chunk extension", chunked("1;a\x00\r\nx\r\n0\r\n\r\n"), "InvalidChunkExtension", 400],
   ["chunk data longer than its size", chunked("3\r\nabcd\r\n0\r\n\r\n"), "InvalidChunkTerminator", 400],
   ["trailer that is not a field", chunked("0\r\nT 1\r\n\r\n"), "InvalidHeaderName", 400],
@@ -333,6 +344,7 @@ describe("RequestParser accepts", () => {
     expect(parse(`${GET}X: 12345\r\n\r\n`, { maxHeaderSectionSize: 20 }).error).toBe("HeaderSectionTooLarge")
     expect(one(`${POST}Content-Length: 10\r\n\r\n0123456789`, { maxBodySize: 10 }).body).toBe("0123456789")
     expect(one(chunked(`1;${"a".repeat(9)}\r\nx\r\n0\r\n\r\n`), { maxChunkExtensionSize: 10 }).body).toBe("x")
+    expect(one(chunked("1;aaaa\r\nx\r\n1;aaaa\r\ny\r\n1;a\r\nz\r\n0\r\n\r\n"), { maxChunkExtensionSize: 12 }).body).toBe("xyz")
   })
 })
 
