@@ -132,7 +132,7 @@ const program = Effect.gen(function* () {
       } |                  ${mib(m.rss)}   ${mib(m.heapUsed)}   ${mib(m.external)}       ${mib(m.arrayBuffers)}`
     )
   })
-  yield* sample.pipe(Effect.repeat({ schedule: Schedule.spaced("250 millis"), until: () => performance.now() - started >= RUN_FOR_MS }))
+  yield* sample.pipe(Effect.repeat({ schedule: Schedule.fixed("250 millis"), until: () => performance.now() - started >= RUN_FOR_MS }))
 
   const settled = rss.slice(4) // after the first second
   console.log(
