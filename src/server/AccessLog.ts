@@ -18,7 +18,10 @@ export interface AccessEntry {
   readonly durationMs: number
 }
 
-/** A step in a connection fiber's life, for `--trace`. */
+/**
+ * A step in a connection fiber's life, or in the server scope's (connection
+ * "server"), for `--trace`.
+ */
 export type TraceEvent =
   | "forked"
   | "request-begun"
@@ -26,10 +29,16 @@ export type TraceEvent =
   | "completed"
   | "interrupted"
   | "finalized"
+  | "listening"
+  | "draining"
+  | "listeners-closed"
+  | "drained"
+  | "closed"
 
 export interface TraceEntry {
   readonly time: Date
   readonly event: TraceEvent
+  /** The connection's id, or "server" for the server scope's own steps. */
   readonly connection: string
   readonly fiber: string
   /** Who owns the fiber: the server scope's FiberSet, via the accept fiber of a listener. */

@@ -75,7 +75,26 @@ export const serve = (
       maxRequests: config.maxRequests
     }
 
-    // Added first, finalized last: interrupts whatever outlived the grace period.
+    const trace = (event: TraceEvent, connection: string, fiber: string, parent: string, detail?: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        log.trace({
+          time: new Date(now),
+          event,
+          connection,
+          fiber,
+          parent,
+          ...(detail === undefined ? {} : { detail })
+        }))
+    /** A step of the server scope itself, run by the fiber that closes it. */
+    const traceServer = (event: TraceEvent, detail: string) =>
+      log.tracing
+        ? Effect.flatMap(Effect.fiberId, (id) => trace(event, "server", FiberId.threadName(id), "main", detail))
+        : Effect.void
+
+    // Finalizers run in reverse order of addition; this one runs last of all.
+    yield* Effect.addFinalizer(() => traceServer("closed", "every connection finalized, server scope closed"))
+
+    // Added next, finalized just before: interrupts whatever outlived the grace period.
     const fibers = yield* FiberSet.make<void, never>()
     /** Connections being served (refusals excluded), with their fibers once forked. */
     const live = new Set<ConnectionState & { fiber?: Fiber.RuntimeFiber<void> }>()
@@ -89,28 +108,31 @@ export const serve = (
         const idle = [...live].flatMap((state) =>
           state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
         )
+        const grace = Duration.format(Duration.decode(config.grace))
+        yield* traceServer(
+          "draining",
+          `interrupting ${idle.length} connection(s) between requests; ${live.size - idle.length} response(s) in flight get ${grace}`
+        )
         yield* Fiber.interruptAll(idle)
         // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
-        yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(Effect.timeout(config.grace), Effect.ignore)
+        const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
+          Effect.timeout(config.grace),
+          Effect.isSuccess
+        )
+        yield* traceServer(
+          "drained",
+          finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`
+        )
       })
     )
 
+    // runs right after the listeners' scope below has closed
+    yield* Effect.addFinalizer(() => traceServer("listeners-closed", "ports released, no new connections"))
     const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
     const listeners = yield* Effect.forEach(
       config.ports,
       (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
     ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
-
-    const trace = (event: TraceEvent, connection: string, fiber: string, parent: string, detail?: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        log.trace({
-          time: new Date(now),
-          event,
-          connection,
-          fiber,
-          parent,
-          ...(detail === undefined ? {} : { detail })
-        }))
 
     /** A connection's fiber: owns the connection, serves it, reports its life when tracing. */
     const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
@@ -205,6 +227,7 @@ export const serve = (
       }).pipe(Effect.catchAll(() => Effect.void))
 
     for (const listener of listeners) yield* Effect.forkScoped(acceptLoop(listener))
+    yield* traceServer("listening", listeners.map((l) => `${l.host}:${l.port}`).join(", "))
 
     return { addresses: listeners.map((l) => ({ host: l.host, port: l.port })) }
   })

@@ -144,7 +144,7 @@ describe("Server: --trace", () => {
       yield* client.peer.end
       yield* client.peer.closed
       yield* until(() => server.log.out.some((l) => l.includes(" finalized ")), "the finalizer trace")
-      const traces = server.log.out.filter((l) => l.includes(" trace "))
+      const traces = server.log.out.filter((l) => l.includes(" trace ") && !l.includes(" trace server#"))
       const events = traces.map((l) => l.split(" ")[3])
       expect(events).toEqual(["forked", "request-begun", "request-ended", "completed", "finalized"])
       const who = traces.map((l) => l.split(" ")[2])
@@ -327,6 +327,15 @@ describe("Server: connections and shutdown", () => {
       yield* TestClock.adjust(Server.defaults.grace)
       yield* stuck.peer.closed
       yield* Fiber.join(closing)
+      // the server scope's own steps, in order
+      const steps = server.log.out.filter((l) => l.includes(" trace server#")).map((l) => l.split(" ")[3])
+      expect(steps).toEqual(["listening", "listeners-closed", "draining", "drained", "closed"])
+      expect(server.log.out.find((l) => l.includes(" draining "))).toMatch(/\d response\(s\) in flight get 2s/)
+      expect(server.log.out.find((l) => l.includes(" drained "))).toContain("grace period over: interrupting 1")
+      // every connection finalized before the scope reports closed
+      const closedAt = server.log.out.findIndex((l) => l.includes(" closed "))
+      const lastFinalized = server.log.out.map((l) => l.includes(" finalized ")).lastIndexOf(true)
+      expect(lastFinalized).toBeLessThan(closedAt)
       const finalized = server.log.out.filter((l) => l.includes(" finalized "))
       expect(finalized).toHaveLength(3)
       // the idle one may still have been finishing its response when the shutdown began
