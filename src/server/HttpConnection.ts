@@ -261,7 +261,12 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       ctx.state.phase = "responding"
       const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
       yield* trace("request-begun", requestLine)
-      const response = yield* ctx.handler(head)
+      // a handler that dies has a bug: answer 500 and log it once, with its cause
+      const response = yield* ctx.handler(head).pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), Response.errorPage(500))
+        )
+      )
       const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
       const progress = { bytes: 0 }
       // logged however the response ends: written, failed, or interrupted at shutdown

@@ -134,6 +134,27 @@ describe("Server: requests on a connection", () => {
     }))
 })
 
+describe("Server: a failing handler", () => {
+  it.scoped("a defect in the handler is a 500, logged once with its cause; the connection goes on", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const server = yield* startServer({
+        handler: () =>
+          ++calls === 1
+            ? Effect.die(new Error("handler bug"))
+            : Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Empty" } })
+      })
+      const client = yield* server.connect()
+      yield* client.send(get("/a") + get("/b"))
+      const failed = (yield* client.response())!
+      expect(failed.status).toBe(500)
+      expect((yield* client.response())!.status).toBe(200)
+      expect(server.log.err).toHaveLength(1)
+      expect(server.log.err[0]).toContain("GET /a HTTP/1.1: unexpected failure")
+      expect(server.log.err[0]).toContain("handler bug")
+    }))
+})
+
 describe("Server: --trace", () => {
   it.scoped("logs a connection fiber's life in order, with its fiber id and parent", () =>
     Effect.gen(function*() {
