@@ -288,6 +288,33 @@ describe("Server: timeouts", () => {
       expect(server.log.out[0]).toMatch(/"GET \/big\.bin HTTP\/1\.1" 200 \d+ /)
     }))
 
+  it.scoped("backpressure: a client that does not read stops the body from being pulled", () =>
+    Effect.gen(function*() {
+      let pulled = 0
+      const chunk = new Uint8Array(64 * 1024)
+      const body = Stream.repeatEffect(Effect.sync(() => (pulled++, chunk))).pipe(Stream.take(1000))
+      const server = yield* startServer({
+        handler: () =>
+          Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 1000 * chunk.length, stream: body } })
+      })
+      const client = yield* server.connect({ window: 128 * 1024 })
+      yield* client.send(get("/huge"))
+      yield* until(() => pulled >= 2, "the body to start")
+      for (let i = 0; i < 20; i++) yield* tick
+      // what the window holds plus the chunk being written, not 1000 chunks
+      expect(pulled).toBeLessThanOrEqual(4)
+      const first = yield* client.peer.read
+      expect(first._tag).toBe("Some")
+      // reading lets the server go on
+      let got = 0
+      while (got < 1024 * 1024) {
+        const next = yield* client.peer.read
+        if (next._tag === "None") break
+        got += next.value.length
+      }
+      expect(pulled).toBeGreaterThan(4)
+    }))
+
   it.scoped("a slow reader that keeps reading gets the whole file", () =>
     Effect.gen(function*() {
       const server = yield* startServer()
