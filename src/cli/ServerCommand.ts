@@ -23,6 +23,7 @@ const ports = Args.integer({ name: "port" }).pipe(
 /** A duration option given in seconds; only --grace may be 0. */
 const seconds = (name: string, fallback: number, description: string, zeroAllowed = false) =>
   Options.float(name).pipe(
+    Options.withPseudoName("SECONDS"),
     Options.withDefault(fallback),
     Options.withDescription(`${description} In seconds (default ${fallback}).`),
     Options.mapEffect((value) =>
@@ -38,6 +39,7 @@ const seconds = (name: string, fallback: number, description: string, zeroAllowe
 
 const count = (name: string, fallback: number, description: string) =>
   Options.integer(name).pipe(
+    Options.withPseudoName("N"),
     Options.withDefault(fallback),
     Options.withDescription(`${description} (default ${fallback}).`),
     Options.mapEffect((value) =>
@@ -50,10 +52,12 @@ const count = (name: string, fallback: number, description: string) =>
 const options = {
   ports,
   root: Options.text("root").pipe(
+    Options.withPseudoName("DIR"),
     Options.withDefault("."),
     Options.withDescription("Directory to serve (default: the current directory).")
   ),
   host: Options.text("host").pipe(
+    Options.withPseudoName("ADDR"),
     Options.withDefault(Server.defaults.host),
     Options.withDescription("Address to listen on (default 127.0.0.1; 0.0.0.0 or :: to expose).")
   ),
@@ -62,11 +66,28 @@ const options = {
   ),
   dotfiles: Options.boolean("dotfiles").pipe(Options.withDescription("Serve names starting with a dot.")),
   maxConnections: count("max-connections", Server.defaults.maxConnections, "Connections served at once; more get 503"),
-  headerTimeout: seconds("header-timeout", 30, "Time for a request's header section to arrive, else 408."),
-  keepAliveTimeout: seconds("keep-alive-timeout", 5, "Idle time allowed between requests on a connection."),
-  writeTimeout: seconds("write-timeout", 30, "Time a response may wait on a client that stopped reading."),
+  headerTimeout: seconds(
+    "header-timeout",
+    Duration.toSeconds(Server.defaults.headerTimeout),
+    "Time for a request's header section to arrive, else 408."
+  ),
+  keepAliveTimeout: seconds(
+    "keep-alive-timeout",
+    Duration.toSeconds(Server.defaults.keepAliveTimeout),
+    "Idle time allowed between requests on a connection."
+  ),
+  writeTimeout: seconds(
+    "write-timeout",
+    Duration.toSeconds(Server.defaults.writeTimeout),
+    "Time a response may wait on a client that stopped reading."
+  ),
   maxRequests: count("max-requests", Server.defaults.maxRequests, "Requests per connection before it is closed"),
-  grace: seconds("grace", 2, "At shutdown, time responses in flight get to finish.", true),
+  grace: seconds(
+    "grace",
+    Duration.toSeconds(Server.defaults.grace),
+    "At shutdown, time responses in flight get to finish.",
+    true
+  ),
   quiet: Options.boolean("quiet").pipe(Options.withDescription("No access log (errors still go to stderr).")),
   logFormat: Options.choice("log-format", ["text", "json"]).pipe(
     Options.withDefault("text" as const),
