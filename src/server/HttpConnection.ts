@@ -29,6 +29,8 @@ export interface ConnectionLimits {
 const MAX_DISCARDED_BODY = 1024 * 1024
 /** After an error response, unread request bytes are drained this long so the peer reads the response, not a reset. */
 const LINGER_MS = 1000
+/** During shutdown, a write stalled this long means a client that will not read: give up on it. */
+export const SHUTDOWN_STALL_MS = 500
 
 /**
  * What the server sees of a connection while it runs: whether it is between
@@ -37,6 +39,12 @@ const LINGER_MS = 1000
  */
 export interface ConnectionState {
   phase: "reading" | "responding"
+  /**
+   * Called when the server starts shutting down: from then on a write that
+   * makes no progress for SHUTDOWN_STALL_MS ends the connection, so a client
+   * that never reads does not hold the exit for the whole grace period.
+   */
+  onDrain?: Effect.Effect<void>
 }
 
 export interface ConnectionContext {
@@ -124,8 +132,16 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       (wait) => (wait === "read" && startedAt !== undefined ? headerTimeout(startedAt) : conn.destroy)
     )
 
+    const writeDeadline = () =>
+      watchdog.now() + (ctx.draining() ? Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS) : limits.writeTimeoutMs)
+    /** Whether a write (or end) is waiting on the peer now. */
+    let writing = false
     const write = (chunk: Uint8Array) =>
-      Effect.zipRight(watchdog.arm(watchdog.now() + limits.writeTimeoutMs, "write"), conn.write(chunk))
+      Effect.suspend(() => {
+        writing = true
+        return Effect.zipRight(watchdog.arm(writeDeadline(), "write"), conn.write(chunk))
+      }).pipe(Effect.map(() => void (writing = false)))
+    ctx.state.onDrain = Effect.suspend(() => (writing ? watchdog.arm(writeDeadline(), "write") : Effect.void))
 
     /** Reads until one request's head has arrived and its body has been discarded. */
     const readRequest: Effect.Effect<ReadOutcome> = Effect.gen(function*() {
@@ -208,7 +224,10 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     }
 
     /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
-    const end = Effect.zipRight(watchdog.arm(watchdog.now() + limits.writeTimeoutMs, "write"), Effect.ignore(conn.end))
+    const end = Effect.suspend(() => {
+      writing = true
+      return Effect.zipRight(watchdog.arm(writeDeadline(), "write"), Effect.ignore(conn.end))
+    }).pipe(Effect.map(() => void (writing = false)))
 
     /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
     const lingeringClose = Effect.gen(function*() {

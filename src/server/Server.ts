@@ -111,9 +111,11 @@ export const serve = (
         const grace = Duration.format(Duration.decode(config.grace))
         yield* traceServer(
           "draining",
-          `interrupting ${idle.length} connection(s) between requests; ${live.size - idle.length} response(s) in flight get ${grace}`
+          `interrupting ${idle.length} connection(s) between requests; ${live.size - idle.length} response(s) in flight get up to ${grace}`
         )
         yield* Fiber.interruptAll(idle)
+        // responses in flight: from now on a write stalled for long ends its connection
+        for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain
         // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
         const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
           Effect.timeout(config.grace),
