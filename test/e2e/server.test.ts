@@ -351,6 +351,44 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect(bad.err).toContain("invalid port 70000")
   }, 30_000)
 
+  it("real timers: 408 after --header-timeout, a quiet close after --keep-alive-timeout, 503 past --max-connections", async () => {
+    const server = await start(["--header-timeout", "0.3", "--keep-alive-timeout", "0.3", "--max-connections", "2", "--quiet"])
+    const slow = await RawClient.connect(server.port)
+    slow.send("GET /app.js HTTP/1.1\r\nHost: x\r\n")
+    const kept = await RawClient.connect(server.port)
+    kept.send(get("/app.js"))
+    expect((await kept.response())!.status).toBe(200)
+    const third = await RawClient.connect(server.port)
+    const refused = (await third.response())!
+    expect(refused.status).toBe(503)
+    third.socket.end()
+    await third.closed()
+    const timedOut = (await slow.response())!
+    expect(timedOut.status).toBe(408)
+    expect(timedOut.headers.get("connection")).toBe("close")
+    slow.socket.end()
+    await slow.closed()
+    const idleSince = Date.now()
+    await kept.closed()
+    expect(Date.now() - idleSince).toBeLessThan(1000)
+    server.child.kill("SIGINT")
+    expect((await server.exited).code).toBe(0)
+  }, 30_000)
+
+  it("a client that stops reading mid-download is dropped after --write-timeout", async () => {
+    const server = await start(["--write-timeout", "0.5", "--trace"])
+    const stuck = await RawClient.connect(server.port)
+    stuck.socket.pause()
+    stuck.send(get("/big.bin"))
+    const deadline = Date.now() + 10_000
+    while (!server.stdout().includes("reader stalled") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(server.stdout()).toMatch(/completed parent=.* reader stalled/)
+    expect(server.stdout()).toMatch(/"GET \/big\.bin HTTP\/1\.1" 200 \d+ /)
+    stuck.socket.destroy()
+    server.child.kill("SIGINT")
+    expect((await server.exited).code).toBe(0)
+  }, 30_000)
+
   it("SIGINT with idle and mid-headers connections: exits 0 within 1 s, port free at once", async () => {
     const server = await start(["--quiet"])
     const idle = await RawClient.connect(server.port)
