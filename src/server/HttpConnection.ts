@@ -118,11 +118,11 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     /** The header section did not arrive in time: 408, a moment to read it, then the end. */
     const headerTimeout = (begun: number) =>
       Effect.gen(function*() {
-        const bytes = Response.encodeClosingError(408, now())
+        const { bodyLength, bytes } = Response.encodeClosingError(408, now())
         const sent = yield* Effect.either(
           Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(limits.writeTimeoutMs))
         )
-        yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bytes.length : 0))
+        yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bodyLength : 0))
         yield* Clock.sleep(Duration.millis(LINGER_MS))
         yield* conn.destroy
       })

@@ -59,7 +59,11 @@ export const dateHeader = (nowMs: number): string => {
  * A whole error response that closes the connection, as bytes, for answers
  * given outside the request loop (503 at accept, 408 from the watchdog).
  */
-export const encodeClosingError = (status: number, nowMs: number, extra: Headers = new Headers()): Uint8Array => {
+export const encodeClosingError = (
+  status: number,
+  nowMs: number,
+  extra: Headers = new Headers()
+): { readonly bytes: Uint8Array; readonly bodyLength: number } => {
   const page = errorPage(status, extra)
   const body = page.body._tag === "Bytes" ? page.body.bytes : new Uint8Array(0)
   const head = serializeResponseHead({
@@ -75,5 +79,5 @@ export const encodeClosingError = (status: number, nowMs: number, extra: Headers
   const bytes = new Uint8Array(head.length + body.length)
   bytes.set(head)
   bytes.set(body, head.length)
-  return bytes
+  return { bytes, bodyLength: body.length }
 }

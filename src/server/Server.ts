@@ -178,7 +178,7 @@ export const serve = (
     const refusal = (conn: Connection) =>
       Effect.gen(function*() {
         const begun = yield* Clock.currentTimeMillis
-        const bytes = Response.encodeClosingError(503, begun, new Headers([["Retry-After", "1"]]))
+        const { bodyLength, bytes } = Response.encodeClosingError(503, begun, new Headers([["Retry-After", "1"]]))
         const drain = Effect.iterate(true, { while: (more) => more, body: () => Effect.map(conn.read, Option.isSome) })
         const sent = yield* Effect.either(
           Effect.timeout(Effect.zipRight(conn.write(bytes), Effect.zipRight(conn.end, drain)), REFUSAL_TIMEOUT)
@@ -191,7 +191,7 @@ export const serve = (
           fiber: FiberId.threadName(yield* Effect.fiberId),
           requestLine: "-",
           status: 503,
-          bytes: sent._tag === "Right" ? bytes.length : 0,
+          bytes: sent._tag === "Right" ? bodyLength : 0,
           durationMs: (yield* Clock.currentTimeMillis) - begun
         })
       }).pipe(Effect.ensuring(conn.destroy))
