@@ -54,8 +54,9 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
  * fibers, each owning its connection through acquireRelease. Closing the
  * scope runs, in this order: accept fibers interrupted; listeners closed
  * (ports free); connections between requests interrupted, those writing a
- * response given `grace` to finish; then every fiber still running
- * interrupted, each connection destroyed by its own finalizer.
+ * response given `grace` to finish (unless their writes stall for
+ * SHUTDOWN_STALL_MS); then every fiber still running interrupted, each
+ * connection destroyed by its own finalizer.
  *
  * If a port cannot be bound, the listeners already open are closed and the
  * ListenError (naming host, port and reason) is the failure.
