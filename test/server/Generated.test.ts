@@ -70,3 +70,41 @@ describe("Server: hostile input, generated", () => {
       expect((yield* check.response())!.status).toBe(200)
     }), 60_000)
 })
+
+describe("Server: pipelining, generated", () => {
+  const targets = ["/hello.txt", "/style.css", "/missing", "/", "/docs"] as const
+  const expected: Record<(typeof targets)[number], number> = {
+    "/hello.txt": 200,
+    "/style.css": 200,
+    "/missing": 404,
+    "/": 200,
+    "/docs": 301
+  }
+
+  it.scoped("requests split anywhere and pipelined are answered in order", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const cases = fc.sample(
+        fc.record({
+          requests: fc.array(fc.constantFrom(...targets), { minLength: 1, maxLength: 6 }),
+          cuts: fc.array(fc.nat(), { maxLength: 8 })
+        }),
+        { numRuns: 60, seed: 7 }
+      )
+      for (const { cuts, requests } of cases) {
+        const bytes = Buffer.from(requests.map((t) => get(t)).join(""), "latin1")
+        const points = [...new Set(cuts.map((c) => c % bytes.length))].sort((a, b) => a - b)
+        const client = yield* server.connect()
+        let from = 0
+        for (const point of [...points, bytes.length]) {
+          if (point > from) yield* client.send(bytes.subarray(from, point))
+          from = point
+        }
+        for (const target of requests) {
+          const response = (yield* client.response())!
+          expect(response.status, `${requests.join(" ")} cut at ${points.join(",")}`).toBe(expected[target])
+        }
+        yield* client.peer.destroy
+      }
+    }), 60_000)
+})
