@@ -1,17 +1,15 @@
 import { Cause, Clock, Duration, Effect, Exit, Option, Stream } from "effect"
+import type { FileError } from "../files/StaticFiles.ts"
 import type { HttpParseError } from "../http/errors.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
 import { RequestParser } from "../http/RequestParser.ts"
 import { serializeResponseHead } from "../http/serialize.ts"
-import type { FileError } from "../files/StaticFiles.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { SocketError } from "../net/errors.ts"
-import * as Watchdog from "./Watchdog.ts"
-import type { AccessEntry } from "./AccessLog.ts"
-import { AccessLog } from "./AccessLog.ts"
+import { type AccessEntry, AccessLog } from "./AccessLog.ts"
 import * as Response from "./Response.ts"
-import type { Handler } from "./StaticHandler.ts"
+import * as Watchdog from "./Watchdog.ts"
 
 /** Per-connection limits, in milliseconds and counts. */
 export interface ConnectionLimits {
@@ -49,7 +47,7 @@ export interface ConnectionState {
 
 export interface ConnectionContext {
   readonly limits: ConnectionLimits
-  readonly handler: Handler
+  readonly handler: Response.Handler
   /** The connection fiber's id ("#42"), for logs. */
   readonly fiber: string
   /** The owner, for traces. */

@@ -1,5 +1,6 @@
-import type { Stream } from "effect"
+import type { Effect, Stream } from "effect"
 import { Headers } from "../http/Headers.ts"
+import type { RequestHead } from "../http/message.ts"
 import { formatHttpDate } from "../http/date.ts"
 import { reasonPhrase, serializeResponseHead } from "../http/serialize.ts"
 import { VERSION } from "../version.ts"
@@ -14,6 +15,9 @@ export interface Response {
   readonly headers: Headers
   readonly body: Body
 }
+
+/** Answers one parsed request; never fails (failures become error responses). */
+export type Handler = (head: RequestHead) => Effect.Effect<Response>
 
 export type Body =
   | { readonly _tag: "Empty" }

@@ -6,7 +6,6 @@ import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
 import * as Response from "./Response.ts"
-import type { Handler } from "./StaticHandler.ts"
 
 export interface ServerConfig {
   readonly host: string
@@ -63,7 +62,7 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
  */
 export const serve = (
   config: ServerConfig,
-  handler: Handler
+  handler: Response.Handler
 ): Effect.Effect<RunningServer, ListenError, Scope.Scope | SocketServer | AccessLog> =>
   Effect.gen(function*() {
     const sockets = yield* SocketServer

@@ -1,16 +1,13 @@
 import { Cause, Effect } from "effect"
 import * as Mime from "mime-types"
+import { type FileEntry, type FileError, type LookupOptions, StaticFiles } from "../files/StaticFiles.ts"
+import { formatHttpDate, parseHttpDate } from "../http/date.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
-import { type FileEntry, type FileError, type LookupOptions, StaticFiles } from "../files/StaticFiles.ts"
 import { AccessLog } from "./AccessLog.ts"
-import { formatHttpDate, parseHttpDate } from "../http/date.ts"
 import { renderListing } from "./Listing.ts"
 import { parseRange } from "./Range.ts"
 import * as Response from "./Response.ts"
-
-/** Answers one parsed request; never fails (failures become error responses). */
-export type Handler = (head: RequestHead) => Effect.Effect<Response.Response>
 
 export interface StaticOptions {
   readonly listing: boolean
@@ -88,7 +85,7 @@ const decodeForDisplay = (rawPath: string): string => {
   }
 }
 
-export const make = (options: StaticOptions): Effect.Effect<Handler, never, StaticFiles | AccessLog> =>
+export const make = (options: StaticOptions): Effect.Effect<Response.Handler, never, StaticFiles | AccessLog> =>
   Effect.gen(function*() {
     const files = yield* StaticFiles
     const log = yield* AccessLog

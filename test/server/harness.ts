@@ -4,6 +4,7 @@ import * as MemoryNet from "../../src/net/MemoryNetwork.ts"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import * as Server from "../../src/server/Server.ts"
+import type { Handler } from "../../src/server/Response.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
 import { siteLayer } from "./fixtures.ts"
 
@@ -128,7 +129,7 @@ export interface Harness {
 export interface HarnessOptions {
   readonly config?: Partial<Server.ServerConfig>
   readonly static?: StaticHandler.StaticOptions
-  readonly handler?: StaticHandler.Handler
+  readonly handler?: Handler
   readonly trace?: boolean
 }
 
