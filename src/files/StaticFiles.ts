@@ -17,6 +17,12 @@ export interface FileEntry {
   readonly ino: number
 }
 
+/** Inclusive byte offsets into a file. */
+export interface ByteRange {
+  readonly start: number
+  readonly end: number
+}
+
 export interface DirectoryEntry {
   readonly name: string
   readonly isDirectory: boolean
@@ -49,10 +55,8 @@ export class FileError extends Data.TaggedError("FileError")<{
   readonly cause?: unknown
 }> {}
 
-/** Bytes per read from disk; also the most a stream holds per chunk. */
-const chunkSize = 64 * 1024
-/** Chunks read ahead of the consumer: a slow reader holds at most this many. */
-const readAhead = 2
+/** Bytes per read from disk: the most a stream holds per chunk, and the most `read` reads at once. */
+export const chunkSize = 64 * 1024
 const indexNames = ["index.html", "index.htm"] as const
 
 type Outcome = "NotFound" | "Forbidden"
@@ -187,35 +191,70 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
         }
       })
 
-    const stream = (
-      file: FileEntry,
-      range?: { readonly start: number; readonly end: number }
-    ): Stream.Stream<Uint8Array, FileError> => {
+    /** Checks a range against the file; the default is the whole file. */
+    const spanOf = (file: FileEntry, range: ByteRange | undefined): { readonly start: number; readonly length: number } => {
       const start = range?.start ?? 0
       const end = range?.end ?? file.size - 1
       const length = end - start + 1
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || length < 0 || end >= file.size) {
-        return Stream.die(new RangeError(`byte range ${start}-${end} does not fit a file of ${file.size} bytes`))
+        throw new RangeError(`byte range ${start}-${end} does not fit a file of ${file.size} bytes`)
       }
-      if (length === 0) return Stream.empty
-      return Stream.suspend(() => {
-        let sent = 0
-        // A file that shrank since lookup would leave the response short of
-        // its Content-Length: fail, so the connection gets closed.
-        const shortRead = Stream.suspend(() =>
-          sent < length
-            ? Stream.fail(new FileError({ path: file.path, message: `file ended after ${sent} of ${length} bytes` }))
-            : Stream.empty
-        )
-        return fs.stream(file.path, { offset: start, bytesToRead: length, chunkSize, bufferSize: readAhead }).pipe(
-          Stream.mapError((error) => toFileError(file.path, error)),
-          Stream.map((chunk) => {
-            sent += chunk.length
-            return chunk
-          }),
-          Stream.concat(shortRead)
-        )
+      return { start, length }
+    }
+
+    // A file that shrank since lookup would leave the response short of its
+    // Content-Length: fail, so the connection gets closed.
+    const shortRead = (file: FileEntry, sent: number, length: number) =>
+      new FileError({ path: file.path, message: `file ended after ${sent} of ${length} bytes` })
+
+    /** One positioned read of at most `size` bytes; fewer only at the end of the file. */
+    const readAt = (file: FileEntry, handle: FileSystem.File, size: number) =>
+      Effect.mapError(handle.readAlloc(size), (error) => toFileError(file.path, error))
+
+    const read = (file: FileEntry, range?: ByteRange): Effect.Effect<Uint8Array, FileError> =>
+      Effect.suspend(() => {
+        const { length, start } = spanOf(file, range)
+        if (length > chunkSize) return Effect.die(new RangeError(`read of ${length} bytes: stream anything over ${chunkSize}`))
+        if (length === 0) return Effect.succeed(new Uint8Array(0))
+        return Effect.gen(function*() {
+          const handle = yield* fs.open(file.path).pipe(Effect.mapError((error) => toFileError(file.path, error)))
+          if (start > 0) yield* handle.seek(start, "start")
+          const bytes = yield* readAt(file, handle, length)
+          if (Option.isNone(bytes) || bytes.value.length < length) {
+            return yield* shortRead(file, Option.isNone(bytes) ? 0 : bytes.value.length, length)
+          }
+          return bytes.value
+        }).pipe(Effect.scoped)
       })
+
+    const stream = (file: FileEntry, range?: ByteRange): Stream.Stream<Uint8Array, FileError> => {
+      let span: { readonly start: number; readonly length: number }
+      try {
+        span = spanOf(file, range)
+      } catch (defect) {
+        return Stream.die(defect)
+      }
+      const { length, start } = span
+      if (length === 0) return Stream.empty
+      if (length <= chunkSize) return Stream.fromEffect(read(file, range))
+      // Pulled straight from the handle, one chunk per pull: nothing is read
+      // before the consumer asks, and the handle closes with the stream.
+      return Stream.unwrapScoped(Effect.gen(function*() {
+        const handle = yield* fs.open(file.path).pipe(Effect.mapError((error) => toFileError(file.path, error)))
+        yield* handle.seek(start, "start")
+        let sent = 0
+        return Stream.repeatEffectOption(Effect.suspend(() => {
+          if (sent >= length) return Effect.fail(Option.none())
+          return readAt(file, handle, Math.min(chunkSize, length - sent)).pipe(
+            Effect.mapError(Option.some),
+            Effect.flatMap((bytes) => {
+              if (Option.isNone(bytes)) return Effect.fail(Option.some(shortRead(file, sent, length)))
+              sent += bytes.value.length
+              return Effect.succeed(bytes.value)
+            })
+          )
+        }))
+      }))
     }
 
     const list = (dir: string, options: LookupOptions): Effect.Effect<ReadonlyArray<DirectoryEntry>, FileError> =>
@@ -241,7 +280,7 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
         return Arr.getSomes(entries).sort(compareEntries)
       })
 
-    return { root: rootPath, lookup, stream, list }
+    return { root: rootPath, lookup, read, stream, list }
   })
 
 /** Directories first, then by name in code-unit order (locale-independent, stable across machines). */
@@ -266,12 +305,20 @@ export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
     readonly lookup: (rawPath: string, options: LookupOptions) => Effect.Effect<Lookup, InvalidPath | FileError>
     /**
      * Bytes [start, end] inclusive of `file` (the whole file without a range),
-     * read as the consumer pulls, in chunks of at most 64 KiB with at most two
-     * read ahead. A range that does not fit the file is a defect (answer 416
-     * before streaming). Fails with FileError if the file is gone or ends
-     * short of the expected length (it shrank since lookup).
+     * in one open, read and close: for spans of at most `chunkSize` bytes
+     * (more is a defect), so that a small response goes out in one write.
+     * Fails like `stream`.
      */
-    readonly stream: (file: FileEntry, range?: { readonly start: number; readonly end: number }) => Stream.Stream<Uint8Array, FileError>
+    readonly read: (file: FileEntry, range?: ByteRange) => Effect.Effect<Uint8Array, FileError>
+    /**
+     * Bytes [start, end] inclusive of `file` (the whole file without a range),
+     * each chunk (at most `chunkSize` bytes) read from the open file only when
+     * the consumer pulls it, so a slow reader holds one chunk at most. A range
+     * that does not fit the file is a defect (answer 416 before streaming).
+     * Fails with FileError if the file is gone or ends short of the expected
+     * length (it shrank since lookup).
+     */
+    readonly stream: (file: FileEntry, range?: ByteRange) => Stream.Stream<Uint8Array, FileError>
     /**
      * The entries of `path` (a Directory's path from lookup): directories
      * first, then by name in code-unit order; dotfiles left out unless asked,

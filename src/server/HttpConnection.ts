@@ -151,7 +151,8 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       while (true) {
         if (pending.length > 0) {
           const result = parser.execute(pending)
-          pending = pending.subarray(result.consumed)
+          // all consumed: let the read buffer go rather than keep it alive while the connection idles
+          pending = result.consumed === pending.length ? EMPTY : pending.subarray(result.consumed)
           for (const event of result.events) {
             if (event._tag === "Head") head = event.head
             else if (event._tag === "Body") discarded += event.chunk.length

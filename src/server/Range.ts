@@ -1,3 +1,5 @@
+import { trimOws } from "./ows.ts"
+
 /** A Range header against a representation of `size` bytes (RFC 9110 section 14). */
 export type RangeRequest =
   /** No usable range (absent, not bytes, malformed, or several ranges): send the whole file. */
@@ -13,8 +15,8 @@ const SPEC = /^(\d*)[ \t]*-[ \t]*(\d*)$/
 
 export const parseRange = (header: string, size: number): RangeRequest => {
   const eq = header.indexOf("=")
-  if (eq === -1 || header.slice(0, eq).trim().toLowerCase() !== "bytes") return NONE
-  const specs = header.slice(eq + 1).split(",").map((s) => s.trim()).filter((s) => s !== "")
+  if (eq === -1 || trimOws(header.slice(0, eq)).toLowerCase() !== "bytes") return NONE
+  const specs = header.slice(eq + 1).split(",").map(trimOws).filter((s) => s !== "")
   // several ranges: answering with the whole file is allowed and avoids multipart bodies
   if (specs.length !== 1) return NONE
   const match = SPEC.exec(specs[0]!)

@@ -1,11 +1,19 @@
 import { Cause, Effect } from "effect"
 import * as Mime from "mime-types"
-import { type FileEntry, type FileError, type LookupOptions, StaticFiles } from "../files/StaticFiles.ts"
+import {
+  type ByteRange,
+  chunkSize,
+  type FileEntry,
+  type FileError,
+  type LookupOptions,
+  StaticFiles
+} from "../files/StaticFiles.ts"
 import { formatHttpDate, parseHttpDate } from "../http/date.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
 import { AccessLog } from "./AccessLog.ts"
 import { renderListing } from "./Listing.ts"
+import { trimOws } from "./ows.ts"
 import { parseRange } from "./Range.ts"
 import * as Response from "./Response.ts"
 
@@ -45,9 +53,9 @@ const opaque = (tag: string): string => (tag.startsWith("W/") ? tag.slice(2) : t
 
 /** If-None-Match, weak comparison (RFC 9110 13.1.2). */
 const noneMatch = (header: string, etag: string): boolean => {
-  if (header.trim() === "*") return true
+  if (trimOws(header) === "*") return true
   const mine = opaque(etag)
-  return header.split(",").some((tag) => opaque(tag.trim()) === mine)
+  return header.split(",").some((tag) => opaque(trimOws(tag)) === mine)
 }
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000)
@@ -66,7 +74,7 @@ const notModified = (head: RequestHead, file: FileEntry, etag: string): boolean 
 const rangeStillValid = (head: RequestHead, file: FileEntry, etag: string): boolean => {
   const ifRange = head.headers.get("If-Range")
   if (ifRange === undefined) return true
-  const value = ifRange.trim()
+  const value = trimOws(ifRange)
   if (value.startsWith('"') || value.startsWith("W/")) return value === etag
   const date = parseHttpDate(value)
   return date !== undefined && Math.floor(date / 1000) === seconds(file.mtime)
@@ -91,18 +99,37 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
     const log = yield* AccessLog
     const lookupOptions: LookupOptions = { dotfiles: options.dotfiles }
 
-    const serveFile = (head: RequestHead, file: FileEntry): Response.Response => {
+    /**
+     * A body of `length` bytes at `range`: read at once when it fits one
+     * chunk, so that head and body leave in one write; streamed otherwise.
+     * HEAD reads nothing.
+     */
+    const bodyOf = (
+      head: RequestHead,
+      file: FileEntry,
+      length: number,
+      range?: ByteRange
+    ): Effect.Effect<Response.Body, FileError> => {
+      if (head.method === "HEAD" || length > chunkSize) {
+        return Effect.succeed({ _tag: "Stream", length, stream: files.stream(file, range) })
+      }
+      return Effect.map(files.read(file, range), (bytes): Response.Body => ({ _tag: "Bytes", bytes }))
+    }
+
+    const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<Response.Response, FileError> => {
       const etag = etagOf(file)
-      const validators: Array<[string, string]> = [
-        ["Last-Modified", formatHttpDate(file.mtime.getTime())],
-        ["ETag", etag]
-      ]
+      const lastModified = formatHttpDate(file.mtime.getTime())
       if (notModified(head, file, etag)) {
-        return { status: 304, headers: new Headers(validators), body: Response.empty }
+        return Effect.succeed({
+          status: 304,
+          headers: new Headers([["Last-Modified", lastModified], ["ETag", etag]]),
+          body: Response.empty
+        })
       }
       const headers: Array<[string, string]> = [
         ["Content-Type", contentTypeOf(file.path)],
-        ...validators,
+        ["Last-Modified", lastModified],
+        ["ETag", etag],
         ["Accept-Ranges", "bytes"]
       ]
       const rangeHeader = head.headers.get("Range")
@@ -111,24 +138,17 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         : { _tag: "None" as const }
       switch (range._tag) {
         case "Unsatisfiable":
-          return Response.errorPage(416, new Headers([["Content-Range", `bytes */${file.size}`]]))
+          return Effect.succeed(Response.errorPage(416, new Headers([["Content-Range", `bytes */${file.size}`]])))
         case "Single": {
-          const { start, end } = range
+          const { end, start } = range
           headers.push(["Content-Range", `bytes ${start}-${end}/${file.size}`])
-          return {
-            status: 206,
-            headers: new Headers(headers),
-            body: { _tag: "Stream", length: end - start + 1, stream: files.stream(file, { start, end }) }
-          }
+          return Effect.map(
+            bodyOf(head, file, end - start + 1, { start, end }),
+            (body) => ({ status: 206, headers: new Headers(headers), body })
+          )
         }
         case "None":
-          return {
-            status: 200,
-            headers: new Headers(headers),
-            body: file.size === 0
-              ? { _tag: "Bytes", bytes: new Uint8Array(0) }
-              : { _tag: "Stream", length: file.size, stream: files.stream(file) }
-          }
+          return Effect.map(bodyOf(head, file, file.size), (body) => ({ status: 200, headers: new Headers(headers), body }))
       }
     }
 
@@ -137,7 +157,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         Effect.flatMap((found): Effect.Effect<Response.Response, FileError> => {
           switch (found._tag) {
             case "File":
-              return Effect.succeed(serveFile(head, found.file))
+              return serveFile(head, found.file)
             case "Redirect": {
               const query = head.target.indexOf("?")
               const location = query === -1 ? found.location : found.location + head.target.slice(query)

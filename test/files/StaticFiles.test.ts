@@ -441,20 +441,69 @@ describe("StaticFiles error mapping (fake file system)", () => {
       })
     }).pipe(Effect.provide(fake({}))))
 
-  it.effect("stream reads the range in 64 KiB chunks with at most 2 chunks read ahead", () => {
-    const calls: Array<FileSystem.StreamOptions | undefined> = []
+  /** A file of `size` zero bytes whose seeks and reads are recorded in `calls`. */
+  const recordedFile = (size: number, calls: Array<string>): FileSystem.File => {
+    let position = 0
+    const file: Partial<FileSystem.File> = {
+      seek: (offset) =>
+        Effect.sync(() => {
+          calls.push(`seek ${offset}`)
+          position = Number(offset)
+          return BigInt(position)
+        }),
+      readAlloc: (want) =>
+        Effect.sync(() => {
+          calls.push(`read ${want}`)
+          const n = Math.min(Number(want), size - position)
+          position += n
+          return n === 0 ? Option.none() : Option.some(new Uint8Array(n))
+        })
+    }
+    return file as FileSystem.File
+  }
+
+  it.effect("stream reads 64 KiB chunks from the open file only as the consumer pulls them", () => {
+    const calls: Array<string> = []
     return Effect.gen(function*() {
       const service = yield* StaticFiles.make("/srv")
       const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
-      const { bytes } = yield* collect(service.stream(file, { start: 10, end: 99_999 }))
-      expect(bytes.length).toBe(99_990)
-      expect(calls).toEqual([{ offset: 10, bytesToRead: 99_990, chunkSize: 65_536, bufferSize: 2 }])
+      const first = yield* Stream.runCollect(Stream.take(service.stream(file, { start: 10, end: 199_999 }), 1))
+      expect(Chunk.toReadonlyArray(first).map((c) => c.length)).toEqual([65_536])
+      expect(calls).toEqual(["open /srv/a.bin", "seek 10", "read 65536", "close"])
+      calls.length = 0
+      const { chunkSizes } = yield* collect(service.stream(file, { start: 10, end: 199_999 }))
+      expect(chunkSizes).toEqual([65_536, 65_536, 65_536, 3_382])
+      expect(calls).toEqual(["open /srv/a.bin", "seek 10", "read 65536", "read 65536", "read 65536", "read 3382", "close"])
     }).pipe(Effect.provide(fake({
-      stream: (_path, options) => {
-        calls.push(options)
-        const length = Number(options?.bytesToRead ?? 0)
-        return Stream.make(new Uint8Array(65_536), new Uint8Array(length - 65_536))
-      }
+      open: (path) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            calls.push(`open ${path}`)
+            return recordedFile(1_000_000, calls)
+          }),
+          () => Effect.sync(() => void calls.push("close"))
+        )
+    })))
+  })
+
+  it.effect("read takes a span of up to 64 KiB in one open, read and close; more is a defect", () => {
+    const calls: Array<string> = []
+    return Effect.gen(function*() {
+      const service = yield* StaticFiles.make("/srv")
+      const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
+      expect((yield* service.read(file, { start: 100, end: 65_635 })).length).toBe(65_536)
+      expect(calls).toEqual(["open /srv/a.bin", "seek 100", "read 65536", "close"])
+      const exit = yield* Effect.exit(service.read(file, { start: 0, end: 65_536 }))
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+    }).pipe(Effect.provide(fake({
+      open: (path) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            calls.push(`open ${path}`)
+            return recordedFile(1_000_000, calls)
+          }),
+          () => Effect.sync(() => void calls.push("close"))
+        )
     })))
   })
 })

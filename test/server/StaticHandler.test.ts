@@ -164,6 +164,7 @@ describe("StaticHandler over a failing file system", () => {
     Layer.succeed(StaticFiles, {
       root: "/srv",
       lookup,
+      read: () => Effect.fail(new FileError({ path: entry.path, message: "EIO" })),
       stream: () => Stream.fail(new FileError({ path: entry.path, message: "EIO" })),
       list: () => Effect.succeed([])
     })
