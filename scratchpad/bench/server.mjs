@@ -156,7 +156,7 @@ const runLoad = (port, path, connections, seconds) =>
   })
 
 const driver = async () => {
-  const BIN = new URL("../../dist/fiberhttp.js", import.meta.url).pathname
+  const BIN = process.env.FIBERHTTP_BIN ?? new URL("../../dist/fiberhttp.js", import.meta.url).pathname
   if (!existsSync(BIN)) {
     console.error(`${BIN} is missing: run npm run build first`)
     process.exit(1)

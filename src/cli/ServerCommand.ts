@@ -1,6 +1,7 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Path } from "@effect/platform"
 import { Console, Duration, Effect, Layer } from "effect"
+import * as NativeRealPath from "../files/nativeRealPath.ts"
 import { StaticFiles } from "../files/StaticFiles.ts"
 import * as NodeSocketServer from "../net/NodeSocketServer.ts"
 import * as AccessLog from "../server/AccessLog.ts"
@@ -134,7 +135,11 @@ export const serverCommand = Command.make("server", options, (o) =>
 
     return yield* program.pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(StaticFiles.layer(root), NodeSocketServer.layer, AccessLog.layer(logOptions))),
+      Effect.provide(Layer.mergeAll(
+        StaticFiles.layer(root).pipe(Layer.provide(NativeRealPath.layer)),
+        NodeSocketServer.layer,
+        AccessLog.layer(logOptions)
+      )),
       Effect.catchTags({
         ListenError: (error) => Effect.zipRight(Console.error(`fiberhttp server: ${error.message}`), new ExitCode({ code: 1 })),
         FileError: (error) =>

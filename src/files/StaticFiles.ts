@@ -86,6 +86,14 @@ const outcomeOf = (error: PlatformError): Outcome | undefined => {
   return undefined
 }
 
+/**
+ * A file whose read bits are set for owner, group and others is readable by
+ * this process whoever it runs as, so asking access(2) (a thread-pool round
+ * trip on every request) tells nothing new. Mandatory access control can
+ * still refuse the open: that surfaces as a FileError when reading.
+ */
+const readableByAll = (info: FileSystem.File.Info): boolean => (info.mode & 0o444) === 0o444
+
 const toFileError = (path: string, error: PlatformError): FileError =>
   new FileError({ path, message: error.message, cause: error })
 
@@ -143,7 +151,7 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
       )
 
     const fileLookup = (real: string, info: FileSystem.File.Info): Effect.Effect<Lookup, FileError> =>
-      Effect.map(readable(real), (denied): Lookup =>
+      Effect.map(readableByAll(info) ? Effect.succeed(undefined) : readable(real), (denied): Lookup =>
         denied === undefined
           ? {
             _tag: "File",

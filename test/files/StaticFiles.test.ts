@@ -351,14 +351,15 @@ describe("StaticFiles on a real directory", () => {
 })
 
 describe("StaticFiles error mapping (fake file system)", () => {
-  const info = (type: FileSystem.File.Type, size = 3): FileSystem.File.Info => ({
+  /** Mode 640 by default: not readable by all, so lookup asks access(2). */
+  const info = (type: FileSystem.File.Type, size = 3, mode = 0o640): FileSystem.File.Info => ({
     type,
     mtime: Option.some(new Date(1_000_000)),
     atime: Option.none(),
     birthtime: Option.none(),
     dev: 1,
     ino: Option.none(),
-    mode: 0o644,
+    mode,
     nlink: Option.none(),
     uid: Option.none(),
     gid: Option.none(),
@@ -398,6 +399,17 @@ describe("StaticFiles error mapping (fake file system)", () => {
     Effect.gen(function*() {
       expect(yield* lookup("/a.txt")).toEqual({ _tag: "Forbidden" })
     }).pipe(Effect.provide(fake({ access: failure("access", "PermissionDenied", "EACCES") }))))
+
+  it.effect("a file readable by owner, group and others is served without asking access(2)", () => {
+    let asked = 0
+    return Effect.gen(function*() {
+      expect((yield* lookup("/a.txt"))._tag).toBe("File")
+      expect(asked).toBe(0)
+    }).pipe(Effect.provide(fake({
+      stat: (path) => Effect.succeed(path === "/srv" ? info("Directory") : info("File", 3, 0o444)),
+      access: (path) => Effect.suspend(() => (asked++, failure("access", "PermissionDenied", "EACCES")(path)))
+    })))
+  })
 
   it.effect("EPERM (which the platform reports as Unknown) is Forbidden too", () =>
     Effect.gen(function*() {
