@@ -286,6 +286,31 @@ describe("StaticFiles on a real directory", () => {
         expect(error).toMatchObject({ _tag: "FileError", message: `file ended after 1000 of ${bigSize} bytes` })
       }).pipe(Effect.provide(NodeFs)))
 
+    it.scoped("read gives the same bytes as stream, for the whole file and for ranges", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        const hello = fileOf(yield* service.lookup("/hello.txt", hidden))
+        expect(text(yield* service.read(hello))).toBe(text((yield* collect(service.stream(hello))).bytes))
+        for (const [start, end] of [[0, 65_535], [1, 65_536], [bigSize - 65_536, bigSize - 1], [7, 7]] as const) {
+          const read = yield* service.read(big, { start, end })
+          expect(sameBytes(read, bigContent.subarray(start, end + 1))).toBe(true)
+          expect(sameBytes(read, (yield* collect(service.stream(big, { start, end }))).bytes)).toBe(true)
+        }
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("read fails when the file shrank after lookup, and cuts one that grew to the length looked up", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const fs = yield* FileSystem.FileSystem
+        const file = fileOf(yield* service.lookup("/hello.txt", hidden))
+        yield* fs.writeFileString(file.path, "hello world, and more")
+        expect(text(yield* service.read(file))).toBe("hello world")
+        yield* fs.writeFileString(file.path, "hello")
+        const error = yield* Effect.flip(service.read(file))
+        expect(error).toMatchObject({ _tag: "FileError", message: "file ended after 5 of 11 bytes" })
+      }).pipe(Effect.provide(NodeFs)))
+
     it.scoped("a file removed after lookup fails with FileError", () =>
       Effect.gen(function*() {
         const { service } = yield* fixture

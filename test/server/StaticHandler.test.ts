@@ -1,10 +1,11 @@
+import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import { FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
 import { formatHttpDate } from "../../src/http/date.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
-import { bigContent, bigSize, bodyOf, request, sameBytes, siteLayer, textOf } from "./fixtures.ts"
+import { bigContent, bigSize, bodyOf, NodeFs, request, sameBytes, siteLayer, siteRoot, textOf } from "./fixtures.ts"
 
 const logOptions = { format: "text", quiet: false, trace: false } as const
 
@@ -140,6 +141,38 @@ describe("StaticHandler", () => {
       const etag = (yield* handle(request("GET", "/hello.txt"))).headers.get("ETag")!
       expect((yield* handle(request("GET", "/hello.txt", { Range: "bytes=0-4", "If-Range": etag }))).status).toBe(206)
       expect((yield* handle(request("GET", "/hello.txt", { Range: "bytes=0-4", "If-Range": '"old"' }))).status).toBe(200)
+    }))
+
+  it.scoped("bodies of up to 64 KiB are read whole, larger ones streamed: same bytes and headers either side", () =>
+    Effect.gen(function*() {
+      const root = yield* siteRoot.pipe(Effect.provide(NodeFs))
+      yield* Effect.forEach([65_535, 65_536, 65_537], (size) =>
+        Effect.flatMap(FileSystem.FileSystem, (fs) => fs.writeFile(`${root}/f${size}.bin`, bigContent.subarray(0, size))))
+        .pipe(Effect.provide(NodeFs))
+      const handle = yield* StaticHandler.make(plain).pipe(
+        Effect.provide(Layer.merge(StaticFiles.layer(root).pipe(Layer.provide(NodeFs), Layer.orDie), AccessLog.memory(logOptions).layer))
+      )
+      for (const size of [65_535, 65_536, 65_537]) {
+        const response = yield* handle(request("GET", `/f${size}.bin`))
+        expect(response.body._tag, `${size}`).toBe(size <= 65_536 ? "Bytes" : "Stream")
+        expect(sameBytes(yield* bodyOf(response), bigContent.subarray(0, size))).toBe(true)
+        expect(response.headers.get("Content-Type")).toBe("application/octet-stream")
+        const head = yield* handle(request("HEAD", `/f${size}.bin`))
+        expect(head.body._tag).toBe("Stream")
+        expect(head.body._tag === "Stream" && head.body.length).toBe(size)
+        expect(head.headers.entries).toEqual(response.headers.entries)
+      }
+      // ranges of one byte less, exactly, and one more than a chunk, at the start, inside and at the end
+      for (const length of [65_535, 65_536, 65_537]) {
+        for (const start of [0, 1000, bigSize - length]) {
+          const end = start + length - 1
+          const response = yield* handle(request("GET", "/big.bin", { Range: `bytes=${start}-${end}` }))
+          expect(response.status).toBe(206)
+          expect(response.body._tag, `${start}-${end}`).toBe(length <= 65_536 ? "Bytes" : "Stream")
+          expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/${bigSize}`)
+          expect(sameBytes(yield* bodyOf(response), bigContent.subarray(start, end + 1))).toBe(true)
+        }
+      }
     }))
 
   it.scoped("methods: 405 with Allow, OPTIONS 204, unknown 501", () =>
