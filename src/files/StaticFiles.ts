@@ -55,8 +55,14 @@ export class FileError extends Data.TaggedError("FileError")<{
   readonly cause?: unknown
 }> {}
 
-/** Bytes per read from disk: the most a stream holds per chunk, and the most `read` reads at once. */
-export const chunkSize = 64 * 1024
+/**
+ * Bytes per read from disk: the most a stream holds per chunk, and the most
+ * `read` reads at once. Each chunk costs a thread-pool round trip and a few
+ * effects whatever its size, so chunks are large; memory per response stays
+ * bounded by one chunk (plus the socket's buffer), whatever the file's size
+ * or the reader's speed.
+ */
+export const chunkSize = 256 * 1024
 const indexNames = ["index.html", "index.htm"] as const
 
 type Outcome = "NotFound" | "Forbidden"

@@ -4,14 +4,14 @@ import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
-import { type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
+import { chunkSize, type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
 
 const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
 const hidden = { dotfiles: false }
 const shown = { dotfiles: true }
 const runsAsRoot = process.getuid?.() === 0
 
-const bigSize = 200 * 1024 + 7
+const bigSize = 600 * 1024 + 7
 const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 31 + (i >> 8)) & 0xff)
 
 /**
@@ -235,15 +235,15 @@ describe("StaticFiles on a real directory", () => {
     }).pipe(Effect.provide(NodeFs)))
 
   describe("stream", () => {
-    it.scoped("a whole file arrives in chunks of at most 64 KiB", () =>
+    it.scoped("a whole file arrives in chunks of at most chunkSize (256 KiB)", () =>
       Effect.gen(function*() {
         const { service } = yield* fixture
         const file = fileOf(yield* service.lookup("/big.bin", hidden))
         expect(file.size).toBe(bigSize)
         const { bytes, chunkSizes } = yield* collect(service.stream(file))
         expect(sameBytes(bytes, bigContent)).toBe(true)
-        expect(Math.max(...chunkSizes)).toBe(64 * 1024)
-        expect(chunkSizes.length).toBe(4)
+        expect(chunkSize).toBe(256 * 1024)
+        expect(chunkSizes).toEqual([chunkSize, chunkSize, bigSize - 2 * chunkSize])
       }).pipe(Effect.provide(NodeFs)))
 
     it.scoped("a range gives exactly the requested bytes", () =>
@@ -254,8 +254,10 @@ describe("StaticFiles on a real directory", () => {
           [0, 0],
           [0, 9],
           [1000, 150_000],
-          [65_535, 65_536],
-          [65_536, 131_071],
+          [chunkSize - 1, chunkSize],
+          [chunkSize, 2 * chunkSize - 1],
+          [1, chunkSize],
+          [1, chunkSize + 1],
           [bigSize - 1, bigSize - 1],
           [bigSize - 100, bigSize - 1],
           [0, bigSize - 1]
@@ -264,7 +266,7 @@ describe("StaticFiles on a real directory", () => {
           const { bytes, chunkSizes } = yield* collect(service.stream(file, { start, end }))
           expect([start, end, bytes.length]).toEqual([start, end, end - start + 1])
           expect(sameBytes(bytes, bigContent.subarray(start, end + 1))).toBe(true)
-          expect(chunkSizes.every((size) => size <= 64 * 1024)).toBe(true)
+          expect(chunkSizes.every((size) => size <= chunkSize)).toBe(true)
         }
       }).pipe(Effect.provide(NodeFs)))
 
@@ -292,7 +294,7 @@ describe("StaticFiles on a real directory", () => {
         const big = fileOf(yield* service.lookup("/big.bin", hidden))
         const hello = fileOf(yield* service.lookup("/hello.txt", hidden))
         expect(text(yield* service.read(hello))).toBe(text((yield* collect(service.stream(hello))).bytes))
-        for (const [start, end] of [[0, 65_535], [1, 65_536], [bigSize - 65_536, bigSize - 1], [7, 7]] as const) {
+        for (const [start, end] of [[0, chunkSize - 1], [1, chunkSize], [bigSize - chunkSize, bigSize - 1], [7, 7]] as const) {
           const read = yield* service.read(big, { start, end })
           expect(sameBytes(read, bigContent.subarray(start, end + 1))).toBe(true)
           expect(sameBytes(read, (yield* collect(service.stream(big, { start, end }))).bytes)).toBe(true)
@@ -499,18 +501,19 @@ describe("StaticFiles error mapping (fake file system)", () => {
     return file as FileSystem.File
   }
 
-  it.effect("stream reads 64 KiB chunks from the open file only as the consumer pulls them", () => {
+  it.effect("stream reads chunks from the open file only as the consumer pulls them", () => {
     const calls: Array<string> = []
     return Effect.gen(function*() {
       const service = yield* StaticFiles.make("/srv")
       const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
-      const first = yield* Stream.runCollect(Stream.take(service.stream(file, { start: 10, end: 199_999 }), 1))
-      expect(Chunk.toReadonlyArray(first).map((c) => c.length)).toEqual([65_536])
-      expect(calls).toEqual(["open /srv/a.bin", "seek 10", "read 65536", "close"])
+      const range = { start: 10, end: 3 * chunkSize + 1009 }
+      const first = yield* Stream.runCollect(Stream.take(service.stream(file, range), 1))
+      expect(Chunk.toReadonlyArray(first).map((c) => c.length)).toEqual([chunkSize])
+      expect(calls).toEqual(["open /srv/a.bin", "seek 10", `read ${chunkSize}`, "close"])
       calls.length = 0
-      const { chunkSizes } = yield* collect(service.stream(file, { start: 10, end: 199_999 }))
-      expect(chunkSizes).toEqual([65_536, 65_536, 65_536, 3_382])
-      expect(calls).toEqual(["open /srv/a.bin", "seek 10", "read 65536", "read 65536", "read 65536", "read 3382", "close"])
+      const { chunkSizes } = yield* collect(service.stream(file, range))
+      expect(chunkSizes).toEqual([chunkSize, chunkSize, chunkSize, 1000])
+      expect(calls).toEqual(["open /srv/a.bin", "seek 10", ...Array(3).fill(`read ${chunkSize}`), "read 1000", "close"])
     }).pipe(Effect.provide(fake({
       open: (path) =>
         Effect.acquireRelease(
@@ -523,14 +526,14 @@ describe("StaticFiles error mapping (fake file system)", () => {
     })))
   })
 
-  it.effect("read takes a span of up to 64 KiB in one open, read and close; more is a defect", () => {
+  it.effect("read takes a span of up to chunkSize in one open, read and close; more is a defect", () => {
     const calls: Array<string> = []
     return Effect.gen(function*() {
       const service = yield* StaticFiles.make("/srv")
       const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
-      expect((yield* service.read(file, { start: 100, end: 65_635 })).length).toBe(65_536)
-      expect(calls).toEqual(["open /srv/a.bin", "seek 100", "read 65536", "close"])
-      const exit = yield* Effect.exit(service.read(file, { start: 0, end: 65_536 }))
+      expect((yield* service.read(file, { start: 100, end: chunkSize + 99 })).length).toBe(chunkSize)
+      expect(calls).toEqual(["open /srv/a.bin", "seek 100", `read ${chunkSize}`, "close"])
+      const exit = yield* Effect.exit(service.read(file, { start: 0, end: chunkSize }))
       expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
     }).pipe(Effect.provide(fake({
       open: (path) =>

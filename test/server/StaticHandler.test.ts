@@ -1,7 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
-import { FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
+import { chunkSize, FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
 import { formatHttpDate } from "../../src/http/date.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
@@ -143,18 +143,18 @@ describe("StaticHandler", () => {
       expect((yield* handle(request("GET", "/hello.txt", { Range: "bytes=0-4", "If-Range": '"old"' }))).status).toBe(200)
     }))
 
-  it.scoped("bodies of up to 64 KiB are read whole, larger ones streamed: same bytes and headers either side", () =>
+  it.scoped("bodies of up to chunkSize (256 KiB) are read whole, larger ones streamed: same bytes and headers either side", () =>
     Effect.gen(function*() {
       const root = yield* siteRoot.pipe(Effect.provide(NodeFs))
-      yield* Effect.forEach([65_535, 65_536, 65_537], (size) =>
+      yield* Effect.forEach([chunkSize - 1, chunkSize, chunkSize + 1], (size) =>
         Effect.flatMap(FileSystem.FileSystem, (fs) => fs.writeFile(`${root}/f${size}.bin`, bigContent.subarray(0, size))))
         .pipe(Effect.provide(NodeFs))
       const handle = yield* StaticHandler.make(plain).pipe(
         Effect.provide(Layer.merge(StaticFiles.layer(root).pipe(Layer.provide(NodeFs), Layer.orDie), AccessLog.memory(logOptions).layer))
       )
-      for (const size of [65_535, 65_536, 65_537]) {
+      for (const size of [chunkSize - 1, chunkSize, chunkSize + 1]) {
         const response = yield* handle(request("GET", `/f${size}.bin`))
-        expect(response.body._tag, `${size}`).toBe(size <= 65_536 ? "Bytes" : "Stream")
+        expect(response.body._tag, `${size}`).toBe(size <= chunkSize ? "Bytes" : "Stream")
         expect(sameBytes(yield* bodyOf(response), bigContent.subarray(0, size))).toBe(true)
         expect(response.headers.get("Content-Type")).toBe("application/octet-stream")
         const head = yield* handle(request("HEAD", `/f${size}.bin`))
@@ -163,12 +163,12 @@ describe("StaticHandler", () => {
         expect(head.headers.entries).toEqual(response.headers.entries)
       }
       // ranges of one byte less, exactly, and one more than a chunk, at the start, inside and at the end
-      for (const length of [65_535, 65_536, 65_537]) {
+      for (const length of [chunkSize - 1, chunkSize, chunkSize + 1]) {
         for (const start of [0, 1000, bigSize - length]) {
           const end = start + length - 1
           const response = yield* handle(request("GET", "/big.bin", { Range: `bytes=${start}-${end}` }))
           expect(response.status).toBe(206)
-          expect(response.body._tag, `${start}-${end}`).toBe(length <= 65_536 ? "Bytes" : "Stream")
+          expect(response.body._tag, `${start}-${end}`).toBe(length <= chunkSize ? "Bytes" : "Stream")
           expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/${bigSize}`)
           expect(sameBytes(yield* bodyOf(response), bigContent.subarray(start, end + 1))).toBe(true)
         }
