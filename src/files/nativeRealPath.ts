@@ -20,29 +20,34 @@ const reasonOf = (code: string | undefined): SystemErrorReason => {
 }
 
 /**
- * realpath(3): one system call, where Node's default realpath lstat()s every
- * component of the path in turn. A missing path is the common failure (every
- * 404): the error is built without schema validation, which costs more than
- * the system call.
+ * The failure as the platform reports it. A missing path is the common case
+ * (every 404), so the error is built without schema validation and without a
+ * stack trace (it would show only this callback): both cost more than the
+ * system call.
  */
+const failure = (path: string, error: NodeJS.ErrnoException): SystemError => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new SystemError({
+      reason: reasonOf(error.code),
+      module: "FileSystem",
+      method: "realPath",
+      pathOrDescriptor: path,
+      description: error.message,
+      cause: error,
+      ...(error.syscall === undefined ? {} : { syscall: error.syscall })
+    }, { disableValidation: true })
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+/** realpath(3): one system call, where Node's default realpath lstat()s every component of the path in turn. */
 const realPath = (path: string): Effect.Effect<string, SystemError> =>
   Effect.async<string, SystemError>((resume) => {
     NFS.realpath.native(path, (error, resolved) => {
-      resume(
-        error === null
-          ? Effect.succeed(resolved)
-          : Effect.fail(
-            new SystemError({
-              reason: reasonOf(error.code),
-              module: "FileSystem",
-              method: "realPath",
-              pathOrDescriptor: path,
-              description: error.message,
-              cause: error,
-              ...(error.syscall === undefined ? {} : { syscall: error.syscall })
-            }, { disableValidation: true })
-          )
-      )
+      resume(error === null ? Effect.succeed(resolved) : Effect.fail(failure(path, error)))
     })
   })
 

@@ -29,8 +29,7 @@ export const empty: Body = { _tag: "Empty" }
 
 const encoder = new TextEncoder()
 
-/** A short HTML page for an error status. */
-export const errorPage = (status: number, extra: Headers = new Headers()): Response => {
+const renderErrorPage = (status: number, extra: Headers): Response => {
   const title = `${status} ${reasonPhrase(status)}`
   const bytes = encoder.encode(
     `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head>` +
@@ -41,6 +40,20 @@ export const errorPage = (status: number, extra: Headers = new Headers()): Respo
     headers: new Headers([...extra.entries, ["Content-Type", "text/html; charset=utf-8"]]),
     body: { _tag: "Bytes", bytes }
   }
+}
+
+/** Pages without extra headers, built once per status: every 404 would otherwise encode its own. */
+const plainErrorPages = new Map<number, Response>()
+
+/** A short HTML page for an error status. Treat it as immutable: plain pages are shared. */
+export const errorPage = (status: number, extra?: Headers): Response => {
+  if (extra !== undefined && extra.size > 0) return renderErrorPage(status, extra)
+  let page = plainErrorPages.get(status)
+  if (page === undefined) {
+    page = renderErrorPage(status, new Headers())
+    plainErrorPages.set(status, page)
+  }
+  return page
 }
 
 export const html = (status: number, text: string, extra: Headers = new Headers()): Response => ({
