@@ -20,7 +20,12 @@ describe("parseRange", () => {
     ["bytes=a-b", { _tag: "None" }],
     ["items=0-5", { _tag: "None" }],
     ["bytes0-5", { _tag: "None" }],
-    ["bytes=", { _tag: "None" }]
+    ["bytes=", { _tag: "None" }],
+    // OWS is SP and HTAB only: other white space leaves the header malformed
+    ["bytes=\t0-4 , ", { _tag: "Single", start: 0, end: 4 }],
+    ["bytes=0-4\u00a0", { _tag: "None" }],
+    ["\u00a0bytes=0-4", { _tag: "None" }],
+    ["bytes=\u20000-4", { _tag: "None" }]
   ]
   it.each(cases)("%s", (header, expected) => {
     expect(parseRange(header, size)).toEqual(expected)

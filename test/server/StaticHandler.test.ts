@@ -102,6 +102,9 @@ describe("StaticHandler", () => {
       expect(byTag.body._tag).toBe("Empty")
       expect((yield* handle(request("GET", "/hello.txt", { "If-None-Match": "*" }))).status).toBe(304)
       expect((yield* handle(request("GET", "/hello.txt", { "If-None-Match": '"other"' }))).status).toBe(200)
+      // list elements are separated by SP/HTAB OWS only, not by any Unicode space
+      expect((yield* handle(request("GET", "/hello.txt", { "If-None-Match": `"other",\t${etag}` }))).status).toBe(304)
+      expect((yield* handle(request("GET", "/hello.txt", { "If-None-Match": `"other",\u00a0${etag}` }))).status).toBe(200)
       expect((yield* handle(request("HEAD", "/hello.txt", { "If-Modified-Since": lastModified }))).status).toBe(304)
       const older = formatHttpDate(Date.parse(lastModified) - 60_000)
       expect((yield* handle(request("GET", "/hello.txt", { "If-Modified-Since": older }))).status).toBe(200)
