@@ -8,6 +8,8 @@
 //
 //   npm run build && node scratchpad/bench/server.mjs
 //   PROFILE=/tmp/prof CASES=small node scratchpad/bench/server.mjs   (fiberhttp under --cpu-prof)
+//   COMPARE_BIN=/path/to/other/fiberhttp.js ...    (another build in the same rounds)
+//   FIBERHTTP_BIN=/path/to/fiberhttp.js ...         (instead of dist/fiberhttp.js)
 //   CONNECTIONS=50 DURATION=5 ROUNDS=2 CASES=small,404,large node scratchpad/bench/server.mjs
 //
 // Internal modes (this file re-runs itself): --baseline ROOT, --load PORT PATH CONNECTIONS SECONDS
@@ -180,19 +182,23 @@ const driver = async () => {
     { name: "1 MiB file", path: "/large.bin", status: "200" }
   ].filter((_, i) => (process.env.CASES ?? "small,404,large").split(",").includes(["small", "404", "large"][i]))
 
-  const fiberArgs = [
+  const fiberArgs = (bin) => [
     ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROFILE] : []),
-    BIN, "server", "0", "--root", root, "--quiet"
+    bin, "server", "0", "--root", root, "--quiet"
   ]
-  const fiber = await startServer(fiberArgs, "fiberhttp")
+  const fiber = await startServer(fiberArgs(BIN), "fiberhttp")
   const node = await startServer([SELF, "--baseline", root], "node:http baseline")
   const servers = [
-    { name: "fiberhttp", port: fiber.port },
-    { name: "node:http", port: node.port }
+    { name: "fiberhttp", port: fiber.port, child: fiber.child },
+    { name: "node:http", port: node.port, child: node.child }
   ]
+  // another build of fiberhttp in the same rounds, e.g. the one before a change
+  if (process.env.COMPARE_BIN) {
+    const other = await startServer(fiberArgs(process.env.COMPARE_BIN), "fiberhttp (compared)")
+    servers.push({ name: "compared", port: other.port, child: other.child })
+  }
 
   console.log(`${CONNECTIONS} keep-alive connections, ${SECONDS} s per round, ${ROUNDS} round(s) each, alternating`)
-  const rows = []
   try {
     for (const c of cases) {
       const best = {}
@@ -206,18 +212,18 @@ const driver = async () => {
           if (best[s.name] === undefined || r.reqPerSec > best[s.name].reqPerSec) best[s.name] = r
         }
       }
-      const f = best["fiberhttp"]
       const n = best["node:http"]
-      const line = `${c.name.padEnd(22)} fiberhttp ${f.reqPerSec.toFixed(0).padStart(6)} req/s ${f.mbPerSec.toFixed(1).padStart(7)} MB/s` +
-        ` | node:http ${n.reqPerSec.toFixed(0).padStart(6)} req/s ${n.mbPerSec.toFixed(1).padStart(7)} MB/s` +
-        ` | ratio ${(f.reqPerSec / n.reqPerSec).toFixed(2)}`
+      const figures = (name) =>
+        `${name} ${best[name].reqPerSec.toFixed(0).padStart(6)} req/s ${best[name].mbPerSec.toFixed(1).padStart(7)} MB/s`
+      let line = `${c.name.padEnd(22)} ${figures("fiberhttp")} | ${figures("node:http")} | ratio ${(best["fiberhttp"].reqPerSec / n.reqPerSec).toFixed(2)}`
+      if (best["compared"] !== undefined) {
+        line += ` | ${figures("compared")} ratio ${(best["compared"].reqPerSec / n.reqPerSec).toFixed(2)}`
+      }
       console.log(line)
-      rows.push(line)
     }
   } finally {
-    fiber.child.kill("SIGINT")
-    node.child.kill("SIGTERM")
-    await new Promise((resolve) => fiber.child.once("exit", resolve))
+    for (const s of servers) s.child.kill("SIGINT")
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.child.exitCode !== null ? resolve() : s.child.once("exit", resolve))))
     rmSync(root, { recursive: true, force: true })
   }
   console.log(`reproduce: npm run build && CONNECTIONS=${CONNECTIONS} DURATION=${SECONDS} ROUNDS=${ROUNDS} node scratchpad/bench/server.mjs`)
