@@ -105,3 +105,29 @@ describe("StreamConnection", () => {
     })
   )
 })
+
+describe("StreamConnection on a long keep-alive connection", () => {
+  const events = ["readable", "data", "end", "drain", "finish", "error", "close"] as const
+  const listenerCounts = (socket: net.Socket) => events.map((event) => socket.listenerCount(event))
+
+  it.scopedLive("10k request/response rounds add no listener to either socket", () =>
+    Effect.gen(function* () {
+      const [serverSocket, clientSocket] = yield* socketPair
+      const server = fromSocket(serverSocket)
+      const client = fromSocket(clientSocket)
+      const before = [listenerCounts(serverSocket), listenerCounts(clientSocket)]
+      const ping = new TextEncoder().encode("ping")
+      const pong = new TextEncoder().encode("pong")
+      // Each side reads its message in full before answering, so reads and
+      // writes alternate and some of them wait (a read before the bytes come).
+      for (let round = 0; round < 10_000; round++) {
+        const reply = yield* Effect.fork(Effect.zipRight(readAtLeast(server, 4), server.write(pong)))
+        yield* client.write(ping)
+        expect(yield* readAtLeast(client, 4)).toBe("pong")
+        yield* Fiber.join(reply)
+      }
+      expect([listenerCounts(serverSocket), listenerCounts(clientSocket)]).toEqual(before)
+    }), 30_000
+  )
+
+})
