@@ -13,30 +13,91 @@ import { ExitCode } from "./ExitCode.ts"
 
 const targets = Args.text({ name: "target" }).pipe(
   Args.atLeast(1),
-  Args.withDescription("http[s]://host[:port]/path, or host[/path] followed by a port")
+  Args.withDescription("http[s]://host[:port]/path (IPv6 as http://[::1]:8080/), or host[/path] followed by a port (default 80)")
 )
 
 const options = {
   ttl: Options.boolean("ttl").pipe(
     Options.withAlias("rtt"),
-    Options.withDescription("Print the TCP connect time and the time to the first response byte before the response")
+    Options.withDescription("Before the response, print the TCP connect time and the time from opening the connection to the first response byte, in ms")
   ),
-  timing: Options.boolean("timing").pipe(Options.withDescription("Print the timing waterfall (DNS, TCP, TLS, request sent, first byte, body done, total) on stderr")),
-  method: Options.text("method").pipe(Options.withAlias("X"), Options.optional, Options.withDescription("Request method (default GET, POST with a body)")),
-  header: Options.text("header").pipe(Options.withAlias("H"), Options.repeated, Options.withDescription('Extra header "Name: value" (repeatable)')),
-  data: Options.text("data").pipe(Options.withAlias("d"), Options.optional, Options.withDescription("Request body")),
-  dataFile: Options.text("data-file").pipe(Options.optional, Options.withDescription("Request body from a file")),
-  body: Options.boolean("body").pipe(Options.withAlias("b"), Options.withDescription("Print only the response body, not the status line and headers")),
-  output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Save the body to FILE (progress bar on stderr when it is a terminal)")),
-  json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object per target (URL, status, headers, body size, timings) instead of the response")),
-  parallel: Options.integer("parallel").pipe(Options.withDefault(4), Options.withDescription("Targets fetched at once (default 4)")),
-  count: Options.integer("count").pipe(Options.withDefault(1), Options.withDescription("Repeat the request N times on one kept-alive connection and print statistics (default 1)")),
-  interval: Options.text("interval").pipe(Options.withDefault("1s"), Options.withDescription("Pause between --count rounds: 500ms, 2s, 1.5 (seconds) (default 1s)")),
-  location: Options.boolean("location").pipe(Options.withAlias("L"), Options.withDescription("Follow redirects")),
-  maxRedirects: Options.integer("max-redirects").pipe(Options.withDefault(10), Options.withDescription("Most redirects -L follows (default 10)")),
-  connectTimeout: Options.text("connect-timeout").pipe(Options.optional, Options.withDescription("Limit on DNS + TCP + TLS (seconds, or 500ms)")),
-  maxTime: Options.text("max-time").pipe(Options.optional, Options.withDescription("Limit on each whole request (seconds, or 500ms)")),
-  insecure: Options.boolean("insecure").pipe(Options.withAlias("k"), Options.withDescription("Do not verify the TLS certificate"))
+  timing: Options.boolean("timing").pipe(
+    Options.withDescription("Print the timing waterfall (DNS, TCP connect, TLS, request sent, first byte, body done, total) on stderr")
+  ),
+  method: Options.text("method").pipe(
+    Options.withAlias("X"),
+    Options.withPseudoName("METHOD"),
+    Options.optional,
+    Options.withDescription("Request method, e.g. HEAD (default: GET, or POST with --data/--data-file)")
+  ),
+  header: Options.text("header").pipe(
+    Options.withAlias("H"),
+    Options.withPseudoName('"NAME: VALUE"'),
+    Options.repeated,
+    Options.withDescription("Add a header, or replace a default one (Host, User-Agent, Accept); an empty value removes it. Repeatable")
+  ),
+  data: Options.text("data").pipe(
+    Options.withAlias("d"),
+    Options.withPseudoName("TEXT"),
+    Options.optional,
+    Options.withDescription("Send TEXT as the request body (with Content-Length)")
+  ),
+  dataFile: Options.text("data-file").pipe(
+    Options.withPseudoName("FILE"),
+    Options.optional,
+    Options.withDescription("Send the contents of FILE as the request body, streamed")
+  ),
+  body: Options.boolean("body").pipe(
+    Options.withAlias("b"),
+    Options.withDescription("Print only the response body, not the status line and headers")
+  ),
+  output: Options.text("output").pipe(
+    Options.withAlias("o"),
+    Options.withPseudoName("FILE"),
+    Options.optional,
+    Options.withDescription("Save the body to FILE instead of stdout (progress bar on stderr when it is a terminal); one target only")
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print one JSON object per line and target (URL, status, headers, body size, timings) instead of the response")
+  ),
+  parallel: Options.integer("parallel").pipe(
+    Options.withPseudoName("N"),
+    Options.withDefault(4),
+    Options.withDescription("Fetch up to N targets at once; output stays in the order given (default 4)")
+  ),
+  count: Options.integer("count").pipe(
+    Options.withPseudoName("N"),
+    Options.withDefault(1),
+    Options.withDescription("Send the request N times, on one kept-alive connection when the server allows, and print min/avg/max/stddev and percentiles (default 1)")
+  ),
+  interval: Options.text("interval").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDefault("1s"),
+    Options.withDescription("Pause between --count rounds: 500ms, 2s, 1.5 (seconds), 1m (default 1s)")
+  ),
+  location: Options.boolean("location").pipe(
+    Options.withAlias("L"),
+    Options.withDescription("Follow redirects (301, 302, 303, 307, 308); 303, and 301/302 after POST, continue as GET without the body")
+  ),
+  maxRedirects: Options.integer("max-redirects").pipe(
+    Options.withPseudoName("N"),
+    Options.withDefault(10),
+    Options.withDescription("Most redirects -L follows before failing with exit 47 (default 10)")
+  ),
+  connectTimeout: Options.text("connect-timeout").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.optional,
+    Options.withDescription("Limit on DNS lookup + TCP connect + TLS handshake: seconds (1.5) or 500ms (default: none)")
+  ),
+  maxTime: Options.text("max-time").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.optional,
+    Options.withDescription("Limit on each whole request, redirects included (each round with --count): seconds or 500ms (default: none)")
+  ),
+  insecure: Options.boolean("insecure").pipe(
+    Options.withAlias("k"),
+    Options.withDescription("Do not verify the server's TLS certificate (SNI is still sent)")
+  )
 }
 
 type Parsed = Command.Command.ParseConfig<typeof options> & { readonly targets: ReadonlyArray<string> }
@@ -133,5 +194,11 @@ export const clientCommand = Command.make("client", { targets, ...options }, (pa
     if (code !== 0) return yield* Effect.fail(new ExitCode({ code }))
   }).pipe(Effect.provide(ClientEnvironment))
 ).pipe(
-  Command.withDescription("Send a request to each target, print the response, and time the round trip.")
+  Command.withDescription(
+    "Send a request to each target, print the response, and time the round trip. " +
+      "Exit status (curl's numbers): 0 success, 2 usage error, 3 bad URL, 6 name not resolved, 7 connection failed, " +
+      "8 malformed response, 18 response cut short, 23 cannot write -o file, 26 cannot read --data-file, " +
+      "28 timeout, 35 TLS failure, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure; " +
+      "with several targets, the first failing target's status."
+  )
 )
