@@ -1,35 +1,10 @@
 // End-to-end: the built client against the built server, both as processes.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-
-const root = path.resolve(import.meta.dirname, "../..")
-const bin = path.join(root, "dist/fiberhttp.js")
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: Buffer
-  readonly stderr: string
-}
-
-const client = (args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "client", ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    const out: Array<Buffer> = []
-    let err = ""
-    child.stdout.on("data", (d: Buffer) => out.push(d))
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`fiberhttp client ${args.join(" ")} did not exit`))
-    }, 10_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout: Buffer.concat(out), stderr: err })
-    })
-  })
+import { bin, ensureBuilt, runClient as client } from "./support.ts"
 
 let dir = ""
 let server: ChildProcess | undefined
@@ -37,7 +12,7 @@ let base = ""
 const big = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 31 + (i >> 8)) % 256))
 
 beforeAll(async () => {
-  if (!fs.existsSync(bin)) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
+  ensureBuilt()
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-client-server-"))
   fs.writeFileSync(path.join(dir, "index.html"), "<h1>home</h1>\n")
   fs.mkdirSync(path.join(dir, "sub"))

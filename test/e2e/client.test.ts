@@ -1,41 +1,15 @@
 // End-to-end: the built CLI (dist/fiberhttp.js) against small raw servers
 // written here on 127.0.0.1, port 0, each answering in one particular way.
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { ensureBuilt, root, runClient as run } from "./support.ts"
 
-const root = path.resolve(import.meta.dirname, "../..")
-const bin = path.join(root, "dist/fiberhttp.js")
 const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: Buffer
-  readonly stderr: string
-  readonly ms: number
-}
-
-const run = (args: ReadonlyArray<string>, timeoutMs = 10_000): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const started = Date.now()
-    const child = spawn(process.execPath, [bin, "client", ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    const out: Array<Buffer> = []
-    let err = ""
-    child.stdout.on("data", (d: Buffer) => out.push(d))
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`fiberhttp client ${args.join(" ")} did not exit within ${timeoutMs} ms`))
-    }, timeoutMs)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout: Buffer.concat(out), stderr: err, ms: Date.now() - started })
-    })
-  })
 
 interface RawServer {
   readonly port: number
@@ -99,7 +73,7 @@ const response = (body: string, extra = "") =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 beforeAll(() => {
-  if (!fs.existsSync(bin)) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
+  ensureBuilt()
 }, 60_000)
 
 afterAll(async () => {
