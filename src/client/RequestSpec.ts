@@ -39,8 +39,8 @@ export const parseHeader = (text: string): Either.Either<readonly [string, strin
 
 /**
  * The header section sent to `target`: Host, User-Agent and Accept by default,
- * Content-Length for a body, then the -H fields, which replace a default of the
- * same name (or remove it, when empty). The body's framing is ours alone: -H
+ * Content-Length for a body, then the -H fields. A -H field named like a default
+ * replaces it in its place (or removes it, when empty). The body's framing is ours alone: -H
  * Content-Length or Transfer-Encoding would make the message lie about it.
  */
 export const requestHeaders = (
@@ -55,8 +55,13 @@ export const requestHeaders = (
   ]
   if (body !== undefined) defaults.push(["Content-Length", String(body.length)])
   const own = spec.headers.filter(([name]) => !framingFields.has(name.toLowerCase()))
-  const overridden = new Set(own.map(([name]) => name.toLowerCase()))
-  const fields = defaults.filter(([name]) => !overridden.has(name.toLowerCase()))
-  for (const [name, value] of own) if (value !== "") fields.push([name, value])
+  const named = (wanted: string) => own.filter(([name]) => name.toLowerCase() === wanted)
+  // An override takes its default's place, so that Host stays first (RFC 9110 section 7.2).
+  const fields = defaults.flatMap((field) => {
+    const overrides = named(field[0].toLowerCase())
+    return overrides.length === 0 ? [field] : overrides.filter(([, value]) => value !== "")
+  })
+  const defaultNames = new Set(defaults.map(([name]) => name.toLowerCase()))
+  for (const field of own) if (!defaultNames.has(field[0].toLowerCase()) && field[1] !== "") fields.push(field)
   return fields
 }
