@@ -114,9 +114,14 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
   const connect = (address: ResolvedAddress, port: number, host: string) =>
     Effect.gen(function* () {
       const socket = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          net.connect({ host: address.address, port, family: address.family, allowHalfOpen: true, noDelay: true })
-        ),
+        Effect.try({
+          try: () => net.connect({ host: address.address, port, family: address.family, allowHalfOpen: true, noDelay: true }),
+          // A bad port or address throws instead of emitting 'error'.
+          catch: (error) => {
+            const message = `cannot connect to ${formatTarget(host, address.address, port)}: ${(error as Error).message}`
+            return new ConnectError({ host, port, reason: "Unknown", message, cause: error })
+          }
+        }),
         (socket) => Effect.sync(() => socket.destroy())
       )
       yield* awaitConnect(socket, address, port, host)

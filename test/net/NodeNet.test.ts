@@ -1,6 +1,6 @@
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { Connector } from "../../src/net/Connector.ts"
 import { ListenError, SocketError } from "../../src/net/errors.ts"
 import * as NodeConnector from "../../src/net/NodeConnector.ts"
@@ -211,6 +211,14 @@ describe("node:net SocketServer and Connector", () => {
       expect(error.reason).toBe("Refused")
       expect(error.port).toBe(port)
       expect(error.message).toContain("refused")
+    }).pipe(Effect.provide(NodeNet))
+  )
+
+  it.scopedLive("arguments node:net throws on (a port out of range) fail with ConnectError, not a defect", () =>
+    Effect.gen(function* () {
+      const connector = yield* Connector
+      const exit = yield* Effect.exit(connector.connect({ address: "127.0.0.1", family: 4 }, 70000, "127.0.0.1"))
+      expect(Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? exit.cause.error._tag : exit).toBe("ConnectError")
     }).pipe(Effect.provide(NodeNet))
   )
 
