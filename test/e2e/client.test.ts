@@ -242,6 +242,39 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(result.stderr).toContain("connection refused")
   })
 
+  it("fails with 6 on a name that does not resolve, 23 when -o cannot be written, 55 when sending fails; one stderr line each", async () => {
+    const unresolved = await run(["http://nonexistent.invalid/"])
+    expect(unresolved.code).toBe(6)
+    expect(unresolved.stderr).toBe(
+      "fiberhttp: http://nonexistent.invalid/: cannot resolve nonexistent.invalid: name not found (ENOTFOUND)\n"
+    )
+
+    const server = await rawServer((socket) => socket.write(response("body")))
+    const unwritable = await run(["-o", path.join(os.tmpdir(), "no-such-dir-fiberhttp", "x"), server.url])
+    expect(unwritable.code).toBe(23)
+    expect(unwritable.stderr).toMatch(new RegExp(`^fiberhttp: ${server.url}/: could not write .*no-such-dir-fiberhttp/x: [^\n]*\n$`))
+
+    // A server that never reads and then resets: the request body cannot all be sent.
+    const sink = net.createServer((socket) => {
+      socket.on("error", () => {})
+      socket.pause()
+      setTimeout(() => socket.resetAndDestroy(), 200)
+    })
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", () => r()))
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-send-"))
+    const payload = path.join(dir, "payload.bin")
+    fs.writeFileSync(payload, Buffer.alloc(32 * 1024 * 1024))
+    try {
+      const url = `http://127.0.0.1:${(sink.address() as net.AddressInfo).port}/`
+      const unsent = await run(["--data-file", payload, url])
+      expect(unsent.code).toBe(55)
+      expect(unsent.stderr).toMatch(new RegExp(`^fiberhttp: ${url}: send failure: [^\n]*\n$`))
+    } finally {
+      sink.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("rejects bad URLs (3) and unknown flags (2) before any request", async () => {
     const badPort = await run(["http://127.0.0.1:70000/"])
     expect(badPort.code).toBe(3)
