@@ -107,7 +107,9 @@ export const parseTargets = (
     if (isPort(token)) {
       const ports: Array<number> = []
       while (i < positionals.length && isPort(positionals[i]!)) {
-        const parsed = parsePort(positionals[i]!, positionals[i]!)
+        // Named with its host in the error line: `bad URL "localhost 0"`.
+        const host = pending[pending.length === 1 ? 0 : ports.length]
+        const parsed = parsePort(host === undefined ? positionals[i]! : `${host} ${positionals[i]!}`, positionals[i]!)
         if (Either.isLeft(parsed)) return Either.left(parsed.left)
         ports.push(parsed.right)
         i++

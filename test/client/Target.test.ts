@@ -62,7 +62,7 @@ describe("parseTargets", () => {
     for (const bad of ["http://a.test:0/", "http://a.test:65536/", "http://a.test:99999999/", "http://a.test:x/"]) {
       expect(rejection(bad)._tag).toBe("InvalidTarget")
     }
-    expect(rejection("a.test", "0")._tag).toBe("InvalidTarget")
+    expect(rejection("a.test", "0")).toMatchObject({ _tag: "InvalidTarget", input: "a.test 0" })
     expect(rejection("a.test", "70000").message).toContain("1 to 65535")
     expect(rejection("ftp://a.test/").message).toContain('unsupported scheme "ftp"')
     expect(rejection("http://").message).toMatch(/malformed|no host/)
