@@ -119,7 +119,13 @@ export const makeSession = (options: FetchOptions) =>
       })
 
     /** One request on the kept connection to the target's origin, or on a new one. */
-    const request = <E, R>(target: Target, method: string, body: RequestBody | undefined, onHead: OnHead<E, R>) =>
+    const request = <E, R>(
+      target: Target,
+      method: string,
+      body: RequestBody | undefined,
+      spec: RequestSpec,
+      onHead: OnHead<E, R>
+    ) =>
       Effect.gen(function* () {
         const origin = originOf(target)
         if (current !== undefined && current.origin !== origin) yield* discard
@@ -127,7 +133,7 @@ export const makeSession = (options: FetchOptions) =>
         // Method and -H fields were checked on the command line; a path the
         // URL parser left outside the URI characters is the target's fault.
         const head = yield* Effect.try({
-          try: () => serializeRequestHead({ method, target: target.path, headers: requestHeaders(target, options.spec, body) }),
+          try: () => serializeRequestHead({ method, target: target.path, headers: requestHeaders(target, spec, body) }),
           catch: (error) => new InvalidTarget({ input: target.url, message: (error as InvalidHeadError).message })
         })
 
@@ -209,8 +215,15 @@ export const makeSession = (options: FetchOptions) =>
         let method = options.spec.method
         let body = options.spec.body
         let next = target
+        // A -H Host names a virtual host on the first server: like curl, it is
+        // not sent to another host a redirect leads to.
+        const elsewhere: RequestSpec = {
+          ...options.spec,
+          headers: options.spec.headers.filter(([name]) => name.toLowerCase() !== "host")
+        }
         while (true) {
-          const { hop, redirecting } = yield* request(next, method, body, onHead)
+          const spec = next.host === target.host ? options.spec : elsewhere
+          const { hop, redirecting } = yield* request(next, method, body, spec, onHead)
           hops.push(hop)
           if (!redirecting) return hops
           if (hops.length > options.maxRedirects) return yield* Effect.fail(new TooManyRedirects({ max: options.maxRedirects }))

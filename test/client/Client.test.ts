@@ -311,6 +311,31 @@ describe("redirects", () => {
     })
   )
 
+  it.effect("a -H Host goes to the first host only: a redirect to another host gets that host's own Host (as curl does)", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const answer = (response: string) => (peer: Peer) =>
+        Effect.gen(function* () {
+          seen.push(yield* readRequest(peer))
+          yield* peer.write(response)
+        })
+      const result = yield* runAgainst(
+        {
+          "a.test:8080": (peer) =>
+            Effect.zipRight(
+              answer("HTTP/1.1 302 Found\r\nLocation: /same\r\nContent-Length: 0\r\n\r\n")(peer),
+              answer("HTTP/1.1 302 Found\r\nLocation: http://b.test/next\r\nContent-Length: 0\r\n\r\n")(peer)
+            ),
+          "b.test:80": answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        },
+        ["http://a.test:8080/"],
+        { mode: "body", fetch: { ...defaults.fetch, followRedirects: true, spec: { method: "GET", headers: [["Host", "vhost.test"]], body: undefined } } }
+      )
+      expect(result).toMatchObject({ code: 0, stdout: "ok" })
+      expect(seen.map((request) => /\r\nHost: ([^\r]*)/.exec(request)?.[1])).toEqual(["vhost.test", "vhost.test", "b.test"])
+    })
+  )
+
   it.effect("more redirects than --max-redirects: 47", () =>
     Effect.gen(function* () {
       const loop = (peer: Peer) =>
