@@ -331,10 +331,10 @@ export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
      */
     readonly lookup: (rawPath: string, options: LookupOptions) => Effect.Effect<Lookup, InvalidPath | FileError>
     /**
-     * Bytes [start, end] inclusive of `file` (the whole file without a range),
-     * in one open, read and close: for spans of at most `chunkSize` bytes
-     * (more is a defect), so that a small response goes out in one write.
-     * Fails like `stream`.
+     * Bytes [start, end] inclusive of `file` (the whole file without a range)
+     * at once, for spans of at most `chunkSize` bytes (more is a defect), so
+     * that a small response goes out with its head in one write. Fails like
+     * `stream`; a file that grew since lookup gives its first `size` bytes.
      */
     readonly read: (file: FileEntry, range?: ByteRange) => Effect.Effect<Uint8Array, FileError>
     /**
