@@ -139,13 +139,13 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
       Effect.gen(function* () {
         if (config.ttl && config.mode !== "json") yield* printer.out(Render.ttlText(info.timings))
         if (config.mode === "full") yield* printer.out(Render.headText(info.head))
-        if (info.redirecting || config.mode === "json") return discardBody
+        if (info.redirecting) return discardBody
         if (config.outputFile !== undefined) {
           const file = yield* fileSink(config.outputFile, info)
           finishFile = file.finish
           return file.sink
         }
-        return printer.out
+        return config.mode === "json" ? discardBody : printer.out
       })
     const hops = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(Effect.ensuring(Effect.suspend(() => finishFile)))
     const final = hops[hops.length - 1]!

@@ -80,6 +80,16 @@ describe("-o FILE", () => {
     })
   )
 
+  it.effect("with --json the body is still saved, and the JSON line counts it", () =>
+    Effect.gen(function* () {
+      const { files, layer } = memoryFiles()
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/tmp/j", mode: "json" }, { fs: layer })
+      expect(result.code).toBe(0)
+      expect(files.get("/tmp/j")).toBe("x".repeat(100))
+      expect(JSON.parse(result.stdout)).toMatchObject({ status: 200, bodyBytes: 100 })
+    })
+  )
+
   it.effect("a file that cannot be written: exit 23", () =>
     Effect.gen(function* () {
       const { layer } = memoryFiles()
