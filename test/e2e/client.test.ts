@@ -138,12 +138,12 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(head.stdout.toString()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
   })
 
-  it("sends -d with Content-Length as a POST, and -H fields", async () => {
+  it("sends -d with Content-Length as a POST, and -H fields (a default one replaced in its place)", async () => {
     const server = await rawServer((socket) => socket.write(response("ok")))
     const result = await run(["-d", "a=1&b=2", "-H", "X-One: 1", "-H", "Accept: text/plain", server.url])
     expect(result.code).toBe(0)
     expect(server.received[0]).toBe(
-      `POST / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUser-Agent: fiberhttp/${version}\r\nContent-Length: 7\r\nX-One: 1\r\nAccept: text/plain\r\n\r\na=1&b=2`
+      `POST / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUser-Agent: fiberhttp/${version}\r\nAccept: text/plain\r\nContent-Length: 7\r\nX-One: 1\r\n\r\na=1&b=2`
     )
   })
 
