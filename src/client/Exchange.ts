@@ -39,9 +39,22 @@ export const exchange = <E, R>(options: {
   Effect.gen(function* () {
     const { connection } = options
     const send = (chunk: Uint8Array) => Effect.mapError(connection.write(chunk), (cause) => new SendError({ cause }))
-    yield* send(options.head)
-    if (options.body !== undefined) yield* Stream.runForEach(options.body.chunks, send)
+    // A server may answer before it has read the whole request (a 413) and
+    // close: like curl, show that answer rather than the failed send. The send
+    // failure is reported only when no complete response follows it.
+    let sendFailure: SendError | undefined
+    yield* Effect.zipRight(
+      send(options.head),
+      options.body === undefined ? Effect.void : Stream.runForEach(options.body.chunks, send)
+    ).pipe(
+      Effect.catchTag("SendError", (error) =>
+        Effect.sync(() => {
+          sendFailure = error
+        })
+      )
+    )
     const sentAt = yield* Clock.currentTimeNanos
+    const failed = <X>(error: X) => Effect.fail(sendFailure ?? error)
 
     const parser = new ResponseParser()
     let received = 0
@@ -71,18 +84,18 @@ export const exchange = <E, R>(options: {
               break
           }
         }
-        if (result.error !== undefined) return yield* Effect.fail(new MalformedResponse({ cause: result.error }))
+        if (result.error !== undefined) return yield* failed(new MalformedResponse({ cause: result.error }))
         if (trailers !== undefined && result.consumed < input) extraBytes = true
         return trailers !== undefined
       })
 
     while (true) {
-      const next = yield* Effect.mapError(connection.read, (cause) => new ReceiveError({ cause }))
+      const next = yield* Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
       if (Option.isNone(next)) {
-        if (received === 0) return yield* Effect.fail(new EmptyReply())
+        if (received === 0) return yield* failed(new EmptyReply())
         const result = parser.finish()
-        if (result.error?.code === "Truncated") return yield* Effect.fail(new TruncatedResponse({ received: bodyBytes }))
-        if (!(yield* apply(result, 0))) return yield* Effect.fail(new TruncatedResponse({ received: bodyBytes }))
+        if (result.error?.code === "Truncated") return yield* failed(new TruncatedResponse({ received: bodyBytes }))
+        if (!(yield* apply(result, 0))) return yield* failed(new TruncatedResponse({ received: bodyBytes }))
         break
       }
       const chunk = next.value
@@ -99,6 +112,6 @@ export const exchange = <E, R>(options: {
       sentAt,
       firstByteAt: firstByteAt!,
       doneAt,
-      reusable: head!.keepAlive && !extraBytes && head!.framing._tag !== "UntilClose"
+      reusable: sendFailure === undefined && head!.keepAlive && !extraBytes && head!.framing._tag !== "UntilClose"
     }
   })

@@ -179,6 +179,43 @@ describe("client failures (typed errors, exit codes, one line on stderr)", () =>
     })
   )
 
+  it.effect("a server that answers before the body is sent and closes: its answer is shown, as curl does; with no answer, 55", () =>
+    Effect.gen(function* () {
+      const body = new Uint8Array(256 * 1024).fill(97)
+      const upload = {
+        ...defaults.fetch,
+        spec: { method: "POST", headers: [], body: { length: body.length, chunks: Stream.make(body) } }
+      }
+      // Reads the head only, then answers (or not) and closes: the body never fits in its small window.
+      const rejecting = (response: string) => ({
+        window: 1024,
+        script: (peer: Peer) =>
+          Effect.gen(function* () {
+            let head = ""
+            while (!head.includes("\r\n\r\n")) {
+              const chunk = yield* peer.read
+              if (Option.isNone(chunk)) return
+              head += new TextDecoder().decode(chunk.value)
+            }
+            if (response !== "") yield* peer.write(response)
+          })
+      })
+      const answered = yield* runAgainst(
+        { "a.test:80": rejecting("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n") },
+        ["http://a.test/"],
+        { fetch: upload }
+      )
+      expect(answered).toMatchObject({
+        code: 0,
+        stdout: "HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n",
+        stderr: ""
+      })
+      const silent = yield* runAgainst({ "a.test:80": rejecting("") }, ["http://a.test/"], { fetch: upload })
+      expect(silent.code).toBe(55)
+      expect(silent.stderr).toMatch(/^fiberhttp: http:\/\/a\.test\/: send failure: .+\n$/)
+    })
+  )
+
   it.effect("unknown host: 6; refused: 7; unreachable: 7", () =>
     Effect.gen(function* () {
       const unknown = yield* runAgainst({}, ["http://nowhere.test/"])
