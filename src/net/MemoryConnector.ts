@@ -1,4 +1,4 @@
-import { type Duration, Effect, FiberSet, Layer } from "effect"
+import { type Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import type { Connection } from "./Connection.ts"
 import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
@@ -104,7 +104,7 @@ export const make = (options: MemoryConnectorOptions) =>
           Effect.suspend(() => script(toPeer(serverEnd))).pipe(
             Effect.tapErrorCause((cause) => Effect.logError(`memory server ${target}: script failed`, cause)),
             Effect.zipRight(serverEnd.finish),
-            Effect.ensuring(serverEnd.connection.destroy)
+            Effect.onExit((exit) => (Exit.isSuccess(exit) ? serverEnd.connection.destroy : serverEnd.reset))
           )
         )
         return connection

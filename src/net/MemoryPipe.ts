@@ -11,9 +11,11 @@ import { SocketError } from "./errors.ts"
  * chunk and completes once the unread bytes are back within the window, so a
  * reader that never reads blocks the writer (like a full TCP window).
  * `end` sends FIN: the reader gets the queued chunks, then None.
- * `destroy` is a reset: the other endpoint still reads what was queued before
- * it, then fails with SocketError Reset (None if FIN came first, as when a
- * server ends and then closes); its writes fail with Reset at once.
+ * `destroy` closes as node's `socket.destroy()` does: with nothing left unread
+ * the kernel sends FIN, so the other endpoint reads what was queued, then None;
+ * with bytes unread it sends a reset, so the other endpoint reads what was
+ * queued, then fails with SocketError Reset. Either way the other endpoint's
+ * writes fail with Reset at once. `reset` (the test peer's) always resets.
  */
 
 interface Channel {
@@ -49,6 +51,8 @@ export interface Endpoint {
   readonly remoteClosed: Effect.Effect<void>
   /** Sends FIN without waiting for the reader. Used when a script finishes. */
   readonly finish: Effect.Effect<void>
+  /** Tears the connection down with a reset whatever is unread (node's resetAndDestroy). */
+  readonly reset: Effect.Effect<void>
 }
 
 const newChannel = (window: number, waiting: Set<() => void>): Channel => ({
@@ -116,15 +120,19 @@ const makeEndpoint = (
     wakeAll(waiting)
   })
 
-  const destroy = Effect.sync(() => {
-    if (state.destroyed) return
-    state.destroyed = true
-    outgoing.writerGone = true
-    incoming.readerGone = true
-    incoming.chunks.length = 0
-    incoming.unread = 0
-    wakeAll(waiting)
-  })
+  const close = (abortive: boolean) =>
+    Effect.sync(() => {
+      if (state.destroyed) return
+      state.destroyed = true
+      // Unread bytes make the kernel answer the close with a reset.
+      if (abortive || incoming.unread > 0) outgoing.writerGone = true
+      else outgoing.fin = true
+      incoming.readerGone = true
+      incoming.chunks.length = 0
+      incoming.unread = 0
+      wakeAll(waiting)
+    })
+  const destroy = close(false)
 
   return {
     connection: {
@@ -140,7 +148,8 @@ const makeEndpoint = (
     },
     remoteStatus: Effect.sync(() => ({ ended: incoming.fin, destroyed: remoteState.destroyed })),
     remoteClosed: awaitCondition(waiting, () => (remoteState.destroyed ? Exit.void : undefined)),
-    finish
+    finish,
+    reset: close(true)
   }
 }
 
@@ -181,8 +190,10 @@ export interface Peer {
   readonly readAll: Effect.Effect<Uint8Array>
   /** `readAll` decoded as UTF-8. */
   readonly readAllText: Effect.Effect<string>
-  /** Resets the connection. */
+  /** Closes the connection as node's socket.destroy() does: FIN, or a reset when bytes were left unread. */
   readonly destroy: Effect.Effect<void>
+  /** Resets the connection (node's resetAndDestroy). */
+  readonly reset: Effect.Effect<void>
   /** What the other side has done: sent FIN, destroyed the connection. */
   readonly status: Effect.Effect<RemoteStatus>
   /** Waits until the other side destroyed the connection. */
@@ -219,6 +230,7 @@ export const toPeer = (endpoint: Endpoint): Peer => {
     readAll,
     readAllText: Effect.map(readAll, (all) => decoder.decode(all)),
     destroy: connection.destroy,
+    reset: endpoint.reset,
     status: endpoint.remoteStatus,
     closed: endpoint.remoteClosed
   }

@@ -171,7 +171,7 @@ describe("client failures (typed errors, exit codes, one line on stderr)", () =>
           yield* readRequest(peer)
           yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
           yield* Effect.sleep(5)
-          yield* peer.destroy
+          yield* peer.reset
         })
       )
       expect(result.code).toBe(56)

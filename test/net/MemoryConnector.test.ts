@@ -140,7 +140,7 @@ describe("MemoryConnector", () => {
               Effect.gen(function* () {
                 yield* readHead(peer)
                 yield* peer.write("HTTP/1.1 200 OK\r\nContent-Le")
-                yield* peer.destroy
+                yield* peer.reset
               })
           }
         })

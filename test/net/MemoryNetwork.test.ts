@@ -71,32 +71,54 @@ describe("MemoryNetwork", () => {
     }).pipe(Effect.provide(Memory.layer))
   )
 
-  it.scoped("a destroy is seen by both ends: the peer resets, the server resets", () =>
+  it.scoped("destroy closes like node's socket.destroy(): FIN when nothing is left unread, a reset otherwise", () =>
     Effect.gen(function* () {
       const network = yield* MemoryNetwork
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
 
-      // The peer resets: the server's pending read and its writes fail with Reset.
+      // The peer closes with nothing unread: the server's pending read ends (FIN); its writes fail with Reset.
       const first = yield* network.connect(listener.port)
       const firstServer = yield* listener.accept
       const reading = yield* Effect.fork(firstServer.read)
       yield* settle
       yield* first.destroy
-      expect((yield* Effect.flip(Fiber.join(reading))).reason).toBe("Reset")
+      expect(yield* Fiber.join(reading)).toEqual(Option.none())
       expect((yield* Effect.flip(firstServer.write(bytes("late")))).reason).toBe("Reset")
       expect((yield* Effect.flip(first.read)).reason).toBe("Closed")
 
-      // The server resets mid-response: the peer reads what was sent, then Reset.
+      // The server closes mid-response: the peer reads what was sent, then the end.
       const second = yield* network.connect(listener.port)
       const secondServer = yield* listener.accept
       yield* secondServer.write(bytes("partial"))
       yield* secondServer.destroy
       yield* secondServer.destroy
-      expect(yield* second.status).toEqual({ ended: false, destroyed: true })
+      expect(yield* second.status).toEqual({ ended: true, destroyed: true })
       expect(Option.map(yield* second.read, text)).toEqual(Option.some("partial"))
-      expect((yield* Effect.flip(second.read)).reason).toBe("Reset")
+      expect(yield* second.read).toEqual(Option.none())
       expect((yield* Effect.flip(second.write("more"))).reason).toBe("Reset")
       expect((yield* Effect.flip(secondServer.read)).reason).toBe("Closed")
+
+      // The server closes with the peer's bytes unread: a reset, as the kernel sends one.
+      const third = yield* network.connect(listener.port)
+      const thirdServer = yield* listener.accept
+      yield* third.write("unread")
+      yield* thirdServer.write(bytes("partial"))
+      yield* thirdServer.destroy
+      expect(Option.map(yield* third.read, text)).toEqual(Option.some("partial"))
+      expect((yield* Effect.flip(third.read)).reason).toBe("Reset")
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
+  it.scoped("a peer's reset: the server's pending read and its writes fail with Reset", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port)
+      const server = yield* listener.accept
+      const reading = yield* Effect.fork(server.read)
+      yield* settle
+      yield* peer.reset
+      expect((yield* Effect.flip(Fiber.join(reading))).reason).toBe("Reset")
+      expect((yield* Effect.flip(server.write(bytes("late")))).reason).toBe("Reset")
     }).pipe(Effect.provide(Memory.layer))
   )
 
@@ -124,11 +146,15 @@ describe("MemoryNetwork", () => {
       expect(error.port).toBe(8080)
       expect((yield* Effect.flip(network.connect(9999))).reason).toBe("Refused")
 
-      // A connection never taken is reset when the listener closes; waiting accepts fail.
+      // A connection never taken is closed when the listener closes (a reset
+      // if it had sent something, as node's destroy); waiting accepts fail.
       const untaken = yield* network.connect(8080)
+      const talking = yield* network.connect(8080)
+      yield* talking.write("GET")
       yield* listener.close
       yield* untaken.closed
-      expect((yield* Effect.flip(untaken.read)).reason).toBe("Reset")
+      expect(yield* untaken.read).toEqual(Option.none())
+      expect((yield* Effect.flip(talking.read)).reason).toBe("Reset")
       expect((yield* Effect.flip(listener.accept)).reason).toBe("Closed")
       expect((yield* Effect.flip(network.connect(8080))).reason).toBe("Refused")
       expect(yield* network.ports).toEqual([])
@@ -137,7 +163,7 @@ describe("MemoryNetwork", () => {
     }).pipe(Effect.provide(Memory.layer))
   )
 
-  it.scoped("closing the listener's scope releases its port and resets untaken connections", () =>
+  it.scoped("closing the listener's scope releases its port and closes untaken connections", () =>
     Effect.gen(function* () {
       const sockets = yield* SocketServer
       const network = yield* MemoryNetwork
