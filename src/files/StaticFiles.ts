@@ -53,6 +53,8 @@ export class FileError extends Data.TaggedError("FileError")<{
   readonly path: string
   readonly message: string
   readonly cause?: unknown
+  /** The read was refused (EACCES/EPERM) after the lookup found the file readable: still a 403. */
+  readonly denied?: boolean
 }> {}
 
 /**
@@ -101,7 +103,7 @@ const outcomeOf = (error: PlatformError): Outcome | undefined => {
 const readableByAll = (info: FileSystem.File.Info): boolean => (info.mode & 0o444) === 0o444
 
 const toFileError = (path: string, error: PlatformError): FileError =>
-  new FileError({ path, message: error.message, cause: error })
+  new FileError({ path, message: error.message, cause: error, denied: outcomeOf(error) === "Forbidden" })
 
 type Located =
   | { readonly _tag: "Found"; readonly path: string; readonly info: FileSystem.File.Info }

@@ -179,7 +179,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         Effect.catchTags({
           InvalidPath: () => Effect.succeed(Response.errorPage(400)),
           FileError: (error) =>
-            Effect.as(
+            error.denied === true ? Effect.succeed(Response.errorPage(403)) : Effect.as(
               log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)),
               Response.errorPage(500)
             )

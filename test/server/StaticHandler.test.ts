@@ -215,6 +215,21 @@ describe("StaticHandler over a failing file system", () => {
       expect(log.err).toEqual([])
     }))
 
+  it.effect("a read refused after the lookup found the file (EACCES by access control) is still 403", () =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory(logOptions)
+      const files = Layer.succeed(StaticFiles, {
+        root: "/srv",
+        lookup: () => Effect.succeed({ _tag: "File", file: entry }),
+        read: () => Effect.fail(new FileError({ path: entry.path, message: "permission denied", denied: true })),
+        stream: () => Stream.fail(new FileError({ path: entry.path, message: "permission denied", denied: true })),
+        list: () => Effect.succeed([])
+      })
+      const handle = yield* StaticHandler.make(plain).pipe(Effect.provide(Layer.merge(files, log.layer)))
+      expect((yield* handle(request("GET", "/x.txt"))).status).toBe(403)
+      expect(log.err).toEqual([])
+    }))
+
   it.effect("an unexpected failure is 500, logged once with its cause", () =>
     Effect.gen(function*() {
       const log = AccessLog.memory(logOptions)
