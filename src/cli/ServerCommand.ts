@@ -8,7 +8,7 @@ import * as AccessLog from "../server/AccessLog.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
 import { VERSION } from "../version.ts"
-import { ExitCode } from "./ExitCode.ts"
+import { ExitCode, signalIsNormalStop } from "./ExitCode.ts"
 
 const ports = Args.integer({ name: "port" }).pipe(
   Args.withDescription("Ports to listen on, one listener each (default 8080; 0 picks a free port)."),
@@ -104,6 +104,7 @@ const urlOf = ({ host, port }: Server.BoundAddress): string =>
 
 export const serverCommand = Command.make("server", options, (o) =>
   Effect.gen(function*() {
+    yield* signalIsNormalStop
     const path = yield* Path.Path
     const root = path.resolve(o.root)
     const logOptions: AccessLog.AccessLogOptions = { format: o.logFormat, quiet: o.quiet, trace: o.trace }

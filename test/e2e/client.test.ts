@@ -1,13 +1,13 @@
 // End-to-end: the built CLI (dist/fiberhttp.js) against small raw servers
 // written here on 127.0.0.1, port 0, each answering in one particular way.
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { ensureBuilt, root, runClient as run } from "./support.ts"
+import { bin, ensureBuilt, root, runClient as run } from "./support.ts"
 
 const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version
 
@@ -230,6 +230,16 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(result.code).toBe(28)
     expect(result.stderr).toContain("no complete response within 0.3 s (--max-time)")
     expect(result.ms).toBeLessThan(3000)
+  })
+
+  it("exits 130 on Ctrl-C while waiting for a response, so `client URL && next` stops", async () => {
+    let child: ReturnType<typeof spawn> | undefined
+    const server = await rawServer(() => child?.kill("SIGINT"))
+    child = spawn(process.execPath, [bin, "client", server.url], { stdio: "ignore" })
+    const started = Date.now()
+    const code = await new Promise<number | null>((resolve) => child!.on("exit", (c) => resolve(c)))
+    expect(code).toBe(130)
+    expect(Date.now() - started).toBeLessThan(5000)
   })
 
   it("fails with 7 on a refused port", async () => {
