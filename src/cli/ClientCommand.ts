@@ -198,7 +198,7 @@ export const clientCommand = Command.make("client", { targets, ...options }, (pa
     "Send a request to each target, print the response, and time the round trip. " +
       "Exit status (curl's numbers): 0 success, 2 usage error, 3 bad URL, 6 name not resolved, 7 connection failed, " +
       "8 malformed response, 18 response cut short, 23 cannot write -o file, 26 cannot read --data-file, " +
-      "28 timeout, 35 TLS failure, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure; " +
+      "28 timeout, 35 TLS failure, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure, 130 interrupted (Ctrl-C); " +
       "with several targets, the first failing target's status."
   )
 )
