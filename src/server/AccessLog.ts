@@ -79,11 +79,36 @@ export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
 const remoteOf = (e: AccessEntry): string =>
   e.remoteAddress.includes(":") ? `[${e.remoteAddress}]:${e.remotePort}` : `${e.remoteAddress}:${e.remotePort}`
 
+/**
+ * Text that may come from a client, made safe for a line of the text log:
+ * controls (C0, DEL, C1: line breaks, terminal escapes) as \xHH, and `"` and
+ * `\` escaped so a quoted field ends where it seems to (as nginx does). The
+ * parser already refuses such bytes in a request line; this holds whatever
+ * reaches the log.
+ */
+export const escapeText = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f"\\]/g, (c) =>
+    c === '"' || c === "\\" ? "\\" + c : "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"))
+
+/**
+ * A multi-line text (a cause and its stack) under its error line: each line
+ * indented, so none of it, even a line break from a client inside a
+ * message, can pass for a log line of its own; controls escaped.
+ */
+const indentLines = (text: string): string => text.split("\n").map((line) => "  " + escapeControls(line)).join("\n")
+
+const escapeControls = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"))
+
+/** JSON.stringify leaves DEL and C1 controls raw; a terminal may act on them. */
+const stringify = (value: unknown): string =>
+  JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16))
+
 const requestText = (e: AccessEntry): string =>
-  `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${e.requestLine}" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
+  `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${escapeText(e.requestLine)}" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
 
 const requestJson = (e: AccessEntry): string =>
-  JSON.stringify({
+  stringify({
     time: e.time.toISOString(),
     remote: remoteOf(e),
     connection: e.connection,
@@ -95,10 +120,10 @@ const requestJson = (e: AccessEntry): string =>
   })
 
 const traceText = (t: TraceEntry): string =>
-  `${t.time.toISOString()} trace ${t.connection}${t.fiber} ${t.event} parent=${t.parent}${t.detail === undefined ? "" : ` ${t.detail}`}`
+  `${t.time.toISOString()} trace ${t.connection}${t.fiber} ${t.event} parent=${escapeControls(t.parent)}${t.detail === undefined ? "" : ` ${escapeControls(t.detail)}`}`
 
 const traceJson = (t: TraceEntry): string =>
-  JSON.stringify({
+  stringify({
     time: t.time.toISOString(),
     trace: t.event,
     connection: t.connection,
@@ -108,10 +133,12 @@ const traceJson = (t: TraceEntry): string =>
   })
 
 const errorText = (message: string, cause: Cause.Cause<unknown> | undefined): string =>
-  cause === undefined ? `error: ${message}` : `error: ${message}\n${Cause.pretty(cause)}`
+  cause === undefined
+    ? `error: ${escapeControls(message)}`
+    : `error: ${escapeControls(message)}\n${indentLines(Cause.pretty(cause))}`
 
 const errorJson = (now: number, message: string, cause: Cause.Cause<unknown> | undefined): string =>
-  JSON.stringify({
+  stringify({
     time: new Date(now).toISOString(),
     error: message,
     ...(cause === undefined ? {} : { cause: Cause.pretty(cause) })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, FastCheck as fc } from "effect"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 
 const entry: AccessLog.AccessEntry = {
@@ -20,7 +20,7 @@ describe("AccessLog", () => {
       const log = AccessLog.memory({ format: "text", quiet: false, trace: false })
       yield* Effect.provide(Effect.flatMap(AccessLog.AccessLog, (l) => l.request(entry)), log.layer)
       expect(log.out).toEqual([
-        `2026-11-26T01:02:03.456Z [::1]:51234 c7#42 "GET /a%20b.txt?x="y" HTTP/1.1" 200 1234 1.2ms`
+        `2026-11-26T01:02:03.456Z [::1]:51234 c7#42 "GET /a%20b.txt?x=\\"y\\" HTTP/1.1" 200 1234 1.2ms`
       ])
     }))
 
@@ -57,5 +57,54 @@ describe("AccessLog", () => {
       expect(log.err).toHaveLength(1)
       expect(log.err[0]).toContain("error: disk on fire")
       expect(log.err[0]).toContain("EIO")
+    }))
+})
+
+/** C0 controls, DEL and C1 controls: none may reach a terminal or a log file raw from a client. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+describe("AccessLog: whatever the client sent", () => {
+  // controls, quotes and backslashes often, lone surrogates and other code points now and then
+  const hostile = fc.string({
+    unit: fc.oneof(
+      fc.integer({ min: 0, max: 0xa0 }).map((c) => String.fromCharCode(c)),
+      fc.constantFrom("\ud800", "\udfff", "é", "\u2028", "\ufeff")
+    ),
+    maxLength: 40
+  })
+
+  it.effect.prop("text: one line, no control character, the request line quoted unambiguously", [hostile], ([line]) =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory({ format: "text", quiet: false, trace: true })
+      yield* Effect.provide(
+        Effect.flatMap(AccessLog.AccessLog, (l) =>
+          Effect.zipRight(
+            l.request({ ...entry, requestLine: line }),
+            l.trace({ time: entry.time, event: "request-begun", connection: "c7", fiber: "#42", parent: "p", detail: line })
+          )),
+        log.layer
+      )
+      for (const out of log.out) expect(out).not.toMatch(CONTROL)
+      const quoted = /"((?:[^"\\]|\\.)*)" 200 /.exec(log.out[0]!)
+      expect(quoted).not.toBeNull()
+    }))
+
+  it.effect.prop("json: valid JSON that gives the request line back exactly", [hostile], ([line]) =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory({ format: "json", quiet: false, trace: false })
+      yield* Effect.provide(Effect.flatMap(AccessLog.AccessLog, (l) => l.request({ ...entry, requestLine: line })), log.layer)
+      expect(log.out).toHaveLength(1)
+      expect(log.out[0]).not.toMatch(CONTROL)
+      expect(JSON.parse(log.out[0]!).request).toBe(line)
+    }))
+
+  it.effect("text errors: a client-chosen path in the message cannot start a line of its own or reach the terminal raw", () =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory({ format: "text", quiet: false, trace: false })
+      const message = "GET /x: EIO: i/o error, open '/srv/\r\n2026-01-01T00:00:00Z fake line \u001b[2J'"
+      yield* Effect.provide(Effect.flatMap(AccessLog.AccessLog, (l) => l.error(message, Cause.fail(new Error(message)))), log.layer)
+      const text = log.err.join("\n")
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
+      expect(text.split("\n").some((l) => l.startsWith("2026-01-01"))).toBe(false)
     }))
 })
