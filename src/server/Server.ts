@@ -42,6 +42,9 @@ export interface RunningServer {
   readonly addresses: ReadonlyArray<BoundAddress>
 }
 
+/** After an accept fails (other than by the listener closing), the loop waits this long before the next. */
+const ACCEPT_RETRY = Duration.millis(100)
+
 /** A refused connection gets this long to take its 503 before it is dropped. */
 const REFUSAL_TIMEOUT = Duration.seconds(1)
 
@@ -224,8 +227,17 @@ export const serve = (
             )
           })
         )
-        return yield* Effect.forever(acceptOne)
-        // accept fails only once the listener is closed: the loop ends with it
+        return yield* Effect.forever(
+          Effect.catchAll(acceptOne, (error) =>
+            // the listener closed: the loop ends with it
+            error.reason === "Closed"
+              ? Effect.fail(error)
+              // out of descriptors and the like: the listener stays open, so pause rather than spin, then go on
+              : Effect.zipRight(
+                log.error(`server[${listener.host}:${listener.port}]: accept failed: ${error.message}`),
+                Clock.sleep(ACCEPT_RETRY)
+              ))
+        )
       }).pipe(Effect.catchAll(() => Effect.void))
 
     for (const listener of listeners) yield* Effect.forkScoped(acceptLoop(listener))

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, TestClock } from "effect"
+import { Clock, Context, Duration, Effect, Fiber, Layer, TestClock } from "effect"
+import { SocketError } from "../../src/net/errors.ts"
+import * as MemoryNet from "../../src/net/MemoryNetwork.ts"
+import { MemoryNetwork } from "../../src/net/MemoryNetwork.ts"
+import { SocketServer } from "../../src/net/SocketServer.ts"
+import * as AccessLog from "../../src/server/AccessLog.ts"
+import * as Server from "../../src/server/Server.ts"
 import * as Response from "../../src/server/Response.ts"
-import { get, startServer, tick, until, untilSleeping } from "./harness.ts"
+import { Client, get, startServer, tick, until, untilSleeping } from "./harness.ts"
 
 describe("Server: adversarial clients", () => {
   it.scoped("slowloris: one byte every 5 s still meets the header timeout, counted from the accept", () =>
@@ -158,4 +164,45 @@ describe("Server: shutdown, structured", () => {
       expect(server.log.out.find((l) => l.includes(" drained "))).toContain("no response left in flight")
       expect(server.log.out.filter((l) => l.includes(" finalized "))).toHaveLength(3000)
     }), 60_000)
+})
+
+describe("Server: accept errors", () => {
+  it.scoped("an accept that fails (EMFILE and the like) is logged, the loop backs off and goes on accepting", () =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory({ format: "text", quiet: false, trace: false })
+      const context = yield* Layer.build(Layer.merge(MemoryNet.layer, log.layer))
+      const sockets = Context.get(context, SocketServer)
+      let failures = 0
+      let attempts = 0
+      const flaky = SocketServer.of({
+        listen: (options) =>
+          Effect.map(sockets.listen(options), (listener) => ({
+            ...listener,
+            accept: Effect.suspend(() => {
+              attempts++
+              return failures++ < 3
+                ? Effect.fail(new SocketError({ reason: "Unknown", message: "accept failed: EMFILE" }))
+                : listener.accept
+            })
+          }))
+      })
+      const running = yield* Server.serve({ ...Server.defaults, ports: [0] }, () =>
+        Effect.succeed(Response.html(200, "ok"))).pipe(
+          Effect.provideService(SocketServer, flaky),
+          Effect.provide(context)
+        )
+      const network = Context.get(context, MemoryNetwork)
+      const peer = yield* Effect.orDie(network.connect(running.addresses[0]!.port))
+      const client = new Client(peer)
+      yield* client.send(get("/"))
+      const answer = yield* Effect.fork(client.response())
+      // backing off, not spinning: one attempt per pause
+      yield* until(() => attempts === 1, "the first accept")
+      for (let i = 0; i < 20; i++) yield* tick
+      expect(attempts).toBe(1)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* Fiber.join(answer))!.text).toBe("ok")
+      expect(attempts).toBe(5)
+      expect(log.err.filter((l) => l.includes("EMFILE"))).toHaveLength(3)
+    }))
 })
