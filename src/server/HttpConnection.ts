@@ -67,6 +67,16 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return out
 }
 
+/**
+ * Whether `bytes` hold more than line breaks. Empty lines before a request
+ * line are ignored (RFC 9112 section 2.2; some clients send a CRLF after a
+ * body): they do not start a request, its header timeout, or a 408.
+ */
+const startsRequest = (bytes: Uint8Array): boolean => {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 13 && bytes[i] !== 10) return true
+  return false
+}
+
 /** How reading the next request ended. */
 type ReadOutcome =
   /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
@@ -147,7 +157,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       let ended = false
       let discarded = 0
       const first = served === 0
-      startedAt = pending.length > 0 ? now() : undefined
+      startedAt = startsRequest(pending) ? now() : undefined
       while (true) {
         if (pending.length > 0) {
           const result = parser.execute(pending)
@@ -184,7 +194,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         if (watchdog.expired() !== undefined) return { _tag: "Expired" }
         if (chunk._tag === "Left") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
         if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
-        if (startedAt === undefined) startedAt = now()
+        if (startedAt === undefined && startsRequest(chunk.right.value)) startedAt = now()
         pending = concat(pending, chunk.right.value)
       }
     })

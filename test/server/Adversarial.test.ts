@@ -51,6 +51,34 @@ describe("Server: adversarial clients", () => {
       expect((yield* Fiber.join(answer))!.status).toBe(408)
     }))
 
+  it.scoped("slowloris in the body: a discarded request body trickling in also meets the header timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send("GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+      const answer = yield* Effect.fork(client.response())
+      for (let i = 0; i < 6; i++) {
+        yield* client.send("x")
+        yield* tick
+        yield* TestClock.adjust(Duration.seconds(5))
+      }
+      const response = (yield* Fiber.join(answer))!
+      expect(response.status).toBe(408)
+      expect(response.headers.get("connection")).toBe("close")
+    }))
+
+  it.scoped("a CRLF after a request (allowed before a request line) does not turn the keep-alive wait into a 408", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* server.connect()
+      yield* client.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc\r\n")
+      expect((yield* client.response())!.status).toBe(405)
+      yield* tick
+      yield* TestClock.adjust(Duration.seconds(5))
+      expect(yield* client.untilClosed).toBe("")
+      expect(server.log.out).toHaveLength(1)
+    }))
+
   it.scoped("pipelining: a slow first response still comes out before a fast second one", () =>
     Effect.gen(function*() {
       const handler = (head: { readonly target: string }) =>
