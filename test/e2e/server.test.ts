@@ -448,3 +448,60 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect((await server.exited).code).toBe(0)
   }, 30_000)
 })
+
+describe("fiberhttp server: hostile names and uploads (built CLI)", () => {
+  let server: Running
+
+  beforeAll(async () => {
+    const dir = path.join(root, "listed")
+    fs.mkdirSync(path.join(dir, "été et ça"), { recursive: true })
+    for (const name of ["<img src=x onerror=alert(1)>.html", `q"&%.txt`, "it's here.txt", "a:b"]) {
+      fs.writeFileSync(path.join(dir, name), "x\n")
+    }
+    server = await start(["--listing", "--trace"])
+  }, 30_000)
+
+  afterAll(async () => {
+    server.child.kill("SIGINT")
+    await server.exited
+  })
+
+  it("--listing: names escaped as text, percent-encoded as hrefs; nothing a browser would run", async () => {
+    const page = (await fetchRaw(server.port, get("/listed/"))).body.toString()
+    expect(page).not.toContain("<img")
+    expect(page).toContain(`<a href="%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.html">&lt;img src=x onerror=alert(1)&gt;.html</a>`)
+    expect(page).toContain(`<a href="q%22%26%25.txt">q&quot;&amp;%.txt</a>`)
+    expect(page).toContain(`<a href="it&#39;s%20here.txt">it&#39;s here.txt</a>`)
+    // not a scheme: a:b stays a relative reference
+    expect(page).toContain(`<a href="a%3Ab">a:b</a>`)
+    expect(page).toContain(`<a href="%C3%A9t%C3%A9%20et%20%C3%A7a/">été et ça/</a>`)
+    // every href fetches what it names
+    for (const href of page.matchAll(/href="([^"]+)"/g)) {
+      const target = "/listed/" + href[1]!.replaceAll("&#39;", "'")
+      const response = await fetchRaw(server.port, get(target))
+      expect([200, 301], target).toContain(response.status)
+    }
+  })
+
+  it("301 for a directory with spaces and non-ASCII: the Location is the percent-encoded path with its slash", async () => {
+    const redirect = await fetchRaw(server.port, get("/listed/%C3%A9t%C3%A9%20et%20%C3%A7a?x=1"))
+    expect(redirect.status).toBe(301)
+    expect(redirect.headers.get("location")).toBe("/listed/%C3%A9t%C3%A9%20et%20%C3%A7a/?x=1")
+    expect((await fetchRaw(server.port, get(redirect.headers.get("location")!))).status).toBe(200)
+  })
+
+  it("SIGINT with an upload half sent: exits 0 within 1 s, the connection finalized", async () => {
+    const local = await start(["--quiet", "--trace"])
+    const uploading = await RawClient.connect(local.port)
+    uploading.send(`POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n${"a".repeat(100_000)}`)
+    await new Promise((r) => setTimeout(r, 200))
+    const sent = Date.now()
+    local.child.kill("SIGINT")
+    const { at, code } = await local.exited
+    expect(code).toBe(0)
+    expect(at - sent).toBeLessThan(1000)
+    await uploading.closed()
+    expect(local.stdout().match(/ finalized /g)).toHaveLength(1)
+    expect(await canBind(local.port)).toBe(true)
+  }, 30_000)
+})
