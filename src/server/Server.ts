@@ -183,9 +183,12 @@ export const serve = (
         const begun = yield* Clock.currentTimeMillis
         const { bodyLength, bytes } = Response.encodeClosingError(503, begun, new Headers([["Retry-After", "1"]]))
         const drain = Effect.iterate(true, { while: (more) => more, body: () => Effect.map(conn.read, Option.isSome) })
-        const sent = yield* Effect.either(
-          Effect.timeout(Effect.zipRight(conn.write(bytes), Effect.zipRight(conn.end, drain)), REFUSAL_TIMEOUT)
-        )
+        // the 503 counts as sent once written, however the drain after it ends (reset, timeout)
+        let sent = false
+        yield* Effect.ignore(Effect.timeout(
+          Effect.zipRight(conn.write(bytes), Effect.suspend(() => (sent = true, Effect.zipRight(conn.end, drain)))),
+          REFUSAL_TIMEOUT
+        ))
         yield* log.request({
           time: new Date(begun),
           remoteAddress: conn.remoteAddress,
@@ -194,7 +197,7 @@ export const serve = (
           fiber: FiberId.threadName(yield* Effect.fiberId),
           requestLine: "-",
           status: 503,
-          bytes: sent._tag === "Right" ? bodyLength : 0,
+          bytes: sent ? bodyLength : 0,
           durationMs: (yield* Clock.currentTimeMillis) - begun
         })
       }).pipe(Effect.ensuring(conn.destroy))

@@ -154,6 +154,27 @@ describe("Server: adversarial clients", () => {
     }))
 })
 
+describe("Server: refusals in the access log", () => {
+  it.scoped("a 503 the client read is logged with its body bytes, also when the client then resets or lingers", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ config: { maxConnections: 1 } })
+      const first = yield* server.connect()
+      yield* first.send(get("/hello.txt"))
+      yield* first.response()
+      const resetting = yield* server.connect()
+      const length = (yield* resetting.response())!.body.length
+      expect(length).toBeGreaterThan(0)
+      yield* resetting.peer.reset
+      yield* until(() => server.log.out.some((l) => l.includes(" 503 ")), "the first refusal logged")
+      const lingering = yield* server.connect()
+      expect((yield* lingering.response())!.status).toBe(503)
+      yield* untilSleeping()
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* until(() => server.log.out.filter((l) => l.includes(" 503 ")).length === 2, "both refusals logged")
+      for (const line of server.log.out.filter((l) => l.includes(" 503 "))) expect(line).toContain(` 503 ${length} `)
+    }))
+})
+
 describe("Server: shutdown, structured", () => {
   it.scoped("a connection mid-upload (request body half sent) is finalized at shutdown", () =>
     Effect.gen(function*() {
