@@ -18,8 +18,20 @@ export interface Connection {
   readonly localPort: number
   /** The next chunk, or None once the peer has finished sending (FIN). */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
-  /** Sends a chunk; completes when the transport has taken it. */
+  /**
+   * Sends a chunk; completes when the transport has taken it. Interrupting a
+   * pending write may leave part of the chunk unsent: destroy the connection then.
+   */
   readonly write: (chunk: Uint8Array) => Effect.Effect<void, SocketError>
+  /**
+   * How many written bytes the transport has taken so far: monotonic, cheap,
+   * synchronous. It grows while a large write is pending, as the peer reads,
+   * so a caller can tell a slow reader (it grows) from a stalled one (it does
+   * not). What a write took the moment it was issued, before it had to wait,
+   * is counted when that write completes: while it waits, any growth is the
+   * peer's doing.
+   */
+  readonly bytesFlushed: () => number
   /** Flushes what is queued and half-closes (sends FIN). */
   readonly end: Effect.Effect<void, SocketError>
   /** Tears the connection down at once, dropping queued bytes. Idempotent, never blocks. */

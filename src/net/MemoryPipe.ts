@@ -21,6 +21,8 @@ import { SocketError } from "./errors.ts"
 interface Channel {
   readonly chunks: Array<Uint8Array>
   unread: number
+  /** Bytes ever written into the channel. */
+  written: number
   fin: boolean
   writerGone: boolean
   readerGone: boolean
@@ -45,6 +47,8 @@ export interface RemoteStatus {
 /** One end of an in-memory connection: a Connection plus what tests need to see. */
 export interface Endpoint {
   readonly connection: Connection
+  /** The next chunk, at most `max` bytes of it (the rest is read next), or None after the other side's FIN. */
+  readonly readUpTo: (max: number) => Effect.Effect<Option.Option<Uint8Array>, SocketError>
   /** The other endpoint's status. */
   readonly remoteStatus: Effect.Effect<RemoteStatus>
   /** Waits until the other endpoint destroyed the connection. */
@@ -58,6 +62,7 @@ export interface Endpoint {
 const newChannel = (window: number, waiting: Set<() => void>): Channel => ({
   chunks: [],
   unread: 0,
+  written: 0,
   fin: false,
   writerGone: false,
   readerGone: false,
@@ -78,18 +83,24 @@ const makeEndpoint = (
   const closed = () => new SocketError({ reason: "Closed", message: `${id}: connection closed` })
   const reset = () => new SocketError({ reason: "Reset", message: `${id}: connection reset by peer` })
 
-  const read = awaitCondition(waiting, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
-    if (state.destroyed) return Exit.fail(closed())
-    const chunk = incoming.chunks.shift()
-    if (chunk !== undefined) {
-      incoming.unread -= chunk.length
-      wakeAll(waiting)
-      return Exit.succeed(Option.some(chunk))
-    }
-    if (incoming.fin) return Exit.succeed(Option.none())
-    if (incoming.writerGone) return Exit.fail(reset())
-    return undefined
-  })
+  const readUpTo = (max: number) =>
+    awaitCondition(waiting, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
+      if (state.destroyed) return Exit.fail(closed())
+      let chunk = incoming.chunks[0]
+      if (chunk !== undefined) {
+        if (chunk.length > max) {
+          incoming.chunks[0] = chunk.subarray(max)
+          chunk = chunk.subarray(0, max)
+        } else incoming.chunks.shift()
+        incoming.unread -= chunk.length
+        wakeAll(waiting)
+        return Exit.succeed(Option.some(chunk))
+      }
+      if (incoming.fin) return Exit.succeed(Option.none())
+      if (incoming.writerGone) return Exit.fail(reset())
+      return undefined
+    })
+  const read = readUpTo(Infinity)
 
   const writeFailure = (): Exit.Exit<never, SocketError> | undefined => {
     if (state.destroyed) return Exit.fail(closed())
@@ -101,18 +112,35 @@ const makeEndpoint = (
     writeFailure() ?? (outgoing.unread <= outgoing.window ? Exit.void : undefined)
   )
 
+  /** What the peer's window has taken: all but the unread bytes beyond it. */
+  const taken = () => outgoing.written - Math.max(0, outgoing.unread - outgoing.window)
+  /** What the pending write had taken when it began to wait: credited once it completes. */
+  let uncredited = 0
+  const credit = Effect.sync(() => void (uncredited = 0))
+
   const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
       const refused = writeFailure() ?? (outgoing.fin ? Exit.fail(closed()) : undefined)
       if (refused !== undefined) return refused
+      const before = taken()
       if (chunk.length > 0) {
         // A copy, as a kernel would take: the caller may reuse its buffer.
         outgoing.chunks.push(chunk.slice())
         outgoing.unread += chunk.length
+        outgoing.written += chunk.length
         wakeAll(waiting)
       }
-      return delivered
+      if (outgoing.unread <= outgoing.window) return delivered
+      uncredited = taken() - before
+      return Effect.ensuring(delivered, credit)
     })
+
+  let flushed = 0
+  const bytesFlushed = () => {
+    const now = taken() - uncredited
+    if (now > flushed) flushed = now
+    return flushed
+  }
 
   const finish = Effect.sync(() => {
     if (state.destroyed || outgoing.fin) return
@@ -143,9 +171,11 @@ const makeEndpoint = (
       localPort: local.port,
       read,
       write,
+      bytesFlushed,
       end: Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered),
       destroy
     },
+    readUpTo,
     remoteStatus: Effect.sync(() => ({ ended: incoming.fin, destroyed: remoteState.destroyed })),
     remoteClosed: awaitCondition(waiting, () => (remoteState.destroyed ? Exit.void : undefined)),
     finish,
@@ -186,6 +216,8 @@ export interface Peer {
   readonly end: Effect.Effect<void, SocketError>
   /** The next chunk, or None after the other side's FIN. */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
+  /** As `read`, but at most `max` bytes: a slow reader, a little at a time. */
+  readonly readUpTo: (max: number) => Effect.Effect<Option.Option<Uint8Array>, SocketError>
   /** Everything until the other side ends or destroys the connection (never fails). */
   readonly readAll: Effect.Effect<Uint8Array>
   /** `readAll` decoded as UTF-8. */
@@ -227,6 +259,7 @@ export const toPeer = (endpoint: Endpoint): Peer => {
     write: (data) => connection.write(typeof data === "string" ? encoder.encode(data) : data),
     end: connection.end,
     read: connection.read,
+    readUpTo: endpoint.readUpTo,
     readAll,
     readAllText: Effect.map(readAll, (all) => decoder.decode(all)),
     destroy: connection.destroy,

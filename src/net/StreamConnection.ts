@@ -14,11 +14,26 @@ import { SocketError } from "./errors.ts"
  * until `read` takes a chunk. Writes respect `write()`'s return value and
  * wait for 'drain'. Pending reads, writes and ends are interruptible.
  *
+ * Progress (`bytesFlushed`) is what Node has finished writing to the kernel:
+ * the bytes handed to `write()` minus its `writableLength`. Node completes a
+ * write only when all of it is written, so a chunk larger than SLICE goes out
+ * as slices, each issued from the previous one's callback: the count then
+ * moves during a long write to a slow reader instead of only at its end.
+ *
  * The socket must be created with `allowHalfOpen: true`, so that a response
  * can still be written after the peer's FIN.
  */
 export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()): Connection => {
   let failure: SocketError | undefined
+  /** Bytes handed to socket.write. */
+  let queued = 0
+  /** The highest progress reported: destroy empties Node's buffer, which must not move the count back. */
+  let flushed = 0
+  /** What the pending write had taken when it began to wait: credited to `bytesFlushed` once it completes. */
+  let uncredited = 0
+  /** Bytes Node has finished writing to the kernel. */
+  const taken = () => queued - socket.writableLength
+  const credit = Effect.sync(() => void (uncredited = 0))
   let ended = false
   // Set by our own `destroy`: reads stop at once, even with bytes still buffered.
   let destroyed = false
@@ -65,12 +80,67 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
   // A chunk queued before `end` still goes out, so ending does not fail a pending write.
   const drained = awaitCondition(writers, () => writeFailure() ?? (socket.writableNeedDrain ? undefined : Exit.void))
 
+  const refusal = () => writeFailure() ?? (socket.writableEnded ? Exit.fail(closed()) : undefined)
+
+  /** Writes a chunk of at most SLICE bytes, or the last slice of a larger one: done once taken or drained. */
+  const writeWhole = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
+    queued += chunk.length
+    return socket.write(chunk) ? Effect.void : drained
+  }
+
+  /** Writes a chunk larger than SLICE, one slice after the other, without entering Effect per slice. */
+  const writeSliced = (chunk: Uint8Array, takenBefore: number): Effect.Effect<void, SocketError> =>
+    Effect.async<void, SocketError>((resume) => {
+      let offset = 0
+      let stopped = false
+      const finish = (result: Effect.Effect<void, SocketError>) => {
+        stopped = true
+        writers.delete(watchFailure)
+        resume(result)
+      }
+      // the socket failing or closing while a slice is in flight
+      const watchFailure = () => {
+        const failed = writeFailure()
+        if (failed !== undefined && !stopped) finish(failed)
+      }
+      const next = (error?: Error | null) => {
+        if (stopped) return
+        if (error) return finish(Exit.fail(failure ?? toSocketError(id, error)))
+        const refused = refusal()
+        if (refused !== undefined) return finish(refused)
+        if (chunk.length - offset <= SLICE) return finish(writeWhole(chunk.subarray(offset)))
+        const slice = chunk.subarray(offset, offset + SLICE)
+        offset += SLICE
+        queued += slice.length
+        socket.write(slice, next)
+      }
+      writers.add(watchFailure)
+      next()
+      if (!stopped) uncredited = taken() - takenBefore
+      // interrupted: no further slice is issued (the one in flight still goes out)
+      return Effect.sync(() => {
+        stopped = true
+        writers.delete(watchFailure)
+      })
+    })
+
   const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
-      const refused = writeFailure() ?? (socket.writableEnded ? Exit.fail(closed()) : undefined)
+      const refused = refusal()
       if (refused !== undefined) return refused
-      return socket.write(chunk) ? Effect.void : drained
+      const before = taken()
+      if (chunk.length > SLICE) return Effect.ensuring(writeSliced(chunk, before), credit)
+      const waiting = writeWhole(chunk)
+      if (waiting === Effect.void) return waiting
+      uncredited = taken() - before
+      return Effect.ensuring(waiting, credit)
     })
+
+  const bytesFlushed = () => {
+    const now = taken() - uncredited
+    if (now > flushed) flushed = now
+    return flushed
+  }
 
   const finished = awaitCondition(writers, () => (socket.writableFinished ? Exit.void : writeFailure()))
 
@@ -87,6 +157,7 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     localPort: socket.localPort ?? 0,
     read,
     write,
+    bytesFlushed,
     end,
     destroy: Effect.sync(() => {
       destroyed = true
@@ -94,6 +165,9 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     })
   }
 }
+
+/** Writes larger than this go out in slices of this size. */
+const SLICE = 64 * 1024
 
 const resetCodes = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"])
 const closedCodes = new Set(["ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END", "ERR_SOCKET_CLOSED"])

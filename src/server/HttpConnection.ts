@@ -17,7 +17,10 @@ export interface ConnectionLimits {
   readonly headerTimeoutMs: number
   /** Between requests on a persistent connection: closed quietly after this. */
   readonly keepAliveTimeoutMs: number
-  /** A write that makes no progress for this long means a stalled reader: closed. */
+  /**
+   * A response whose peer takes no byte during a whole period this long has a
+   * stalled reader: closed (between one and two periods after the last byte moved).
+   */
   readonly writeTimeoutMs: number
   /** Requests served on one connection before it is closed. */
   readonly maxRequests: number
@@ -27,7 +30,7 @@ export interface ConnectionLimits {
 const MAX_DISCARDED_BODY = 1024 * 1024
 /** After an error response, unread request bytes are drained this long so the peer reads the response, not a reset. */
 const LINGER_MS = 1000
-/** During shutdown, a write stalled this long means a client that will not read: give up on it. */
+/** During shutdown, a response whose peer takes no byte for this long has a client that will not read: give up on it. */
 export const SHUTDOWN_STALL_MS = 500
 
 /**
@@ -38,9 +41,10 @@ export const SHUTDOWN_STALL_MS = 500
 export interface ConnectionState {
   phase: "reading" | "responding"
   /**
-   * Called when the server starts shutting down: from then on a write that
-   * makes no progress for SHUTDOWN_STALL_MS ends the connection, so a client
-   * that never reads does not hold the exit for the whole grace period.
+   * Called when the server starts shutting down: from then on a response
+   * whose bytes stop moving for SHUTDOWN_STALL_MS ends the connection, so a
+   * client that never reads does not hold the exit for the whole grace period
+   * (one that reads, however slowly, gets all of it).
    */
   onDrain?: Effect.Effect<void>
 }
@@ -140,16 +144,26 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       (wait) => (wait === "read" && startedAt !== undefined ? headerTimeout(startedAt) : conn.destroy)
     )
 
-    const writeDeadline = () =>
-      watchdog.now() + (ctx.draining() ? Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS) : limits.writeTimeoutMs)
+    /**
+     * A write (or end) fails as stalled only after a whole period in which the
+     * transport took no byte of it: a slow reader that keeps reading is served.
+     * Armed before the write is issued: bytesFlushed leaves out what a write
+     * takes at once, so only the peer's reading counts as progress.
+     */
+    const guardWrite = () =>
+      watchdog.armWhileMoving(
+        ctx.draining() ? Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS) : limits.writeTimeoutMs,
+        "write",
+        conn.bytesFlushed
+      )
     /** Whether a write (or end) is waiting on the peer now. */
     let writing = false
     const write = (chunk: Uint8Array) =>
       Effect.suspend(() => {
         writing = true
-        return Effect.zipRight(watchdog.arm(writeDeadline(), "write"), conn.write(chunk))
+        return Effect.zipRight(guardWrite(), conn.write(chunk))
       }).pipe(Effect.map(() => void (writing = false)))
-    ctx.state.onDrain = Effect.suspend(() => (writing ? watchdog.arm(writeDeadline(), "write") : Effect.void))
+    ctx.state.onDrain = Effect.suspend(() => (writing ? guardWrite() : Effect.void))
 
     /** Reads until one request's head has arrived and its body has been discarded. */
     const readRequest: Effect.Effect<ReadOutcome> = Effect.gen(function*() {
@@ -235,7 +249,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
     const end = Effect.suspend(() => {
       writing = true
-      return Effect.zipRight(watchdog.arm(writeDeadline(), "write"), Effect.ignore(conn.end))
+      return Effect.zipRight(guardWrite(), Effect.ignore(conn.end))
     }).pipe(Effect.map(() => void (writing = false)))
 
     /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */

@@ -58,6 +58,40 @@ describe("MemoryNetwork", () => {
     }).pipe(Effect.provide(Memory.layer))
   )
 
+  it.scoped("bytesFlushed counts what the peer's window has taken, also during one pending write", () =>
+    Effect.gen(function* () {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port, { window: 4096 })
+      const server = yield* listener.accept
+      expect(server.bytesFlushed()).toBe(0)
+
+      yield* server.write(bytes("hello"))
+      expect(server.bytesFlushed()).toBe(5)
+      // one write far beyond the window: taken as the peer reads, a kilobyte at a time
+      const big = new Uint8Array(64 * 1024)
+      const writing = yield* Effect.fork(server.write(big))
+      yield* settle
+      // what the window took the moment the write was issued is not progress made while it waits
+      expect(server.bytesFlushed()).toBe(5)
+      expect(Option.map(yield* peer.readUpTo(1024), (c) => c.length)).toEqual(Option.some(5))
+      expect(server.bytesFlushed()).toBe(10)
+      const seen: Array<number> = []
+      for (let i = 0; i < 4; i++) {
+        expect(Option.map(yield* peer.readUpTo(1024), (c) => c.length)).toEqual(Option.some(1024))
+        seen.push(server.bytesFlushed())
+        expect(yield* Fiber.poll(writing)).toEqual(Option.none())
+      }
+      expect(seen).toEqual([10 + 1024, 10 + 2048, 10 + 3072, 10 + 4096])
+      let rest = 0
+      while (rest < big.length - 4096) {
+        const chunk = yield* peer.readUpTo(1000)
+        rest += Option.getOrThrow(chunk).length
+      }
+      yield* Fiber.join(writing)
+      expect(server.bytesFlushed()).toBe(5 + big.length)
+    }).pipe(Effect.provide(Memory.layer))
+  )
+
   it.scoped("a stalled write can be timed out with TestClock and interrupted", () =>
     Effect.gen(function* () {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })

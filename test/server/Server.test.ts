@@ -7,6 +7,19 @@ import * as Server from "../../src/server/Server.ts"
 import { bigContent, bigSize, sameBytes } from "./fixtures.ts"
 import { get, startServer, tick, until, untilSleeping } from "./harness.ts"
 
+const MiB = 1024 * 1024
+/** A 1 MiB body in the static handler's chunk size (256 KiB). */
+const mebibyte = Uint8Array.from({ length: MiB }, (_, i) => (i * 7 + (i >> 12)) & 0xff)
+const mebibyteResponse = {
+  status: 200,
+  headers: new Headers(),
+  body: {
+    _tag: "Stream",
+    length: MiB,
+    stream: Stream.range(0, 3).pipe(Stream.map((i) => mebibyte.subarray(i * MiB / 4, (i + 1) * MiB / 4)))
+  }
+} as const
+
 describe("Server: requests on a connection", () => {
   it.scoped("keeps an HTTP/1.1 connection open and logs each request", () =>
     Effect.gen(function*() {
@@ -289,6 +302,46 @@ describe("Server: timeouts", () => {
       expect(server.log.out[0]).toMatch(/"GET \/big\.bin HTTP\/1\.1" 200 \d+ /)
     }))
 
+  it.scoped("the write timeout counts progress: 1 KiB every 10 s gets a whole 1 MiB body, nothing at all is dropped at 30 s", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handler: () => Effect.succeed(mebibyteResponse) })
+      const slow = yield* server.connect({ window: 4096 })
+      const silent = yield* server.connect({ window: 4096 })
+      yield* slow.send(get("/slow"))
+      yield* silent.send(get("/silent"))
+      const received: Array<Uint8Array> = []
+      let size = 0
+      const readKiB = Effect.gen(function*() {
+        const chunk = yield* slow.peer.readUpTo(1024)
+        expect(chunk._tag).toBe("Some")
+        if (chunk._tag === "Some") {
+          received.push(chunk.value)
+          size += chunk.value.length
+        }
+      })
+      yield* readKiB
+      for (let i = 0; i < 20; i++) yield* tick
+      let elapsed = 0
+      while (size < MiB) {
+        yield* TestClock.adjust(Duration.seconds(10))
+        elapsed += 10
+        if (elapsed === 20) expect((yield* silent.peer.status).destroyed).toBe(false)
+        if (elapsed === 30) yield* silent.peer.closed
+        yield* readKiB
+      }
+      while (yield* Effect.map(slow.peer.status, (status) => !status.ended)) {
+        yield* TestClock.adjust(Duration.seconds(10))
+        yield* readKiB
+      }
+      expect(elapsed).toBeGreaterThan(10_000)
+      const all = Buffer.concat(received)
+      const bodyAt = all.indexOf("\r\n\r\n") + 4
+      expect(all.subarray(0, 15).toString()).toBe("HTTP/1.1 200 OK")
+      expect(sameBytes(all.subarray(bodyAt), mebibyte)).toBe(true)
+      expect(server.log.out.find((l) => l.includes("/slow"))).toMatch(/ 200 1048576 /)
+      expect(server.log.out.find((l) => l.includes("/silent"))).toMatch(/ 200 0 /)
+    }))
+
   it.scoped("backpressure: a client that does not read stops the body from being pulled", () =>
     Effect.gen(function*() {
       let pulled = 0
@@ -414,6 +467,27 @@ describe("Server: connections and shutdown", () => {
       yield* Fiber.join(closing)
       expect(server.log.out.find((l) => l.includes(" drained "))).toContain("grace period over: interrupting 1")
       expect(server.log.out.find((l) => l.includes(" interrupted "))).toBeDefined()
+    }))
+
+  it.scoped("shutdown: a download that moves, however slowly, gets the whole grace period", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ trace: true, handler: () => Effect.succeed(mebibyteResponse) })
+      const client = yield* server.connect({ window: 4096 })
+      yield* client.send(get("/slow"))
+      expect((yield* client.peer.readUpTo(1024))._tag).toBe("Some")
+      const closing = yield* Effect.fork(server.shutdown)
+      yield* untilSleeping((wakeAt) => wakeAt === Duration.toMillis(Server.defaults.grace))
+      // 1 KiB every 300 ms: a 256 KiB chunk takes far longer than SHUTDOWN_STALL_MS, yet bytes keep moving
+      for (let i = 0; i < 6; i++) {
+        yield* TestClock.adjust(Duration.millis(300))
+        expect((yield* client.peer.readUpTo(1024))._tag).toBe("Some")
+        yield* tick
+      }
+      expect((yield* client.peer.status).destroyed).toBe(false)
+      yield* TestClock.adjust(Duration.millis(300))
+      yield* client.peer.closed
+      yield* Fiber.join(closing)
+      expect(server.log.out.find((l) => l.includes(" drained "))).toContain("grace period over: interrupting 1")
     }))
 
   it.scoped("shutdown: a response in flight finishes within the grace period, then the connection closes", () =>
