@@ -16,6 +16,9 @@ export interface Listener {
    * Waits for the next connection. The caller owns it from then on and must
    * `destroy` it when done (normally via `Effect.acquireRelease`). Connections
    * accepted but not yet taken are destroyed when the listener's scope closes.
+   * Once the listener closes, a pending or later `accept` fails with
+   * SocketError Closed, so a caller may wait uninterruptibly (a connection
+   * handed over can then never be lost to an interruption).
    */
   readonly accept: Effect.Effect<Connection, SocketError>
   /** Stops accepting and releases the port now, before the scope closes. Idempotent. */

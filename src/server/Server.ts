@@ -52,13 +52,17 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
  * Serves HTTP on every port of `config` until the caller's scope closes.
  *
  * Scope tree: the server scope holds the listeners (one child scope, closed
- * all at once), one accept fiber per listener, and a FiberSet of connection
- * fibers, each owning its connection through acquireRelease. Closing the
- * scope runs, in this order: accept fibers interrupted; listeners closed
- * (ports free); connections between requests interrupted, those writing a
- * response given `grace` to finish (unless their writes stall for
- * SHUTDOWN_STALL_MS); then every fiber still running interrupted, each
- * connection destroyed by its own finalizer.
+ * all at once), one accept fiber per listener (another child scope), a
+ * FiberSet of connection fibers, and a scope per connection (children of one
+ * connections scope) whose finalizer destroys it. A connection's destroy is
+ * registered in the same uninterruptible step that takes it from the
+ * listener, so no interruption can leave a socket open; its fiber closes that
+ * scope when it ends. Closing the server scope runs, in this order: listeners
+ * closed (ports free; pending accepts fail, so the accept loops end); accept
+ * fibers awaited; connections between requests interrupted, those writing a
+ * response given `grace` to finish (unless their peer takes no byte for
+ * SHUTDOWN_STALL_MS); then every fiber still running interrupted; then any
+ * connection not yet destroyed (one whose fiber never ran) destroyed.
  *
  * If a port cannot be bound, the listeners already open are closed and the
  * ListenError (naming host, port and reason) is the failure.
@@ -97,6 +101,9 @@ export const serve = (
     // Finalizers run in reverse order of addition; this one runs last of all.
     yield* Effect.addFinalizer(() => traceServer("closed", "every connection finalized, server scope closed"))
 
+    // Closed after the fibers below are gone: destroys any connection whose fiber did not.
+    const connectionsScope = yield* Scope.fork(serverScope, ExecutionStrategy.sequential)
+
     // Added next, finalized just before: interrupts whatever outlived the grace period.
     const fibers = yield* FiberSet.make<void, never>()
     /** Connections being served (refusals excluded), with their fibers once forked. */
@@ -131,27 +138,31 @@ export const serve = (
       })
     )
 
-    // runs right after the listeners' scope below has closed
+    // runs right after the listeners' scope below has closed and the accept loops have ended
     yield* Effect.addFinalizer(() => traceServer("listeners-closed", "ports released, no new connections"))
+    // accepts are uninterruptible: the loops end when their listener closes, so they are awaited after that
+    const acceptScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
     const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
     const listeners = yield* Effect.forEach(
       config.ports,
       (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
     ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
 
-    /** A connection's fiber: owns the connection, serves it, reports its life when tracing. */
+    /** Closes a connection's scope (destroying it) from its own fiber, and says so when tracing. */
+    const release = (conn: Connection, scope: Scope.CloseableScope, parent: string) =>
+      Effect.zipRight(
+        Scope.close(scope, Exit.void),
+        log.tracing
+          ? Effect.flatMap(Effect.fiberId, (id) =>
+            trace("finalized", conn.id, FiberId.threadName(id), parent, "connection destroyed"))
+          : Effect.void
+      )
+
+    /** A connection's fiber: serves it, reports its life when tracing. */
     const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
       Effect.gen(function*() {
         const fiber = FiberId.threadName(yield* Effect.fiberId)
         if (log.tracing) yield* trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`)
-        yield* Effect.acquireRelease(
-          Effect.succeed(conn),
-          (c) =>
-            Effect.zipRight(
-              c.destroy,
-              log.tracing ? trace("finalized", c.id, fiber, parent, "connection destroyed") : Effect.void
-            )
-        )
         yield* serveConnection(conn, {
           limits,
           handler,
@@ -172,7 +183,7 @@ export const serve = (
             Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : log.error(`connection ${conn.id} failed`, cause)
           )
         )
-      }).pipe(Effect.scoped)
+      })
 
     /**
      * Over the limit: a 503 without reading the request, then close, draining
@@ -200,36 +211,40 @@ export const serve = (
           bytes: sent ? bodyLength : 0,
           durationMs: (yield* Clock.currentTimeMillis) - begun
         })
-      }).pipe(Effect.ensuring(conn.destroy))
+      })
 
     const acceptLoop = (listener: Listener) =>
       Effect.gen(function*() {
         const parent = `server[${listener.host}:${listener.port}] accept${FiberId.threadName(yield* Effect.fiberId)}`
-        // Between accept and fork the connection has no owner: keep that window uninterruptible.
-        const acceptOne = Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(listener.accept), (conn) => {
+        // Uninterruptible from the accept to the fork: a connection handed over by the listener
+        // has its destroy registered at once, and the forked fiber starts uninterruptible, so its
+        // `ensuring` is in place before any interruption can reach it. The wait itself ends when
+        // the listener closes.
+        const acceptOne = Effect.uninterruptible(Effect.flatMap(listener.accept, (conn) =>
+          Effect.gen(function*() {
+            const scope = yield* Scope.fork(connectionsScope, ExecutionStrategy.sequential)
+            yield* Scope.addFinalizer(scope, conn.destroy)
             if (live.size >= config.maxConnections) {
               // refusals are bounded too: past as many again, drop at once
-              if (refusing >= config.maxConnections) return conn.destroy
+              if (refusing >= config.maxConnections) return yield* Scope.close(scope, Exit.void)
               refusing++
-              return FiberSet.run(
+              return yield* FiberSet.run(
                 fibers,
-                Effect.interruptible(refusal(conn)).pipe(Effect.ensuring(Effect.sync(() => refusing--)))
+                Effect.interruptible(refusal(conn)).pipe(
+                  Effect.ensuring(Effect.zipRight(Scope.close(scope, Exit.void), Effect.sync(() => refusing--)))
+                )
               )
             }
             const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = { phase: "reading" }
             live.add(state)
-            return Effect.tap(
-              FiberSet.run(
-                fibers,
-                Effect.interruptible(connectionFiber(conn, parent, state)).pipe(
-                  Effect.ensuring(Effect.sync(() => live.delete(state)))
-                )
-              ),
-              (fiber) => Effect.sync(() => void (state.fiber = fiber))
+            state.fiber = yield* FiberSet.run(
+              fibers,
+              Effect.interruptible(connectionFiber(conn, parent, state)).pipe(
+                Effect.ensuring(Effect.zipRight(release(conn, scope, parent), Effect.sync(() => live.delete(state))))
+              )
             )
           })
-        )
+        ))
         return yield* Effect.forever(
           Effect.catchAll(acceptOne, (error) =>
             // the listener closed: the loop ends with it
@@ -243,7 +258,7 @@ export const serve = (
         )
       }).pipe(Effect.catchAll(() => Effect.void))
 
-    for (const listener of listeners) yield* Effect.forkScoped(acceptLoop(listener))
+    for (const listener of listeners) yield* Effect.forkIn(acceptLoop(listener), acceptScope)
     yield* traceServer("listening", listeners.map((l) => `${l.host}:${l.port}`).join(", "))
 
     return { addresses: listeners.map((l) => ({ host: l.host, port: l.port })) }

@@ -506,6 +506,23 @@ describe("Server: connections and shutdown", () => {
       expect(server.log.out[0]).toContain(`" 200 ${bigSize} `)
     }))
 
+  it.scoped("shutdown at any moment right after a connect still destroys that connection", () =>
+    Effect.gen(function*() {
+      // 0 yields: the accept has not resumed yet; then the fiber forked but not started; then running
+      const open: Array<number> = []
+      for (let yields = 0; yields < 8; yields++) {
+        const server = yield* startServer()
+        // the accept loop waits for a connection
+        yield* tick
+        const client = yield* server.connect()
+        for (let i = 0; i < yields; i++) yield* Effect.yieldNow()
+        yield* server.shutdown
+        if (!(yield* client.peer.status).destroyed) open.push(yields)
+      }
+      // the number of yields after which a connection was left open
+      expect(open).toEqual([])
+    }))
+
   it.scoped("a port that cannot be bound fails with its ListenError and releases the others", () =>
     Effect.gen(function*() {
       const server = yield* startServer()
