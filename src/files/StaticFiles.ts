@@ -1,6 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Array as Arr, Context, Data, Effect, Layer, Option, Stream } from "effect"
+import { SpanReader } from "./SpanReader.ts"
 import { decodeUrlPath } from "./urlPath.ts"
 
 export interface LookupOptions {
@@ -120,6 +121,7 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const spans = yield* Effect.serviceOption(SpanReader)
     const rootPath = yield* fs.realPath(path.resolve(root)).pipe(
       Effect.tap((real) =>
         Effect.flatMap(fs.stat(real), (info) =>
@@ -232,6 +234,12 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
         const { length, start } = spanOf(file, range)
         if (length > chunkSize) return Effect.die(new RangeError(`read of ${length} bytes: stream anything over ${chunkSize}`))
         if (length === 0) return Effect.succeed(new Uint8Array(0))
+        if (Option.isSome(spans)) {
+          return spans.value.read(file.path, start, length).pipe(
+            Effect.mapError((error) => toFileError(file.path, error)),
+            Effect.flatMap((bytes) => bytes.length < length ? Effect.fail(shortRead(file, bytes.length, length)) : Effect.succeed(bytes))
+          )
+        }
         if (start === 0 && length === file.size) {
           // The whole file: one platform call, several times cheaper than open, read
           // and close as three effects. It reads what the file holds by then: one

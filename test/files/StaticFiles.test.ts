@@ -4,9 +4,13 @@ import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
+import * as NativeRealPath from "../../src/files/nativeRealPath.ts"
 import { chunkSize, type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
 
 const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+/** What the server runs on: realPath by realpath(3), and reads through SpanReader. */
+const Native = Layer.merge(NativeRealPath.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
+const fileSystems = [["platform FileSystem", NodeFs], ["native layer", Native]] as const
 const hidden = { dotfiles: false }
 const shown = { dotfiles: true }
 const runsAsRoot = process.getuid?.() === 0
@@ -83,7 +87,7 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 /** Byte equality without vitest's element-by-element deep compare (slow on 200 KiB). */
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
 
-describe("StaticFiles on a real directory", () => {
+describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) => {
   it.scoped("serves a file with its size, mtime and inode", () =>
     Effect.gen(function*() {
       const { realRoot, service } = yield* fixture

@@ -1,0 +1,40 @@
+import type { SystemError } from "@effect/platform/Error"
+import { Context, Effect, Layer } from "effect"
+import * as NFS from "node:fs"
+import { systemError } from "./systemError.ts"
+
+/**
+ * Reads `length` bytes at `start` of the file at `path` with open, one
+ * positioned read and close chained in node:fs callbacks: three thread-pool
+ * round trips and one effect. Through FileSystem the same read is an open,
+ * a read and a close as scoped effects, or readFile with an fstat more.
+ * Fewer bytes come back only if the file ends first.
+ */
+const read = (path: string, start: number, length: number): Effect.Effect<Uint8Array, SystemError> =>
+  Effect.async<Uint8Array, SystemError>((resume) => {
+    NFS.open(path, "r", (openError, fd) => {
+      if (openError !== null) return resume(Effect.fail(systemError("open", path, openError)))
+      const buffer = Buffer.allocUnsafe(length)
+      NFS.read(fd, buffer, 0, length, start, (readError, bytesRead) => {
+        // The descriptor is closed whatever happens to the fiber that asked.
+        NFS.close(fd, () => {
+          resume(
+            readError === null
+              ? Effect.succeed(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))
+              : Effect.fail(systemError("read", path, readError))
+          )
+        })
+      })
+    })
+  })
+
+/**
+ * Optional: StaticFiles reads whole small responses through it when present,
+ * and through FileSystem otherwise (as with a fake file system in tests).
+ */
+export class SpanReader extends Context.Tag("fiberhttp/files/SpanReader")<
+  SpanReader,
+  { readonly read: (path: string, start: number, length: number) => Effect.Effect<Uint8Array, SystemError> }
+>() {}
+
+export const layer: Layer.Layer<SpanReader> = Layer.succeed(SpanReader, { read })

@@ -1,0 +1,49 @@
+import { FileSystem, Path } from "@effect/platform"
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as NativeRealPath from "../../src/files/nativeRealPath.ts"
+import { SpanReader } from "../../src/files/SpanReader.ts"
+
+const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+const runsAsRoot = process.getuid?.() === 0
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+describe("SpanReader (from the native layer)", () => {
+  const file = Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "fiberhttp-spans-" })
+    const name = path.join(dir, "f.txt")
+    yield* fs.writeFileString(name, "0123456789")
+    return { dir, name }
+  }).pipe(Effect.provide(NodeFs))
+  const reader = SpanReader.pipe(Effect.provide(NativeRealPath.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+
+  it.scoped("reads the span asked for, and less only where the file ends", () =>
+    Effect.gen(function*() {
+      const { name } = yield* file
+      const spans = yield* reader
+      expect(text(yield* spans.read(name, 0, 10))).toBe("0123456789")
+      expect(text(yield* spans.read(name, 3, 4))).toBe("3456")
+      expect(text(yield* spans.read(name, 8, 5))).toBe("89")
+    }))
+
+  it.scoped("fails like the platform: reason and errno code kept", () =>
+    Effect.gen(function*() {
+      const { dir, name } = yield* file
+      const spans = yield* reader
+      const missing = yield* Effect.flip(spans.read(`${dir}/missing`, 0, 1))
+      expect(missing).toMatchObject({ _tag: "SystemError", reason: "NotFound", method: "open" })
+      expect((missing.cause as NodeJS.ErrnoException).code).toBe("ENOENT")
+      const isDir = yield* Effect.flip(spans.read(dir, 0, 1))
+      expect((isDir.cause as NodeJS.ErrnoException).code).toBe("EISDIR")
+      if (!runsAsRoot) {
+        const fs = yield* FileSystem.FileSystem
+        yield* fs.chmod(name, 0o000)
+        const denied = yield* Effect.flip(spans.read(name, 0, 1))
+        expect(denied).toMatchObject({ reason: "PermissionDenied" })
+      }
+    }).pipe(Effect.provide(NodeFs)))
+})
