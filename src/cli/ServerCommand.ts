@@ -1,7 +1,7 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Path } from "@effect/platform"
 import { Console, Duration, Effect, Layer } from "effect"
-import * as NativeRealPath from "../files/nativeRealPath.ts"
+import * as NodeFastPaths from "../files/NodeFastPaths.ts"
 import { StaticFiles } from "../files/StaticFiles.ts"
 import * as NodeSocketServer from "../net/NodeSocketServer.ts"
 import * as AccessLog from "../server/AccessLog.ts"
@@ -137,7 +137,7 @@ export const serverCommand = Command.make("server", options, (o) =>
     return yield* program.pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        StaticFiles.layer(root).pipe(Layer.provide(NativeRealPath.layer)),
+        StaticFiles.layer(root).pipe(Layer.provide(NodeFastPaths.layer)),
         NodeSocketServer.layer,
         AccessLog.layer(logOptions)
       )),

@@ -2,7 +2,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import * as NativeRealPath from "../../src/files/nativeRealPath.ts"
+import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
 import { SpanReader } from "../../src/files/SpanReader.ts"
 
 const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
@@ -19,7 +19,7 @@ describe("SpanReader (from the native layer)", () => {
     yield* fs.writeFileString(name, "0123456789")
     return { dir, name }
   }).pipe(Effect.provide(NodeFs))
-  const reader = SpanReader.pipe(Effect.provide(NativeRealPath.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+  const reader = SpanReader.pipe(Effect.provide(NodeFastPaths.layer.pipe(Layer.provide(NodeFileSystem.layer))))
 
   it.scoped("reads the span asked for, and less only where the file ends", () =>
     Effect.gen(function*() {

@@ -4,12 +4,12 @@ import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
-import * as NativeRealPath from "../../src/files/nativeRealPath.ts"
+import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
 import { chunkSize, type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
 
 const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
 /** What the server runs on: realPath by realpath(3), and reads through SpanReader. */
-const Native = Layer.merge(NativeRealPath.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
+const Native = Layer.merge(NodeFastPaths.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
 const fileSystems = [["platform FileSystem", NodeFs], ["native layer", Native]] as const
 const hidden = { dotfiles: false }
 const shown = { dotfiles: true }

@@ -14,7 +14,7 @@ const realPath = (path: string): Effect.Effect<string, SystemError> =>
   })
 
 /**
- * The FileSystem below, with `realPath` done by the operating system in one
+ * The Node fast paths the server runs on: the FileSystem below, with `realPath` done by the operating system in one
  * call (lookups resolve a path on every request; the default costs a
  * thread-pool round trip per path component), together with a SpanReader
  * (small responses read in three round trips and one effect).

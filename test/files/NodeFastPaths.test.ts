@@ -2,11 +2,11 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import * as NativeRealPath from "../../src/files/nativeRealPath.ts"
+import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
 import { StaticFiles } from "../../src/files/StaticFiles.ts"
 
 const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
-const Native = Layer.merge(NativeRealPath.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
+const Native = Layer.merge(NodeFastPaths.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
 
 /** base/root/{a.txt, in -> a.txt, out -> ../secret.txt, dir/}, base/secret.txt */
 const tree = Effect.gen(function*() {
@@ -22,7 +22,7 @@ const tree = Effect.gen(function*() {
   return { base, root }
 }).pipe(Effect.provide(NodeFs))
 
-describe("nativeRealPath", () => {
+describe("NodeFastPaths", () => {
   it.scoped("resolves like the default realPath, and fails with the same reasons and codes", () =>
     Effect.gen(function*() {
       const { root } = yield* tree
