@@ -505,6 +505,19 @@ describe("StaticFiles error mapping (fake file system)", () => {
     return file as FileSystem.File
   }
 
+  /** A fake file system whose files (1,000,000 bytes each) record open, seek, read and close in `calls`. */
+  const recordingFs = (calls: Array<string>) =>
+    fake({
+      open: (path) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            calls.push(`open ${path}`)
+            return recordedFile(1_000_000, calls)
+          }),
+          () => Effect.sync(() => void calls.push("close"))
+        )
+    })
+
   it.effect("stream reads chunks from the open file only as the consumer pulls them", () => {
     const calls: Array<string> = []
     return Effect.gen(function*() {
@@ -518,16 +531,7 @@ describe("StaticFiles error mapping (fake file system)", () => {
       const { chunkSizes } = yield* collect(service.stream(file, range))
       expect(chunkSizes).toEqual([chunkSize, chunkSize, chunkSize, 1000])
       expect(calls).toEqual(["open /srv/a.bin", "seek 10", ...Array(3).fill(`read ${chunkSize}`), "read 1000", "close"])
-    }).pipe(Effect.provide(fake({
-      open: (path) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            calls.push(`open ${path}`)
-            return recordedFile(1_000_000, calls)
-          }),
-          () => Effect.sync(() => void calls.push("close"))
-        )
-    })))
+    }).pipe(Effect.provide(recordingFs(calls)))
   })
 
   it.effect("read takes a span of up to chunkSize in one open, read and close; more is a defect", () => {
@@ -539,15 +543,6 @@ describe("StaticFiles error mapping (fake file system)", () => {
       expect(calls).toEqual(["open /srv/a.bin", "seek 100", `read ${chunkSize}`, "close"])
       const exit = yield* Effect.exit(service.read(file, { start: 0, end: chunkSize }))
       expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
-    }).pipe(Effect.provide(fake({
-      open: (path) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            calls.push(`open ${path}`)
-            return recordedFile(1_000_000, calls)
-          }),
-          () => Effect.sync(() => void calls.push("close"))
-        )
-    })))
+    }).pipe(Effect.provide(recordingFs(calls)))
   })
 })
