@@ -1,0 +1,876 @@
+// `npm run bench`: fiberhttp against node:http, http-server and nginx, on
+// loopback, each server in turn on the same generated files, ratios from one
+// run. Prints one markdown table (stdout; progress goes to stderr), the
+// machine and the command that reproduces it.
+//
+//   npm run bench                                  everything (about 4-5 min)
+//   SECTIONS=small,close DURATION=3 npm run bench  a subset, shorter wrk runs
+//
+// Sections (by name or number): 1 small, 2 close, 3 large, 4 idle, 5 shutdown,
+// 6 client, 7 parser. Environment:
+//   DURATION=10      seconds per wrk run (sections 1-3)
+//   WARMUP=2         seconds of wrk before the measured runs of sections 1-2 (0: none)
+//   CONNECTIONS=50   wrk connections in sections 1-2
+//   WRK_THREADS=2    wrk threads
+//   SERVERS=fiberhttp,node,http-server,nginx   the servers of sections 1-3
+//   LARGE=8,50       concurrent downloads in section 3;  LARGE_MIB=100  its file size
+//   IDLE=1000,10000  idle connection counts in section 4;  SHUTDOWN_CONNECTIONS=1000
+//   RUNS=15          runs per client in section 6
+//   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
+//   MAX_MINUTES=15   the whole run is stopped (and cleaned up) after this
+//
+// wrk and nginx come from Debian: apt-get install -y wrk nginx-light. Without
+// wrk, sections 1-3 are skipped; without nginx, its rows are. The dist files
+// are copied to a temporary directory first, so a rebuild during the run does
+// not change what is measured. Every child runs in its own process group and
+// is killed, and the temporary directory removed, on exit, error or Ctrl-C.
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { createHash, randomBytes } from "node:crypto"
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync
+} from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import { basename, dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const PROJECT = resolve(HERE, "../..")
+const env = process.env
+
+const SECTION_NAMES = ["small", "close", "large", "idle", "shutdown", "client", "parser"]
+const DEFAULTS = {
+  SECTIONS: SECTION_NAMES.join(","),
+  DURATION: "10",
+  WARMUP: "2",
+  CONNECTIONS: "50",
+  WRK_THREADS: "2",
+  SERVERS: "fiberhttp,node,http-server,nginx",
+  LARGE: "8,50",
+  LARGE_MIB: "100",
+  IDLE: "1000,10000",
+  SHUTDOWN_CONNECTIONS: "1000",
+  RUNS: "15",
+  MAX_MINUTES: "15"
+}
+const setting = (name) => env[name] ?? DEFAULTS[name]
+const numbers = (name) => setting(name).split(",").map(Number)
+
+const sections = new Set(
+  setting("SECTIONS")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "")
+    .map((s) => (/^\d$/.test(s) ? SECTION_NAMES[Number(s) - 1] : s))
+)
+for (const s of sections) {
+  if (!SECTION_NAMES.includes(s)) {
+    console.error(`unknown section ${s}: use ${SECTION_NAMES.map((n, i) => `${i + 1}/${n}`).join(", ")}`)
+    process.exit(2)
+  }
+}
+const DURATION = Number(setting("DURATION"))
+const WARMUP = Number(setting("WARMUP"))
+const CONNECTIONS = Number(setting("CONNECTIONS"))
+const THREADS = Number(setting("WRK_THREADS"))
+const SERVERS = setting("SERVERS").split(",")
+const LARGE_MIB = Number(setting("LARGE_MIB"))
+const RUNS = Number(setting("RUNS"))
+const MiB = 1024 * 1024
+
+// ---------------------------------------------------------------- output
+const started = Date.now()
+const log = (text) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`)
+const fmt = (n, digits = 0) =>
+  n === undefined || Number.isNaN(n) ? "?" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const ms = (n) => (n === undefined ? "?" : n < 10 ? fmt(n, 2) : n < 100 ? fmt(n, 1) : fmt(n))
+const mib = (bytes) => `${fmt(bytes / MiB, 0)} MiB`
+const sleep = (t) => new Promise((r) => setTimeout(r, t))
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length === 0 ? undefined : s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+const rows = [] // the table
+const notes = [] // oddities seen: errors, non-2xx, stderr of servers
+const row = (section, benchmark, fiberhttp, versus = "", theirs = "", ratio = "", target = "", verdict = "") =>
+  rows.push([section, benchmark, fiberhttp, versus, theirs, ratio, target, verdict])
+const verdict = (pass) => (pass === undefined ? "" : pass ? "PASS" : "MISS")
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b)
+const x = (r) => (r === undefined ? "?" : `${r.toFixed(2)}x`)
+
+// ---------------------------------------------------------------- children and cleanup
+const children = new Set()
+let tmp
+const killGroup = (child, signal = "SIGKILL") => {
+  try {
+    process.kill(-child.pid, signal)
+  } catch {}
+}
+const cleanupSync = () => {
+  for (const child of children) killGroup(child)
+  children.clear()
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
+  tmp = undefined
+}
+process.on("exit", cleanupSync)
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    log(`${signal}: stopping the children and removing the temporary files`)
+    cleanupSync()
+    process.exit(130)
+  })
+}
+const watchdog = setTimeout(() => {
+  log(`MAX_MINUTES=${setting("MAX_MINUTES")} reached: stopping`)
+  cleanupSync()
+  process.exit(3)
+}, Number(setting("MAX_MINUTES")) * 60_000)
+
+// The open-files limit raised as far as the hard limit allows, then exec.
+const LIMITED = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"'
+
+/** Spawns in its own process group (bash exec keeps the pid), tracked for cleanup; keeps the output's tail. */
+const start = (command, args, { limitFds = true, cwd = PROJECT, stdin = "ignore" } = {}) => {
+  const child = limitFds
+    ? spawn("bash", ["-c", LIMITED, "bash", command, ...args], { detached: true, cwd, stdio: [stdin, "pipe", "pipe"] })
+    : spawn(command, args, { detached: true, cwd, stdio: [stdin, "pipe", "pipe"] })
+  children.add(child)
+  child.out = ""
+  child.err = ""
+  child.stdout.on("data", (d) => (child.out = (child.out + d).slice(-200_000)))
+  child.stderr.on("data", (d) => (child.err = (child.err + d).slice(-20_000)))
+  child.exited = new Promise((resolve) =>
+    child.on("close", (code, signal) => {
+      children.delete(child)
+      resolve({ code, signal })
+    })
+  )
+  child.on("error", (error) => (child.err += `spawn error: ${error.message}\n`))
+  return child
+}
+
+/** Runs to completion within timeoutMs (killed after it); resolves the output, exit code and wall time. */
+const run = async (command, args, { timeoutMs = 60_000, ...options } = {}) => {
+  const t0 = process.hrtime.bigint()
+  const child = start(command, args, { limitFds: false, ...options })
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    killGroup(child)
+  }, timeoutMs)
+  const { code, signal } = await child.exited
+  clearTimeout(timer)
+  return { code, signal, timedOut, out: child.out, err: child.err, ms: Number(process.hrtime.bigint() - t0) / 1e6 }
+}
+
+const stop = async (child, signal = "SIGINT", waitMs = 5000) => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(child.pid, signal)
+  } catch {}
+  const exited = await Promise.race([child.exited.then(() => true), sleep(waitMs).then(() => false)])
+  if (!exited) {
+    notes.push(`pid ${child.pid} (${child.spawnargs.slice(-6).join(" ")}) did not exit ${waitMs} ms after ${signal}: killed`)
+    killGroup(child)
+    await child.exited
+  }
+}
+
+const which = (name) => {
+  for (const dir of (env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"])) {
+    if (dir !== "" && existsSync(join(dir, name))) return join(dir, name)
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------- loopback helpers
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+
+const canConnect = (port) =>
+  new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" })
+    socket.on("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.on("error", () => resolve(false))
+  })
+
+const canBind = (port) =>
+  new Promise((resolve) => {
+    const server = net.createServer()
+    server.on("error", () => resolve(false))
+    server.listen({ port, host: "127.0.0.1" }, () => server.close(() => resolve(true)))
+  })
+
+/** One request on a fresh connection; resolves status, body and the time to the last byte. */
+const request = (port, path, { method = "GET", timeoutMs = 5000 } = {}) =>
+  new Promise((resolve) => {
+    const t0 = process.hrtime.bigint()
+    const socket = net.connect({ port, host: "127.0.0.1" })
+    socket.setNoDelay(true)
+    let buffered = Buffer.alloc(0)
+    let done = false
+    const finish = (result) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ ...result, ms: Number(process.hrtime.bigint() - t0) / 1e6 })
+    }
+    const timer = setTimeout(() => finish({ error: `no complete response in ${timeoutMs} ms` }), timeoutMs)
+    socket.on("connect", () => socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench\r\n\r\n`))
+    socket.on("data", (data) => {
+      buffered = Buffer.concat([buffered, data])
+      const end = buffered.indexOf("\r\n\r\n")
+      if (end === -1) return
+      const head = buffered.subarray(0, end).toString("latin1")
+      const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head)
+      const contentLength = length === null ? undefined : Number(length[1])
+      const body = buffered.subarray(end + 4)
+      if (method === "HEAD" || body.length >= (contentLength ?? 0)) {
+        finish({ status: Number(head.slice(9, 12)), head, contentLength, body })
+      }
+    })
+    socket.on("error", (error) => finish({ error: error.code ?? error.message }))
+    socket.on("close", () => finish({ error: "closed before the whole response" }))
+  })
+
+// ---------------------------------------------------------------- memory
+const procStatus = (pid) => {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN) * 1024
+    return { rss: kb("VmRSS"), hwm: kb("VmHWM") }
+  } catch {
+    return { rss: NaN, hwm: NaN }
+  }
+}
+/** Samples VmRSS every 100 ms; stop() gives the peak (with VmHWM, which the kernel keeps). */
+const rssSampler = (pid) => {
+  let peak = 0
+  const timer = setInterval(() => (peak = Math.max(peak, procStatus(pid).rss || 0)), 100)
+  return () => {
+    clearInterval(timer)
+    const { rss, hwm } = procStatus(pid)
+    return Math.max(peak, rss || 0, hwm || 0)
+  }
+}
+const childPids = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+// ---------------------------------------------------------------- wrk
+const toMs = (value, unit) => Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN)
+const toBytes = (value, unit) => Number(value) * 1024 ** ["B", "KB", "MB", "GB", "TB"].indexOf(unit)
+
+const wrk = async (url, { connections, seconds, headers = [], timeout = 10 }) => {
+  const args = [
+    `-t${Math.min(THREADS, connections)}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    "--timeout",
+    `${timeout}s`,
+    ...headers.flatMap((h) => ["-H", h]),
+    url
+  ]
+  const r = await run("wrk", args, { timeoutMs: (seconds + timeout + 20) * 1000 })
+  const text = r.out
+  const num = (re) => Number(re.exec(text)?.[1] ?? NaN)
+  const latency = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(text)
+    return m === null ? undefined : toMs(m[1], m[2])
+  }
+  const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB|TB)/.exec(text)
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text)
+  const result = {
+    command: `wrk ${args.join(" ")}`,
+    requests: num(/(\d+) requests in/),
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    bytesPerSec: transfer === null ? NaN : toBytes(transfer[1], transfer[2]),
+    p50: latency(50),
+    p99: latency(99),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    socketErrors:
+      socketErrors === null
+        ? undefined
+        : { connect: +socketErrors[1], read: +socketErrors[2], write: +socketErrors[3], timeout: +socketErrors[4] },
+    failed: r.code !== 0 || r.timedOut || Number.isNaN(num(/Requests\/sec:\s+([\d.]+)/)),
+    raw: text + r.err
+  }
+  return result
+}
+const describeWrkTrouble = (name, what, r) => {
+  const parts = []
+  if (r.failed) parts.push(`wrk failed: ${r.raw.trim().split("\n").slice(-3).join(" / ")}`)
+  if (r.non2xx > 0) parts.push(`${fmt(r.non2xx)} non-2xx/3xx responses`)
+  if (r.socketErrors !== undefined) {
+    const e = r.socketErrors
+    parts.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`)
+  }
+  if (parts.length > 0) notes.push(`${what}, ${name}: ${parts.join("; ")} (of ${fmt(r.requests)} requests; \`${r.command}\`)`)
+}
+
+// ---------------------------------------------------------------- files
+const makeFiles = (root, { large }) => {
+  // ~1 KiB of HTML, deterministic
+  let page = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>fiberhttp bench</title></head><body>\n'
+  for (let i = 0; page.length < 960; i++) page += `<p>${createHash("sha256").update(String(i)).digest("hex")}</p>\n`
+  page = page.slice(0, 1024 - 15) + "\n</body></html>\n"
+  page = page.padEnd(1024, " ")
+  writeFileSync(join(root, "index.html"), page)
+  if (large) {
+    const block = randomBytes(MiB)
+    const fd = openSync(join(root, "large.bin"), "w")
+    for (let i = 0; i < LARGE_MIB; i++) writeSync(fd, block)
+    closeSync(fd)
+  }
+  return page
+}
+
+// ---------------------------------------------------------------- servers
+const SERVER_LABEL = { fiberhttp: "fiberhttp", node: "node:http", "http-server": "http-server", nginx: "nginx" }
+let BIN // the snapshot of dist/fiberhttp.js
+let root // the served directory
+let NGINX
+const HTTP_SERVER = join(PROJECT, "node_modules/http-server/bin/http-server")
+
+const waitFor = async (child, name, ready, timeoutMs = 15_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const port = await ready()
+    if (port !== undefined) return port
+    if (child.exitCode !== null || child.signalCode !== null) break
+    await sleep(20)
+  }
+  killGroup(child)
+  throw new Error(`${name} did not start: ${(child.out + child.err).trim().slice(-1000)}`)
+}
+
+/** Starts a server of `kind` on a free loopback port: { name, port, pid, child, stop() }. */
+const startServer = async (kind, extra = []) => {
+  const name = SERVER_LABEL[kind]
+  if (kind === "fiberhttp") {
+    // the port first: `--quiet 0` would read 0 as the value of --quiet
+    const child = start(process.execPath, [BIN, "server", "0", "--root", root, "--quiet", ...extra])
+    const port = await waitFor(child, name, async () => {
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.out)
+      return m === null ? undefined : Number(m[1])
+    })
+    return { kind, name, port, pid: child.pid, child, stop: () => stop(child, "SIGINT") }
+  }
+  if (kind === "node") {
+    const child = start(process.execPath, [join(HERE, "baseline.mjs"), root])
+    const port = await waitFor(child, name, async () => {
+      const m = /port (\d+)/.exec(child.out)
+      return m === null ? undefined : Number(m[1])
+    })
+    return { kind, name, port, pid: child.pid, child, stop: () => stop(child, "SIGINT") }
+  }
+  if (kind === "http-server") {
+    const port = await freePort()
+    const child = start(process.execPath, ["--no-deprecation", HTTP_SERVER, root, "-p", String(port), "-a", "127.0.0.1", "-c-1", "-s"])
+    await waitFor(child, name, async () => ((await canConnect(port)) ? port : undefined))
+    return { kind, name, port, pid: child.pid, child, stop: () => stop(child, "SIGINT") }
+  }
+  if (kind === "nginx") {
+    const port = await freePort()
+    const prefix = mkdtempSync(join(tmp, "nginx-"))
+    const mimeTypes = existsSync("/etc/nginx/mime.types")
+      ? "include /etc/nginx/mime.types;"
+      : "types { text/html html; application/octet-stream bin; }"
+    const user = process.getuid?.() === 0 ? `user ${os.userInfo().username} ${execFileSync("id", ["-gn"]).toString().trim()};` : ""
+    writeFileSync(
+      join(prefix, "nginx.conf"),
+      `# written by scratchpad/bench/run.mjs
+${user}
+worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 16384; }
+http {
+  ${mimeTypes}
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path ${prefix}/body;
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location / { }
+  }
+}
+`
+    )
+    const child = start(NGINX, ["-p", prefix, "-e", join(prefix, "error.log"), "-c", join(prefix, "nginx.conf")])
+    try {
+      await waitFor(child, name, async () => ((await canConnect(port)) ? port : undefined))
+    } catch (error) {
+      const log = existsSync(join(prefix, "error.log")) ? readFileSync(join(prefix, "error.log"), "utf8") : ""
+      throw new Error(`${error.message} ${log.slice(-1000)}`)
+    }
+    const worker = childPids(child.pid)[0]
+    return { kind, name, port, pid: worker ?? child.pid, child, stop: () => stop(child, "SIGQUIT") }
+  }
+  throw new Error(`unknown server ${kind}`)
+}
+
+const collectStderr = (server, what) => {
+  const err = server.child.err.trim()
+  if (err !== "") notes.push(`${what}, ${server.name} wrote on stderr: ${err.split("\n").slice(0, 5).join(" / ").slice(0, 600)}`)
+}
+
+// ---------------------------------------------------------------- the sections
+const available = { wrk: which("wrk"), nginx: which("nginx"), curl: which("curl") }
+const missingWrk = "wrk is not installed: `sudo apt-get install -y wrk` (Debian/Ubuntu), then rerun"
+const missingNginx = "nginx is not installed: `sudo apt-get install -y nginx-light` (stop the service it may start: `sudo systemctl disable --now nginx`)"
+
+const wrkServers = (wanted) => {
+  const list = SERVERS.filter((s) => wanted.includes(s))
+  if (!list.includes("fiberhttp")) list.unshift("fiberhttp")
+  return list
+}
+
+const TARGETS = {
+  small: { node: 1.5, "http-server": 2, nginx: 0.5 },
+  close: { node: 1.2 },
+  large: { node: 0.9 }
+}
+
+/** Sections 1 and 2: each server in turn, warmed up, then the keep-alive run and the connection-per-request run. */
+const smallAndClose = async (page) => {
+  const results = { small: {}, close: {} }
+  for (const kind of wrkServers(["fiberhttp", "node", "http-server", "nginx"])) {
+    if (kind === "nginx" && NGINX === undefined) continue
+    log(`small files: ${SERVER_LABEL[kind]}`)
+    const server = await startServer(kind)
+    try {
+      const check = await request(server.port, "/index.html")
+      if (check.status !== 200 || !check.body?.equals(Buffer.from(page))) {
+        notes.push(`${server.name}: GET /index.html gave ${check.status ?? check.error}, not the 1 KiB page: its rows are left out`)
+        continue
+      }
+      const url = `http://127.0.0.1:${server.port}/index.html`
+      if (WARMUP > 0) await wrk(url, { connections: CONNECTIONS, seconds: WARMUP })
+      if (sections.has("small")) {
+        results.small[kind] = await wrk(url, { connections: CONNECTIONS, seconds: DURATION })
+        describeWrkTrouble(server.name, "small keep-alive", results.small[kind])
+      }
+      if (sections.has("close")) {
+        results.close[kind] = await wrk(url, { connections: CONNECTIONS, seconds: DURATION, headers: ["Connection: close"] })
+        describeWrkTrouble(server.name, "connection per request", results.close[kind])
+      }
+    } finally {
+      await server.stop()
+      collectStderr(server, "small files")
+    }
+  }
+  const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`
+  const others = ["node", "http-server", "nginx"].filter((k) => SERVERS.includes(k))
+  for (const [key, title, describe] of [
+    ["small", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${DURATION} s`, latency],
+    ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${DURATION} s`, (r) => `${fmt(r.rps)} req/s`]
+  ]) {
+    if (!sections.has(key)) continue
+    const number = key === "small" ? "1" : "2"
+    const mine = results[key].fiberhttp
+    if (mine === undefined) {
+      row(number, title, "no figure (see notes)")
+      continue
+    }
+    for (const kind of others) {
+      const theirs = results[key][kind]
+      const target = TARGETS[key][kind]
+      if (theirs === undefined) {
+        row(number, title, describe(mine), SERVER_LABEL[kind], kind === "nginx" && NGINX === undefined ? "not installed" : "no figure", "", target ? `≥ ${target}x` : "")
+        continue
+      }
+      const r = ratio(mine.rps, theirs.rps)
+      row(number, title, describe(mine), SERVER_LABEL[kind], describe(theirs), x(r), target ? `≥ ${target}x` : "", target ? verdict(r >= target) : "")
+    }
+    if (others.length === 0) row(number, title, describe(mine))
+  }
+}
+
+/** Section 3: the large file, each server fresh for each concurrency (so the peak RSS is that run's). */
+const large = async () => {
+  const size = statSync(join(root, "large.bin")).size
+  for (const connections of numbers("LARGE")) {
+    const results = {}
+    for (const kind of wrkServers(["fiberhttp", "node", "nginx"])) {
+      if (kind === "nginx" && NGINX === undefined) continue
+      log(`large file, ${connections} downloads: ${SERVER_LABEL[kind]}`)
+      const server = await startServer(kind)
+      try {
+        const check = await request(server.port, "/large.bin", { method: "HEAD" })
+        if (check.status !== 200 || check.contentLength !== size) {
+          notes.push(`${server.name}: HEAD /large.bin gave ${check.status ?? check.error} length ${check.contentLength}: its rows are left out`)
+          continue
+        }
+        const peak = rssSampler(server.pid)
+        const r = await wrk(`http://127.0.0.1:${server.port}/large.bin`, { connections, seconds: DURATION, timeout: 60 })
+        r.peakRss = peak()
+        results[kind] = r
+        // a download cut by the end of the run is expected: only the other trouble counts
+        if (r.failed || r.non2xx > 0 || (r.socketErrors && r.socketErrors.connect + r.socketErrors.write + r.socketErrors.timeout > 0)) {
+          describeWrkTrouble(server.name, `large file, ${connections} downloads`, r)
+        }
+      } finally {
+        await server.stop()
+        collectStderr(server, `large file, ${connections} downloads`)
+      }
+    }
+    const title = `${LARGE_MIB} MiB file, ${connections} concurrent downloads, ${DURATION} s`
+    const describe = (r, kind) => `${fmt(r.bytesPerSec / MiB)} MiB/s, peak RSS ${mib(r.peakRss)}${kind === "nginx" ? " (worker)" : ""}`
+    const mine = results.fiberhttp
+    if (mine === undefined) {
+      row("3", title, "no figure (see notes)")
+      continue
+    }
+    for (const kind of ["node", "nginx"].filter((k) => SERVERS.includes(k))) {
+      const theirs = results[kind]
+      const target = TARGETS.large[kind]
+      if (theirs === undefined) {
+        row("3", title, describe(mine), SERVER_LABEL[kind], kind === "nginx" && NGINX === undefined ? "not installed" : "no figure")
+        continue
+      }
+      const r = ratio(mine.bytesPerSec, theirs.bytesPerSec)
+      row("3", title, describe(mine), SERVER_LABEL[kind], describe(theirs, kind), x(r), target ? `≥ ${target}x` : "", target ? verdict(r >= target) : "")
+    }
+    if (connections === 50) {
+      row("3", `fiberhttp peak RSS, 50 × ${LARGE_MIB} MiB downloads`, mib(mine.peakRss), "", "", "", "< 150 MiB", verdict(mine.peakRss < 150 * MiB))
+    }
+  }
+}
+
+/** Starts loader.mjs (raised open-files limit) and resolves its first JSON line of `event`. */
+const loaderEvent = (loader, event, timeoutMs) =>
+  new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs
+    const poll = setInterval(() => {
+      for (const line of loader.out.split("\n")) {
+        if (line.startsWith("{") && line.includes(`"event":"${event}"`)) {
+          clearInterval(poll)
+          loader.out = loader.out.slice(loader.out.indexOf(line) + line.length)
+          resolve(JSON.parse(line))
+          return
+        }
+      }
+      if (loader.exitCode !== null || Date.now() > deadline) {
+        clearInterval(poll)
+        reject(new Error(`loader: no ${event} (${loader.err.trim().slice(-500)})`))
+      }
+    }, 20)
+  })
+const startLoader = (args) => start(process.execPath, [join(HERE, "loader.mjs"), ...args], { stdin: "pipe" })
+const endLoader = async (loader) => {
+  loader.stdin.end()
+  await stop(loader, "SIGTERM", 10_000)
+}
+
+/** Section 4: fiberhttp's RSS with many idle keep-alive connections, and a request served meanwhile. */
+const idle = async () => {
+  for (const count of numbers("IDLE")) {
+    log(`idle connections: ${fmt(count)}`)
+    const server = await startServer("fiberhttp", ["--max-connections", "20000", "--keep-alive-timeout", "120"])
+    const loader = startLoader(["idle", String(server.port), String(count), "/index.html"])
+    try {
+      await request(server.port, "/index.html") // the first request compiles the serving path
+      const before = procStatus(server.pid).rss
+      const ready = await loaderEvent(loader, "ready", 180_000)
+      await sleep(1000)
+      const rss = procStatus(server.pid).rss
+      const probes = []
+      let failures = 0
+      for (let i = 0; i < 20; i++) {
+        const r = await request(server.port, "/index.html")
+        if (r.status === 200) probes.push(r.ms)
+        else failures++
+        await sleep(20)
+      }
+      loader.stdin.write("report\n")
+      const report = await loaderEvent(loader, "report", 10_000)
+      if (ready.failed > 0 || report.closedByPeer > 0 || failures > 0) {
+        notes.push(
+          `idle ${fmt(count)}: loader opened ${fmt(ready.opened)}, failed ${fmt(ready.failed)} ${JSON.stringify(ready.errors)}, ` +
+            `closed by the server meanwhile ${fmt(report.closedByPeer)}; ${failures} of 20 probe requests failed`
+        )
+      }
+      const title = `${fmt(count)} idle keep-alive connections (${fmt(ready.opened)} open)`
+      const high = count >= 10_000
+      row("4", `${title}: RSS`, `${mib(rss)} (${mib(before)} before)`, "", "", "", high ? "< 300 MiB" : "", high ? verdict(rss < 300 * MiB) : "")
+      const p = median(probes)
+      row(
+        "4",
+        `${title}: one GET meanwhile (new conn, 20 runs)`,
+        `median ${ms(p)} ms, max ${ms(Math.max(...probes))} ms`,
+        "",
+        "",
+        "",
+        "< 10 ms",
+        verdict(p !== undefined && p < 10 && failures === 0)
+      )
+    } finally {
+      await endLoader(loader)
+      await server.stop()
+      collectStderr(server, `idle ${count}`)
+    }
+  }
+}
+
+/** Section 5: SIGINT with open connections of every kind; time to exit and to a bindable port. */
+const shutdown = async () => {
+  const count = Number(setting("SHUTDOWN_CONNECTIONS"))
+  log(`shutdown with ${fmt(count)} connections`)
+  const server = await startServer("fiberhttp", ["--max-connections", "20000"])
+  const loader = startLoader(["shutdown", String(server.port), String(count), "/index.html", "/large.bin"])
+  try {
+    const ready = await loaderEvent(loader, "ready", 120_000)
+    await sleep(500)
+    const t0 = process.hrtime.bigint()
+    const since = () => Number(process.hrtime.bigint() - t0) / 1e6
+    let exitedAt
+    server.child.exited.then(() => (exitedAt = since()))
+    process.kill(server.pid, "SIGINT")
+    let bindableAt
+    while (since() < 20_000 && (bindableAt === undefined || exitedAt === undefined)) {
+      if (bindableAt === undefined && (await canBind(server.port))) bindableAt = since()
+      await sleep(2)
+    }
+    await sleep(200)
+    loader.stdin.write("report\n")
+    const report = await loaderEvent(loader, "report", 10_000).catch(() => undefined)
+    const kinds = Object.entries(ready.kinds)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(", ")
+    if (ready.failed > 0) notes.push(`shutdown: ${ready.failed} of the ${count} connections did not reach their state ${JSON.stringify(ready.errors)}`)
+    if (report !== undefined && report.open > 0) notes.push(`shutdown: ${report.open} connections still open 200 ms after the exit`)
+    const title = `SIGINT with ${fmt(ready.opened)} open connections (${kinds})`
+    row(
+      "5",
+      title,
+      `port bindable after ${bindableAt === undefined ? "> 20 s" : `${ms(bindableAt)} ms`}, process exited after ${exitedAt === undefined ? "> 20 s" : `${ms(exitedAt)} ms`}`,
+      "",
+      "",
+      "",
+      "< 500 ms to bindable",
+      verdict(bindableAt !== undefined && bindableAt < 500)
+    )
+  } finally {
+    await endLoader(loader)
+    await stop(server.child, "SIGKILL", 2000)
+    collectStderr(server, "shutdown")
+  }
+}
+
+/** Section 6: cold client start-up against our server, and the --ttl figures against curl's. */
+const client = async (page) => {
+  log(`client start-up: ${RUNS} runs each`)
+  const server = await startServer("fiberhttp")
+  try {
+    const url = `http://127.0.0.1:${server.port}/index.html`
+    const fetchScript = `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => process.stdout.write(t))`
+    const contenders = [
+      { name: "fiberhttp", command: process.execPath, args: [BIN, "client", "-b", url] },
+      { name: "node fetch", command: process.execPath, args: ["-e", fetchScript] },
+      ...(available.curl ? [{ name: "curl", command: available.curl, args: ["-s", url] }] : [])
+    ]
+    const times = new Map(contenders.map((c) => [c.name, []]))
+    for (let i = -1; i < RUNS; i++) {
+      for (const c of contenders) {
+        const r = await run(c.command, c.args, { timeoutMs: 10_000 })
+        if (r.code !== 0 || r.out !== page) {
+          notes.push(`client: \`${c.command} ${c.args.join(" ")}\` exit ${r.code}${r.timedOut ? " (timed out)" : ""}, ${r.out.length} bytes out, ${r.err.trim().slice(0, 200)}`)
+          times.get(c.name).push(NaN)
+        } else if (i >= 0) times.get(c.name).push(r.ms) // run -1 warms the file cache
+      }
+    }
+    const med = (name) => median(times.get(name).filter((t) => !Number.isNaN(t)))
+    const mine = med("fiberhttp")
+    const title = `cold GET, wall time (median of ${RUNS})`
+    const r = ratio(mine, med("node fetch"))
+    row("6", title, `${ms(mine)} ms`, "node fetch script", `${ms(med("node fetch"))} ms`, r === undefined ? "?" : `${r.toFixed(2)}x time`, "≤ 1x time", verdict(r !== undefined && r <= 1))
+    if (available.curl) row("6", title, `${ms(mine)} ms`, "curl", `${ms(med("curl"))} ms`, `${ratio(mine, med("curl"))?.toFixed(2)}x time`)
+    else row("6", title, `${ms(mine)} ms`, "curl", "not installed")
+
+    // --ttl: TCP connect and first byte after opening the connection, against curl's own timers
+    const connect = []
+    const first = []
+    const curlConnect = []
+    const curlFirst = []
+    for (let i = 0; i < RUNS; i++) {
+      const a = await run(process.execPath, [BIN, "client", "--ttl", url], { timeoutMs: 10_000 })
+      const m = /TCP connect ([\d.]+) ms, first byte ([\d.]+) ms/.exec(a.out + a.err)
+      if (m !== null) {
+        connect.push(Number(m[1]))
+        first.push(Number(m[2]))
+      } else if (i === 0) notes.push(`client --ttl printed no RTT line: ${(a.out + a.err).slice(0, 200)}`)
+      if (available.curl) {
+        const b = await run(available.curl, ["-s", "-o", "/dev/null", "-w", "%{time_connect} %{time_starttransfer}", url], { timeoutMs: 10_000 })
+        const [c, f] = b.out.trim().split(" ").map((s) => Number(s) * 1000)
+        curlConnect.push(c)
+        curlFirst.push(f)
+      }
+    }
+    row(
+      "6",
+      `--ttl: TCP connect / first byte (median of ${RUNS})`,
+      `${ms(median(connect))} / ${ms(median(first))} ms`,
+      "curl time_connect / time_starttransfer",
+      available.curl ? `${ms(median(curlConnect))} / ${ms(median(curlFirst))} ms` : "not installed"
+    )
+  } finally {
+    await server.stop()
+    collectStderr(server, "client")
+  }
+}
+
+/** Section 7: the parser benchmark (its own process), its two ratios. */
+const parser = async () => {
+  log("parser benchmark")
+  const r = await run(process.execPath, ["--import", "tsx", join(HERE, "parser.ts")], { timeoutMs: 180_000 })
+  const blocks = [...r.out.matchAll(/^(.+) \((\d+) bytes per buffer\)\n\s+fiberhttp RequestParser\s+([\d,]+) req\/s\n\s+node llhttp\s+([\d,]+) req\/s\n\s+ratio\s+([\d.]+)x/gm)]
+  if (r.code !== 0 || blocks.length === 0) {
+    row("7", "request parser vs llhttp", "failed (see notes)")
+    notes.push(`parser: exit ${r.code}${r.timedOut ? " (timed out)" : ""}: ${(r.out + r.err).trim().slice(-600)}`)
+    return
+  }
+  for (const [, name, bytes, mine, theirs, rat] of blocks) {
+    row("7", `request parser: ${name} (${bytes} B)`, `${mine} req/s`, "node llhttp", `${theirs} req/s`, `${rat}x`)
+  }
+}
+
+// ---------------------------------------------------------------- main
+const machine = () => {
+  const cpus = os.cpus()
+  const version = (cmd, args, re) => {
+    const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 5000 })
+    return re.exec(`${r.stdout ?? ""}${r.stderr ?? ""}`)?.[1] ?? "?"
+  }
+  return [
+    `CPU: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores; ${fmt(os.totalmem() / 1024 ** 3, 1)} GiB RAM`,
+    `OS: ${os.type()} ${os.release()} (${os.arch()}); node ${process.version}`,
+    `tools: wrk ${available.wrk ? version("wrk", ["-v"], /wrk (\S+)/) : "missing"}, nginx ${available.nginx ? version(available.nginx, ["-v"], /nginx\/(\S+)/) : "missing"}, ` +
+      `http-server ${JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version}, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
+  ]
+}
+
+const reproduce = () => {
+  const set = Object.keys(DEFAULTS)
+    .filter((k) => env[k] !== undefined && env[k] !== DEFAULTS[k])
+    .map((k) => `${k}=${env[k]}`)
+  if (env.FIBERHTTP_BIN) set.push(`FIBERHTTP_BIN=${env.FIBERHTTP_BIN}`)
+  return `npm run build && ${[...set, "npm run bench"].join(" ")}`
+}
+
+const table = () => {
+  const header = ["#", "benchmark", "fiberhttp", "vs", "their figure", "ratio", "target", ""]
+  const all = [header, ...rows].map((r) => r.map((c) => String(c).replace(/\|/g, "\\|")))
+  const widths = header.map((_, i) => Math.max(3, ...all.map((r) => r[i].length)))
+  const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`
+  return [line(all[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...all.slice(1).map(line)].join("\n")
+}
+
+const main = async () => {
+  // the build under test, copied so that a rebuild meanwhile does not change it
+  let source = env.FIBERHTTP_BIN ? resolve(env.FIBERHTTP_BIN) : join(PROJECT, "dist/fiberhttp.js")
+  if (!existsSync(source)) {
+    if (env.FIBERHTTP_BIN) throw new Error(`${source} is missing`)
+    log("dist/fiberhttp.js is missing: npm run build")
+    const b = await run("npm", ["run", "build"], { timeoutMs: 300_000 })
+    if (b.code !== 0) throw new Error(`npm run build failed: ${(b.out + b.err).slice(-2000)}`)
+  }
+  tmp = mkdtempSync(join(os.tmpdir(), "fiberhttp-bench-"))
+  const dist = join(tmp, "dist")
+  mkdirSync(dist)
+  const built = statSync(source).mtime
+  for (const f of readdirSync(dirname(source))) {
+    if (f.startsWith("fiberhttp.")) copyFileSync(join(dirname(source), f), join(dist, f))
+  }
+  BIN = join(dist, basename(source))
+  root = join(tmp, "www")
+  mkdirSync(root)
+  NGINX = SERVERS.includes("nginx") ? available.nginx : undefined
+  const needsLarge = sections.has("large") || sections.has("shutdown")
+  const page = makeFiles(root, { large: needsLarge })
+  let head = "?"
+  try {
+    head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim()
+  } catch {}
+  log(`fiberhttp ${source} (built ${built.toISOString()}, tree at ${head}); sections: ${[...sections].join(", ")}`)
+
+  const attempt = async (name, body) => {
+    try {
+      await body()
+    } catch (error) {
+      notes.push(`section ${name} failed: ${error.stack ?? error}`)
+      row(String(SECTION_NAMES.indexOf(name) + 1), `${name}: failed (see notes)`, "")
+      log(`section ${name} failed: ${error.message}`)
+    }
+  }
+  const wrkSections = ["small", "close", "large"].filter((s) => sections.has(s))
+  if (wrkSections.length > 0 && available.wrk === undefined) {
+    for (const s of wrkSections) row(String(SECTION_NAMES.indexOf(s) + 1), `${s}: SKIPPED`, missingWrk)
+    log(missingWrk)
+  } else {
+    if (SERVERS.includes("nginx") && NGINX === undefined && wrkSections.length > 0) notes.push(`nginx rows skipped: ${missingNginx}`)
+    if (sections.has("small") || sections.has("close")) await attempt("small", () => smallAndClose(page))
+    if (sections.has("large")) await attempt("large", large)
+  }
+  if (sections.has("idle")) await attempt("idle", idle)
+  if (sections.has("shutdown")) await attempt("shutdown", shutdown)
+  if (sections.has("client")) await attempt("client", () => client(page))
+  if (sections.has("parser")) await attempt("parser", parser)
+
+  const out = [
+    "",
+    `fiberhttp benchmarks, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, tree ${head}, dist built ${built.toISOString().slice(0, 19).replace("T", " ")} UTC`,
+    ...machine(),
+    `loopback only; wrk ${THREADS} threads; servers: fiberhttp \`server 0 --root DIR --quiet\`, node:http = scratchpad/bench/baseline.mjs (stat + createReadStream().pipe(res)), ` +
+      `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off; ratio = fiberhttp / other (for times: fiberhttp's time / other's)`,
+    "",
+    table(),
+    ""
+  ]
+  if (notes.length > 0) out.push("Notes:", ...notes.map((n) => `- ${n}`), "")
+  out.push(`reproduce: ${reproduce()}   (took ${fmt((Date.now() - started) / 1000)} s)`)
+  console.log(out.join("\n"))
+}
+
+try {
+  await main()
+} catch (error) {
+  console.error(error.stack ?? error)
+  process.exitCode = 1
+} finally {
+  clearTimeout(watchdog)
+  cleanupSync()
+}
