@@ -1,4 +1,5 @@
 import { Clock, Effect, Option, Stream } from "effect"
+import { HttpParseError } from "../http/errors.ts"
 import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
 import { ResponseParser } from "../http/ResponseParser.ts"
@@ -20,6 +21,23 @@ export interface ExchangeResult {
   /** The connection may carry the next request: both sides keep it alive and nothing extra arrived. */
   readonly reusable: boolean
 }
+
+/** Every response begins with these bytes (RFC 9112 section 4: HTTP-name is case-sensitive). */
+const HTTP_NAME = new Uint8Array([0x48, 0x54, 0x54, 0x50, 0x2f])
+
+/**
+ * A reply that is not HTTP/1.x at all (an HTTP/0.9 body, an HTTP/2 frame,
+ * another protocol's greeting) is known from its first byte that differs
+ * from "HTTP/": it is refused then, rather than after a line break that may
+ * never come or after the close.
+ */
+const notHttp = () =>
+  new MalformedResponse({
+    cause: new HttpParseError({
+      code: "InvalidStatusLine",
+      message: 'not an HTTP/1.x response (the reply does not begin with "HTTP/")'
+    })
+  })
 
 export type ExchangeError = EmptyReply | SendError | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
 
@@ -93,14 +111,18 @@ export const exchange = <E, R>(options: {
       const next = yield* Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
       if (Option.isNone(next)) {
         if (received === 0) return yield* failed(new EmptyReply())
+        const truncated = () => failed(new TruncatedResponse({ received: bodyBytes, inHead: head === undefined }))
         const result = parser.finish()
-        if (result.error?.code === "Truncated") return yield* failed(new TruncatedResponse({ received: bodyBytes }))
-        if (!(yield* apply(result, 0))) return yield* failed(new TruncatedResponse({ received: bodyBytes }))
+        if (result.error?.code === "Truncated") return yield* truncated()
+        if (!(yield* apply(result, 0))) return yield* truncated()
         break
       }
       const chunk = next.value
       if (chunk.length === 0) continue
       if (firstByteAt === undefined) firstByteAt = yield* Clock.currentTimeNanos
+      for (let i = 0; received + i < HTTP_NAME.length && i < chunk.length; i++) {
+        if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
+      }
       received += chunk.length
       if (yield* apply(parser.execute(chunk, options.method), chunk.length)) break
     }

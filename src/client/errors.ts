@@ -29,7 +29,10 @@ export class ReceiveError extends Data.TaggedError("ReceiveError")<{
 
 /** The connection closed before the response ended (curl exit 18, "partial file"). */
 export class TruncatedResponse extends Data.TaggedError("TruncatedResponse")<{
+  /** Body bytes received (and already printed or saved). */
   readonly received: number
+  /** The close came before the end of the status line and header section. */
+  readonly inHead: boolean
 }> {}
 
 /** The response is not valid HTTP/1.1 (curl exit 8). */

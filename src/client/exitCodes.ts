@@ -35,6 +35,21 @@ export const exitCodeOf = (error: ClientError): number => {
   }
 }
 
+/** Longest piece of a server's text (a Location) quoted in an error line. */
+const MAX_QUOTED = 200
+
+/**
+ * Text from elsewhere (a server's Location, a command-line argument) made
+ * safe for the one error line: control characters (C0, DEL, C1) written as
+ * `\xHH` so none can end the line or drive the terminal, and overlong text
+ * cut with its length given.
+ */
+export const printable = (text: string): string => {
+  const cut = text.length > MAX_QUOTED ? text.slice(0, MAX_QUOTED) : text
+  const safe = cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+  return cut === text ? safe : `${safe}... (${text.length} characters)`
+}
+
 const formatSeconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))} s`
 
 /**
@@ -46,7 +61,7 @@ export const describe = (error: ClientError): string => {
     case "UsageError":
       return error.message
     case "InvalidTarget":
-      return `bad URL "${error.input}": ${error.message}`
+      return `${error.fromLocation === true ? "redirect to a bad URL" : "bad URL"} "${printable(error.input)}": ${printable(error.message)}`
     case "ResolveError":
       return error.message
     case "ConnectError":
@@ -54,7 +69,9 @@ export const describe = (error: ClientError): string => {
     case "MalformedResponse":
       return `malformed response (${error.cause.code}): ${error.cause.message}`
     case "TruncatedResponse":
-      return `connection closed before the response ended (${error.received} body bytes received)`
+      return error.inHead
+        ? "connection closed in the middle of the response head"
+        : `connection closed before the response ended (${error.received} body bytes received)`
     case "LocalIoError":
       return `could not ${error.direction} ${error.path}: ${error.message}`
     case "TimeoutError":
