@@ -17,6 +17,18 @@ export const headText = (head: ResponseHead): string => `${statusLine(head)}\r\n
 /** Trailer fields of a chunked body, printed after it when there are any. */
 export const trailerText = (trailers: Headers): string => (trailers.size === 0 ? "" : `\r\n${fieldLines(trailers)}`)
 
+/**
+ * Head or trailer text back into the bytes that arrived. The parser reads
+ * field octets as Latin-1 (one code unit per byte, RFC 9110 section 5.5), so
+ * writing the text as a string would re-encode a server's UTF-8 or other
+ * obs-text bytes (`café` would print as `cafÃ©`): this prints them unchanged.
+ */
+export const wireBytes = (text: string): Uint8Array => {
+  const bytes = new Uint8Array(text.length)
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
+  return bytes
+}
+
 /** The heading above each target's output when several are fetched. */
 export const heading = (url: string, first: boolean): string => `${first ? "" : "\n"}==> ${url} <==\n`
 

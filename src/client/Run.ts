@@ -138,7 +138,7 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
     const onHead = (info: HeadInfo): Effect.Effect<BodySink<LocalIoError>, LocalIoError, FileSystem.FileSystem | Output | Scope.Scope> =>
       Effect.gen(function* () {
         if (config.ttl && config.mode !== "json") yield* printer.out(Render.ttlText(info.timings))
-        if (config.mode === "full") yield* printer.out(Render.headText(info.head))
+        if (config.mode === "full") yield* printer.out(Render.wireBytes(Render.headText(info.head)))
         if (info.redirecting) return discardBody
         if (config.outputFile !== undefined) {
           const file = yield* fileSink(config.outputFile, info)
@@ -149,7 +149,7 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
       })
     const hops = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(Effect.ensuring(Effect.suspend(() => finishFile)))
     const final = hops[hops.length - 1]!
-    if (config.mode === "full" && config.outputFile === undefined) yield* printer.out(Render.trailerText(final.trailers))
+    if (config.mode === "full" && config.outputFile === undefined) yield* printer.out(Render.wireBytes(Render.trailerText(final.trailers)))
     if (config.timing) yield* printer.err(Render.waterfall(final.timings))
     if (config.mode === "json") {
       yield* printer.out(
