@@ -23,6 +23,8 @@ export class UsageError extends Data.TaggedError("UsageError")<{
 export class InvalidTarget extends Data.TaggedError("InvalidTarget")<{
   readonly input: string
   readonly message: string
+  /** The URL came from a server's Location header (-L), not from the command line. */
+  readonly fromLocation?: boolean
 }> {}
 
 const defaultPort = { http: 80, https: 443 } as const
@@ -143,13 +145,21 @@ export const parseTargets = (
   return Either.right(targets)
 }
 
-/** Resolves a Location header against the URL it came from (for -L). */
+/**
+ * Resolves a Location header against the URL it came from (for -L). Field
+ * text holds one code unit per byte received (Latin-1): bytes above 0x7F are
+ * percent-encoded as they are, so a server's raw UTF-8 `/café` leads to
+ * `/caf%C3%A9` (what it meant), not to the UTF-8 of its Latin-1 reading.
+ */
 export const resolveLocation = (base: Target, location: string): Either.Either<Target, InvalidTarget> => {
+  const fromLocation = (error: InvalidTarget) =>
+    new InvalidTarget({ input: error.input, message: error.message, fromLocation: true })
   let absolute: string
   try {
-    absolute = new URL(location, base.url).href
+    const ascii = location.replace(/[\u0080-\u00ff]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    absolute = new URL(ascii, base.url).href
   } catch {
-    return Either.left(new InvalidTarget({ input: location, message: "malformed Location header" }))
+    return Either.left(new InvalidTarget({ input: location, message: "malformed Location header", fromLocation: true }))
   }
-  return parseUrl(absolute)
+  return Either.mapLeft(parseUrl(absolute), fromLocation)
 }
