@@ -112,6 +112,28 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   protected abstract completeHead(): Head | ParseErrorCode
   /** The code for a start line over `maxStartLineSize`. */
   protected abstract readonly startLineTooLong: ParseErrorCode
+  /**
+   * Looks at the first bytes of a start line that `startLine` cannot judge:
+   * one without its line end yet, over the limit, or ended by a bare LF. The
+   * line so far is `first[firstStart, firstEnd)` then
+   * `second[secondStart, secondEnd)`. Returns the code the line is rejected
+   * with when its first bytes already decide it, so that garbage (a TLS
+   * handshake, binary) is refused at once instead of after the header
+   * timeout; undefined when they do not. It must give the code `startLine`
+   * gives for every completion of the line, and look only at its first
+   * `maxStartLineSize` bytes, so that the outcome never depends on how the
+   * input is split.
+   */
+  protected rejectStartLinePrefix(
+    _first: Uint8Array,
+    _firstStart: number,
+    _firstEnd: number,
+    _second: Uint8Array,
+    _secondStart: number,
+    _secondEnd: number
+  ): ParseErrorCode | undefined {
+    return undefined
+  }
   /** Whether a head is followed by another one for the same exchange (1xx). */
   protected isInterim(_head: Head): boolean {
     return false
@@ -134,11 +156,16 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
         case START_LINE: {
           const next = this.readLine(input, pos, this.limits.maxStartLineSize)
           if (next < 0) {
+            // the first bytes of the line may decide it already, before its end or its length
             if (next === NEED_MORE) {
               pos = end
+              // the partial line is all in the buffer now
+              code = this.rejectStartLinePrefix(this.lineBuffer, 0, this.lineLength, input, end, end)
               break loop
             }
-            code = next === TOO_LONG ? this.startLineTooLong : "BareLF"
+            code = next === TOO_LONG
+              ? this.rejectStartLinePrefix(this.lineBuffer, 0, this.lineLength, input, pos, end) ?? this.startLineTooLong
+              : this.rejectStartLinePrefix(this.lineSource, this.lineStart, this.lineEnd, input, end, end) ?? "BareLF"
             break loop
           }
           pos = next
@@ -379,7 +406,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   /**
    * Finds the next CRLF-terminated line of at most `limit` content bytes.
    * Returns the position after its LF and sets `lineSource/Start/End`; or
-   * NEED_MORE after buffering a partial line, TOO_LONG, or BARE_LF.
+   * NEED_MORE after buffering a partial line, TOO_LONG, or BARE_LF (with
+   * `lineSource/Start/End` set to the line before the LF).
    */
   private readLine(input: Uint8Array, pos: number, limit: number): number {
     const end = input.length
@@ -393,21 +421,22 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
       return NEED_MORE
     }
     if (pending + lf - pos > limit + 1) return TOO_LONG
+    // the line (without CR and LF, or without the bare LF) goes to lineSource/Start/End
     if (pending === 0) {
-      if (lf === pos || input[lf - 1] !== CR) return BARE_LF
+      const bare = lf === pos || input[lf - 1] !== CR
       this.lineSource = input
       this.lineStart = pos
-      this.lineEnd = lf - 1
-      return lf + 1
+      this.lineEnd = bare ? lf : lf - 1
+      return bare ? BARE_LF : lf + 1
     }
     this.append(input, pos, lf, limit + 2)
     const length = this.lineLength
     this.lineLength = 0
-    if (this.lineBuffer[length - 1] !== CR) return BARE_LF
+    const bare = this.lineBuffer[length - 1] !== CR
     this.lineSource = this.lineBuffer
     this.lineStart = 0
-    this.lineEnd = length - 1
-    return lf + 1
+    this.lineEnd = bare ? length : length - 1
+    return bare ? BARE_LF : lf + 1
   }
 
   private append(input: Uint8Array, from: number, to: number, capacity: number): void {

@@ -1,4 +1,4 @@
-import { CR, SP, type TextWindow, TOKEN, URI } from "./chars.ts"
+import { CR, LF, SP, type TextWindow, TOKEN, URI } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 import { keepAlive, requestFraming } from "./framing.ts"
 import { Headers } from "./Headers.ts"
@@ -32,6 +32,9 @@ export class RequestParser extends MessageParser<RequestHead> {
   private target = ""
   private version: HttpVersion = HTTP_1_1
   protected readonly startLineTooLong = "UriTooLong"
+  /** Bytes of the current partial request line whose method part was checked, and whether that part ended. */
+  private methodChecked = 0
+  private methodEnded = false
 
   constructor(limits: Partial<RequestLimits> = {}) {
     super({ ...defaultRequestLimits, ...limits })
@@ -44,6 +47,8 @@ export class RequestParser extends MessageParser<RequestHead> {
 
   /** request-line = method SP request-target SP HTTP-version */
   protected startLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | "skip" | undefined {
+    this.methodChecked = 0
+    this.methodEnded = false
     // Empty lines before a request line are ignored (RFC 9112 section 2.2).
     if (start === end) return "skip"
     let i = start
@@ -68,6 +73,35 @@ export class RequestParser extends MessageParser<RequestHead> {
     this.method = method
     this.target = target
     this.version = version
+    return undefined
+  }
+
+  /**
+   * A request line is decided by its method before its end: the line is
+   * rejected as soon as a byte there is neither a token char nor what may end
+   * the method (SP; CR or LF, which `startLine` and the line reader judge).
+   * Checked incrementally, each byte once.
+   */
+  protected override rejectStartLinePrefix(
+    first: Uint8Array,
+    firstStart: number,
+    firstEnd: number,
+    second: Uint8Array,
+    secondStart: number,
+    secondEnd: number
+  ): ParseErrorCode | undefined {
+    if (this.methodEnded) return undefined
+    const firstLength = firstEnd - firstStart
+    const limit = Math.min(this.limits.maxStartLineSize, firstLength + secondEnd - secondStart)
+    let n = this.methodChecked
+    for (; n < limit; n++) {
+      const b = n < firstLength ? first[firstStart + n]! : second[secondStart + n - firstLength]!
+      if (TOKEN[b] !== 1) {
+        this.methodEnded = true
+        return b === SP || b === CR || b === LF ? undefined : "InvalidMethod"
+      }
+    }
+    this.methodChecked = n
     return undefined
   }
 
