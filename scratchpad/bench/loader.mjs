@@ -4,6 +4,9 @@
 // measured from outside. Talks to its parent in JSON lines on stdout; reads
 // commands from stdin ("report" prints the state; end of stdin exits).
 //
+// The report counts, per kind, the connections the server closed and when
+// (stalled downloads do not read, so they see no close).
+//
 //   node loader.mjs idle PORT COUNT PATH
 //     every connection sends one GET for PATH, reads the whole response and
 //     then stays open and silent (an idle keep-alive connection)
@@ -27,8 +30,12 @@ const state = {
   failed: 0, // could not connect or reach its state
   closedByPeer: 0, // reached its state, then the server closed it
   errors: {}, // error codes seen
-  statuses: {}
+  statuses: {},
+  closes: {} // per kind, of those closed by the server: count, first and last time (ms since the epoch)
 }
+// wall-clock milliseconds with sub-millisecond resolution, comparable across processes
+const now = () => performance.timeOrigin + performance.now()
+let ending = false
 const sockets = []
 
 const requestFor = (path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench-loader\r\n\r\n`
@@ -51,7 +58,14 @@ const open = (kind) =>
       state.errors[error.code ?? error.message] = (state.errors[error.code ?? error.message] ?? 0) + 1
     })
     socket.on("close", () => {
-      if (settled) state.closedByPeer++
+      if (settled && !ending) {
+        state.closedByPeer++
+        const k = (state.closes[kind] ??= { count: 0, first: Infinity, last: 0 })
+        const at = now()
+        k.count++
+        k.first = Math.min(k.first, at)
+        k.last = Math.max(k.last, at)
+      }
       settle(false)
     })
     socket.setTimeout(20_000, () => {
@@ -79,6 +93,7 @@ const open = (kind) =>
         socket.on("data", onData)
       } else if (kind === "headers") {
         // a request head cut before its final empty line
+        socket.on("data", () => {}) // reads, so that the server's close is seen
         socket.write(`GET ${smallPath} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench-loader\r\n`, () => {
           socket.setTimeout(0)
           settle(true)
@@ -127,6 +142,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   }
 })
 process.stdin.on("end", () => {
+  ending = true
   for (const s of sockets) s.destroy()
   process.exit(0)
 })

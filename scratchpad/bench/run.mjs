@@ -8,7 +8,9 @@
 //
 // Sections (by name or number): 1 small, 2 close, 3 large, 4 idle, 5 shutdown,
 // 6 client, 7 parser. Environment:
-//   DURATION=10      seconds per wrk run (sections 1-3)
+//   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
+//   ROUNDS=2         interleaved rounds (order reversed every other round), so
+//                    that a change in the machine's load hits every server alike
 //   WARMUP=2         seconds of wrk before the measured runs of sections 1-2 (0: none)
 //   CONNECTIONS=50   wrk connections in sections 1-2
 //   WRK_THREADS=2    wrk threads
@@ -62,6 +64,7 @@ const DEFAULTS = {
   IDLE: "1000,10000",
   SHUTDOWN_CONNECTIONS: "1000",
   RUNS: "15",
+  ROUNDS: "2",
   MAX_MINUTES: "15"
 }
 const setting = (name) => env[name] ?? DEFAULTS[name]
@@ -87,6 +90,8 @@ const THREADS = Number(setting("WRK_THREADS"))
 const SERVERS = setting("SERVERS").split(",")
 const LARGE_MIB = Number(setting("LARGE_MIB"))
 const RUNS = Number(setting("RUNS"))
+const ROUNDS = Math.max(1, Number(setting("ROUNDS")))
+const SPAN = ROUNDS === 1 ? `${DURATION} s` : `${ROUNDS} × ${Math.max(1, Math.round(DURATION / ROUNDS))} s`
 const MiB = 1024 * 1024
 
 // ---------------------------------------------------------------- output
@@ -465,49 +470,112 @@ const TARGETS = {
   large: { node: 0.9 }
 }
 
-/** Sections 1 and 2: each server in turn, warmed up, then the keep-alive run and the connection-per-request run. */
-const smallAndClose = async (page) => {
-  const results = { small: {}, close: {} }
-  for (const kind of wrkServers(["fiberhttp", "node", "http-server", "nginx"])) {
-    if (kind === "nginx" && NGINX === undefined) continue
-    log(`small files: ${SERVER_LABEL[kind]}`)
-    const server = await startServer(kind)
-    try {
-      const check = await request(server.port, "/index.html")
-      if (check.status !== 200 || !check.body?.equals(Buffer.from(page))) {
-        notes.push(`${server.name}: GET /index.html gave ${check.status ?? check.error}, not the 1 KiB page: its rows are left out`)
-        continue
-      }
-      const url = `http://127.0.0.1:${server.port}/index.html`
-      if (WARMUP > 0) await wrk(url, { connections: CONNECTIONS, seconds: WARMUP })
-      if (sections.has("small")) {
-        results.small[kind] = await wrk(url, { connections: CONNECTIONS, seconds: DURATION })
-        describeWrkTrouble(server.name, "small keep-alive", results.small[kind])
-      }
-      if (sections.has("close")) {
-        results.close[kind] = await wrk(url, { connections: CONNECTIONS, seconds: DURATION, headers: ["Connection: close"] })
-        describeWrkTrouble(server.name, "connection per request", results.close[kind])
-      }
-    } finally {
-      await server.stop()
-      collectStderr(server, "small files")
+/** Combines the slices of one server's rounds: mean throughput, median latency percentiles, summed trouble. */
+const combine = (slices) => {
+  const mean = (f) => slices.reduce((a, r) => a + f(r), 0) / slices.length
+  const errors = slices.map((r) => r.socketErrors).filter((e) => e !== undefined)
+  return {
+    command: slices.map((r) => r.command).join("; "),
+    requests: slices.reduce((a, r) => a + r.requests, 0),
+    rps: mean((r) => r.rps),
+    bytesPerSec: mean((r) => r.bytesPerSec),
+    p50: median(slices.map((r) => r.p50)),
+    p99: median(slices.map((r) => r.p99)),
+    non2xx: slices.reduce((a, r) => a + r.non2xx, 0),
+    socketErrors:
+      errors.length === 0
+        ? undefined
+        : Object.fromEntries(["connect", "read", "write", "timeout"].map((k) => [k, errors.reduce((a, e) => a + e[k], 0)])),
+    failed: slices.some((r) => r.failed),
+    raw: slices.map((r) => r.raw).join("\n")
+  }
+}
+
+/**
+ * Runs `load(server)` for every server in ROUNDS rounds, the order reversed
+ * every other round, so that a change in the machine's load hits all alike;
+ * each server gets DURATION seconds in all (ROUNDS slices).
+ */
+const interleaved = async (servers, what, load) => {
+  const slices = new Map(servers.map((s) => [s.kind, []]))
+  const seconds = Math.max(1, Math.round(DURATION / ROUNDS))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+      log(`${what}: ${server.name}, round ${round + 1}/${ROUNDS}`)
+      slices.get(server.kind).push(await load(server, seconds))
     }
+  }
+  return new Map([...slices].map(([kind, rs]) => [kind, combine(rs)]))
+}
+
+/** Starts the servers of `kinds` that are available; each one's check must pass, else it is left out with a note. */
+const startAll = async (kinds, check) => {
+  const servers = []
+  for (const kind of kinds) {
+    if (kind === "nginx" && NGINX === undefined) continue
+    const server = await startServer(kind)
+    servers.push(server)
+    const problem = await check(server)
+    if (problem !== undefined) {
+      notes.push(`${server.name}: ${problem}: its rows are left out`)
+      server.skip = true
+    }
+  }
+  return servers
+}
+const stopAll = async (servers, what) => {
+  for (const server of servers) {
+    await server.stop()
+    collectStderr(server, what)
+  }
+}
+
+/** Sections 1 and 2: all servers up, each warmed up, then the keep-alive runs and the connection-per-request runs. */
+const smallAndClose = async (page) => {
+  const results = { small: new Map(), close: new Map() }
+  const all = []
+  try {
+    all.push(
+      ...(await startAll(wrkServers(["fiberhttp", "node", "http-server", "nginx"]), async (server) => {
+        const r = await request(server.port, "/index.html")
+        return r.status === 200 && r.body?.equals(Buffer.from(page)) ? undefined : `GET /index.html gave ${r.status ?? r.error}, not the 1 KiB page`
+      }))
+    )
+    const servers = all.filter((s) => !s.skip)
+    const url = (server) => `http://127.0.0.1:${server.port}/index.html`
+    if (WARMUP > 0) {
+      for (const server of servers) {
+        log(`warm-up: ${server.name}`)
+        await wrk(url(server), { connections: CONNECTIONS, seconds: WARMUP })
+      }
+    }
+    if (sections.has("small")) {
+      results.small = await interleaved(servers, "small, keep-alive", (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds }))
+    }
+    if (sections.has("close")) {
+      results.close = await interleaved(servers, "small, connection per request", (server, seconds) =>
+        wrk(url(server), { connections: CONNECTIONS, seconds, headers: ["Connection: close"] })
+      )
+    }
+  } finally {
+    await stopAll(all, "small files")
   }
   const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`
   const others = ["node", "http-server", "nginx"].filter((k) => SERVERS.includes(k))
   for (const [key, title, describe] of [
-    ["small", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${DURATION} s`, latency],
-    ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${DURATION} s`, (r) => `${fmt(r.rps)} req/s`]
+    ["small", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`, latency],
+    ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${SPAN}`, (r) => `${fmt(r.rps)} req/s`]
   ]) {
     if (!sections.has(key)) continue
+    for (const [kind, r] of results[key]) describeWrkTrouble(SERVER_LABEL[kind], key === "small" ? "small keep-alive" : "connection per request", r)
     const number = key === "small" ? "1" : "2"
-    const mine = results[key].fiberhttp
+    const mine = results[key].get("fiberhttp")
     if (mine === undefined) {
       row(number, title, "no figure (see notes)")
       continue
     }
     for (const kind of others) {
-      const theirs = results[key][kind]
+      const theirs = results[key].get(kind)
       const target = TARGETS[key][kind]
       if (theirs === undefined) {
         row(number, title, describe(mine), SERVER_LABEL[kind], kind === "nginx" && NGINX === undefined ? "not installed" : "no figure", "", target ? `≥ ${target}x` : "")
@@ -520,43 +588,45 @@ const smallAndClose = async (page) => {
   }
 }
 
-/** Section 3: the large file, each server fresh for each concurrency (so the peak RSS is that run's). */
+/** Section 3: the large file; the servers fresh for each concurrency, so a peak RSS is that concurrency's. */
 const large = async () => {
   const size = statSync(join(root, "large.bin")).size
   for (const connections of numbers("LARGE")) {
-    const results = {}
-    for (const kind of wrkServers(["fiberhttp", "node", "nginx"])) {
-      if (kind === "nginx" && NGINX === undefined) continue
-      log(`large file, ${connections} downloads: ${SERVER_LABEL[kind]}`)
-      const server = await startServer(kind)
-      try {
-        const check = await request(server.port, "/large.bin", { method: "HEAD" })
-        if (check.status !== 200 || check.contentLength !== size) {
-          notes.push(`${server.name}: HEAD /large.bin gave ${check.status ?? check.error} length ${check.contentLength}: its rows are left out`)
-          continue
-        }
-        const peak = rssSampler(server.pid)
-        const r = await wrk(`http://127.0.0.1:${server.port}/large.bin`, { connections, seconds: DURATION, timeout: 60 })
-        r.peakRss = peak()
-        results[kind] = r
-        // a download cut by the end of the run is expected: only the other trouble counts
-        if (r.failed || r.non2xx > 0 || (r.socketErrors && r.socketErrors.connect + r.socketErrors.write + r.socketErrors.timeout > 0)) {
-          describeWrkTrouble(server.name, `large file, ${connections} downloads`, r)
-        }
-      } finally {
-        await server.stop()
-        collectStderr(server, `large file, ${connections} downloads`)
+    const all = []
+    let results = new Map()
+    const peaks = new Map()
+    try {
+      all.push(
+        ...(await startAll(wrkServers(["fiberhttp", "node", "nginx"]), async (server) => {
+          const r = await request(server.port, "/large.bin", { method: "HEAD" })
+          return r.status === 200 && r.contentLength === size ? undefined : `HEAD /large.bin gave ${r.status ?? r.error}, length ${r.contentLength}`
+        }))
+      )
+      const servers = all.filter((s) => !s.skip)
+      const samplers = servers.map((s) => [s.kind, rssSampler(s.pid)])
+      results = await interleaved(servers, `large file, ${connections} downloads`, (server, seconds) =>
+        wrk(`http://127.0.0.1:${server.port}/large.bin`, { connections, seconds, timeout: 60 })
+      )
+      for (const [kind, peak] of samplers) peaks.set(kind, peak())
+    } finally {
+      await stopAll(all, `large file, ${connections} downloads`)
+    }
+    for (const [kind, r] of results) {
+      r.peakRss = peaks.get(kind)
+      // a download cut by the end of a run is expected: only other trouble counts
+      if (r.failed || r.non2xx > 0 || (r.socketErrors && r.socketErrors.connect + r.socketErrors.write + r.socketErrors.timeout > 0)) {
+        describeWrkTrouble(SERVER_LABEL[kind], `large file, ${connections} downloads`, r)
       }
     }
-    const title = `${LARGE_MIB} MiB file, ${connections} concurrent downloads, ${DURATION} s`
+    const title = `${LARGE_MIB} MiB file, ${connections} concurrent downloads, ${SPAN}`
     const describe = (r, kind) => `${fmt(r.bytesPerSec / MiB)} MiB/s, peak RSS ${mib(r.peakRss)}${kind === "nginx" ? " (worker)" : ""}`
-    const mine = results.fiberhttp
+    const mine = results.get("fiberhttp")
     if (mine === undefined) {
       row("3", title, "no figure (see notes)")
       continue
     }
     for (const kind of ["node", "nginx"].filter((k) => SERVERS.includes(k))) {
-      const theirs = results[kind]
+      const theirs = results.get(kind)
       const target = TARGETS.large[kind]
       if (theirs === undefined) {
         row("3", title, describe(mine), SERVER_LABEL[kind], kind === "nginx" && NGINX === undefined ? "not installed" : "no figure")
@@ -656,6 +726,7 @@ const shutdown = async () => {
     const ready = await loaderEvent(loader, "ready", 120_000)
     await sleep(500)
     const t0 = process.hrtime.bigint()
+    const wallT0 = performance.timeOrigin + performance.now()
     const since = () => Number(process.hrtime.bigint() - t0) / 1e6
     let exitedAt
     server.child.exited.then(() => (exitedAt = since()))
@@ -672,7 +743,12 @@ const shutdown = async () => {
       .map(([k, n]) => `${n} ${k}`)
       .join(", ")
     if (ready.failed > 0) notes.push(`shutdown: ${ready.failed} of the ${count} connections did not reach their state ${JSON.stringify(ready.errors)}`)
-    if (report !== undefined && report.open > 0) notes.push(`shutdown: ${report.open} connections still open 200 ms after the exit`)
+    if (report !== undefined) {
+      const seen = Object.entries(report.closes)
+        .map(([k, c]) => `${c.count} ${k} between ${ms(c.first - wallT0)} and ${ms(c.last - wallT0)} ms`)
+        .join(", ")
+      notes.push(`shutdown: closes seen by the loader after the SIGINT: ${seen || "none"} (stalled downloads do not read, so they see none)`)
+    }
     const title = `SIGINT with ${fmt(ready.opened)} open connections (${kinds})`
     row(
       "5",
@@ -777,7 +853,7 @@ const machine = () => {
   }
   return [
     `CPU: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores; ${fmt(os.totalmem() / 1024 ** 3, 1)} GiB RAM`,
-    `OS: ${os.type()} ${os.release()} (${os.arch()}); node ${process.version}`,
+    `OS: ${os.type()} ${os.release()} (${os.arch()}); node ${process.version}; load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(2)} at the end`,
     `tools: wrk ${available.wrk ? version("wrk", ["-v"], /wrk (\S+)/) : "missing"}, nginx ${available.nginx ? version(available.nginx, ["-v"], /nginx\/(\S+)/) : "missing"}, ` +
       `http-server ${JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version}, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
   ]
@@ -798,6 +874,8 @@ const table = () => {
   const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`
   return [line(all[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...all.slice(1).map(line)].join("\n")
 }
+
+const loadAtStart = os.loadavg()[0].toFixed(2)
 
 const main = async () => {
   // the build under test, copied so that a rebuild meanwhile does not change it
@@ -825,6 +903,7 @@ const main = async () => {
   try {
     head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim()
   } catch {}
+  if (os.loadavg()[0] > 0.5) log(`load average ${loadAtStart}: other work is running, the figures will be noisy`)
   log(`fiberhttp ${source} (built ${built.toISOString()}, tree at ${head}); sections: ${[...sections].join(", ")}`)
 
   const attempt = async (name, body) => {
