@@ -82,6 +82,18 @@ const options = {
     Duration.toSeconds(Server.defaults.writeTimeout),
     "Time a response may wait on a client that stopped reading."
   ),
+  fileCache: Options.integer("file-cache").pipe(
+    Options.withPseudoName("MIB"),
+    Options.withDefault(32),
+    Options.withDescription(
+      "Memory for small files (up to 256 KiB each) kept between requests, validated by a stat each time; 0 turns it off (default 32)."
+    ),
+    Options.mapEffect((value) =>
+      value >= 0 && value <= 65536
+        ? Effect.succeed(value)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p("--file-cache must be 0 to 65536 (MiB)")))
+    )
+  ),
   maxRequests: count("max-requests", Server.defaults.maxRequests, "Requests per connection before it is closed"),
   grace: seconds(
     "grace",
@@ -137,7 +149,7 @@ export const serverCommand = Command.make("server", options, (o) =>
     return yield* program.pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        StaticFiles.layer(root).pipe(Layer.provide(NodeFastPaths.layer)),
+        StaticFiles.layer(root, { cacheBytes: o.fileCache * 1024 * 1024 }).pipe(Layer.provide(NodeFastPaths.layer)),
         NodeSocketServer.layer,
         AccessLog.layer(logOptions)
       )),

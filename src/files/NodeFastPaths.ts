@@ -2,6 +2,7 @@ import { FileSystem } from "@effect/platform"
 import type { SystemError } from "@effect/platform/Error"
 import { Effect, Layer } from "effect"
 import * as NFS from "node:fs"
+import * as FileStamps from "./FileStamp.ts"
 import * as SpanReader from "./SpanReader.ts"
 import { systemError } from "./systemError.ts"
 
@@ -19,7 +20,12 @@ const realPath = (path: string): Effect.Effect<string, SystemError> =>
  * thread-pool round trip per path component), together with a SpanReader
  * (small responses read in three round trips and one effect).
  */
-export const layer: Layer.Layer<FileSystem.FileSystem | SpanReader.SpanReader, never, FileSystem.FileSystem> = Layer.merge(
+export const layer: Layer.Layer<
+  FileSystem.FileSystem | SpanReader.SpanReader | FileStamps.FileStamps,
+  never,
+  FileSystem.FileSystem
+> = Layer.mergeAll(
   Layer.effect(FileSystem.FileSystem, Effect.map(FileSystem.FileSystem, (fs) => ({ ...fs, realPath }))),
-  SpanReader.layer
+  SpanReader.layer,
+  FileStamps.layer
 )

@@ -1,6 +1,8 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Array as Arr, Context, Data, Effect, Layer, Option, Stream } from "effect"
+import { FileCache } from "./FileCache.ts"
+import { type FileStamp, FileStamps, fromInfo } from "./FileStamp.ts"
 import { SpanReader } from "./SpanReader.ts"
 import { decodeUrlPath } from "./urlPath.ts"
 
@@ -66,6 +68,17 @@ export class FileError extends Data.TaggedError("FileError")<{
  * or the reader's speed.
  */
 export const chunkSize = 256 * 1024
+
+export interface StaticFilesOptions {
+  /**
+   * Bytes of small files (up to chunkSize each) kept in memory; 0 turns the
+   * cache off. Default 32 MiB.
+   */
+  readonly cacheBytes?: number
+}
+
+/** A remembered resolution is redone in full at least this often, whatever its stamps say. */
+export const RESOLVE_AGAIN_MS = 1000
 const indexNames = ["index.html", "index.htm"] as const
 
 type Outcome = "NotFound" | "Forbidden"
@@ -117,11 +130,22 @@ const absent = (outcome: Outcome): Located => ({ _tag: "Absent", outcome })
  * once; every path handed out (FileEntry.path, Directory.path) is a real path
  * under it, symlinks resolved.
  */
-export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFiles>, FileError, FileSystem.FileSystem | Path.Path> =>
+export const make = (
+  root: string,
+  options: StaticFilesOptions = {}
+): Effect.Effect<Context.Tag.Service<StaticFiles>, FileError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const spans = yield* Effect.serviceOption(SpanReader)
+    const stamps = yield* Effect.serviceOption(FileStamps)
+    const clock = yield* Effect.clock
+    const cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024
+    const cache = cacheBytes > 0
+      ? new FileCache({ maxBytes: cacheBytes, maxFileBytes: chunkSize, maxEntries: 4096 })
+      : undefined
+    const stampOf = (candidate: string): Effect.Effect<FileStamp, PlatformError> =>
+      Option.isSome(stamps) ? stamps.value.stamp(candidate) : Effect.map(fs.stat(candidate), fromInfo)
     const rootPath = yield* fs.realPath(path.resolve(root)).pipe(
       Effect.tap((real) =>
         Effect.flatMap(fs.stat(real), (info) =>
@@ -174,40 +198,102 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
           }
           : { _tag: denied })
 
-    const directoryLookup = (real: string): Effect.Effect<Lookup, FileError> =>
+    /** The lookup, and which index name gave it (its position in indexNames), if one did. */
+    const directoryLookup = (real: string): Effect.Effect<readonly [Lookup, number], FileError> =>
       Effect.gen(function*() {
-        for (const name of indexNames) {
-          const index = yield* locate(path.join(real, name))
+        for (let i = 0; i < indexNames.length; i++) {
+          const index = yield* locate(path.join(real, indexNames[i]!))
           if (index._tag === "Absent") {
-            if (index.outcome === "Forbidden") return { _tag: "Forbidden" } as const
+            if (index.outcome === "Forbidden") return [{ _tag: "Forbidden" }, -1] as const
             continue
           }
-          if (index.info.type === "File") return yield* fileLookup(index.path, index.info)
+          if (index.info.type === "File") return [yield* fileLookup(index.path, index.info), i] as const
         }
         const denied = yield* readable(real)
-        return denied === undefined ? { _tag: "Directory", path: real } as const : { _tag: denied } as const
+        return [denied === undefined ? { _tag: "Directory", path: real } : { _tag: denied }, -1] as const
       })
 
-    const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> =>
+    /**
+     * The full lookup, and the path a later request may stat to reuse it:
+     * only for a file named directly or by the first index name (a stat of
+     * index.htm would not notice an index.html created beside it).
+     */
+    const resolve = (
+      rawPath: string,
+      options: LookupOptions
+    ): Effect.Effect<{ readonly lookup: Lookup; readonly candidate?: string }, InvalidPath | FileError> =>
       Effect.gen(function*() {
         const decoded = decodeUrlPath(rawPath, options)
         if (decoded._tag === "Invalid") return yield* new InvalidPath({ message: decoded.message })
-        if (decoded._tag === "Refused") return { _tag: "NotFound" } as const
-        const found = yield* locate(path.join(rootPath, ...decoded.segments))
-        if (found._tag === "Absent") return { _tag: found.outcome } as const
+        if (decoded._tag === "Refused") return { lookup: { _tag: "NotFound" } } as const
+        const candidate = path.join(rootPath, ...decoded.segments)
+        const found = yield* locate(candidate)
+        if (found._tag === "Absent") return { lookup: { _tag: found.outcome } } as const
         switch (found.info.type) {
           case "File":
             // "/file.txt/" names a directory that is not there.
-            return decoded.trailingSlash ? { _tag: "NotFound" } as const : yield* fileLookup(found.path, found.info)
-          case "Directory":
             return decoded.trailingSlash
-              ? yield* directoryLookup(found.path)
-              : { _tag: "Redirect", location: decoded.encoded + "/" } as const
+              ? { lookup: { _tag: "NotFound" } } as const
+              : { lookup: yield* fileLookup(found.path, found.info), candidate }
+          case "Directory": {
+            if (!decoded.trailingSlash) return { lookup: { _tag: "Redirect", location: decoded.encoded + "/" } } as const
+            const [lookup, index] = yield* directoryLookup(found.path)
+            return index === 0 ? { lookup, candidate: path.join(candidate, indexNames[0]) } : { lookup }
+          }
           default:
             // FIFOs, sockets and devices are never served: a read could block forever.
-            return { _tag: "NotFound" } as const
+            return { lookup: { _tag: "NotFound" } } as const
         }
       })
+
+    /**
+     * A full lookup, remembered when it found a file: the next request for
+     * the same path stats the same candidate, and a stamp equal to the one
+     * taken here means the path still names this very file, unchanged, so
+     * the lookup (and, once read, the content) is handed out again. Any
+     * change to the file, a rename or a link changes the stamp. A directory
+     * renamed on the way to the file does not change it: the resolution is
+     * redone in full every RESOLVE_AGAIN_MS anyway.
+     */
+    const resolveAndRemember = (key: string, rawPath: string, options: LookupOptions, fileCache: FileCache) =>
+      Effect.flatMap(resolve(rawPath, options), ({ candidate, lookup }) => {
+        if (candidate === undefined || lookup._tag !== "File") return Effect.succeed(lookup)
+        const resolvedAt = clock.unsafeCurrentTimeMillis()
+        return stampOf(candidate).pipe(
+          Effect.map((stamp) => {
+            const file = lookup.file
+            // a stamp taken after a change would vouch for the old answer: remember only what agrees
+            if (
+              stamp.isFile && stamp.size === file.size && stamp.ino === file.ino &&
+              Math.abs(stamp.mtimeMs - file.mtime.getTime()) < 1
+            ) {
+              fileCache.remember(key, { candidate, stamp: stamp.key, lookup, resolvedAt, bytes: undefined })
+            }
+            return lookup
+          }),
+          Effect.orElseSucceed(() => lookup)
+        )
+      })
+
+    const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
+      if (cache === undefined) return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
+      const key = options.dotfiles ? "." + rawPath : rawPath
+      const known = cache.get(key)
+      if (known === undefined || clock.unsafeCurrentTimeMillis() - known.resolvedAt >= RESOLVE_AGAIN_MS) {
+        return resolveAndRemember(key, rawPath, options, cache)
+      }
+      return Effect.matchEffect(stampOf(known.candidate), {
+        onFailure: () => {
+          cache.forget(key)
+          return resolveAndRemember(key, rawPath, options, cache)
+        },
+        onSuccess: (stamp) => {
+          if (stamp.key === known.stamp) return Effect.succeed(known.lookup)
+          cache.forget(key)
+          return resolveAndRemember(key, rawPath, options, cache)
+        }
+      })
+    }
 
     /** Checks a range against the file; the default is the whole file. */
     const spanOf = (file: FileEntry, range: ByteRange | undefined): { readonly start: number; readonly length: number } => {
@@ -234,10 +320,20 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
         const { length, start } = spanOf(file, range)
         if (length > chunkSize) return Effect.die(new RangeError(`read of ${length} bytes: stream anything over ${chunkSize}`))
         if (length === 0) return Effect.succeed(new Uint8Array(0))
+        const cached = cache?.bytesOf(file)
+        if (cached !== undefined) return Effect.succeed(length === file.size ? cached : cached.subarray(start, start + length))
+        if (cache !== undefined && length < file.size && file.size <= chunkSize) {
+          // a range of a small file: read it whole once, so later requests for it need no read
+          return Effect.map(read(file), (whole) => whole.subarray(start, start + length))
+        }
         if (Option.isSome(spans)) {
           return spans.value.read(file.path, start, length).pipe(
             Effect.mapError((error) => toFileError(file.path, error)),
-            Effect.flatMap((bytes) => bytes.length < length ? Effect.fail(shortRead(file, bytes.length, length)) : Effect.succeed(bytes))
+            Effect.flatMap((bytes) => {
+              if (bytes.length < length) return Effect.fail(shortRead(file, bytes.length, length))
+              if (length === file.size) cache?.keep(file, bytes)
+              return Effect.succeed(bytes)
+            })
           )
         }
         if (start === 0 && length === file.size) {
@@ -246,11 +342,13 @@ export const make = (root: string): Effect.Effect<Context.Tag.Service<StaticFile
           // that grew since lookup is cut back to the length announced.
           return fs.readFile(file.path).pipe(
             Effect.mapError((error) => toFileError(file.path, error)),
-            Effect.flatMap((bytes) =>
-              bytes.length < length
-                ? Effect.fail(shortRead(file, bytes.length, length))
-                : Effect.succeed(bytes.length === length ? bytes : bytes.subarray(0, length))
-            )
+            Effect.flatMap((bytes) => {
+              if (bytes.length < length) return Effect.fail(shortRead(file, bytes.length, length))
+              // a file that grew since lookup is not the file looked up: cut, and not kept
+              if (bytes.length > length) return Effect.succeed(bytes.subarray(0, length))
+              cache?.keep(file, bytes)
+              return Effect.succeed(bytes)
+            })
           )
         }
         return Effect.gen(function*() {
@@ -325,8 +423,10 @@ const compareEntries = (a: DirectoryEntry, b: DirectoryEntry): number =>
   a.isDirectory !== b.isDirectory ? (a.isDirectory ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
 /** Production: provide FileSystem and Path (NodeFileSystem.layer, NodePath.layer or NodeContext.layer). */
-export const layer = (root: string): Layer.Layer<StaticFiles, FileError, FileSystem.FileSystem | Path.Path> =>
-  Layer.effect(StaticFiles, make(root))
+export const layer = (
+  root: string,
+  options?: StaticFilesOptions
+): Layer.Layer<StaticFiles, FileError, FileSystem.FileSystem | Path.Path> => Layer.effect(StaticFiles, make(root, options))
 
 /** Files under one root, looked up safely. */
 export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
@@ -345,6 +445,9 @@ export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
      * at once, for spans of at most `chunkSize` bytes (more is a defect), so
      * that a small response goes out with its head in one write. Fails like
      * `stream`; a file that grew since lookup gives its first `size` bytes.
+     * With the cache on, a whole small file read for an entry is kept with
+     * it: a later `read` of the same entry (or of the entry a later lookup
+     * hands out for the unchanged file) takes no disk read.
      */
     readonly read: (file: FileEntry, range?: ByteRange) => Effect.Effect<Uint8Array, FileError>
     /**
