@@ -18,6 +18,8 @@
 //   LARGE=8,50       concurrent downloads in section 3;  LARGE_MIB=100  its file size
 //   IDLE=1000,10000  idle connection counts in section 4;  SHUTDOWN_CONNECTIONS=1000
 //   RUNS=15          runs per client in section 6
+//   WRK=/path/to/wrk, NGINX=/path/to/nginx   other binaries (a missing path skips them)
+//   BASELINE_STAT=async   the node:http baseline with the callback fs.stat instead of statSync
 //   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
 //   MAX_MINUTES=15   the whole run is stopped (and cleaned up) after this
 //
@@ -305,7 +307,7 @@ const wrk = async (url, { connections, seconds, headers = [], timeout = 10 }) =>
     ...headers.flatMap((h) => ["-H", h]),
     url
   ]
-  const r = await run("wrk", args, { timeoutMs: (seconds + timeout + 20) * 1000 })
+  const r = await run(available.wrk, args, { timeoutMs: (seconds + timeout + 20) * 1000 })
   const text = r.out
   const num = (re) => Number(re.exec(text)?.[1] ?? NaN)
   const latency = (p) => {
@@ -454,9 +456,14 @@ const collectStderr = (server, what) => {
 }
 
 // ---------------------------------------------------------------- the sections
-const available = { wrk: which("wrk"), nginx: which("nginx"), curl: which("curl") }
+// WRK=/path, NGINX=/path: other binaries (a path that does not exist counts as missing)
+const binary = (name) => (env[name.toUpperCase()] !== undefined ? (existsSync(env[name.toUpperCase()]) ? env[name.toUpperCase()] : undefined) : which(name))
+const available = { wrk: binary("wrk"), nginx: binary("nginx"), curl: which("curl"), httpServer: existsSync(HTTP_SERVER) ? HTTP_SERVER : undefined }
 const missingWrk = "wrk is not installed: `sudo apt-get install -y wrk` (Debian/Ubuntu), then rerun"
 const missingNginx = "nginx is not installed: `sudo apt-get install -y nginx-light` (stop the service it may start: `sudo systemctl disable --now nginx`)"
+
+const missing = (kind) =>
+  (kind === "nginx" && NGINX === undefined) || (kind === "http-server" && available.httpServer === undefined) ? "not installed: skipped" : undefined
 
 const wrkServers = (wanted) => {
   const list = SERVERS.filter((s) => wanted.includes(s))
@@ -513,6 +520,7 @@ const startAll = async (kinds, check) => {
   const servers = []
   for (const kind of kinds) {
     if (kind === "nginx" && NGINX === undefined) continue
+    if (kind === "http-server" && available.httpServer === undefined) continue
     const server = await startServer(kind)
     servers.push(server)
     const problem = await check(server)
@@ -578,7 +586,7 @@ const smallAndClose = async (page) => {
       const theirs = results[key].get(kind)
       const target = TARGETS[key][kind]
       if (theirs === undefined) {
-        row(number, title, describe(mine), SERVER_LABEL[kind], kind === "nginx" && NGINX === undefined ? "not installed" : "no figure", "", target ? `≥ ${target}x` : "")
+        row(number, title, describe(mine), SERVER_LABEL[kind], missing(kind) ?? "no figure", "", target ? `≥ ${target}x` : "")
         continue
       }
       const r = ratio(mine.rps, theirs.rps)
@@ -629,7 +637,7 @@ const large = async () => {
       const theirs = results.get(kind)
       const target = TARGETS.large[kind]
       if (theirs === undefined) {
-        row("3", title, describe(mine), SERVER_LABEL[kind], kind === "nginx" && NGINX === undefined ? "not installed" : "no figure")
+        row("3", title, describe(mine), SERVER_LABEL[kind], missing(kind) ?? "no figure")
         continue
       }
       const r = ratio(mine.bytesPerSec, theirs.bytesPerSec)
@@ -855,7 +863,7 @@ const machine = () => {
     `CPU: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores; ${fmt(os.totalmem() / 1024 ** 3, 1)} GiB RAM`,
     `OS: ${os.type()} ${os.release()} (${os.arch()}); node ${process.version}; load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(2)} at the end`,
     `tools: wrk ${available.wrk ? version("wrk", ["-v"], /wrk (\S+)/) : "missing"}, nginx ${available.nginx ? version(available.nginx, ["-v"], /nginx\/(\S+)/) : "missing"}, ` +
-      `http-server ${JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version}, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
+      `http-server ${available.httpServer ? JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version : "missing"}, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
   ]
 }
 
@@ -863,7 +871,7 @@ const reproduce = () => {
   const set = Object.keys(DEFAULTS)
     .filter((k) => env[k] !== undefined && env[k] !== DEFAULTS[k])
     .map((k) => `${k}=${env[k]}`)
-  if (env.FIBERHTTP_BIN) set.push(`FIBERHTTP_BIN=${env.FIBERHTTP_BIN}`)
+  for (const k of ["WRK", "NGINX", "BASELINE_STAT", "FIBERHTTP_BIN"]) if (env[k] !== undefined) set.push(`${k}=${env[k]}`)
   return `npm run build && ${[...set, "npm run bench"].join(" ")}`
 }
 
@@ -920,7 +928,13 @@ const main = async () => {
     for (const s of wrkSections) row(String(SECTION_NAMES.indexOf(s) + 1), `${s}: SKIPPED`, missingWrk)
     log(missingWrk)
   } else {
-    if (SERVERS.includes("nginx") && NGINX === undefined && wrkSections.length > 0) notes.push(`nginx rows skipped: ${missingNginx}`)
+    if (SERVERS.includes("nginx") && NGINX === undefined && wrkSections.length > 0) {
+      notes.push(`nginx rows skipped: ${missingNginx}`)
+      log(missingNginx)
+    }
+    if (SERVERS.includes("http-server") && available.httpServer === undefined && (sections.has("small") || sections.has("close"))) {
+      notes.push("http-server rows skipped: it is a devDependency, run `npm install`")
+    }
     if (sections.has("small") || sections.has("close")) await attempt("small", () => smallAndClose(page))
     if (sections.has("large")) await attempt("large", large)
   }
