@@ -39,6 +39,15 @@ const notHttp = () =>
     })
   })
 
+/** A 101 the request did not ask for: the server now speaks something else (RFC 9110 section 15.2.2). */
+const unsolicitedSwitch = () =>
+  new MalformedResponse({
+    cause: new HttpParseError({
+      code: "InvalidStatusLine",
+      message: "101 Switching Protocols to a request without Upgrade"
+    })
+  })
+
 export type ExchangeError = EmptyReply | SendError | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
 
 /**
@@ -52,6 +61,8 @@ export const exchange = <E, R>(options: {
   readonly method: string
   readonly head: Uint8Array
   readonly body: RequestBody | undefined
+  /** The request carries an Upgrade field (-H Upgrade: ...): only then may the answer be a 101. */
+  readonly upgrade: boolean
   readonly onHead: (head: ResponseHead, sentAt: bigint, firstByteAt: bigint) => Effect.Effect<BodySink<E, R>, E, R>
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
   Effect.gen(function* () {
@@ -90,6 +101,7 @@ export const exchange = <E, R>(options: {
           switch (event._tag) {
             case "Head":
               // the parser has already skipped interim 1xx responses
+              if (event.head.status === 101 && !options.upgrade) return yield* failed(unsolicitedSwitch())
               head = event.head
               sink = yield* options.onHead(event.head, sentAt, firstByteAt!)
               break

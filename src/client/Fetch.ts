@@ -132,8 +132,10 @@ export const makeSession = (options: FetchOptions) =>
         let headArrived = false
         // Method and -H fields were checked on the command line; a path the
         // URL parser left outside the URI characters is the target's fault.
+        const headers = requestHeaders(target, spec, body)
+        const upgrade = headers.some(([name]) => name.toLowerCase() === "upgrade")
         const head = yield* Effect.try({
-          try: () => serializeRequestHead({ method, target: target.path, headers: requestHeaders(target, spec, body) }),
+          try: () => serializeRequestHead({ method, target: target.path, headers }),
           catch: (error) => new InvalidTarget({ input: target.url, message: (error as InvalidHeadError).message })
         })
 
@@ -158,6 +160,7 @@ export const makeSession = (options: FetchOptions) =>
               method,
               head,
               body,
+              upgrade,
               onHead: (response, sentAt, firstByteAt) => {
                 headArrived = true
                 redirecting =

@@ -57,6 +57,33 @@ describe("a reply that is not HTTP/1.x", () => {
   )
 })
 
+describe("101 Switching Protocols", () => {
+  const switching = sendAndHold("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello")
+
+  it.effect("to a request that asked for no upgrade: 8, not a silent success", () =>
+    Effect.gen(function* () {
+      const result = yield* runAgainst({ "a.test:80": switching }, ["http://a.test/"])
+      expect(result).toMatchObject({ code: 8, stdout: "" })
+      expect(result.stderr).toBe(
+        "fiberhttp: http://a.test/: malformed response (InvalidStatusLine): 101 Switching Protocols to a request without Upgrade\n"
+      )
+    })
+  )
+
+  it.effect("to a request with -H Upgrade: the head is the answer", () =>
+    Effect.gen(function* () {
+      const result = yield* runAgainst({ "a.test:80": switching }, ["http://a.test/"], {
+        fetch: { ...defaults.fetch, spec: { method: "GET", headers: [["Upgrade", "websocket"], ["Connection", "Upgrade"]], body: undefined } }
+      })
+      expect(result).toMatchObject({
+        code: 0,
+        stderr: "",
+        stdout: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+      })
+    })
+  )
+})
+
 describe("a close in the middle of the head", () => {
   it.effect("is 18, and says the head was cut (not '0 body bytes')", () =>
     Effect.gen(function* () {
