@@ -1,6 +1,6 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Array as Arr, Context, Data, Effect, Layer, Option, Stream } from "effect"
+import { Array as Arr, Context, Data, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { FileCache } from "./FileCache.ts"
 import { type FileStamp, FileStamps, fromInfo } from "./FileStamp.ts"
 import { SpanReader } from "./SpanReader.ts"
@@ -18,6 +18,16 @@ export interface FileEntry {
   readonly mtime: Date
   /** Inode number, 0 when the platform has none; part of the ETag. */
   readonly ino: number
+}
+
+export interface StreamOptions {
+  /**
+   * Read every chunk into the same buffer: each chunk is valid only until
+   * the next one is pulled. For a consumer that is done with a chunk before
+   * it asks for the next (a connection whose writes complete once the
+   * transport has the bytes); one that keeps chunks must copy them.
+   */
+  readonly reuseBuffer?: boolean
 }
 
 /** Inclusive byte offsets into a file. */
@@ -362,7 +372,11 @@ export const make = (
         }).pipe(Effect.scoped)
       })
 
-    const stream = (file: FileEntry, range?: ByteRange): Stream.Stream<Uint8Array, FileError> => {
+    const stream = (
+      file: FileEntry,
+      range?: ByteRange,
+      options?: StreamOptions
+    ): Stream.Stream<Uint8Array, FileError> => {
       let span: { readonly start: number; readonly length: number }
       try {
         span = spanOf(file, range)
@@ -378,12 +392,50 @@ export const make = (
         const handle = yield* fs.open(file.path).pipe(Effect.mapError((error) => toFileError(file.path, error)))
         yield* handle.seek(start, "start")
         let sent = 0
+        const ended = (got: number) => got === 0 ? Effect.fail(Option.some(shortRead(file, sent, length))) : undefined
+        if (options?.reuseBuffer === true) {
+          // Two buffers for the whole response, no allocation per chunk. While the
+          // consumer writes one chunk, the next is read into the other buffer, so
+          // the socket does not wait on the disk; the read ahead starts only when
+          // the consumer pulls, so it is one chunk ahead at most.
+          const scope = yield* Effect.scope
+          const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)] as const
+          let next = 0
+          let ahead: Fiber.RuntimeFiber<Uint8Array, FileError> | undefined
+          const readInto = (buffer: Uint8Array) =>
+            handle.read(buffer.subarray(0, Math.min(chunkSize, length - sent))).pipe(
+              Effect.map((size) => buffer.subarray(0, Number(size))),
+              Effect.mapError((error) => toFileError(file.path, error))
+            )
+          const take = () => {
+            const buffer = buffers[next]!
+            next ^= 1
+            return readInto(buffer)
+          }
+          // a read in flight finishes before the handle closes
+          yield* Effect.addFinalizer(() => ahead === undefined ? Effect.void : Fiber.await(ahead))
+          return Stream.repeatEffectOption(Effect.suspend(() => {
+            if (sent >= length) return Effect.fail(Option.none())
+            const current = ahead === undefined ? take() : Fiber.join(ahead)
+            ahead = undefined
+            return current.pipe(
+              Effect.mapError(Option.some),
+              Effect.flatMap((chunk) => {
+                const short = ended(chunk.length)
+                if (short !== undefined) return short
+                sent += chunk.length
+                if (sent >= length) return Effect.succeed(chunk)
+                return Effect.as(Effect.tap(Effect.forkIn(take(), scope), (fiber) => void (ahead = fiber)), chunk)
+              })
+            )
+          }))
+        }
         return Stream.repeatEffectOption(Effect.suspend(() => {
           if (sent >= length) return Effect.fail(Option.none())
           return readAt(file, handle, Math.min(chunkSize, length - sent)).pipe(
             Effect.mapError(Option.some),
             Effect.flatMap((bytes) => {
-              if (Option.isNone(bytes)) return Effect.fail(Option.some(shortRead(file, sent, length)))
+              if (Option.isNone(bytes)) return ended(0)!
               sent += bytes.value.length
               return Effect.succeed(bytes.value)
             })
@@ -458,7 +510,7 @@ export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
      * Fails with FileError if the file is gone or ends short of the expected
      * length (it shrank since lookup).
      */
-    readonly stream: (file: FileEntry, range?: ByteRange) => Stream.Stream<Uint8Array, FileError>
+    readonly stream: (file: FileEntry, range?: ByteRange, options?: StreamOptions) => Stream.Stream<Uint8Array, FileError>
     /**
      * The entries of `path` (a Directory's path from lookup): directories
      * first, then by name in code-unit order; dotfiles left out unless asked,

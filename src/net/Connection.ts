@@ -6,8 +6,8 @@ import type { SocketError } from "./errors.ts"
  *
  * Backpressure both ways: the underlying socket is paused until `read` is
  * called (bytes are pulled, never pushed into an unbounded queue), and `write`
- * completes only once the transport accepted the chunk (on node:net, after
- * 'drain' when `write()` returned false).
+ * completes only once the transport took the whole chunk (on node:net, once
+ * the kernel has it; in memory, as a copy).
  */
 export interface Connection {
   /** A short unique id for logs ("c17"). */
@@ -19,8 +19,9 @@ export interface Connection {
   /** The next chunk, or None once the peer has finished sending (FIN). */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
   /**
-   * Sends a chunk; completes when the transport has taken it. Interrupting a
-   * pending write may leave part of the chunk unsent: destroy the connection then.
+   * Sends a chunk; completes when the transport has taken it, after which
+   * the caller may reuse the chunk's buffer. Interrupting a pending write may
+   * leave part of the chunk unsent: destroy the connection then.
    */
   readonly write: (chunk: Uint8Array) => Effect.Effect<void, SocketError>
   /**

@@ -11,8 +11,10 @@ import { SocketError } from "./errors.ts"
  * Reads are pulled: the socket is kept in paused mode with a 'readable'
  * listener, so Node buffers at most its high-water mark and then stops
  * reading from the kernel; the TCP window closes and the peer's writes block
- * until `read` takes a chunk. Writes respect `write()`'s return value and
- * wait for 'drain'. Pending reads, writes and ends are interruptible.
+ * until `read` takes a chunk. A write completes once the kernel has taken
+ * all of it (at once, or at the write's callback), so Node holds no
+ * reference to the chunk any more and the caller may reuse its buffer.
+ * Pending reads, writes and ends are interruptible.
  *
  * Progress (`bytesFlushed`) is what Node has finished writing to the kernel:
  * the bytes handed to `write()` minus its `writableLength`. Node completes a
@@ -50,7 +52,6 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     ended = true
     wakeAll(readers)
   })
-  socket.on("drain", () => wakeAll(writers))
   socket.on("finish", () => wakeAll(writers))
   // The listener also keeps an 'error' from being thrown as uncaught.
   socket.on("error", (error) => {
@@ -77,15 +78,23 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     return undefined
   }
 
-  // A chunk queued before `end` still goes out, so ending does not fail a pending write.
-  const drained = awaitCondition(writers, () => writeFailure() ?? (socket.writableNeedDrain ? undefined : Exit.void))
-
   const refusal = () => writeFailure() ?? (socket.writableEnded ? Exit.fail(closed()) : undefined)
 
-  /** Writes a chunk of at most SLICE bytes, or the last slice of a larger one: done once taken or drained. */
+  /**
+   * Writes a chunk of at most SLICE bytes, or the last slice of a larger one:
+   * done once Node holds none of it any more (the kernel took it all), so the
+   * caller may reuse the buffer. A write the kernel takes at once (the common
+   * case) completes at once; otherwise it waits for the write's callback.
+   */
   const writeWhole = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
     queued += chunk.length
-    return socket.write(chunk) ? Effect.void : drained
+    let done = false
+    socket.write(chunk, () => {
+      done = true
+      wakeAll(writers)
+    })
+    if (socket.writableLength === 0) return Effect.void
+    return awaitCondition(writers, () => done ? Exit.void : writeFailure())
   }
 
   /** Writes a chunk larger than SLICE, one slice after the other, without entering Effect per slice. */

@@ -22,7 +22,11 @@ export type Handler = (head: RequestHead) => Effect.Effect<Response>
 export type Body =
   | { readonly _tag: "Empty" }
   | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
-  /** `length` bytes, pulled chunk by chunk as the peer takes them. */
+  /**
+   * `length` bytes, pulled chunk by chunk as the peer takes them. The
+   * connection is done with each chunk (the transport has it) before it
+   * pulls the next, so a stream may read every chunk into one buffer.
+   */
   | { readonly _tag: "Stream"; readonly length: number; readonly stream: Stream.Stream<Uint8Array, FileError> }
 
 export const empty: Body = { _tag: "Empty" }

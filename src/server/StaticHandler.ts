@@ -111,7 +111,8 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
       range?: ByteRange
     ): Effect.Effect<Response.Body, FileError> => {
       if (head.method === "HEAD" || length > chunkSize) {
-        return Effect.succeed({ _tag: "Stream", length, stream: files.stream(file, range) })
+        // the connection writes each chunk before it pulls the next (see Response.Body)
+        return Effect.succeed({ _tag: "Stream", length, stream: files.stream(file, range, { reuseBuffer: true }) })
       }
       return Effect.map(files.read(file, range), (bytes): Response.Body => ({ _tag: "Bytes", bytes }))
     }

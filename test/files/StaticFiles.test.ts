@@ -4,6 +4,7 @@ import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
+import * as NFS from "node:fs"
 import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
 import { chunkSize, type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
 
@@ -304,6 +305,45 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
           expect(sameBytes(read, bigContent.subarray(start, end + 1))).toBe(true)
           expect(sameBytes(read, (yield* collect(service.stream(big, { start, end }))).bytes)).toBe(true)
         }
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("reuseBuffer: every chunk read into one of two buffers, each valid until the next pull; same bytes", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        for (const range of [undefined, { start: 3, end: bigSize - 2 }, { start: chunkSize - 1, end: 2 * chunkSize + 1 }]) {
+          const copies: Array<Uint8Array> = []
+          const buffers = new Set<ArrayBufferLike>()
+          yield* Stream.runForEach(service.stream(big, range, { reuseBuffer: true }), (chunk) =>
+            Effect.sync(() => {
+              copies.push(chunk.slice())
+              buffers.add(chunk.buffer)
+            }))
+          const start = range?.start ?? 0
+          const end = range?.end ?? bigSize - 1
+          const joined = new Uint8Array(copies.reduce((n, c) => n + c.length, 0))
+          copies.reduce((offset, c) => (joined.set(c, offset), offset + c.length), 0)
+          expect(sameBytes(joined, bigContent.subarray(start, end + 1))).toBe(true)
+          expect(copies.length).toBe(Math.ceil((end - start + 1) / chunkSize))
+          expect(buffers.size).toBeLessThanOrEqual(2)
+        }
+      }).pipe(Effect.provide(NodeFs)))
+
+    it.scoped("reuseBuffer: a stream ended early leaves no read in flight and closes the file", () =>
+      Effect.gen(function*() {
+        const { service } = yield* fixture
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        const first = yield* Stream.runCollect(Stream.take(service.stream(big, undefined, { reuseBuffer: true }), 1))
+        expect(Chunk.unsafeHead(first).length).toBe(chunkSize)
+        // the descriptor was closed: the process holds no descriptor for the file
+        const open = NFS.readdirSync("/proc/self/fd").filter((fd) => {
+          try {
+            return NFS.readlinkSync(`/proc/self/fd/${fd}`) === big.path
+          } catch {
+            return false
+          }
+        })
+        expect(open).toEqual([])
       }).pipe(Effect.provide(NodeFs)))
 
     it.scoped("read fails when the file shrank after lookup, and cuts one that grew to the length looked up", () =>
