@@ -188,7 +188,10 @@ const main = async () => {
       if (Math.min(...closedAfter) < limit - 100) problems.push(`a slow connection closed early: ${Math.min(...closedAfter)} ms`)
       if (Math.max(...closedAfter) > limit + 3000) problems.push(`a slow connection closed late: ${Math.max(...closedAfter)} ms`)
       if (seen.some((s) => s.status !== 200)) problems.push("a normal GET failed")
-      if (Math.max(...seen.map((s) => s.ms)) > 1000) problems.push("a normal GET took over 1 s")
+      // promptly: most well under a second, and none waits for the slow ones to be cleared
+      // (a lone spike can come from elsewhere on a shared machine: the figures show it)
+      if (percentile(seen.map((s) => s.ms), 90) > 500) problems.push("normal GETs: p90 over 500 ms")
+      if (Math.max(...seen.map((s) => s.ms)) > Math.min(limit / 2, 3000)) problems.push("a normal GET waited for the slow ones")
       if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
       await server.stop()
       return {

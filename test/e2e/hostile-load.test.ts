@@ -239,6 +239,31 @@ describe("floods against the built server", () => {
   }, 60_000)
 })
 
+describe("descriptor exhaustion", () => {
+  it("more connections than the process has descriptors: the extra ones are dropped, the server lives and serves again once they go", async () => {
+    const server = await startServer(fixture.root, ["--quiet"], { maxFds: 64 })
+    try {
+      const baseFds = fdsOf(server.pid)
+      const conns = await Promise.all(Array.from({ length: 100 }, () => RawConnection.connect(server.port)))
+      // the server takes what its descriptors allow and closes the rest at once
+      const settled = await waitFor(() => conns.filter((c) => c.ended).length >= 30, 3000)
+      const dropped = conns.filter((c) => c.ended).length
+      console.log(`descriptor exhaustion: fds ${baseFds} -> ${fdsOf(server.pid)} (limit 64); ${dropped} of 100 connections dropped`)
+      expect(settled).toBe(true)
+      expect(server.child.exitCode).toBe(null)
+      for (const c of conns) c.destroy()
+      expect(await waitFor(() => fdsOf(server.pid) <= baseFds, 3000)).toBe(true)
+      // all back to normal: files open again, a pipelined batch is answered
+      const got = await exchange(server.port, [get("/medium.bin"), get("/index.html"), get("/small.txt", "Connection: close\r\n")])
+      const { responses } = parseResponses(got.data)
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+      expect(responses[0]!.body.length).toBe(fixture.mediumSize)
+    } finally {
+      await server.stop()
+    }
+  }, 30_000)
+})
+
 describe("leaks after a mixed load", () => {
   it("5,000 mixed requests (kept alive, closed, pipelined, HEAD, ranges, errors): all answered right; fds and RSS back near the baseline", async () => {
     const server = await startServer(fixture.root, ["--quiet"])

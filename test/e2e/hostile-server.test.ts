@@ -384,6 +384,24 @@ describe("hostile requests against the built server", () => {
     expect(problems).toEqual([])
   }, 30_000)
 
+  it("a body too big to discard: answered, then closed; a request inside it or after it is never answered", async () => {
+    const withTail = (size: number) => "a".repeat(size - SMUGGLED.length) + SMUGGLED
+    const chunk = "a".repeat(0x10000)
+    const cases = [
+      ["Content-Length 2 MiB", `${GET}Content-Length: ${2 * 1024 * 1024}\r\n\r\n${withTail(2 * 1024 * 1024)}`],
+      ["Content-Length 7 MiB", `${GET}Content-Length: ${7 * 1024 * 1024}\r\n\r\n${withTail(7 * 1024 * 1024)}`],
+      ["chunked 1.3 MiB", `${GET}Transfer-Encoding: chunked\r\n\r\n${`10000\r\n${chunk}\r\n`.repeat(20)}${chunkedSmuggle}`]
+    ] as const
+    for (const [name, raw] of cases) {
+      const got = await exchange(server.port, raw + SMUGGLED, { timeoutMs: 5000 })
+      const { responses } = parseResponses(got.data)
+      expect(responses.map((r) => r.status), name).toEqual([200])
+      expect(responses[0]!.headers.get("connection"), name).toBe("close")
+      expect(got.data.toString("latin1"), name).not.toContain(fixture.smuggled)
+      expect(got.closed, name).toBe(true)
+    }
+  }, 30_000)
+
   it("a TLS ClientHello, random binary and an HTTP/2 preface with frames get an answer and a close, not a hang", async () => {
     // a ClientHello record header and handshake header, then bytes without a line feed
     const hello = Buffer.concat([
@@ -523,6 +541,14 @@ describe("path traversal against the built server", () => {
     // nothing leaked through the access paths either: the secret itself is readable, and served nowhere
     expect(fs.readFileSync(path.join(fixture.parent, "secret.txt"), "utf8")).toBe(fixture.secret)
   }, 60_000)
+
+  it("a directory redirect never leads off the site: the Location is one path on this server, whatever the slashes", async () => {
+    const targets = ["//sub", "///sub?x", "//evil.example/../sub", "//evil.example/%2e%2e/sub", "http://a//sub", "http://a//evil.example/%2e%2e/sub", "/./sub", "/%2e/sub", "//sub/..//sub"]
+    const got = await exchange(server.port, targets.map((t, i) => `GET ${t} HTTP/1.1\r\nHost: a\r\n${i === targets.length - 1 ? "Connection: close\r\n" : ""}\r\n`))
+    const { responses } = parseResponses(got.data)
+    expect(responses.map((r) => r.status)).toEqual(targets.map(() => 301))
+    for (const r of responses) expect(r.headers.get("location")).toMatch(/^\/sub\/(\?x)?$/)
+  })
 
   it("paths that climb and come back inside the root are served as usual, even through the symlink leading out", async () => {
     const got = await exchange(server.port, [

@@ -129,13 +129,22 @@ export interface RunningServer {
 
 /**
  * `fiberhttp server 0 --root ROOT ...args`, resolved once it printed its
- * URLs. Pass another "0" in `args` for a second listener.
+ * URLs. Pass another "0" in `args` for a second listener; `maxFds` runs it
+ * with that many file descriptors at most (ulimit -n).
  */
-export const startServer = (root: string, args: ReadonlyArray<string> = []): Promise<RunningServer> =>
+export const startServer = (
+  root: string,
+  args: ReadonlyArray<string> = [],
+  options: { readonly maxFds?: number } = {}
+): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "server", "0", "--root", root, ...args], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const command = [process.execPath, bin, "server", "0", "--root", root, ...args]
+    // with maxFds, the shell lowers its descriptor limit and becomes the server (same pid)
+    const child = options.maxFds === undefined
+      ? spawn(command[0]!, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("/bin/sh", ["-c", `ulimit -n ${options.maxFds} && exec "$@"`, "sh", ...command], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
     let out = ""
     let err = ""
     let started = false
