@@ -1,8 +1,8 @@
-// The soak and flood runs against the built server, in one command:
+// The server soak and flood runs against the built server, in one command:
 //
-//   npm run build && node scratchpad/soak/run.mjs
+//   npm run build && node scratchpad/soak/server.mjs
 //
-// It loads soak.ts through tsx (the checks share their helpers with test/e2e/hostileSupport.ts).
+// It loads serverSoak.ts through tsx (the checks share their helpers with test/e2e/hostileSupport.ts).
 // Knobs, all environment variables (defaults in brackets):
 //   SOAK_REQUESTS [100000]   mixed requests in the leak check
 //   SOAK_CONCURRENCY [16]    connections at once in the mixed loads
@@ -16,4 +16,4 @@
 import { register } from "tsx/esm/api"
 
 register()
-await import("./soak.ts")
+await import("./serverSoak.ts")

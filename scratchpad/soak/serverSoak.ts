@@ -1,5 +1,5 @@
 // The long versions of the hostile-client checks (test/e2e/hostile-load.test.ts has the short ones),
-// against the built server on loopback. Run through run.mjs; see there for the knobs. Prints each
+// against the built server on loopback. Run through server.mjs; see there for the knobs. Prints each
 // check's figures as it goes, then a pass/fail summary; exits 1 if any check failed.
 import * as fs from "node:fs"
 import {

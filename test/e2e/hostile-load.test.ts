@@ -1,6 +1,6 @@
 // Hostile clients that attack resources rather than the parser, against the built server process on
 // loopback: slowloris, readers that stall, connection and pipelining floods, leaks after a mixed
-// load, and shutdown in the middle of one. Short versions; scratchpad/soak/run.mjs runs the long ones.
+// load, and shutdown in the middle of one. Short versions; scratchpad/soak/server.mjs runs the long ones.
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import {
   canBind,
