@@ -10,6 +10,13 @@ export class Output extends Context.Tag("fiberhttp/client/Output")<
   {
     readonly stdout: (chunk: Uint8Array | string) => Effect.Effect<void>
     readonly stderr: (chunk: Uint8Array | string) => Effect.Effect<void>
+    /**
+     * Why stdout can take no more (its reader has gone: `client URL | head`),
+     * or undefined while it can. Writes after that are dropped; a body
+     * stops being fetched (exit 23, as curl does) instead of being
+     * downloaded to nowhere, which against an endless body would never end.
+     */
+    readonly stdoutClosed: () => string | undefined
     /** Whether stderr is a terminal: the progress bar is drawn only then. */
     readonly stderrIsTTY: boolean
     readonly stderrColumns: number
@@ -17,15 +24,15 @@ export class Output extends Context.Tag("fiberhttp/client/Output")<
 >() {}
 
 const writeTo = (stream: NodeJS.WriteStream) => {
-  let broken = false
+  let broken: string | undefined
   // A closed pipe (`fiberhttp client ... | head`) is not worth a crash: the
-  // rest of the output is dropped.
-  stream.on("error", () => {
-    broken = true
+  // rest of the output is dropped, and `closed` says why.
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    broken ??= error.code === "EPIPE" ? "the reader has gone (EPIPE)" : error.message
   })
-  return (chunk: Uint8Array | string): Effect.Effect<void> =>
+  const write = (chunk: Uint8Array | string): Effect.Effect<void> =>
     Effect.async<void>((resume) => {
-      if (broken) return resume(Effect.void)
+      if (broken !== undefined) return resume(Effect.void)
       if (stream.write(chunk)) return resume(Effect.void)
       const done = () => {
         stream.off("drain", done)
@@ -35,17 +42,20 @@ const writeTo = (stream: NodeJS.WriteStream) => {
       stream.once("drain", done)
       stream.once("error", done)
     })
+  return { write, closed: () => broken }
 }
 
 /** The process's stdout and stderr. */
-export const layerProcess: Layer.Layer<Output> = Layer.sync(Output, () =>
-  Output.of({
-    stdout: writeTo(process.stdout),
-    stderr: writeTo(process.stderr),
+export const layerProcess: Layer.Layer<Output> = Layer.sync(Output, () => {
+  const stdout = writeTo(process.stdout)
+  return Output.of({
+    stdout: stdout.write,
+    stderr: writeTo(process.stderr).write,
+    stdoutClosed: stdout.closed,
     stderrIsTTY: process.stderr.isTTY === true,
     stderrColumns: process.stderr.columns ?? 80
   })
-)
+})
 
 /** Captured output, for tests: both streams in bytes, plus the interleaving. */
 export interface CapturedOutput {
@@ -54,13 +64,27 @@ export interface CapturedOutput {
   readonly stdoutBytes: () => Uint8Array
 }
 
-export const makeCapture = (options: { readonly stderrIsTTY?: boolean; readonly stderrColumns?: number } = {}) => {
+export const makeCapture = (
+  options: {
+    readonly stderrIsTTY?: boolean
+    readonly stderrColumns?: number
+    /** stdout's reader goes away once this many bytes were written to it (`| head -c N`). */
+    readonly stdoutClosesAfter?: number
+  } = {}
+) => {
   const out: Array<Uint8Array> = []
   const err: Array<Uint8Array> = []
   const encoder = new TextEncoder()
+  let stdoutBytes = 0
+  const closesAfter = options.stdoutClosesAfter ?? Number.POSITIVE_INFINITY
   const push = (into: Array<Uint8Array>) => (chunk: Uint8Array | string) =>
     Effect.sync(() => {
-      into.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk.slice())
+      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk.slice()
+      if (into !== out) return void into.push(bytes)
+      const room = closesAfter - stdoutBytes
+      if (room <= 0) return
+      into.push(bytes.length <= room ? bytes : bytes.subarray(0, room))
+      stdoutBytes += Math.min(bytes.length, room)
     })
   const concat = (chunks: ReadonlyArray<Uint8Array>) => {
     const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
@@ -82,6 +106,7 @@ export const makeCapture = (options: { readonly stderrIsTTY?: boolean; readonly 
     Output.of({
       stdout: push(out),
       stderr: push(err),
+      stdoutClosed: () => (stdoutBytes >= closesAfter ? "the reader has gone (EPIPE)" : undefined),
       stderrIsTTY: options.stderrIsTTY ?? false,
       stderrColumns: options.stderrColumns ?? 80
     })

@@ -69,6 +69,17 @@ const orderedPrinters = (count: number) =>
 
 const discardBody: BodySink = () => Effect.void
 
+/** Fails once stdout's reader has gone: nothing more of the response can be shown (curl exit 23). */
+const stdoutGone = (output: Output["Type"]): Effect.Effect<void, LocalIoError> =>
+  Effect.suspend(() => {
+    const why = output.stdoutClosed()
+    return why === undefined ? Effect.void : Effect.fail(new LocalIoError({ direction: "write", path: "stdout", message: why }))
+  })
+
+/** The body to stdout (through the target's printer), stopped when stdout's reader has gone. */
+const stdoutSink = (printer: Printer, output: Output["Type"]): BodySink<LocalIoError> => (chunk) =>
+  Effect.zipRight(printer.out(chunk), stdoutGone(output))
+
 const withMaxTime = <A, E, R>(config: ClientConfig, effect: Effect.Effect<A, E, R>) =>
   config.maxTime === undefined
     ? effect
@@ -145,7 +156,7 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
           finishFile = file.finish
           return file.sink
         }
-        return config.mode === "json" ? discardBody : printer.out
+        return config.mode === "json" ? discardBody : stdoutSink(printer, yield* Output)
       })
     const hops = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(Effect.ensuring(Effect.suspend(() => finishFile)))
     const final = hops[hops.length - 1]!
@@ -192,6 +203,8 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
         rounds.push({ round, status: final.head.status, bodyBytes: final.bodyBytes, reused: final.reused, timings: timingsJson(final.timings) })
       } else {
         yield* printer.out(Render.roundLine(round, final.head, { ...final.timings, done: elapsed }, final.bodyBytes))
+        // `--count 1000 ... | head -3` stops after three rounds, not 997 later
+        yield* stdoutGone(yield* Output)
       }
     }
     const summary = summarize(totals)

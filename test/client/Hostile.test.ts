@@ -239,3 +239,63 @@ describe("floods end at --max-time", () => {
     })
   )
 })
+
+describe("stdout's reader goes away (`client URL | head`)", () => {
+  const endlessBody = (peer: Peer) =>
+    Effect.gen(function* () {
+      yield* readRequest(peer)
+      yield* peer.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+      while (true) {
+        yield* peer.write("4\r\nabcd\r\n")
+        yield* Effect.sleep(1)
+      }
+    })
+
+  it.effect("an endless body stops being fetched: 23 at once, not at --max-time or never", () =>
+    Effect.gen(function* () {
+      const result = yield* runAgainst({ "a.test:80": endlessBody }, ["http://a.test/"], { mode: "body" }, { stdoutClosesAfter: 10 })
+      expect(result.code).toBe(23)
+      expect(result.stdout).toBe("abcdabcdab")
+      expect(result.elapsed).toBeLessThan(10)
+      expect(result.stderr).toBe("fiberhttp: http://a.test/: could not write stdout: the reader has gone (EPIPE)\n")
+    })
+  )
+
+  it.effect("several targets: each stops once stdout is gone", () =>
+    Effect.gen(function* () {
+      const result = yield* runAgainst(
+        { "a.test:80": endlessBody, "b.test:80": endlessBody },
+        ["http://a.test/", "http://b.test/"],
+        { mode: "body", maxTime: 5000 },
+        { stdoutClosesAfter: 100 }
+      )
+      expect(result.code).toBe(23)
+      expect(result.elapsed).toBeLessThan(1000)
+      expect(result.stderr.split("\n").filter((line) => line.includes("could not write stdout"))).toHaveLength(2)
+    })
+  )
+
+  it.effect("--count stops after the round that found stdout gone", () =>
+    Effect.gen(function* () {
+      let requests = 0
+      const result = yield* runAgainst(
+        {
+          "a.test:80": (peer) =>
+            Effect.gen(function* () {
+              const reader = requestReader(peer)
+              while ((yield* reader.next)._tag === "Some") {
+                requests++
+                yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+              }
+            })
+        },
+        ["http://a.test/"],
+        { count: 1000, interval: 10 },
+        { stdoutClosesAfter: 1 }
+      )
+      expect(result.code).toBe(23)
+      expect(requests).toBe(1)
+      expect(result.stderr).toBe("fiberhttp: http://a.test/: could not write stdout: the reader has gone (EPIPE)\n")
+    })
+  )
+})

@@ -76,11 +76,17 @@ export const runAgainst = (
     readonly advance?: Duration.DurationInput
     readonly fs?: Layer.Layer<FileSystem.FileSystem>
     readonly stderrIsTTY?: boolean
+    /** stdout's reader goes away after this many bytes (`| head -c N`). */
+    readonly stdoutClosesAfter?: number
   } = {}
 ) =>
   Effect.gen(function* () {
     const targets = Either.getOrThrow(parseTargets(args))
-    const { captured, layer } = Output.makeCapture({ stderrIsTTY: options.stderrIsTTY ?? false, stderrColumns: 60 })
+    const { captured, layer } = Output.makeCapture({
+      stderrIsTTY: options.stderrIsTTY ?? false,
+      stderrColumns: 60,
+      ...(options.stdoutClosesAfter === undefined ? {} : { stdoutClosesAfter: options.stdoutClosesAfter })
+    })
     const environment = Layer.mergeAll(
       MemoryConnector.layer({ servers }),
       layer,

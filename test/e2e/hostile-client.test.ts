@@ -108,7 +108,13 @@ interface Run {
 
 const run = (
   args: ReadonlyArray<string>,
-  options: { readonly keep?: number; readonly uniform?: number; readonly limitMs?: number } = {}
+  options: {
+    readonly keep?: number
+    readonly uniform?: number
+    readonly limitMs?: number
+    /** Close our end of the stdout pipe once this many bytes came (`| head -c N`). */
+    readonly closeStdoutAfter?: number
+  } = {}
 ): Promise<Run> =>
   new Promise((resolve, reject) => {
     const started = Date.now()
@@ -122,6 +128,7 @@ const run = (
     let peakKiB = 0
     child.stdout.on("data", (chunk: Buffer) => {
       stdoutBytes += chunk.length
+      if (options.closeStdoutAfter !== undefined && stdoutBytes >= options.closeStdoutAfter) child.stdout.destroy()
       if (options.uniform !== undefined && uniform) {
         for (let i = 0; i < chunk.length; i++) {
           if (chunk[i] !== options.uniform) {
@@ -310,6 +317,20 @@ describe("hostile servers: bodies that never end", () => {
     const size = fs.statSync(file).size
     expect(size).toBeGreaterThan(4 * 1024 * 1024)
     expect(toFile.sent() - size).toBeLessThan(48 * 1024 * 1024)
+  })
+
+  it("stdout's reader goes away (`| head`): the endless body stops being fetched, 23 at once", async () => {
+    const frame = Buffer.concat([Buffer.from("1000\r\n"), Buffer.alloc(0x1000, 0x61), Buffer.from("\r\n")])
+    const server = await hostile(async (_socket, write) => {
+      await write(OK_CHUNKED)
+      while (await write(frame)) {
+        // endless
+      }
+    })
+    const result = await run(["-b", "--max-time", "10", server.url], { closeStdoutAfter: 1 })
+    expect(result.code).toBe(23)
+    oneErrorLine(result, server.url, "could not write stdout: the reader has gone (EPIPE)")
+    expect(result.ms).toBeLessThan(6000)
   })
 
   it("an endless stream of 100 Continue: 28 at --max-time, nothing printed, memory bounded", async () => {
