@@ -16,6 +16,7 @@ import {
   rssOf,
   type RunningServer,
   sleep,
+  snapshotBuild,
   startServer,
   waitFor
 } from "../../test/e2e/hostileSupport.ts"
@@ -47,8 +48,10 @@ const say = (line: string) => console.log(`[${elapsed()}] ${line}`)
 
 /** Servers started and not yet stopped: killed if the run is cut short. */
 const running = new Set<RunningServer>()
+/** The build under test, copied once at the start: a rebuild of dist/ during the run changes nothing. */
+let build: { readonly bin: string; readonly cleanup: () => void } | undefined
 const serve = async (fixture: Fixture, args: ReadonlyArray<string>) => {
-  const server = await startServer(fixture.root, args)
+  const server = await startServer(fixture.root, args, { bin: build!.bin })
   running.add(server)
   void server.exited.then(() => running.delete(server))
   return server
@@ -114,6 +117,7 @@ const summarize = (seen: ReadonlyArray<{ status: number; ms: number }>) => {
 
 const main = async () => {
   ensureBuilt()
+  build = snapshotBuild()
   say(`knobs ${JSON.stringify(knobs)}`)
   const fixture = makeFixture({ bigSize: 64 * MiB })
   try {
@@ -386,6 +390,7 @@ const main = async () => {
   } finally {
     for (const server of running) server.child.kill("SIGKILL")
     fixture.cleanup()
+    build.cleanup()
   }
 
   console.log(`\nsoak summary (${elapsed()}):`)

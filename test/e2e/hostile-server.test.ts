@@ -402,6 +402,28 @@ describe("hostile requests against the built server", () => {
     }
   }, 30_000)
 
+  it("after a response that ends the connection, the requests pipelined behind it are never answered", async () => {
+    const cases = [
+      ["Connection: close", [get("/index.html", "Connection: close\r\n")]],
+      ["Connection: keep-alive, close", [get("/index.html", "Connection: keep-alive, close\r\n")]],
+      ["HTTP/1.0 without keep-alive", ["GET /index.html HTTP/1.0\r\n\r\n"]],
+      // answered before the body comes (the client waits for a 100 that never comes), so the body is never read
+      ["Expect: 100-continue, the body later", [`${POST}Expect: 100-continue\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`, SMUGGLED]]
+    ] as const
+    for (const [name, pieces] of cases) {
+      const got = await exchange(server.port, [...pieces.slice(0, -1), pieces.at(-1)! + SMUGGLED + SMUGGLED], {
+        timeoutMs: 3000,
+        gapMs: 100
+      })
+      const { responses, rest } = parseResponses(got.data)
+      expect(responses, name).toHaveLength(1)
+      expect(rest.length, name).toBe(0)
+      expect(responses[0]!.headers.get("connection"), name).toBe("close")
+      expect(got.data.toString("latin1"), name).not.toContain(fixture.smuggled)
+      expect(got.closed, name).toBe(true)
+    }
+  })
+
   it("a TLS ClientHello, random binary and an HTTP/2 preface with frames get an answer and a close, not a hang", async () => {
     // a ClientHello record header and handshake header, then bytes without a line feed
     const hello = Buffer.concat([

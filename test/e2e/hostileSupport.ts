@@ -130,15 +130,16 @@ export interface RunningServer {
 /**
  * `fiberhttp server 0 --root ROOT ...args`, resolved once it printed its
  * URLs. Pass another "0" in `args` for a second listener; `maxFds` runs it
- * with that many file descriptors at most (ulimit -n).
+ * with that many file descriptors at most (ulimit -n); `bin` runs another
+ * build (see `snapshotBuild`).
  */
 export const startServer = (
   root: string,
   args: ReadonlyArray<string> = [],
-  options: { readonly maxFds?: number } = {}
+  options: { readonly maxFds?: number; readonly bin?: string } = {}
 ): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const command = [process.execPath, bin, "server", "0", "--root", root, ...args]
+    const command = [process.execPath, options.bin ?? bin, "server", "0", "--root", root, ...args]
     // with maxFds, the shell lowers its descriptor limit and becomes the server (same pid)
     const child = options.maxFds === undefined
       ? spawn(command[0]!, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] })
@@ -178,6 +179,21 @@ export const startServer = (
       resolve({ child, pid: child.pid!, port: ports[0]!, ports, stdout: () => out, stderr: () => err, exited, stop })
     })
   })
+
+/**
+ * A copy of the built CLI in a temporary directory, for long runs: a rebuild
+ * of dist/ meanwhile (others working in the tree) does not pull it away.
+ */
+export const snapshotBuild = (): { readonly bin: string; readonly cleanup: () => void } => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-build-"))
+  const dist = path.dirname(bin)
+  for (const name of ["fiberhttp.js", "fiberhttp.cjs", "fiberhttp.cjs.cache"]) {
+    if (fs.existsSync(path.join(dist, name))) fs.copyFileSync(path.join(dist, name), path.join(dir, name))
+  }
+  // the loader is an ES module
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }))
+  return { bin: path.join(dir, "fiberhttp.js"), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
+}
 
 /** Resident set size of a process, in bytes (VmRSS). */
 export const rssOf = (pid: number): number => {
