@@ -546,12 +546,9 @@ describe("path traversal against the built server", () => {
         const text = got.data.toString("latin1")
         for (const marker of markers) if (text.includes(marker)) leaks.push(`${batch.join(" ")}: ${marker}`)
         for (const r of responses) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
-        // what was not answered (after a 400 closed the connection) goes round again
-        const answered = responses.length
-        const unanswered = batch.slice(answered === 0 ? 1 : answered)
-        if (answered === 0) leaks.push(`${batch[0]}: no answer`)
-        // a request that got a 400 closed the connection: it is answered; go on after it
-        queue.push(...unanswered)
+        // a 400 closes the connection: what was pipelined behind it goes round again
+        if (responses.length === 0) leaks.push(`${batch[0]}: no answer`)
+        queue.push(...batch.slice(Math.max(1, responses.length)))
       }
     }
     await Promise.all(Array.from({ length: 8 }, worker))
@@ -560,7 +557,7 @@ describe("path traversal against the built server", () => {
     expect([...statuses.keys()].filter((s) => s !== 400 && s !== 404)).toEqual([])
     const answered = [...statuses.values()].reduce((a, b) => a + b, 0)
     expect(answered).toBe(all.length)
-    // nothing leaked through the access paths either: the secret itself is readable, and served nowhere
+    // the secret is there and readable by the server's user: only the server's rules kept it in
     expect(fs.readFileSync(path.join(fixture.parent, "secret.txt"), "utf8")).toBe(fixture.secret)
   }, 60_000)
 
