@@ -1,4 +1,4 @@
-import { Clock, Effect, Option, Stream } from "effect"
+import { Clock, Effect, Fiber, Option, Stream } from "effect"
 import { HttpParseError } from "../http/errors.ts"
 import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
@@ -67,24 +67,58 @@ export const exchange = <E, R>(options: {
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
   Effect.gen(function* () {
     const { connection } = options
-    const send = (chunk: Uint8Array) => Effect.mapError(connection.write(chunk), (cause) => new SendError({ cause }))
-    // A server may answer before it has read the whole request (a 413) and
-    // close: like curl, show that answer rather than the failed send. The send
-    // failure is reported only when no complete response follows it.
+    // The request goes out in its own fiber while the response is read, as
+    // curl does: a server may answer before it has read the whole request (a
+    // 413 to a large upload) and then read no more. An answer of 300 or more
+    // that arrives while the request is still going out stops the upload
+    // (the connection is not reused); one below 300 lets it go on until the
+    // response ends. A send failure is reported only when no complete
+    // response follows it.
+    const total = options.head.length + (options.body?.length ?? 0)
+    let bytesSent = 0
+    let sentAt: bigint | undefined
+    // Counted as each write completes, in the same step: whether the whole
+    // request is out is known exactly, whichever fiber runs first.
+    const send = (chunk: Uint8Array) =>
+      Effect.matchEffect(connection.write(chunk), {
+        onFailure: (cause) => Effect.fail(new SendError({ cause })),
+        onSuccess: () =>
+          Effect.flatMap(Clock.currentTimeNanos, (now) =>
+            Effect.sync(() => {
+              bytesSent += chunk.length
+              if (bytesSent >= total) sentAt ??= now
+            })
+          )
+      })
     let sendFailure: SendError | undefined
-    yield* Effect.zipRight(
-      send(options.head),
-      options.body === undefined ? Effect.void : Stream.runForEach(options.body.chunks, send)
-    ).pipe(
-      Effect.catchTag("SendError", (error) =>
-        Effect.sync(() => {
-          sendFailure = error
-        })
+    const sending = yield* Effect.fork(
+      Effect.zipRight(
+        send(options.head),
+        options.body === undefined ? Effect.void : Stream.runForEach(options.body.chunks, send)
+      ).pipe(
+        Effect.catchTag("SendError", (error) =>
+          Effect.sync(() => {
+            sendFailure = error
+          })
+        )
       )
     )
-    const sentAt = yield* Clock.currentTimeNanos
-    const failed = <X>(error: X) => Effect.fail(sendFailure ?? error)
-
+    let uploadStopped = false
+    /** Ends the sending fiber; a request not wholly out is abandoned (the connection cannot be reused). */
+    const stopSending = Effect.suspend(() => {
+      if (sending.unsafePoll() !== null) return Effect.void
+      if (bytesSent < total) uploadStopped = true
+      return Fiber.interrupt(sending)
+    })
+    // A connection that failed fails the pending write too, at once: wait for
+    // it, so that a request that could not be sent is reported as such. After
+    // a FIN the server may simply never read again: the read side's error stands.
+    const failed = <X>(error: X) =>
+      Effect.gen(function* () {
+        if (error instanceof ReceiveError && bytesSent < total) yield* Fiber.await(sending)
+        else yield* stopSending
+        return yield* Effect.fail(sendFailure ?? error)
+      })
     const parser = new ResponseParser()
     let received = 0
     let firstByteAt: bigint | undefined
@@ -103,7 +137,8 @@ export const exchange = <E, R>(options: {
               // the parser has already skipped interim 1xx responses
               if (event.head.status === 101 && !options.upgrade) return yield* failed(unsolicitedSwitch())
               head = event.head
-              sink = yield* options.onHead(event.head, sentAt, firstByteAt!)
+              if (head.status >= 300 && bytesSent < total) yield* stopSending
+              sink = yield* options.onHead(event.head, sentAt ?? firstByteAt!, firstByteAt!)
               break
             case "Body":
               bodyBytes += event.chunk.length
@@ -119,33 +154,40 @@ export const exchange = <E, R>(options: {
         return trailers !== undefined
       })
 
-    while (true) {
-      const next = yield* Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
-      if (Option.isNone(next)) {
-        if (received === 0) return yield* failed(new EmptyReply())
-        const truncated = () => failed(new TruncatedResponse({ received: bodyBytes, inHead: head === undefined }))
-        const result = parser.finish()
-        if (result.error?.code === "Truncated") return yield* truncated()
-        if (!(yield* apply(result, 0))) return yield* truncated()
-        break
+    const readResponse = Effect.gen(function* () {
+      while (true) {
+        const next = yield* Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
+        if (Option.isNone(next)) {
+          if (received === 0) return yield* failed(new EmptyReply())
+          const truncated = () => failed(new TruncatedResponse({ received: bodyBytes, inHead: head === undefined }))
+          const result = parser.finish()
+          if (result.error?.code === "Truncated") return yield* truncated()
+          if (!(yield* apply(result, 0))) return yield* truncated()
+          break
+        }
+        const chunk = next.value
+        if (chunk.length === 0) continue
+        if (firstByteAt === undefined) firstByteAt = yield* Clock.currentTimeNanos
+        for (let i = 0; received + i < HTTP_NAME.length && i < chunk.length; i++) {
+          if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
+        }
+        received += chunk.length
+        if (yield* apply(parser.execute(chunk, options.method), chunk.length)) break
       }
-      const chunk = next.value
-      if (chunk.length === 0) continue
-      if (firstByteAt === undefined) firstByteAt = yield* Clock.currentTimeNanos
-      for (let i = 0; received + i < HTTP_NAME.length && i < chunk.length; i++) {
-        if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
-      }
-      received += chunk.length
-      if (yield* apply(parser.execute(chunk, options.method), chunk.length)) break
-    }
+    })
+    // The body read from --data-file may fail while the response is awaited.
+    yield* Effect.raceFirst(readResponse, Effect.zipRight(Fiber.join(sending), Effect.never))
+    // A response that ended before the upload did: the rest is not sent.
+    yield* stopSending
     const doneAt = yield* Clock.currentTimeNanos
     return {
       head: head!,
       trailers: trailers!,
       bodyBytes,
-      sentAt,
+      sentAt: sentAt ?? firstByteAt!,
       firstByteAt: firstByteAt!,
       doneAt,
-      reusable: sendFailure === undefined && head!.keepAlive && !extraBytes && head!.framing._tag !== "UntilClose"
+      reusable:
+        sendFailure === undefined && !uploadStopped && head!.keepAlive && !extraBytes && head!.framing._tag !== "UntilClose"
     }
   })

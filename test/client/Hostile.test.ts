@@ -1,7 +1,7 @@
 // Regressions from the hostile-server suite (test/e2e/hostile-client.test.ts),
 // kept here under TestClock where the exact timing and bytes can be asserted.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option, Stream } from "effect"
 import { describe as describeError, printable } from "../../src/client/exitCodes.ts"
 import { InvalidTarget } from "../../src/client/Target.ts"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
@@ -296,6 +296,83 @@ describe("stdout's reader goes away (`client URL | head`)", () => {
       expect(result.code).toBe(23)
       expect(requests).toBe(1)
       expect(result.stderr).toBe("fiberhttp: http://a.test/: could not write stdout: the reader has gone (EPIPE)\n")
+    })
+  )
+})
+
+describe("an answer while the upload is still going out", () => {
+  const upload = (size: number) => ({
+    ...defaults.fetch,
+    spec: { method: "PUT", headers: [], body: { length: size, chunks: Stream.make(new Uint8Array(size).fill(120)) } }
+  })
+  /** Reads until the end of the request head, and no further. */
+  const readHead = (peer: Peer) =>
+    Effect.gen(function* () {
+      let head = ""
+      while (!head.includes("\r\n\r\n")) {
+        const chunk = yield* peer.read
+        if (Option.isNone(chunk)) return head
+        head += new TextDecoder().decode(chunk.value)
+      }
+      return head
+    })
+
+  it.effect("a 413 from a server that then reads no more and keeps the connection: shown at once, exit 0, the upload stopped", () =>
+    Effect.gen(function* () {
+      let connections = 0
+      const result = yield* runAgainst(
+        {
+          "a.test:80": {
+            window: 1024,
+            script: (peer) =>
+              Effect.gen(function* () {
+                connections++
+                yield* readHead(peer)
+                yield* peer.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big\n")
+                yield* Effect.never
+              })
+          }
+        },
+        ["http://a.test/"],
+        { fetch: upload(1024 * 1024), count: 2, interval: 0 }
+      )
+      expect(result.code).toBe(0)
+      expect(result.elapsed).toBe(0)
+      expect(result.stdout).toMatch(/^1: 413 Content Too Large {2}8 bytes {2}connect /)
+      // the half-sent request left the connection unusable: the second round opened another
+      expect(result.stdout).toMatch(/\n2: 413 Content Too Large {2}8 bytes {2}connect /)
+      expect(connections).toBe(2)
+    })
+  )
+
+  it.effect("a 200 head before the body is read: the upload goes on, the body follows, the connection is kept", () =>
+    Effect.gen(function* () {
+      let received = 0
+      const size = 256 * 1024
+      const result = yield* runAgainst(
+        {
+          "a.test:80": {
+            window: 4096,
+            script: (peer) =>
+              Effect.gen(function* () {
+                const head = yield* readHead(peer)
+                received = new TextEncoder().encode(head.slice(head.indexOf("\r\n\r\n") + 4)).length
+                yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
+                while (received < size) {
+                  const chunk = yield* peer.read
+                  if (Option.isNone(chunk)) break
+                  received += chunk.value.length
+                }
+                yield* peer.write(`got ${received / 1024}K`.padEnd(8))
+                yield* Effect.never
+              })
+          }
+        },
+        ["http://a.test/"],
+        { fetch: upload(size), mode: "body" }
+      )
+      expect(result).toMatchObject({ code: 0, stdout: "got 256K", stderr: "" })
+      expect(received).toBe(size)
     })
   )
 })

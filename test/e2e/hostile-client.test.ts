@@ -465,6 +465,22 @@ describe("hostile servers: replies that are not HTTP/1.x", () => {
   })
 })
 
+describe("hostile servers: an answer to an upload, then no more reading", () => {
+  it("a 413 before the body is read, the connection held open: the answer is shown at once (exit 0), the upload stopped", async () => {
+    const server = await hostile(async (socket, write) => {
+      socket.pause()
+      await write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big\n")
+    })
+    const payload = tempFile("upload.bin")
+    fs.writeFileSync(payload, Buffer.alloc(16 * 1024 * 1024, 0x75))
+    const result = await run(["--data-file", payload, "--max-time", "10", server.url])
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+    expect(result.stdout.toString()).toBe("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big\n")
+    expect(result.ms).toBeLessThan(6000)
+  })
+})
+
 describe("hostile servers: one byte at a time", () => {
   it("a whole chunked response with trailers, dripped byte by byte, comes out exactly; an endless drip ends at --max-time with what arrived", async () => {
     const head = "HTTP/1.1 200 OK\r\nX-Drip: yes\r\nTransfer-Encoding: chunked\r\n\r\n"
