@@ -351,10 +351,10 @@ describe("hostile servers: bodies that never end", () => {
 })
 
 describe("hostile servers: broken chunk framing", () => {
-  it("non-hex, overflowing, negative, prefixed sizes, data without CRLF, an endless extension: exit 8 after the good chunk is printed", async () => {
+  it("non-hex, overflowing, negative, prefixed sizes, data without CRLF, an endless extension, endless trailers: exit 8 after the good chunk is printed", async () => {
     const good = "5\r\nhello\r\n"
     // name, what follows the good chunk, the parse error, its message, the body printed before it
-    const cases: ReadonlyArray<[string, string | "endless-extension", string, string, string]> = [
+    const cases: ReadonlyArray<[string, string, string, string, string]> = [
       ["non-hex", `${good}zz\r\nxx\r\n0\r\n\r\n`, "InvalidChunkSize", "invalid chunk size", "hello"],
       ["overflow", `${good}ffffffffffffffffff\r\nxx\r\n0\r\n\r\n`, "ChunkSizeOverflow", "chunk size too large", "hello"],
       ["2^53 and beyond", `${good}20000000000000\r\nxx\r\n`, "ChunkSizeOverflow", "chunk size too large", "hello"],
@@ -364,7 +364,8 @@ describe("hostile servers: broken chunk framing", () => {
       // the chunk's data is whole and printed; the bytes after it are not its CRLF
       ["data without its CRLF", `${good}5\r\nworldX5\r\n`, "InvalidChunkTerminator", "chunk data not followed by CRLF", "helloworld"],
       ["bare LF after the size", `${good}5\nworld\r\n`, "BareLF", "LF without a preceding CR", "hello"],
-      ["an endless extension", "endless-extension", "ChunkExtensionTooLong", "chunk extension too long", "hello"]
+      ["an endless extension", "endless-extension", "ChunkExtensionTooLong", "chunk extension too long", "hello"],
+      ["endless trailers", "endless-trailers", "TooManyHeaders", "too many header fields", "hello"]
     ]
     const servers = await Promise.all(
       cases.map(([, body]) =>
@@ -373,7 +374,12 @@ describe("hostile servers: broken chunk framing", () => {
               await write(`${OK_CHUNKED}${good}5;name=`)
               await endless(socket, "v".repeat(4096), () => {})
             })
-          : replying(OK_CHUNKED + body, "hold")
+          : body === "endless-trailers"
+            ? hostile(async (socket, write) => {
+                await write(`${OK_CHUNKED}${good}0\r\n`)
+                await endless(socket, "X-Trailer: v\r\n".repeat(64), () => {})
+              })
+            : replying(OK_CHUNKED + body, "hold")
       )
     )
     const results = await Promise.all(servers.map((server) => run(["--max-time", "10", server.url])))
