@@ -51,8 +51,8 @@ const unsolicitedSwitch = () =>
 export type ExchangeError = EmptyReply | SendError | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
 
 /**
- * Sends a serialized request head (and body) and reads the response with the
- * incremental parser, handing the final head to `onHead` (interim 1xx
+ * Sends a serialized request head (and body) while reading the response with
+ * the incremental parser, handing the final head to `onHead` (interim 1xx
  * responses are skipped) and each body chunk to the sink it returns. The body
  * is never collected: memory stays at one socket chunk.
  */
