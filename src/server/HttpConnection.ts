@@ -9,7 +9,7 @@ import type { Connection } from "../net/Connection.ts"
 import type { SocketError } from "../net/errors.ts"
 import { type AccessEntry, AccessLog } from "./AccessLog.ts"
 import * as Response from "./Response.ts"
-import * as Watchdog from "./Watchdog.ts"
+import type { Watchdogs } from "./Watchdog.ts"
 
 /** Per-connection limits, in milliseconds and counts. */
 export interface ConnectionLimits {
@@ -51,6 +51,8 @@ export interface ConnectionState {
 
 export interface ConnectionContext {
   readonly limits: ConnectionLimits
+  /** The server's deadlines: this connection's timeouts are one entry there, not a fiber. */
+  readonly watchdogs: Watchdogs
   readonly handler: Response.Handler
   /** The connection fiber's id ("#42"), for logs. */
   readonly fiber: string
@@ -139,8 +141,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         yield* conn.destroy
       })
 
-    const watchdog = yield* Watchdog.make<Wait>(
-      limits.keepAliveTimeoutMs,
+    const watchdog = ctx.watchdogs.make<Wait>(
       (wait) => (wait === "read" && startedAt !== undefined ? headerTimeout(startedAt) : conn.destroy)
     )
 
@@ -291,57 +292,61 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         return `answered ${status}`
       })
 
-    while (true) {
-      const outcome = yield* readRequest
-      if (outcome._tag === "Closed") return outcome.reason
-      if (outcome._tag === "Expired") return yield* afterExpiry
-      if (outcome._tag === "Invalid") return yield* refuse(outcome.error.status, outcome.startedAt)
+    // the watchdog lets go of this connection however the loop ends
+    const serve: Effect.Effect<string, never, AccessLog> = Effect.gen(function*() {
+      while (true) {
+        const outcome = yield* readRequest
+        if (outcome._tag === "Closed") return outcome.reason
+        if (outcome._tag === "Expired") return yield* afterExpiry
+        if (outcome._tag === "Invalid") return yield* refuse(outcome.error.status, outcome.startedAt)
 
-      const { complete, head } = outcome
-      const begun = outcome.startedAt
-      served++
-      ctx.state.phase = "responding"
-      const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
-      yield* trace("request-begun", requestLine)
-      // a handler that dies has a bug: answer 500 and log it once, with its cause
-      const response = yield* ctx.handler(head).pipe(
-        Effect.catchAllDefect((defect) =>
-          Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), Response.errorPage(500))
-        )
-      )
-      const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
-      const progress = { bytes: 0 }
-      // logged however the response ends: written, failed, or interrupted at shutdown
-      const written = yield* writeResponse(head, response, keepAlive, progress).pipe(
-        Effect.onExit((exit) =>
-          Effect.zipRight(
-            log.request(accessEntry(begun, requestLine, response.status, progress.bytes)),
-            trace(
-              "request-ended",
-              `${response.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`
-            )
+        const { complete, head } = outcome
+        const begun = outcome.startedAt
+        served++
+        ctx.state.phase = "responding"
+        const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
+        yield* trace("request-begun", requestLine)
+        // a handler that dies has a bug: answer 500 and log it once, with its cause
+        const response = yield* ctx.handler(head).pipe(
+          Effect.catchAllDefect((defect) =>
+            Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), Response.errorPage(500))
           )
-        ),
-        Effect.either
-      )
-      ctx.state.phase = "reading"
-      if (written._tag === "Left") {
-        if (written.left._tag === "FileError") {
-          yield* log.error(`${requestLine}: reading the file failed mid-response`, Cause.fail(written.left))
-          return "file read failed"
+        )
+        const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
+        const progress = { bytes: 0 }
+        // logged however the response ends: written, failed, or interrupted at shutdown
+        const written = yield* writeResponse(head, response, keepAlive, progress).pipe(
+          Effect.onExit((exit) =>
+            Effect.zipRight(
+              log.request(accessEntry(begun, requestLine, response.status, progress.bytes)),
+              trace(
+                "request-ended",
+                `${response.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`
+              )
+            )
+          ),
+          Effect.either
+        )
+        ctx.state.phase = "reading"
+        if (written._tag === "Left") {
+          if (written.left._tag === "FileError") {
+            yield* log.error(`${requestLine}: reading the file failed mid-response`, Cause.fail(written.left))
+            return "file read failed"
+          }
+          return watchdog.expired() === "write" ? "reader stalled" : "write failed"
         }
-        return watchdog.expired() === "write" ? "reader stalled" : "write failed"
+        if (!keepAlive) {
+          // a body left unread: drain it a moment so the peer sees the response, not a reset
+          if (complete) yield* end
+          else yield* lingeringClose
+          return ctx.draining() ? "server shutting down" : "not persistent"
+        }
+        if (ctx.draining()) {
+          // the response is complete: let it leave the socket before the connection is destroyed
+          yield* end
+          return "server shutting down"
+        }
       }
-      if (!keepAlive) {
-        // a body left unread: drain it a moment so the peer sees the response, not a reset
-        if (complete) yield* end
-        else yield* lingeringClose
-        return ctx.draining() ? "server shutting down" : "not persistent"
-      }
-      if (ctx.draining()) {
-        // the response is complete: let it leave the socket before the connection is destroyed
-        yield* end
-        return "server shutting down"
-      }
-    }
-  }).pipe(Effect.scoped)
+    })
+    return yield* Effect.ensuring(serve, Effect.sync(() => watchdog.release()))
+  })

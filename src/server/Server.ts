@@ -6,6 +6,7 @@ import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
 import * as Response from "./Response.ts"
+import { makeWatchdogs } from "./Watchdog.ts"
 
 export interface ServerConfig {
   readonly host: string
@@ -53,16 +54,17 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
  *
  * Scope tree: the server scope holds the listeners (one child scope, closed
  * all at once), one accept fiber per listener (another child scope), a
- * FiberSet of connection fibers, and a scope per connection (children of one
- * connections scope) whose finalizer destroys it. A connection's destroy is
- * registered in the same uninterruptible step that takes it from the
- * listener, so no interruption can leave a socket open; its fiber closes that
- * scope when it ends. Closing the server scope runs, in this order: listeners
- * closed (ports free; pending accepts fail, so the accept loops end); accept
- * fibers awaited; connections between requests interrupted, those writing a
- * response given `grace` to finish (unless their peer takes no byte for
- * SHUTDOWN_STALL_MS); then every fiber still running interrupted; then any
- * connection not yet destroyed (one whose fiber never ran) destroyed.
+ * FiberSet of connection fibers, and the watchdogs (one fiber for every
+ * connection's deadlines). A connection is recorded as open in the same
+ * uninterruptible step that takes it from the listener, and its fiber starts
+ * uninterruptible: only its serving can be interrupted, so it always
+ * destroys its socket on the way out. Closing the server scope runs, in this
+ * order: listeners closed (ports free; pending accepts fail, so the accept
+ * loops end); accept fibers awaited; connections between requests
+ * interrupted, those writing a response given `grace` to finish (unless
+ * their peer takes no byte for SHUTDOWN_STALL_MS); then every fiber still
+ * running interrupted; then any connection whose fiber never ran destroyed;
+ * then the watchdogs stopped.
  *
  * If a port cannot be bound, the listeners already open are closed and the
  * ListenError (naming host, port and reason) is the failure.
@@ -101,8 +103,12 @@ export const serve = (
     // Finalizers run in reverse order of addition; this one runs last of all.
     yield* Effect.addFinalizer(() => traceServer("closed", "every connection finalized, server scope closed"))
 
-    // Closed after the fibers below are gone: destroys any connection whose fiber did not.
-    const connectionsScope = yield* Scope.fork(serverScope, ExecutionStrategy.sequential)
+    // Every connection's deadlines, kept by one fiber; finalized after the connections below.
+    const watchdogs = yield* makeWatchdogs
+
+    // Added next, finalized after the fibers below are gone: destroys any connection whose fiber never ran.
+    const open = new Set<Connection>()
+    yield* Effect.addFinalizer(() => Effect.forEach(open, (conn) => conn.destroy, { discard: true }))
 
     // Added next, finalized just before: interrupts whatever outlived the grace period.
     const fibers = yield* FiberSet.make<void, never>()
@@ -148,41 +154,38 @@ export const serve = (
       (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
     ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
 
-    /** Closes a connection's scope (destroying it) from its own fiber, and says so when tracing. */
-    const release = (conn: Connection, scope: Scope.CloseableScope, parent: string) =>
-      Effect.zipRight(
-        Scope.close(scope, Exit.void),
-        log.tracing
-          ? Effect.flatMap(Effect.fiberId, (id) =>
-            trace("finalized", conn.id, FiberId.threadName(id), parent, "connection destroyed"))
-          : Effect.void
-      )
-
-    /** A connection's fiber: serves it, reports its life when tracing. */
+    /**
+     * A connection's fiber. It starts uninterruptible (forked from the
+     * uninterruptible accept step) and stays so, except while it serves: so
+     * its last steps (destroying the socket, then saying so) run however the
+     * serving ended, and `finalized` always follows `completed` (with the
+     * reason), `interrupted` or a logged defect.
+     */
     const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
       Effect.gen(function*() {
         const fiber = FiberId.threadName(yield* Effect.fiberId)
         if (log.tracing) yield* trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`)
-        yield* serveConnection(conn, {
+        const exit = yield* Effect.exit(Effect.interruptible(serveConnection(conn, {
           limits,
+          watchdogs,
           handler,
           fiber,
           parent,
           state,
           draining: () => draining
-        }).pipe(
-          Effect.onExit((exit) =>
-            log.tracing
-              ? Exit.isSuccess(exit)
-                ? trace("completed", conn.id, fiber, parent, exit.value)
-                : trace("interrupted", conn.id, fiber, parent)
-              : Effect.void
-          ),
+        })))
+        if (Exit.isSuccess(exit)) {
+          if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value)
+        } else if (Cause.isInterruptedOnly(exit.cause)) {
+          if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent)
+        } else {
           // a defect is a bug: say so, and let the other connections go on
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : log.error(`connection ${conn.id} failed`, cause)
-          )
-        )
+          yield* log.error(`connection ${conn.id} failed`, exit.cause)
+        }
+        yield* conn.destroy
+        open.delete(conn)
+        live.delete(state)
+        if (log.tracing) yield* trace("finalized", conn.id, fiber, parent, "connection destroyed")
       })
 
     /**
@@ -220,31 +223,29 @@ export const serve = (
         // has its destroy registered at once, and the forked fiber starts uninterruptible, so its
         // `ensuring` is in place before any interruption can reach it. The wait itself ends when
         // the listener closes.
-        const acceptOne = Effect.uninterruptible(Effect.flatMap(listener.accept, (conn) =>
-          Effect.gen(function*() {
-            const scope = yield* Scope.fork(connectionsScope, ExecutionStrategy.sequential)
-            yield* Scope.addFinalizer(scope, conn.destroy)
-            if (live.size >= config.maxConnections) {
-              // refusals are bounded too: past as many again, drop at once
-              if (refusing >= config.maxConnections) return yield* Scope.close(scope, Exit.void)
-              refusing++
-              return yield* FiberSet.run(
-                fibers,
-                Effect.interruptible(refusal(conn)).pipe(
-                  Effect.ensuring(Effect.zipRight(Scope.close(scope, Exit.void), Effect.sync(() => refusing--)))
-                )
-              )
+        const acceptOne = Effect.uninterruptible(Effect.flatMap(listener.accept, (conn) => {
+          open.add(conn)
+          if (live.size >= config.maxConnections) {
+            // refusals are bounded too: past as many again, drop at once
+            if (refusing >= config.maxConnections) {
+              open.delete(conn)
+              return conn.destroy
             }
-            const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = { phase: "reading" }
-            live.add(state)
-            state.fiber = yield* FiberSet.run(
+            refusing++
+            return FiberSet.run(
               fibers,
-              Effect.interruptible(connectionFiber(conn, parent, state)).pipe(
-                Effect.ensuring(Effect.zipRight(release(conn, scope, parent), Effect.sync(() => live.delete(state))))
+              Effect.zipRight(
+                Effect.exit(Effect.interruptible(refusal(conn))),
+                Effect.zipRight(conn.destroy, Effect.sync(() => void (open.delete(conn), refusing--)))
               )
             )
+          }
+          const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = { phase: "reading" }
+          live.add(state)
+          return Effect.map(FiberSet.run(fibers, connectionFiber(conn, parent, state)), (fiber) => {
+            state.fiber = fiber
           })
-        ))
+        }))
         return yield* Effect.forever(
           Effect.catchAll(acceptOne, (error) =>
             // the listener closed: the loop ends with it

@@ -1,20 +1,24 @@
-import { Clock, Duration, Effect, FiberHandle, type Scope } from "effect"
+import { Clock, Duration, Effect, FiberHandle, FiberSet, type Scope } from "effect"
 
 /**
- * One timer per connection instead of one per read or write.
+ * Deadlines for every connection of a server, kept by one fiber.
  *
  * `Effect.timeout` forks two fibers and a timer for every operation it
- * guards, which costs more than the rest of a small request. A watchdog
- * fiber sleeps until the current deadline instead; moving the deadline is a
- * plain assignment. Only a deadline earlier than the watchdog's wake-up
- * restarts it (once per connection in the common keep-alive pattern). On
- * expiry the watchdog runs `onExpire` itself: the guarded fiber stays blocked
- * until that action closes its connection.
+ * guards, which costs more than the rest of a small request; a sleeping
+ * fiber per connection costs several kilobytes for every idle connection.
+ * Here each connection has a Watchdog (plain state, no fiber), and one
+ * fiber per server sleeps until the earliest deadline of all of them, held
+ * in a binary heap. Moving a deadline later is a plain assignment (the heap
+ * entry, when it comes due, finds the new deadline and is pushed again);
+ * only a deadline earlier than every scheduled one restarts the sleeping
+ * fiber. On expiry the watchdog's `onExpire` runs in a fiber of its own,
+ * owned by the server's scope: the guarded fiber stays blocked until that
+ * action closes its connection.
  *
  * A deadline armed with a progress count (`armWhileMoving`) is a stall
- * timeout: when it passes, the watchdog reads the count, and if it grew since
- * the deadline was set, sets another period instead of expiring. Reading the
- * count is a plain call, so the guarded writes stay timer-free.
+ * timeout: when it passes, the count is read, and if it grew since the
+ * deadline was set, another period begins instead. Reading the count is a
+ * plain call, so the guarded writes stay timer-free.
  */
 export interface Watchdog<K> {
   /** Epoch milliseconds, from the Clock. */
@@ -31,75 +35,190 @@ export interface Watchdog<K> {
   readonly disarm: () => void
   /** The kind that expired, if any: the guarded fiber checks it before acting on a completed operation. */
   readonly expired: () => K | undefined
+  /** For good: the connection is done; nothing expires any more. */
+  readonly release: () => void
 }
 
-/**
- * `recheckMs`: how long the watchdog sleeps while disarmed before looking
- * again; any arm within that time costs nothing.
- */
-export const make = <K>(
-  recheckMs: number,
-  onExpire: (kind: K) => Effect.Effect<void>
-): Effect.Effect<Watchdog<K>, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const clock = yield* Effect.clock
-    const handle = yield* FiberHandle.make<void, never>()
-    const now = () => clock.unsafeCurrentTimeMillis()
-    let deadline = Infinity
-    let kind: K | undefined
-    /** For `armWhileMoving`: the count, its value when the period began, and the period. */
-    let progress: (() => number) | undefined
-    let mark = 0
-    let periodMs = 0
-    let expired: K | undefined
-    /** When the running watchdog's sleep ends (Infinity when none runs). */
-    let wakeAt = Infinity
+/** Makes the watchdogs of one server's connections. */
+export interface Watchdogs {
+  readonly make: <K>(onExpire: (kind: K) => Effect.Effect<void>) => Watchdog<K>
+  /** Watchdogs with a deadline scheduled, for tests and traces. */
+  readonly scheduled: () => number
+}
 
-    const watch: Effect.Effect<void> = Effect.gen(function*() {
-      while (expired === undefined) {
-        const at = now()
-        if (deadline <= at && progress !== undefined) {
-          const seen = progress()
-          if (seen !== mark) {
-            mark = seen
-            deadline = at + periodMs
-          }
-        }
-        if (deadline <= at) {
-          expired = kind
-          wakeAt = Infinity
-          return yield* onExpire(kind!)
-        }
-        wakeAt = deadline === Infinity ? at + recheckMs : deadline
-        yield* Clock.sleep(Duration.millis(wakeAt - at))
-      }
-    })
+interface Timer {
+  deadline: number
+  kind: unknown
+  progress: (() => number) | undefined
+  mark: number
+  periodMs: number
+  expired: unknown
+  /** The `at` of this timer's current heap entry; Infinity when it has none. */
+  scheduledAt: number
+  /** Dropped at release: a heap entry may outlive its connection by a whole timeout, but not its state. */
+  onExpire: ((kind: unknown) => Effect.Effect<void>) | undefined
+}
 
-    const arm = (at: number, k: K): Effect.Effect<void> => {
-      deadline = at
-      kind = k
-      if (at >= wakeAt || expired !== undefined) return Effect.void
-      wakeAt = at
-      return Effect.asVoid(FiberHandle.run(handle, watch))
+interface Entry {
+  readonly at: number
+  readonly timer: Timer
+}
+
+/** A binary min-heap of entries by `at`. */
+class EntryHeap {
+  private readonly items: Array<Entry> = []
+  get size(): number {
+    return this.items.length
+  }
+  peek(): Entry | undefined {
+    return this.items[0]
+  }
+  push(entry: Entry): void {
+    const items = this.items
+    let i = items.push(entry) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (items[parent]!.at <= entry.at) break
+      items[i] = items[parent]!
+      i = parent
     }
+    items[i] = entry
+  }
+  pop(): Entry | undefined {
+    const items = this.items
+    const top = items[0]
+    const last = items.pop()
+    if (top === undefined || last === undefined || items.length === 0) return top
+    let i = 0
+    while (true) {
+      const left = 2 * i + 1
+      if (left >= items.length) break
+      const right = left + 1
+      const child = right < items.length && items[right]!.at < items[left]!.at ? right : left
+      if (items[child]!.at >= last.at) break
+      items[i] = items[child]!
+      i = child
+    }
+    items[i] = last
+    return top
+  }
+}
 
+export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effect.gen(function*() {
+  const clock = yield* Effect.clock
+  const sleeper = yield* FiberHandle.make<void, never>()
+  const expiries = yield* FiberSet.make<void, never>()
+  const now = () => clock.unsafeCurrentTimeMillis()
+  const heap = new EntryHeap()
+  let entries = 0
+  /** When the sleeping fiber wakes (Infinity when none sleeps). */
+  let wakeAt = Infinity
+
+  const schedule = (timer: Timer, at: number) => {
+    timer.scheduledAt = at
+    heap.push({ at, timer })
+    entries = heap.size
+  }
+
+  /** Takes every entry that is due; returns the timers that expire. */
+  const due = (at: number): Array<Timer> => {
+    const expiring: Array<Timer> = []
+    while (true) {
+      const top = heap.peek()
+      if (top === undefined || top.at > at) break
+      heap.pop()
+      const timer = top.timer
+      // a stale entry: the timer was rescheduled earlier since
+      if (timer.scheduledAt !== top.at) continue
+      timer.scheduledAt = Infinity
+      if (timer.onExpire === undefined || timer.expired !== undefined || timer.deadline === Infinity) continue
+      if (timer.deadline <= at && timer.progress !== undefined) {
+        const seen = timer.progress()
+        if (seen !== timer.mark) {
+          timer.mark = seen
+          timer.deadline = at + timer.periodMs
+        }
+      }
+      if (timer.deadline > at) schedule(timer, timer.deadline)
+      else {
+        timer.expired = timer.kind
+        expiring.push(timer)
+      }
+    }
+    entries = heap.size
+    return expiring
+  }
+
+  // Taking due entries and starting their actions is one uninterruptible
+  // step: a restart of the sleeper (an earlier deadline arrived) cannot lose
+  // an expiry it had taken. Only the sleep is interrupted.
+  const watch: Effect.Effect<void> = Effect.gen(function*() {
+    while (true) {
+      const at = now()
+      const expiring = due(at)
+      for (const timer of expiring) {
+        // the action is interruptible (its own timeouts, the server's shutdown), unlike this step
+        if (timer.onExpire !== undefined) yield* FiberSet.run(expiries, Effect.interruptible(timer.onExpire(timer.kind)))
+      }
+      const next = heap.peek()
+      if (next === undefined) {
+        wakeAt = Infinity
+        return
+      }
+      wakeAt = next.at
+      yield* Effect.interruptible(Clock.sleep(Duration.millis(Math.max(0, next.at - at))))
+    }
+  }).pipe(Effect.uninterruptible)
+
+  const wakeBy = (at: number): Effect.Effect<void> => {
+    if (at >= wakeAt) return Effect.void
+    wakeAt = at
+    return Effect.asVoid(FiberHandle.run(sleeper, watch))
+  }
+
+  const make = <K>(onExpire: (kind: K) => Effect.Effect<void>): Watchdog<K> => {
+    const timer: Timer = {
+      deadline: Infinity,
+      kind: undefined,
+      progress: undefined,
+      mark: 0,
+      periodMs: 0,
+      expired: undefined,
+      scheduledAt: Infinity,
+      onExpire: onExpire as (kind: unknown) => Effect.Effect<void>
+    }
+    const arm = (at: number, kind: K): Effect.Effect<void> => {
+      timer.deadline = at
+      timer.kind = kind
+      if (timer.expired !== undefined || timer.onExpire === undefined || at >= timer.scheduledAt) return Effect.void
+      schedule(timer, at)
+      return wakeBy(at)
+    }
     return {
       now,
-      arm: (at, k) =>
+      arm: (at, kind) =>
         Effect.suspend(() => {
-          progress = undefined
-          return arm(at, k)
+          timer.progress = undefined
+          return arm(at, kind)
         }),
-      armWhileMoving: (period, k, count) =>
+      armWhileMoving: (periodMs, kind, progress) =>
         Effect.suspend(() => {
-          progress = count
-          mark = count()
-          periodMs = period
-          return arm(now() + period, k)
+          timer.progress = progress
+          timer.mark = progress()
+          timer.periodMs = periodMs
+          return arm(now() + periodMs, kind)
         }),
       disarm: () => {
-        deadline = Infinity
+        timer.deadline = Infinity
       },
-      expired: () => expired
+      expired: () => timer.expired as K | undefined,
+      release: () => {
+        timer.onExpire = undefined
+        timer.progress = undefined
+        timer.deadline = Infinity
+      }
     }
-  })
+  }
+
+  return { make, scheduled: () => entries }
+})
