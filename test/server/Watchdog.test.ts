@@ -1,0 +1,115 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import { makeWatchdogs } from "../../src/server/Watchdog.ts"
+
+describe("Watchdogs (one fiber for every connection's deadlines)", () => {
+  /** Watchdogs whose expiries are recorded as "name:kind@ms" (TestClock time). */
+  const setup = Effect.gen(function*() {
+    const watchdogs = yield* makeWatchdogs
+    const fired: Array<string> = []
+    const make = (name: string) =>
+      watchdogs.make<string>((kind) =>
+        Effect.flatMap(TestClock.currentTimeMillis, (at) => Effect.sync(() => void fired.push(`${name}:${kind}@${at}`)))
+      )
+    return { watchdogs, fired, make }
+  })
+
+  it.scoped("deadlines of many watchdogs expire in time order, each at its own time", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const b = make("b")
+      const c = make("c")
+      yield* a.arm(3000, "read")
+      yield* b.arm(1000, "read")
+      yield* c.arm(2000, "write")
+      yield* TestClock.adjust(999)
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(1)
+      expect(fired).toEqual(["b:read@1000"])
+      yield* TestClock.adjust(2000)
+      expect(fired).toEqual(["b:read@1000", "c:write@2000", "a:read@3000"])
+      expect(b.expired()).toBe("read")
+      expect(a.expired()).toBe("read")
+    }))
+
+  it.scoped("a deadline moved later does not fire at the old time; one moved earlier than every other wakes the fiber", () =>
+    Effect.gen(function*() {
+      const { fired, make, watchdogs } = yield* setup
+      const a = make("a")
+      const b = make("b")
+      yield* a.arm(1000, "read")
+      yield* a.arm(5000, "read")
+      yield* TestClock.adjust(1000)
+      expect(fired).toEqual([])
+      // the fiber now sleeps until 5000; b needs it at 1500
+      yield* b.arm(1500, "read")
+      yield* TestClock.adjust(500)
+      expect(fired).toEqual(["b:read@1500"])
+      a.disarm()
+      yield* TestClock.adjust(10_000)
+      expect(fired).toEqual(["b:read@1500"])
+      expect(a.expired()).toBeUndefined()
+      expect(watchdogs.scheduled()).toBe(0)
+    }))
+
+  it.scoped("a stall timeout is extended while its progress count moves, and expires one whole still period after", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      let flushed = 0
+      yield* a.armWhileMoving(1000, "write", () => flushed)
+      yield* TestClock.adjust(600)
+      flushed += 10
+      yield* TestClock.adjust(400)
+      // progress in the first period: a second one begins at 1000
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(999)
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(1)
+      expect(fired).toEqual(["a:write@2000"])
+    }))
+
+  it.scoped("a released watchdog never expires and no longer holds its action", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      yield* a.arm(1000, "read")
+      a.release()
+      yield* a.arm(2000, "read")
+      yield* TestClock.adjust(5000)
+      expect(fired).toEqual([])
+      expect(a.expired()).toBeUndefined()
+    }))
+
+  it.scoped("after an expiry the watchdog stays expired: arming again does nothing", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      yield* a.arm(1000, "read")
+      yield* TestClock.adjust(1000)
+      yield* a.arm(2000, "write")
+      yield* TestClock.adjust(5000)
+      expect(fired).toEqual(["a:read@1000"])
+    }))
+
+  it.scoped("a hundred watchdogs re-armed in random order expire exactly at their last deadlines", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const expected: Array<[number, string]> = []
+      let seed = 7
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+      for (let i = 0; i < 100; i++) {
+        const w = make(`w${i}`)
+        for (let j = 0; j < 3; j++) yield* w.arm(1 + Math.floor(random() * 10_000), "read")
+        const last = 1 + Math.floor(random() * 10_000)
+        yield* w.arm(last, "read")
+        expected.push([last, `w${i}:read@${last}`])
+      }
+      yield* TestClock.adjust(10_001)
+      expect([...fired].sort()).toEqual(expected.map(([, line]) => line).sort())
+      // in time order
+      const times = fired.map((line) => Number(line.split("@")[1]))
+      expect(times).toEqual([...times].sort((x, y) => x - y))
+    }))
+})
