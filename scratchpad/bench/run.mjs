@@ -728,7 +728,8 @@ const idle = async () => {
 const shutdown = async () => {
   const count = Number(setting("SHUTDOWN_CONNECTIONS"))
   log(`shutdown with ${fmt(count)} connections`)
-  const server = await startServer("fiberhttp", ["--max-connections", "20000"])
+  // a long keep-alive timeout: the idle connections must still be open at the SIGINT
+  const server = await startServer("fiberhttp", ["--max-connections", "20000", "--keep-alive-timeout", "120"])
   const loader = startLoader(["shutdown", String(server.port), String(count), "/index.html", "/large.bin"])
   try {
     const ready = await loaderEvent(loader, "ready", 120_000)
@@ -755,7 +756,7 @@ const shutdown = async () => {
       const seen = Object.entries(report.closes)
         .map(([k, c]) => `${c.count} ${k} between ${ms(c.first - wallT0)} and ${ms(c.last - wallT0)} ms`)
         .join(", ")
-      notes.push(`shutdown: closes seen by the loader after the SIGINT: ${seen || "none"} (stalled downloads do not read, so they see none)`)
+      notes.push(`shutdown: closes seen by the loader, in ms after the SIGINT: ${seen || "none"} (stalled downloads do not read, so they see none)`)
     }
     const title = `SIGINT with ${fmt(ready.opened)} open connections (${kinds})`
     row(
@@ -948,7 +949,8 @@ const main = async () => {
     `fiberhttp benchmarks, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, tree ${head}, dist built ${built.toISOString().slice(0, 19).replace("T", " ")} UTC`,
     ...machine(),
     `loopback only; wrk ${THREADS} threads; servers: fiberhttp \`server 0 --root DIR --quiet\`, node:http = scratchpad/bench/baseline.mjs (stat + createReadStream().pipe(res)), ` +
-      `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off; ratio = fiberhttp / other (for times: fiberhttp's time / other's)`,
+      `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off; ratio = fiberhttp / other (for times: fiberhttp's time / other's); ` +
+      `sections 1-3: each server ${SPAN} interleaved, req/s and MiB/s the mean of the rounds, p50/p99 their median`,
     "",
     table(),
     ""
