@@ -133,8 +133,14 @@ const valueOptions = new Set([
 /** Checks the command line as a whole and turns it into the client's configuration. */
 const configure = (parsed: Parsed) =>
   Effect.gen(function* () {
-    const missing = parsed.targets.find((arg) => valueOptions.has(arg))
-    if (missing !== undefined) return yield* usage(`option ${missing} needs a value`)
+    // @effect/cli also leaves the second use of a one-value option (and its value) among the positionals
+    const stray = parsed.targets.findIndex((arg) => valueOptions.has(arg))
+    if (stray >= 0) {
+      const option = parsed.targets[stray]!
+      return yield* usage(
+        stray === parsed.targets.length - 1 ? `option ${option} needs a value` : `option ${option} given more than once`
+      )
+    }
     const targets = yield* parseTargets(parsed.targets)
     const headers = yield* Effect.forEach(parsed.header, (text) => parseHeader(text))
     if (Option.isSome(parsed.data) && Option.isSome(parsed.dataFile)) return yield* usage("give --data or --data-file, not both")

@@ -295,6 +295,12 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     const flag = await run(["--verbos", "http://127.0.0.1/"])
     expect(flag.code).toBe(2)
     expect(flag.stderr).toContain("unknown option --verbos")
+    const twice = await run(["--max-time", "10", "--max-time", "0.5", "http://127.0.0.1/"])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toContain("option --max-time given more than once")
+    const valueless = await run(["http://127.0.0.1/", "--max-time"])
+    expect(valueless.code).toBe(2)
+    expect(valueless.stderr).toContain("option --max-time needs a value")
   })
 
   it("fetches several targets concurrently, prints them in order, exits with the first failure's code", async () => {
