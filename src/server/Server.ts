@@ -155,37 +155,45 @@ export const serve = (
     ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
 
     /**
-     * A connection's fiber. It starts uninterruptible (forked from the
-     * uninterruptible accept step) and stays so, except while it serves: so
-     * its last steps (destroying the socket, then saying so) run however the
-     * serving ended, and `finalized` always follows `completed` (with the
-     * reason), `interrupted` or a logged defect.
+     * A connection's fiber: it owns its socket through acquireUseRelease,
+     * whose release destroys it (and reports how the serving ended), so
+     * `finalized` always follows `completed` (with the reason), `interrupted`
+     * or a logged defect. The fiber starts uninterruptible (forked from the
+     * uninterruptible accept step); only the serving itself is interruptible.
      */
     const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
-      Effect.gen(function*() {
-        const fiber = FiberId.threadName(yield* Effect.fiberId)
-        if (log.tracing) yield* trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`)
-        const exit = yield* Effect.exit(Effect.interruptible(serveConnection(conn, {
-          limits,
-          watchdogs,
-          handler,
-          fiber,
-          parent,
-          state,
-          draining: () => draining
-        })))
-        if (Exit.isSuccess(exit)) {
-          if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value)
-        } else if (Cause.isInterruptedOnly(exit.cause)) {
-          if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent)
-        } else {
-          // a defect is a bug: say so, and let the other connections go on
-          yield* log.error(`connection ${conn.id} failed`, exit.cause)
-        }
-        yield* conn.destroy
-        open.delete(conn)
-        live.delete(state)
-        if (log.tracing) yield* trace("finalized", conn.id, fiber, parent, "connection destroyed")
+      Effect.flatMap(Effect.fiberId, (id) => {
+        const fiber = FiberId.threadName(id)
+        const acquire = log.tracing
+          ? Effect.as(trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`), conn)
+          : Effect.succeed(conn)
+        const use = () =>
+          Effect.interruptible(serveConnection(conn, {
+            limits,
+            watchdogs,
+            handler,
+            fiber,
+            parent,
+            state,
+            draining: () => draining
+          }))
+        const release = (_: Connection, exit: Exit.Exit<string>) =>
+          Effect.gen(function*() {
+            if (Exit.isSuccess(exit)) {
+              if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value)
+            } else if (Cause.isInterruptedOnly(exit.cause)) {
+              if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent)
+            } else {
+              // a defect is a bug: say so, and let the other connections go on
+              yield* log.error(`connection ${conn.id} failed`, exit.cause)
+            }
+            yield* conn.destroy
+            open.delete(conn)
+            live.delete(state)
+            if (log.tracing) yield* trace("finalized", conn.id, fiber, parent, "connection destroyed")
+          })
+        // a defect was logged by the release: the fiber ends quietly
+        return Effect.catchAllDefect(Effect.acquireUseRelease(acquire, use, release), () => Effect.void)
       })
 
     /**
