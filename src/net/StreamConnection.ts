@@ -162,8 +162,13 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     id,
     remoteAddress: socket.remoteAddress ?? "",
     remotePort: socket.remotePort ?? 0,
-    localAddress: socket.localAddress ?? "",
-    localPort: socket.localPort ?? 0,
+    // asked of the socket only when wanted: a getsockname(2) per connection otherwise
+    get localAddress() {
+      return socket.localAddress ?? ""
+    },
+    get localPort() {
+      return socket.localPort ?? 0
+    },
     read,
     write,
     bytesFlushed,

@@ -117,9 +117,22 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
       return Effect.map(files.read(file, range), (bytes): Response.Body => ({ _tag: "Bytes", bytes }))
     }
 
+    /**
+     * The validators and type of an entry, worked out once per entry: the
+     * file cache hands out the same entry for as long as the file is unchanged.
+     */
+    const described = new WeakMap<FileEntry, { readonly etag: string; readonly lastModified: string; readonly type: string }>()
+    const describe = (file: FileEntry) => {
+      let found = described.get(file)
+      if (found === undefined) {
+        found = { etag: etagOf(file), lastModified: formatHttpDate(file.mtime.getTime()), type: contentTypeOf(file.path) }
+        described.set(file, found)
+      }
+      return found
+    }
+
     const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<Response.Response, FileError> => {
-      const etag = etagOf(file)
-      const lastModified = formatHttpDate(file.mtime.getTime())
+      const { etag, lastModified, type } = describe(file)
       if (notModified(head, file, etag)) {
         return Effect.succeed({
           status: 304,
@@ -128,7 +141,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         })
       }
       const headers: Array<[string, string]> = [
-        ["Content-Type", contentTypeOf(file.path)],
+        ["Content-Type", type],
         ["Last-Modified", lastModified],
         ["ETag", etag],
         ["Accept-Ranges", "bytes"]
