@@ -2,6 +2,8 @@
 // against the built server on loopback. Run through server.mjs; see there for the knobs. Prints each
 // check's figures as it goes, then a pass/fail summary; exits 1 if any check failed.
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import {
   canBind,
   ensureBuilt,
@@ -9,6 +11,7 @@ import {
   fdsOf,
   type Fixture,
   get,
+  liveHeap,
   makeFixture,
   mixedLoad,
   parseResponses,
@@ -50,8 +53,12 @@ const say = (line: string) => console.log(`[${elapsed()}] ${line}`)
 const running = new Set<RunningServer>()
 /** The build under test, copied once at the start: a rebuild of dist/ during the run changes nothing. */
 let build: { readonly bin: string; readonly cleanup: () => void } | undefined
-const serve = async (fixture: Fixture, args: ReadonlyArray<string>) => {
-  const server = await startServer(fixture.root, args, { bin: build!.bin })
+const serve = async (
+  fixture: Fixture,
+  args: ReadonlyArray<string>,
+  options: { readonly nodeOptions?: ReadonlyArray<string>; readonly cwd?: string } = {}
+) => {
+  const server = await startServer(fixture.root, args, { ...options, bin: build!.bin })
   running.add(server)
   void server.exited.then(() => running.delete(server))
   return server
@@ -123,44 +130,62 @@ const main = async () => {
   try {
     await check("leaks", async () => {
       const problems: Array<string> = []
-      const server = await serve(fixture, ["--quiet"])
-      const warm = await mixedLoad(server.port, fixture, { total: 2000, concurrency: knobs.concurrency, seed: 1 })
-      problems.push(...warm.wrong)
-      await sleep(500)
-      const baseFds = fdsOf(server.pid)
-      const baseRss = rssOf(server.pid)
-      const series: Array<number> = []
-      const steps = 10
-      let ok = 0
-      let broken = 0
-      for (let step = 0; step < steps; step++) {
-        const load = await mixedLoad(server.port, fixture, {
-          total: Math.ceil(knobs.requests / steps),
-          concurrency: knobs.concurrency,
-          seed: 100 + step
-        })
-        ok += load.ok
-        broken += load.broken
-        problems.push(...load.wrong)
-        series.push(rssOf(server.pid))
-        say(`  leaks: ${ok} requests, RSS ${mib(series.at(-1)!)}, fds ${fdsOf(server.pid)}`)
-      }
-      const fdsBack = await waitFor(() => fdsOf(server.pid) <= baseFds, 5000)
-      await sleep(1000)
-      const endRss = rssOf(server.pid)
-      const endFds = fdsOf(server.pid)
-      if (broken > 0) problems.push(`${broken} connections broken`)
-      if (!fdsBack) problems.push(`fds ${baseFds} -> ${endFds}`)
-      // no trend: the end is near where the first tenth left off, and near the baseline
-      if (endRss - series[0]! > 32 * MiB) problems.push(`RSS grew from ${mib(series[0]!)} to ${mib(endRss)}`)
-      if (endRss - baseRss > 64 * MiB) problems.push(`RSS ${mib(baseRss)} -> ${mib(endRss)}`)
-      if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
-      const exit = await server.stop()
-      if (exit.code !== 0) problems.push(`exit ${exit.code}`)
-      return {
-        figures: `${ok} mixed requests right; fds ${baseFds} -> ${endFds}; RSS ${mib(baseRss)} -> ${mib(endRss)} ` +
-          `(series ${series.map((r) => (r / MiB).toFixed(0)).join(" ")} MiB)`,
-        problems
+      // Live objects are counted from heap snapshots (each after a full collection): RSS alone
+      // swings by tens of MiB with the collector. Short timeouts, so that whatever a connection
+      // leaves scheduled has expired by the time of the last count.
+      const snapshots = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-heap-"))
+      const timeouts = ["--header-timeout", "2", "--keep-alive-timeout", "2", "--write-timeout", "2"]
+      const server = await serve(fixture, ["--quiet", ...timeouts], {
+        nodeOptions: ["--heapsnapshot-signal=SIGUSR2"],
+        cwd: snapshots
+      })
+      try {
+        const warm = await mixedLoad(server.port, fixture, { total: 5000, concurrency: knobs.concurrency, seed: 1 })
+        problems.push(...warm.wrong)
+        await sleep(3000)
+        const baseFds = fdsOf(server.pid)
+        const baseHeap = await liveHeap(server, snapshots)
+        const baseRss = rssOf(server.pid)
+        const series: Array<number> = []
+        const steps = 10
+        let ok = 0
+        let broken = 0
+        for (let step = 0; step < steps; step++) {
+          const load = await mixedLoad(server.port, fixture, {
+            total: Math.ceil(knobs.requests / steps),
+            concurrency: knobs.concurrency,
+            seed: 100 + step
+          })
+          ok += load.ok
+          broken += load.broken
+          problems.push(...load.wrong)
+          series.push(rssOf(server.pid))
+          say(`  leaks: ${ok} requests, RSS ${mib(series.at(-1)!)}, fds ${fdsOf(server.pid)}`)
+        }
+        const fdsBack = await waitFor(() => fdsOf(server.pid) <= baseFds, 5000)
+        // past every timeout
+        await sleep(3000)
+        const endHeap = await liveHeap(server, snapshots)
+        const endRss = rssOf(server.pid)
+        const endFds = fdsOf(server.pid)
+        if (broken > 0) problems.push(`${broken} connections broken`)
+        if (!fdsBack) problems.push(`fds ${baseFds} -> ${endFds}`)
+        // a leak of one object per request would be 100,000 objects; compiled code grows a little
+        if (endHeap.objects - baseHeap.objects > Math.max(20_000, baseHeap.objects * 0.1)) {
+          problems.push(`live objects ${baseHeap.objects} -> ${endHeap.objects}`)
+        }
+        if (endRss - baseRss > 96 * MiB) problems.push(`RSS ${mib(baseRss)} -> ${mib(endRss)}`)
+        if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
+        return {
+          figures: `${ok} mixed requests right; fds ${baseFds} -> ${endFds}; live heap ${baseHeap.objects} -> ` +
+            `${endHeap.objects} objects (${mib(baseHeap.bytes)} -> ${mib(endHeap.bytes)}); RSS ${mib(baseRss)} -> ` +
+            `${mib(endRss)} (series ${series.map((r) => (r / MiB).toFixed(0)).join(" ")} MiB)`,
+          problems
+        }
+      } finally {
+        const exit = await server.stop()
+        if (exit.code !== 0) problems.push(`exit ${exit.code}`)
+        fs.rmSync(snapshots, { recursive: true, force: true })
       }
     })
 

@@ -136,16 +136,21 @@ export interface RunningServer {
 export const startServer = (
   root: string,
   args: ReadonlyArray<string> = [],
-  options: { readonly maxFds?: number; readonly bin?: string } = {}
+  options: {
+    readonly maxFds?: number
+    readonly bin?: string
+    /** Options for node itself, before the script (e.g. --heapsnapshot-signal=SIGUSR2). */
+    readonly nodeOptions?: ReadonlyArray<string>
+    readonly cwd?: string
+  } = {}
 ): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const command = [process.execPath, options.bin ?? bin, "server", "0", "--root", root, ...args]
+    const command = [process.execPath, ...(options.nodeOptions ?? []), options.bin ?? bin, "server", "0", "--root", root, ...args]
+    const spawnOptions = { stdio: ["ignore", "pipe", "pipe"] as Array<"ignore" | "pipe">, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) }
     // with maxFds, the shell lowers its descriptor limit and becomes the server (same pid)
     const child = options.maxFds === undefined
-      ? spawn(command[0]!, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] })
-      : spawn("/bin/sh", ["-c", `ulimit -n ${options.maxFds} && exec "$@"`, "sh", ...command], {
-        stdio: ["ignore", "pipe", "pipe"]
-      })
+      ? spawn(command[0]!, command.slice(1), spawnOptions)
+      : spawn("/bin/sh", ["-c", `ulimit -n ${options.maxFds} && exec "$@"`, "sh", ...command], spawnOptions)
     let out = ""
     let err = ""
     let started = false
@@ -193,6 +198,44 @@ export const snapshotBuild = (): { readonly bin: string; readonly cleanup: () =>
   // the loader is an ES module
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }))
   return { bin: path.join(dir, "fiberhttp.js"), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * For a server started with `nodeOptions: ["--heapsnapshot-signal=SIGUSR2"]`
+ * in `cwd`: has it write a heap snapshot (a full collection first) and
+ * returns how many objects and bytes are alive, read from the snapshot.
+ */
+export const liveHeap = async (
+  server: RunningServer,
+  cwd: string,
+  timeoutMs = 60_000
+): Promise<{ readonly objects: number; readonly bytes: number }> => {
+  const before = new Set(fs.readdirSync(cwd))
+  server.child.kill("SIGUSR2")
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const file = fs.readdirSync(cwd).find((name) => name.endsWith(".heapsnapshot") && !before.has(name))
+    if (file !== undefined) {
+      const full = path.join(cwd, file)
+      // written in one go, then closed: done once it parses
+      try {
+        const snapshot = JSON.parse(fs.readFileSync(full, "utf8")) as {
+          snapshot: { meta: { node_fields: Array<string> }; node_count: number }
+          nodes: Array<number>
+        }
+        fs.rmSync(full)
+        const fields = snapshot.snapshot.meta.node_fields
+        const size = fields.indexOf("self_size")
+        let bytes = 0
+        for (let i = size; i < snapshot.nodes.length; i += fields.length) bytes += snapshot.nodes[i]!
+        return { objects: snapshot.snapshot.node_count, bytes }
+      } catch {
+        // still being written
+      }
+    }
+    if (Date.now() > deadline) throw new Error("no heap snapshot")
+    await sleep(200)
+  }
 }
 
 /** Resident set size of a process, in bytes (VmRSS). */
