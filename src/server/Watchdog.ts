@@ -42,7 +42,7 @@ export interface Watchdog<K> {
 /** Makes the watchdogs of one server's connections. */
 export interface Watchdogs {
   readonly make: <K>(onExpire: (kind: K) => Effect.Effect<void>) => Watchdog<K>
-  /** Watchdogs with a deadline scheduled, for tests and traces. */
+  /** Entries in the heap (live and stale), for tests. */
   readonly scheduled: () => number
 }
 
@@ -84,6 +84,12 @@ class EntryHeap {
     }
     items[i] = entry
   }
+  /** Keeps only the entries `keep` accepts (in heap order again). */
+  retain(keep: (entry: Entry) => boolean): void {
+    const kept = this.items.filter(keep)
+    this.items.length = 0
+    for (const entry of kept) this.push(entry)
+  }
   pop(): Entry | undefined {
     const items = this.items
     const top = items[0]
@@ -114,10 +120,29 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
   /** When the sleeping fiber wakes (Infinity when none sleeps). */
   let wakeAt = Infinity
 
+  /** Entries no timer will act on (superseded, or their connection is gone), still in the heap. */
+  let stale = 0
+  const isLive = (entry: Entry) => entry.timer.scheduledAt === entry.at && entry.timer.onExpire !== undefined
+  /**
+   * Closed connections would otherwise stay in the heap (and in memory) until
+   * their last deadline passes, up to a whole timeout after they are gone:
+   * once most entries are stale, the heap is rebuilt without them (amortized
+   * constant time per entry).
+   */
+  const dropStale = () => {
+    if (stale > 256 && stale * 2 > heap.size) {
+      heap.retain(isLive)
+      stale = 0
+      entries = heap.size
+    }
+  }
+
   const schedule = (timer: Timer, at: number) => {
+    if (timer.scheduledAt !== Infinity) stale++
     timer.scheduledAt = at
     heap.push({ at, timer })
     entries = heap.size
+    dropStale()
   }
 
   /** Takes every entry that is due; returns the timers that expire. */
@@ -128,10 +153,13 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       if (top === undefined || top.at > at) break
       heap.pop()
       const timer = top.timer
-      // a stale entry: the timer was rescheduled earlier since
-      if (timer.scheduledAt !== top.at) continue
+      // a stale entry: the timer was rescheduled earlier since, or released
+      if (!isLive(top)) {
+        stale = Math.max(0, stale - 1)
+        continue
+      }
       timer.scheduledAt = Infinity
-      if (timer.onExpire === undefined || timer.expired !== undefined || timer.deadline === Infinity) continue
+      if (timer.expired !== undefined || timer.deadline === Infinity) continue
       if (timer.deadline <= at && timer.progress !== undefined) {
         const seen = timer.progress()
         if (seen !== timer.mark) {
@@ -216,6 +244,11 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
         timer.onExpire = undefined
         timer.progress = undefined
         timer.deadline = Infinity
+        if (timer.scheduledAt !== Infinity) {
+          timer.scheduledAt = Infinity
+          stale++
+          dropStale()
+        }
       }
     }
   }

@@ -112,4 +112,24 @@ describe("Watchdogs (one fiber for every connection's deadlines)", () => {
       const times = fired.map((line) => Number(line.split("@")[1]))
       expect(times).toEqual([...times].sort((x, y) => x - y))
     }))
+
+  it.scoped("closed connections do not stay in the heap until their deadlines: stale entries are dropped", () =>
+    Effect.gen(function*() {
+      const { fired, make, watchdogs } = yield* setup
+      const keep = make("keep")
+      yield* keep.arm(60_000, "read")
+      for (let i = 0; i < 5000; i++) {
+        const w = make(`c${i}`)
+        yield* w.arm(30_000, "read")
+        w.release()
+      }
+      // 5,000 released connections, all with a deadline 30 s away: at most a few hundred entries left
+      expect(watchdogs.scheduled()).toBeLessThanOrEqual(600)
+      // moving a deadline earlier and earlier leaves superseded entries behind: bounded too
+      for (let at = 29_000; at > 20_000; at -= 1) yield* keep.arm(at, "read")
+      expect(watchdogs.scheduled()).toBeLessThanOrEqual(600)
+      yield* TestClock.adjust(20_001)
+      expect(fired).toEqual(["keep:read@20001"])
+    }))
 })
+
