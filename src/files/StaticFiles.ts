@@ -68,6 +68,8 @@ export class FileError extends Data.TaggedError("FileError")<{
   readonly cause?: unknown
   /** The read was refused (EACCES/EPERM) after the lookup found the file readable: still a 403. */
   readonly denied?: boolean
+  /** Out of file descriptors (EMFILE, ENFILE): the server is overloaded, not broken (503). */
+  readonly overloaded?: boolean
 }> {}
 
 /**
@@ -126,8 +128,16 @@ const outcomeOf = (error: PlatformError): Outcome | undefined => {
  */
 const readableByAll = (info: FileSystem.File.Info): boolean => (info.mode & 0o444) === 0o444
 
+const overloadCodes = new Set(["EMFILE", "ENFILE"])
+
 const toFileError = (path: string, error: PlatformError): FileError =>
-  new FileError({ path, message: error.message, cause: error, denied: outcomeOf(error) === "Forbidden" })
+  new FileError({
+    path,
+    message: error.message,
+    cause: error,
+    denied: outcomeOf(error) === "Forbidden",
+    overloaded: error._tag === "SystemError" && overloadCodes.has(errnoCode(error.cause) ?? "")
+  })
 
 type Located =
   | { readonly _tag: "Found"; readonly path: string; readonly info: FileSystem.File.Info }

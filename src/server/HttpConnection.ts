@@ -1,4 +1,4 @@
-import { Cause, Clock, Duration, Effect, Exit, Option, Stream } from "effect"
+import { Cause, type Chunk, Clock, Duration, Effect, Exit, Option, Stream } from "effect"
 import type { FileError } from "../files/StaticFiles.ts"
 import type { HttpParseError } from "../http/errors.ts"
 import { Headers } from "../http/Headers.ts"
@@ -214,37 +214,77 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       }
     })
 
-    /** Writes head and body, counting the body bytes sent in `progress`. */
-    const writeResponse = (
-      head: RequestHead | undefined,
-      response: Response.Response,
-      keepAlive: boolean,
-      progress: { bytes: number }
-    ): Effect.Effect<void, SocketError | FileError> => {
+    /** The response head as bytes, with the connection's own fields. */
+    const headBytesOf = (head: RequestHead | undefined, response: Response.Response, keepAlive: boolean) => {
       const status = response.status
       const body = response.body
-      const bodyAllowed = status !== 204 && status !== 304
-      const sendBody = bodyAllowed && head?.method !== "HEAD"
       const entries: Array<readonly [string, string]> = [
         ["Date", Response.dateHeader(now())],
         ["Server", Response.SERVER],
         ...response.headers.entries
       ]
-      if (bodyAllowed) {
+      if (status !== 204 && status !== 304) {
         const length = body._tag === "Empty" ? 0 : body._tag === "Bytes" ? body.bytes.length : body.length
         entries.push(["Content-Length", String(length)])
       }
       if (!keepAlive) entries.push(["Connection", "close"])
       else if (head !== undefined && head.version.minor === 0) entries.push(["Connection", "keep-alive"])
-      const headBytes = serializeResponseHead({ status, headers: new Headers(entries) })
-      if (!sendBody || body._tag === "Empty") return write(headBytes)
+      return serializeResponseHead({ status, headers: new Headers(entries) })
+    }
+
+    /** Writes each chunk, counting it once the transport has it. */
+    const writeChunks = (chunks: Chunk.Chunk<Uint8Array>, progress: { bytes: number }) =>
+      Effect.forEach(chunks, (chunk) => Effect.map(write(chunk), () => void (progress.bytes += chunk.length)), {
+        discard: true
+      })
+
+    /** Pulls and writes the rest of a streamed body, one pull after each write. */
+    const writeRest = (
+      pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<FileError>>,
+      progress: { bytes: number }
+    ): Effect.Effect<void, SocketError | FileError> =>
+      Effect.flatMap(Effect.either(pull), (next) =>
+        next._tag === "Left"
+          ? Option.match(next.left, { onNone: () => Effect.void, onSome: Effect.fail })
+          : Effect.zipRight(writeChunks(next.right, progress), writeRest(pull, progress)))
+
+    /**
+     * Writes head and body, counting the body bytes sent in `progress` and
+     * the status that went out in `sent`. A streamed body's first chunk is
+     * read before the head is written: a file that cannot be read at all
+     * (out of descriptors, removed) gets the handler's answer for that
+     * instead of a 200 head cut short.
+     */
+    const writeResponse = (
+      head: RequestHead | undefined,
+      response: Response.Response,
+      keepAlive: boolean,
+      progress: { bytes: number },
+      sent: { status: number }
+    ): Effect.Effect<void, SocketError | FileError> => {
+      const status = response.status
+      const body = response.body
+      const sendBody = status !== 204 && status !== 304 && head?.method !== "HEAD"
+      sent.status = status
+      if (!sendBody || body._tag === "Empty") return write(headBytesOf(head, response, keepAlive))
       if (body._tag === "Bytes") {
-        return Effect.map(write(concat(headBytes, body.bytes)), () => void (progress.bytes = body.bytes.length))
+        return Effect.map(
+          write(concat(headBytesOf(head, response, keepAlive), body.bytes)),
+          () => void (progress.bytes = body.bytes.length)
+        )
       }
-      return write(headBytes).pipe(
-        Effect.zipRight(Stream.runForEach(body.stream, (chunk) =>
-          Effect.map(write(chunk), () => void (progress.bytes += chunk.length))))
-      )
+      return Effect.scoped(Effect.flatMap(Stream.toPull(body.stream), (pull) =>
+        Effect.flatMap(Effect.either(pull), (first) => {
+          if (first._tag === "Left" && Option.isSome(first.left)) {
+            const error = first.left.value
+            const instead = body.unavailable?.(error) ??
+              Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), Response.errorPage(500))
+            return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
+          }
+          const written = Effect.zipRight(write(headBytesOf(head, response, keepAlive)), Effect.void)
+          if (first._tag === "Left") return written
+          return written.pipe(Effect.zipRight(writeChunks(first.right, progress)), Effect.zipRight(writeRest(pull, progress)))
+        })))
     }
 
     /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
@@ -283,7 +323,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       Effect.gen(function*() {
         ctx.state.phase = "responding"
         const progress = { bytes: 0 }
-        const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress).pipe(
+        const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress, { status }).pipe(
           Effect.onExit(() => log.request(accessEntry(begun, "-", status, progress.bytes))),
           Effect.either
         )
@@ -314,14 +354,15 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         )
         const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
         const progress = { bytes: 0 }
+        const sent = { status: response.status }
         // logged however the response ends: written, failed, or interrupted at shutdown
-        const written = yield* writeResponse(head, response, keepAlive, progress).pipe(
+        const written = yield* writeResponse(head, response, keepAlive, progress, sent).pipe(
           Effect.onExit((exit) =>
             Effect.zipRight(
-              log.request(accessEntry(begun, requestLine, response.status, progress.bytes)),
+              log.request(accessEntry(begun, requestLine, sent.status, progress.bytes)),
               trace(
                 "request-ended",
-                `${response.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`
+                `${sent.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`
               )
             )
           ),

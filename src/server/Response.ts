@@ -27,7 +27,16 @@ export type Body =
    * connection is done with each chunk (the transport has it) before it
    * pulls the next, so a stream may read every chunk into one buffer.
    */
-  | { readonly _tag: "Stream"; readonly length: number; readonly stream: Stream.Stream<Uint8Array, FileError> }
+  | {
+    readonly _tag: "Stream"
+    readonly length: number
+    readonly stream: Stream.Stream<Uint8Array, FileError>
+    /**
+     * The answer instead, when the stream fails before its first chunk (no
+     * head has gone out yet); without it, a logged 500.
+     */
+    readonly unavailable?: (error: FileError) => Effect.Effect<Response>
+  }
 
 export const empty: Body = { _tag: "Empty" }
 

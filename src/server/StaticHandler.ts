@@ -1,4 +1,4 @@
-import { Cause, Effect } from "effect"
+import { Cause, Clock, Effect } from "effect"
 import * as Mime from "mime-types"
 import {
   type ByteRange,
@@ -25,6 +25,7 @@ export interface StaticOptions {
 const KNOWN_METHODS = new Set(["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"])
 const ALLOW_405 = new Headers([["Allow", "GET, HEAD"]])
 const ALLOW_OPTIONS = new Headers([["Allow", "GET, HEAD, OPTIONS"]])
+const RETRY_SOON = new Headers([["Retry-After", "1"]])
 
 /**
  * The path part of a request target, still percent-encoded and without the
@@ -112,7 +113,12 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
     ): Effect.Effect<Response.Body, FileError> => {
       if (head.method === "HEAD" || length > chunkSize) {
         // the connection writes each chunk before it pulls the next (see Response.Body)
-        return Effect.succeed({ _tag: "Stream", length, stream: files.stream(file, range, { reuseBuffer: true }) })
+        return Effect.succeed({
+          _tag: "Stream",
+          length,
+          stream: files.stream(file, range, { reuseBuffer: true }),
+          unavailable: answerFileError(head)
+        })
       }
       return Effect.map(files.read(file, range), (bytes): Response.Body => ({ _tag: "Bytes", bytes }))
     }
@@ -129,6 +135,27 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         described.set(file, found)
       }
       return found
+    }
+
+    /** When an overload was last logged (epoch ms): once a second is enough to say so. */
+    let overloadLoggedAt = -Infinity
+
+    /**
+     * The answer to a file that could not be looked up or read: 403 when
+     * refused, 503 when the process is out of descriptors (logged at most
+     * once a second: an overload, not a bug), else 500, logged with its cause.
+     */
+    const answerFileError = (head: RequestHead) => (error: FileError): Effect.Effect<Response.Response> => {
+      if (error.denied === true) return Effect.succeed(Response.errorPage(403))
+      if (error.overloaded === true) {
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const page = Response.errorPage(503, RETRY_SOON)
+          if (now - overloadLoggedAt < 1000) return Effect.succeed(page)
+          overloadLoggedAt = now
+          return Effect.as(log.error(`out of file descriptors, answering 503: ${error.message}`), page)
+        })
+      }
+      return Effect.as(log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)), Response.errorPage(500))
     }
 
     const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<Response.Response, FileError> => {
@@ -192,11 +219,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         }),
         Effect.catchTags({
           InvalidPath: () => Effect.succeed(Response.errorPage(400)),
-          FileError: (error) =>
-            error.denied === true ? Effect.succeed(Response.errorPage(403)) : Effect.as(
-              log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)),
-              Response.errorPage(500)
-            )
+          FileError: answerFileError(head)
         })
       )
 

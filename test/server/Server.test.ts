@@ -148,6 +148,51 @@ describe("Server: requests on a connection", () => {
     }))
 })
 
+describe("Server: a streamed body that fails before its first chunk", () => {
+  const failing = Stream.fail(new FileError({ path: "/x", message: "too many open files", overloaded: true }))
+
+  it.scoped("gets the handler's answer for it (here 503) instead of a head promising the body; the connection goes on", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const server = yield* startServer({
+        handler: () =>
+          ++calls === 1
+            ? Effect.succeed({
+              status: 200,
+              headers: new Headers([["Content-Type", "application/octet-stream"]]),
+              body: {
+                _tag: "Stream",
+                length: 20,
+                stream: failing,
+                unavailable: () => Effect.succeed({ status: 503, headers: new Headers([["Retry-After", "1"]]), body: { _tag: "Empty" } })
+              }
+            })
+            : Effect.succeed({ status: 204, headers: new Headers(), body: { _tag: "Empty" } })
+      })
+      const client = yield* server.connect()
+      yield* client.send(get("/x") + get("/y"))
+      const refused = (yield* client.response())!
+      expect(refused.status).toBe(503)
+      expect(refused.headers.get("retry-after")).toBe("1")
+      expect(refused.headers.get("content-type")).toBeUndefined()
+      expect((yield* client.response())!.status).toBe(204)
+      yield* until(() => server.log.out.length === 2, "two access lines")
+      expect(server.log.out[0]).toContain('"GET /x HTTP/1.1" 503 0 ')
+    }))
+
+  it.scoped("without an answer from the handler: a 500, logged once", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({
+        handler: () => Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 20, stream: failing } })
+      })
+      const client = yield* server.connect()
+      yield* client.send(get("/x"))
+      expect((yield* client.response())!.status).toBe(500)
+      expect(server.log.err).toHaveLength(1)
+      expect(server.log.err[0]).toContain("too many open files")
+    }))
+})
+
 describe("Server: a failing handler", () => {
   it.scoped("a defect in the handler is a 500, logged once with its cause; the connection goes on", () =>
     Effect.gen(function*() {
