@@ -60,6 +60,16 @@ export const contentLength = (values: ReadonlyArray<string>): number | ParseErro
  * understood here (so anything else is "not implemented").
  */
 export const transferCoding = (values: ReadonlyArray<string>): ParseErrorCode | undefined => {
+  const codings = codingsOf(values)
+  if (typeof codings === "string") return codings
+  const chunkedAt = codings.indexOf("chunked")
+  if (chunkedAt === -1 || chunkedAt !== codings.length - 1) return "ChunkedNotLast"
+  if (codings.length > 1) return "UnknownTransferCoding"
+  return undefined
+}
+
+/** The codings of a Transfer-Encoding list, lower-cased, parameters dropped; or why the list is malformed. */
+const codingsOf = (values: ReadonlyArray<string>): Array<string> | "InvalidTransferEncoding" => {
   const codings: Array<string> = []
   for (const value of values) {
     for (const element of value.split(",")) {
@@ -79,10 +89,7 @@ export const transferCoding = (values: ReadonlyArray<string>): ParseErrorCode | 
       codings.push(coding)
     }
   }
-  const chunkedAt = codings.indexOf("chunked")
-  if (chunkedAt === -1 || chunkedAt !== codings.length - 1) return "ChunkedNotLast"
-  if (codings.length > 1) return "UnknownTransferCoding"
-  return undefined
+  return codings
 }
 
 /** Framing of a request: chunked, Content-Length, or no body. */
@@ -102,10 +109,22 @@ export const responseFraming = (
   status: number,
   requestMethod: string,
   maxBodySize: number
-): BodyFraming | ParseErrorCode =>
-  status < 200 || status === 204 || status === 304 || requestMethod === "HEAD"
-    ? NO_BODY
-    : bodyFraming(fields, version, maxBodySize, UNTIL_CLOSE)
+): BodyFraming | ParseErrorCode => {
+  if (status < 200 || status === 204 || status === 304 || requestMethod === "HEAD") return NO_BODY
+  const te = fields.transferEncoding
+  if (te !== undefined && version.minor !== 0 && fields.contentLength === undefined) {
+    // A response may carry codings a client does not undo: chunked last frames the
+    // body (the other codings pass through as they are); without chunked last, the
+    // body runs until the close (RFC 9112 section 6.3, item 4). Chunked twice stays an error.
+    const codings = codingsOf(te)
+    if (typeof codings === "string") return codings
+    const chunked = codings.filter((coding) => coding === "chunked").length
+    if (chunked === 0 || (chunked === 1 && codings[codings.length - 1] !== "chunked")) return UNTIL_CLOSE
+    if (chunked === 1) return CHUNKED
+    return "ChunkedNotLast"
+  }
+  return bodyFraming(fields, version, maxBodySize, UNTIL_CLOSE)
+}
 
 /** Transfer-Encoding (chunked only), else Content-Length, else `otherwise`. */
 const bodyFraming = (
