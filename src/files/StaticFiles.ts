@@ -411,22 +411,38 @@ export const make = (
           const scope = yield* Effect.scope
           const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)] as const
           let next = 0
-          let ahead: Fiber.RuntimeFiber<Uint8Array, FileError> | undefined
-          const readInto = (buffer: Uint8Array) =>
-            handle.read(buffer.subarray(0, Math.min(chunkSize, length - sent))).pipe(
-              Effect.map((size) => buffer.subarray(0, Number(size))),
-              Effect.mapError((error) => toFileError(file.path, error))
-            )
-          const take = () => {
-            const buffer = buffers[next]!
+          /** The read in flight, if any: it completes (or fails) with the bytes it read. */
+          let ahead: Effect.Effect<Uint8Array, FileError> | undefined
+          /** Starts reading the next chunk at once; the effect returned waits for it. */
+          const startNext = (): Effect.Effect<Effect.Effect<Uint8Array, FileError>> => {
+            const buffer = buffers[next]!.subarray(0, Math.min(chunkSize, length - sent))
             next ^= 1
-            return readInto(buffer)
+            const bytesOf = (size: number) => buffer.subarray(0, size)
+            if (Option.isSome(spans)) {
+              // straight from the descriptor at an explicit offset: no fiber per chunk
+              return Effect.sync(() =>
+                Effect.mapBoth(spans.value.startRead(handle.fd, buffer, start + sent), {
+                  onFailure: (error) => toFileError(file.path, error),
+                  onSuccess: bytesOf
+                })
+              )
+            }
+            return Effect.map(
+              Effect.forkIn(
+                Effect.mapBoth(handle.read(buffer), {
+                  onFailure: (error) => toFileError(file.path, error),
+                  onSuccess: (size) => bytesOf(Number(size))
+                }),
+                scope
+              ),
+              Fiber.join
+            )
           }
           // a read in flight finishes before the handle closes
-          yield* Effect.addFinalizer(() => ahead === undefined ? Effect.void : Fiber.await(ahead))
+          yield* Effect.addFinalizer(() => ahead === undefined ? Effect.void : Effect.ignore(ahead))
           return Stream.repeatEffectOption(Effect.suspend(() => {
             if (sent >= length) return Effect.fail(Option.none())
-            const current = ahead === undefined ? take() : Fiber.join(ahead)
+            const current = ahead ?? Effect.flatten(startNext())
             ahead = undefined
             return current.pipe(
               Effect.mapError(Option.some),
@@ -435,7 +451,7 @@ export const make = (
                 if (short !== undefined) return short
                 sent += chunk.length
                 if (sent >= length) return Effect.succeed(chunk)
-                return Effect.as(Effect.tap(Effect.forkIn(take(), scope), (fiber) => void (ahead = fiber)), chunk)
+                return Effect.as(Effect.map(startNext(), (pending) => void (ahead = pending)), chunk)
               })
             )
           }))

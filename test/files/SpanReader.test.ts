@@ -1,3 +1,4 @@
+import * as NFS from "node:fs"
 import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -45,5 +46,24 @@ describe("SpanReader (from the native layer)", () => {
         const denied = yield* Effect.flip(spans.read(name, 0, 1))
         expect(denied).toMatchObject({ reason: "PermissionDenied" })
       }
+    }).pipe(Effect.provide(NodeFs)))
+
+  it.scoped("startRead reads at once into the buffer given; the effect waits for it and gives the same count each time", () =>
+    Effect.gen(function*() {
+      const { name } = yield* file
+      const spans = yield* reader
+      const fd = NFS.openSync(name, "r")
+      yield* Effect.addFinalizer(() => Effect.sync(() => NFS.closeSync(fd)))
+      const buffer = new Uint8Array(4)
+      const pending = spans.startRead(fd, buffer, 6)
+      expect(yield* pending).toBe(4)
+      expect(text(buffer)).toBe("6789")
+      expect(yield* pending).toBe(4)
+      // at the end of the file: fewer bytes
+      const tail = new Uint8Array(8)
+      expect(yield* spans.startRead(fd, tail, 8)).toBe(2)
+      expect(text(tail.subarray(0, 2))).toBe("89")
+      const closed = yield* Effect.flip(spans.startRead(987654, new Uint8Array(1), 0))
+      expect((closed.cause as NodeJS.ErrnoException).code).toBe("EBADF")
     }).pipe(Effect.provide(NodeFs)))
 })
