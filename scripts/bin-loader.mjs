@@ -20,7 +20,10 @@ const module = { exports: {} }
 script
   .runInThisContext()
   .call(module.exports, module.exports, createRequire(file), module, file, new URL(".", import.meta.url).pathname)
-if (cachedData === undefined || script.cachedDataRejected) {
+const rejected = cachedData === undefined || script.cachedDataRejected
+// the cache is only needed while compiling: a server keeps running without its 1.6 MB
+cachedData = undefined
+if (rejected) {
   // after the run, so the cache also holds the functions it compiled lazily
   process.once("beforeExit", () => {
     try {

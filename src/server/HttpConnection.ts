@@ -46,7 +46,7 @@ export interface ConnectionState {
    * client that never reads does not hold the exit for the whole grace period
    * (one that reads, however slowly, gets all of it).
    */
-  onDrain?: Effect.Effect<void>
+  onDrain?: () => Effect.Effect<void>
 }
 
 export interface ConnectionContext {
@@ -164,7 +164,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         writing = true
         return Effect.zipRight(guardWrite(), conn.write(chunk))
       }).pipe(Effect.map(() => void (writing = false)))
-    ctx.state.onDrain = Effect.suspend(() => (writing ? guardWrite() : Effect.void))
+    ctx.state.onDrain = () => (writing ? guardWrite() : Effect.void)
 
     /** Reads until one request's head has arrived and its body has been discarded. */
     const readRequest: Effect.Effect<ReadOutcome> = Effect.gen(function*() {
@@ -288,14 +288,14 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     }
 
     /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
-    const end = Effect.suspend(() => {
+    const end = () => Effect.suspend(() => {
       writing = true
       return Effect.zipRight(guardWrite(), Effect.ignore(conn.end))
     }).pipe(Effect.map(() => void (writing = false)))
 
     /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
-    const lingeringClose = Effect.gen(function*() {
-      yield* end
+    const lingeringClose = () => Effect.gen(function*() {
+      yield* end()
       yield* watchdog.arm(watchdog.now() + LINGER_MS, "linger")
       while (true) {
         const chunk = yield* Effect.either(conn.read)
@@ -304,7 +304,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     })
 
     /** After the watchdog fired: it answers or closes the connection; wait for that, discarding input. */
-    const afterExpiry = Effect.gen(function*() {
+    const afterExpiry = () => Effect.gen(function*() {
       const wait = watchdog.expired()
       const reason = wait === "write" ? "reader stalled" : startedAt !== undefined ? "header timeout" : served === 0 ? "no request arrived" : "idle"
       while (true) {
@@ -328,7 +328,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           Effect.either
         )
         ctx.state.phase = "reading"
-        if (written._tag === "Right") yield* lingeringClose
+        if (written._tag === "Right") yield* lingeringClose()
         return `answered ${status}`
       })
 
@@ -337,7 +337,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       while (true) {
         const outcome = yield* readRequest
         if (outcome._tag === "Closed") return outcome.reason
-        if (outcome._tag === "Expired") return yield* afterExpiry
+        if (outcome._tag === "Expired") return yield* afterExpiry()
         if (outcome._tag === "Invalid") return yield* refuse(outcome.error.status, outcome.startedAt)
 
         const { complete, head } = outcome
@@ -378,13 +378,13 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         }
         if (!keepAlive) {
           // a body left unread: drain it a moment so the peer sees the response, not a reset
-          if (complete) yield* end
-          else yield* lingeringClose
+          if (complete) yield* end()
+          else yield* lingeringClose()
           return ctx.draining() ? "server shutting down" : "not persistent"
         }
         if (ctx.draining()) {
           // the response is complete: let it leave the socket before the connection is destroyed
-          yield* end
+          yield* end()
           return "server shutting down"
         }
       }

@@ -131,7 +131,7 @@ export const serve = (
         )
         yield* Fiber.interruptAll(idle)
         // responses in flight: from now on a write stalled for long ends its connection
-        for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain
+        for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
         // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
         const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
           Effect.timeout(config.grace),
