@@ -81,6 +81,14 @@ export class FileError extends Data.TaggedError("FileError")<{
  */
 export const chunkSize = 256 * 1024
 
+/**
+ * Bytes per read of a stream that reuses its buffers (`reuseBuffer`): two
+ * such buffers per response. Smaller than chunkSize so that 50 concurrent
+ * large downloads stay within about 130 MiB of memory; large enough that
+ * the cost per chunk stays well below the cost of moving its bytes.
+ */
+export const streamChunkSize = 192 * 1024
+
 export interface StaticFilesOptions {
   /**
    * Bytes of small files (up to chunkSize each) kept in memory; 0 turns the
@@ -409,13 +417,13 @@ export const make = (
           // the socket does not wait on the disk; the read ahead starts only when
           // the consumer pulls, so it is one chunk ahead at most.
           const scope = yield* Effect.scope
-          const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)] as const
+          const buffers = [new Uint8Array(streamChunkSize), new Uint8Array(streamChunkSize)] as const
           let next = 0
           /** The read in flight, if any: it completes (or fails) with the bytes it read. */
           let ahead: Effect.Effect<Uint8Array, FileError> | undefined
           /** Starts reading the next chunk at once; the effect returned waits for it. */
           const startNext = (): Effect.Effect<Effect.Effect<Uint8Array, FileError>> => {
-            const buffer = buffers[next]!.subarray(0, Math.min(chunkSize, length - sent))
+            const buffer = buffers[next]!.subarray(0, Math.min(streamChunkSize, length - sent))
             next ^= 1
             const bytesOf = (size: number) => buffer.subarray(0, size)
             if (Option.isSome(spans)) {

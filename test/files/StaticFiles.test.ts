@@ -6,7 +6,7 @@ import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as NFS from "node:fs"
 import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
-import { chunkSize, type FileEntry, type Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
+import { chunkSize, type FileEntry, type Lookup, StaticFiles, streamChunkSize } from "../../src/files/StaticFiles.ts"
 
 const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
 /** What the server runs on: realPath by realpath(3), and reads through SpanReader. */
@@ -324,7 +324,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
           const joined = new Uint8Array(copies.reduce((n, c) => n + c.length, 0))
           copies.reduce((offset, c) => (joined.set(c, offset), offset + c.length), 0)
           expect(sameBytes(joined, bigContent.subarray(start, end + 1))).toBe(true)
-          expect(copies.length).toBe(Math.ceil((end - start + 1) / chunkSize))
+          expect(copies.length).toBe(Math.ceil((end - start + 1) / streamChunkSize))
           expect(buffers.size).toBeLessThanOrEqual(2)
         }
       }).pipe(Effect.provide(NodeFs)))
@@ -334,7 +334,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         const { service } = yield* fixture
         const big = fileOf(yield* service.lookup("/big.bin", hidden))
         const first = yield* Stream.runCollect(Stream.take(service.stream(big, undefined, { reuseBuffer: true }), 1))
-        expect(Chunk.unsafeHead(first).length).toBe(chunkSize)
+        expect(Chunk.unsafeHead(first).length).toBe(streamChunkSize)
         // the descriptor was closed: the process holds no descriptor for the file
         const open = NFS.readdirSync("/proc/self/fd").filter((fd) => {
           try {
