@@ -20,6 +20,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import { writeAll } from "../../test/e2e/writeAll.mjs"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const bin = path.join(root, "dist/fiberhttp.js")
@@ -42,21 +43,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const servers = []
 
 /** Writes, waiting for 'drain'; false once the socket is gone. */
-const writeAll = (socket, data, counter) => {
-  if (socket.destroyed) return Promise.resolve(false)
-  const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data
-  counter.sent += bytes.length
-  if (socket.write(bytes)) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off("drain", done)
-      socket.off("close", done)
-      resolve(!socket.destroyed)
-    }
-    socket.on("drain", done)
-    socket.on("close", done)
-  })
-}
 
 /** A server that runs `behave(socket, write)` on each connection once the request arrived. */
 const hostile = (behave) =>
@@ -67,7 +53,7 @@ const hostile = (behave) =>
       sockets.add(socket)
       socket.on("close", () => sockets.delete(socket))
       socket.on("error", () => {})
-      socket.once("data", () => void behave(socket, (data) => writeAll(socket, data, counter)))
+      socket.once("data", () => void behave(socket, (data) => writeAll(socket, data, (n) => (counter.sent += n))))
     })
     server.listen(0, "127.0.0.1", () => {
       servers.push(() => {

@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { bin, ensureBuilt } from "./support.ts"
+import { writeAll } from "./writeAll.mjs"
 
 // ---------------------------------------------------------------------------------------------
 // Hostile servers
@@ -28,23 +29,6 @@ interface Hostile {
 const closers: Array<() => void> = []
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Writes and waits for 'drain' when the socket's buffer is full; false once the socket is gone. */
-const writeAll = async (socket: net.Socket, data: string | Buffer, count: (n: number) => void): Promise<boolean> => {
-  if (socket.destroyed) return false
-  const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data
-  count(bytes.length)
-  if (socket.write(bytes)) return true
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off("drain", done)
-      socket.off("close", done)
-      resolve(!socket.destroyed)
-    }
-    socket.on("drain", done)
-    socket.on("close", done)
-  })
-}
 
 /** Repeats `data` for as long as the client takes it. */
 const endless = async (socket: net.Socket, data: string | Buffer, count: (n: number) => void) => {

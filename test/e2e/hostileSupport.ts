@@ -603,37 +603,32 @@ export const mixedLoad = (
       }
       // a connection the server never answers or closes would hang the load: give it up after a while
       const guard = setTimeout(() => conn.destroy(), options.connectionTimeoutMs ?? 15_000)
+      /** Reads the batch's responses in order (`before` runs ahead of each), checking each; stops at a close. */
+      const readChecked = async (batch: ReadonlyArray<Step>, label: string, before: (step: Step) => void) => {
+        for (const step of batch) {
+          before(step)
+          const r = await conn.response({ head: step.head })
+          if (r === undefined) {
+            broken++
+            return
+          }
+          const problem = step.check(r)
+          if (problem === undefined) ok++
+          else wrong.push(`${label}${step.request.split("\r\n")[0]}: ${problem}`)
+        }
+      }
       try {
         if (pattern < 4) {
           // keep-alive: one request at a time
           const batch = pickBatch(next, 1 + next(8))
           issued += batch.length
-          for (const step of batch) {
-            conn.send(step.request)
-            const r = await conn.response({ head: step.head })
-            if (r === undefined) {
-              broken++
-              break
-            }
-            const problem = step.check(r)
-            if (problem === undefined) ok++
-            else wrong.push(`${step.request.split("\r\n")[0]}: ${problem}`)
-          }
+          await readChecked(batch, "", (step) => conn.send(step.request))
         } else if (pattern < 6) {
           // pipelined: the whole batch in one write
           const batch = pickBatch(next, 2 + next(15))
           issued += batch.length
           conn.send(batch.map((s) => s.request).join(""))
-          for (const step of batch) {
-            const r = await conn.response({ head: step.head })
-            if (r === undefined) {
-              broken++
-              break
-            }
-            const problem = step.check(r)
-            if (problem === undefined) ok++
-            else wrong.push(`pipelined ${step.request.split("\r\n")[0]}: ${problem}`)
-          }
+          await readChecked(batch, "pipelined ", () => {})
         } else if (pattern < 9) {
           // one request, Connection: close
           const step = pickBatch(next, 1)[0]!
