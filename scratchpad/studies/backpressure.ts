@@ -64,6 +64,7 @@ const countingSocketServer = Layer.effect(
 const accessLines: Array<string> = []
 const quietLog: Context.Tag.Service<AccessLog> = {
   tracing: false,
+  logsRequests: true,
   request: (e) => Effect.sync(() => void accessLines.push(`"${e.requestLine}" ${e.status}, ${e.bytes} body bytes`)),
   trace: () => Effect.void,
   error: (message) => Effect.sync(() => void accessLines.push(`error: ${message}`))

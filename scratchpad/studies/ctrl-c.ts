@@ -61,6 +61,7 @@ const labelOf = (detail: string | undefined) => {
 /** The server's log service, writing onto the timeline instead of stdout. */
 const timelineLog: Context.Tag.Service<AccessLog> = {
   tracing: true,
+  logsRequests: true,
   request: (e) => noteEffect("server", `${e.connection}${e.fiber} access: "${e.requestLine}" ${e.status}, ${e.bytes} body bytes`),
   trace: (e) =>
     noteEffect("server", () =>

@@ -26,6 +26,7 @@ import { SocketError } from "./errors.ts"
  * can still be written after the peer's FIN.
  */
 export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()): Connection => {
+  let peer: { readonly address: string; readonly port: number } | undefined
   let failure: SocketError | undefined
   /** Bytes handed to socket.write. */
   let queued = 0
@@ -160,8 +161,14 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
 
   return {
     id,
-    remoteAddress: socket.remoteAddress ?? "",
-    remotePort: socket.remotePort ?? 0,
+    // asked of the socket (getpeername(2)) the first time someone wants it, then kept: it is gone
+    // from the socket once destroyed, so a caller that will want it late asks early
+    get remoteAddress() {
+      return (peer ??= peerOf(socket)).address
+    },
+    get remotePort() {
+      return (peer ??= peerOf(socket)).port
+    },
     // asked of the socket only when wanted: a getsockname(2) per connection otherwise
     get localAddress() {
       return socket.localAddress ?? ""
@@ -179,6 +186,8 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     })
   }
 }
+
+const peerOf = (socket: net.Socket) => ({ address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 })
 
 /** Writes larger than this go out in slices of this size. */
 const SLICE = 64 * 1024

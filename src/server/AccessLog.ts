@@ -68,6 +68,8 @@ export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
   AccessLog,
   {
     readonly tracing: boolean
+    /** False with `quiet`: callers may skip building entries (and asking the socket for the peer's address). */
+    readonly logsRequests: boolean
     readonly request: (entry: AccessEntry) => Effect.Effect<void>
     /** Called only when `tracing`; callers check first to avoid building entries. */
     readonly trace: (entry: TraceEntry) => Effect.Effect<void>
@@ -148,6 +150,7 @@ export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Ser
   const json = options.format === "json"
   return {
     tracing: options.trace,
+    logsRequests: !options.quiet,
     request: (entry) =>
       options.quiet ? Effect.void : Effect.sync(() => sink.out(json ? requestJson(entry) : requestText(entry))),
     trace: (entry) =>

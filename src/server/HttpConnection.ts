@@ -136,7 +136,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         const sent = yield* Effect.either(
           Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(limits.writeTimeoutMs))
         )
-        yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bodyLength : 0))
+        if (log.logsRequests) yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bodyLength : 0))
         yield* Clock.sleep(Duration.millis(LINGER_MS))
         yield* conn.destroy
       })
@@ -324,7 +324,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         ctx.state.phase = "responding"
         const progress = { bytes: 0 }
         const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress, { status }).pipe(
-          Effect.onExit(() => log.request(accessEntry(begun, "-", status, progress.bytes))),
+          Effect.onExit(() => log.logsRequests ? log.request(accessEntry(begun, "-", status, progress.bytes)) : Effect.void),
           Effect.either
         )
         ctx.state.phase = "reading"
@@ -359,7 +359,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         const written = yield* writeResponse(head, response, keepAlive, progress, sent).pipe(
           Effect.onExit((exit) =>
             Effect.zipRight(
-              log.request(accessEntry(begun, requestLine, sent.status, progress.bytes)),
+              log.logsRequests ? log.request(accessEntry(begun, requestLine, sent.status, progress.bytes)) : Effect.void,
               trace(
                 "request-ended",
                 `${sent.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`

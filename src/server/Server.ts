@@ -43,6 +43,9 @@ export interface RunningServer {
   readonly addresses: ReadonlyArray<BoundAddress>
 }
 
+/** "#42" for a fiber's id; FiberId.threadName does the same through a set, once per connection. */
+const fiberName = (id: FiberId.FiberId): string => (id._tag === "Runtime" ? `#${id.id}` : FiberId.threadName(id))
+
 /** After an accept fails (other than by the listener closing), the loop waits this long before the next. */
 const ACCEPT_RETRY = Duration.millis(100)
 
@@ -163,7 +166,7 @@ export const serve = (
      */
     const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
       Effect.flatMap(Effect.fiberId, (id) => {
-        const fiber = FiberId.threadName(id)
+        const fiber = fiberName(id)
         const acquire = log.tracing
           ? Effect.as(trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`), conn)
           : Effect.succeed(conn)
@@ -216,7 +219,7 @@ export const serve = (
           remoteAddress: conn.remoteAddress,
           remotePort: conn.remotePort,
           connection: conn.id,
-          fiber: FiberId.threadName(yield* Effect.fiberId),
+          fiber: fiberName(yield* Effect.fiberId),
           requestLine: "-",
           status: 503,
           bytes: sent ? bodyLength : 0,
@@ -233,6 +236,9 @@ export const serve = (
         // the listener closes.
         const acceptOne = Effect.uninterruptible(Effect.flatMap(listener.accept, (conn) => {
           open.add(conn)
+          // the peer's address is asked of the socket only when a log line will want it, and now,
+          // before a close could take it away
+          if (log.logsRequests || log.tracing) void conn.remoteAddress
           if (live.size >= config.maxConnections) {
             // refusals are bounded too: past as many again, drop at once
             if (refusing >= config.maxConnections) {
