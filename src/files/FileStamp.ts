@@ -39,7 +39,9 @@ export const fromInfo = (info: FileSystem.File.Info): FileStamp => {
 
 const stampOfStats = (s: NFS.Stats): FileStamp => ({
   isFile: s.isFile(),
-  // mtimeMs and ctimeMs carry sub-millisecond digits: rewrites within one millisecond still differ
+  // mtimeMs and ctimeMs keep the file system's sub-millisecond digits; how often they move depends
+  // on the kernel (once per timer tick on older ones), so StaticFiles keeps no bytes of a file
+  // changed within SETTLE_MS: a rewrite the stamp cannot see is then never served from memory
   key: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.mode}`,
   size: s.size,
   mtimeMs: s.mtimeMs,
@@ -53,6 +55,26 @@ const stampInThreadPool = (path: string): Effect.Effect<FileStamp, SystemError> 
     })
   })
 
+/**
+ * File systems on which a stat may wait on a network or another process
+ * (NFS, SMB/CIFS, FUSE, 9p, Ceph, Lustre, AFS, GPFS, BeeGFS): a hung server
+ * would freeze the event loop, so the files under them are stamped in the
+ * thread pool from the start (statfs(2) magic numbers).
+ */
+const REMOTE_FILE_SYSTEMS = new Set([
+  0x6969, 0xff534d42, 0xfe534d42, 0x517b, 0x65735546, 0x01021997, 0x00c36400, 0x0bd00bd0, 0x5346414f, 0x6b414653,
+  0x47504653, 0x19830326, 0x73757245, 0x564c
+])
+
+/** Whether the file system holding `path` is one of REMOTE_FILE_SYSTEMS; undefined when it cannot be told (no such path). */
+const isRemote = (path: string): boolean | undefined => {
+  try {
+    return REMOTE_FILE_SYSTEMS.has(NFS.statfsSync(path).type >>> 0)
+  } catch {
+    return undefined
+  }
+}
+
 /** A synchronous stat that takes longer than this is slow. */
 export const SYNC_STAT_LIMIT_MS = 2
 /** This many slow stats in a row mean a slow file system (one could be the process being descheduled). */
@@ -63,15 +85,23 @@ export const SLOW_STATS_TO_SWITCH = 3
  * ago is answered from the kernel's inode cache in a few microseconds on a
  * local file system; through the thread pool it costs a cross-thread
  * round trip that is most of a small response's cost. So it runs
- * synchronously, as nginx's workers do, until SLOW_STATS_TO_SWITCH stats
- * in a row each take longer than SYNC_STAT_LIMIT_MS (a network file system,
- * a disk under pressure): then all later stamps go to the thread pool, so
- * a slow file system holds the event loop up a few times at most.
+ * synchronously, as nginx's workers do, unless the first file stamped lies
+ * on a network or user-space file system (REMOTE_FILE_SYSTEMS, by statfs),
+ * and until SLOW_STATS_TO_SWITCH stats in a row each take longer than
+ * SYNC_STAT_LIMIT_MS (a disk under pressure): then all later stamps go to
+ * the thread pool, so a slow file system holds the event loop up a few
+ * times at most.
  */
 export const make = (now: () => number = () => performance.now()) => {
   let synchronous = true
   let slowInARow = 0
+  let checkedFileSystem = false
   const stamp = (path: string): Effect.Effect<FileStamp, SystemError> => {
+    if (!checkedFileSystem) {
+      const remote = isRemote(path)
+      checkedFileSystem = remote !== undefined
+      if (remote === true) synchronous = false
+    }
     if (!synchronous) return stampInThreadPool(path)
     const started = now()
     let stats: NFS.Stats | undefined

@@ -14,7 +14,8 @@ const read = (path: string, start: number, length: number): Effect.Effect<Uint8A
   Effect.async<Uint8Array, SystemError>((resume) => {
     NFS.open(path, "r", (openError, fd) => {
       if (openError !== null) return resume(Effect.fail(systemError("open", path, openError)))
-      const buffer = Buffer.allocUnsafe(length)
+      // not from Node's shared pool: a small file kept by the cache would pin a whole 8 KiB slab
+      const buffer = Buffer.allocUnsafeSlow(length)
       NFS.read(fd, buffer, 0, length, start, (readError, bytesRead) => {
         // The descriptor is closed whatever happens to the fiber that asked.
         NFS.close(fd, () => {

@@ -99,6 +99,15 @@ export interface StaticFilesOptions {
 
 /** A remembered resolution is redone in full at least this often, whatever its stamps say. */
 export const RESOLVE_AGAIN_MS = 1000
+/**
+ * The bytes of a file modified less than this long ago (either way) are not
+ * kept: a file system whose timestamps move once per timer tick, or a read
+ * that overlapped a write, could leave bytes that the file's stamp does not
+ * tell apart from the next version.
+ */
+export const SETTLE_MS = 1000
+/** Longer URL paths are resolved every time rather than remembered. */
+const MAX_CACHED_PATH = 1024
 const indexNames = ["index.html", "index.htm"] as const
 
 type Outcome = "NotFound" | "Forbidden"
@@ -168,10 +177,18 @@ export const make = (
     const spans = yield* Effect.serviceOption(SpanReader)
     const stamps = yield* Effect.serviceOption(FileStamps)
     const clock = yield* Effect.clock
+    /** Milliseconds that a step of the wall clock does not move. */
+    const monotonicNow = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
     const cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024
     const cache = cacheBytes > 0
       ? new FileCache({ maxBytes: cacheBytes, maxFileBytes: chunkSize, maxEntries: 4096 })
       : undefined
+    /** Keeps the whole content of a remembered entry, once the file has settled (see SETTLE_MS). */
+    const keep = (file: FileEntry, bytes: Uint8Array) => {
+      if (cache !== undefined && Math.abs(clock.unsafeCurrentTimeMillis() - file.mtime.getTime()) >= SETTLE_MS) {
+        cache.keep(file, bytes)
+      }
+    }
     const stampOf = (candidate: string): Effect.Effect<FileStamp, PlatformError> =>
       Option.isSome(stamps) ? stamps.value.stamp(candidate) : Effect.map(fs.stat(candidate), fromInfo)
     const rootPath = yield* fs.realPath(path.resolve(root)).pipe(
@@ -286,7 +303,7 @@ export const make = (
     const resolveAndRemember = (key: string, rawPath: string, options: LookupOptions, fileCache: FileCache) =>
       Effect.flatMap(resolve(rawPath, options), ({ candidate, lookup }) => {
         if (candidate === undefined || lookup._tag !== "File") return Effect.succeed(lookup)
-        const resolvedAt = clock.unsafeCurrentTimeMillis()
+        const resolvedAt = monotonicNow()
         return stampOf(candidate).pipe(
           Effect.map((stamp) => {
             const file = lookup.file
@@ -305,9 +322,14 @@ export const make = (
 
     const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
       if (cache === undefined) return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
-      const key = options.dotfiles ? "." + rawPath : rawPath
+      // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
+      // share one entry instead of each holding a copy and pushing the popular ones out.
+      const decoded = decodeUrlPath(rawPath, options)
+      if (decoded._tag !== "Path") return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
+      const key = (options.dotfiles ? "." : "/") + decoded.segments.join("/") + (decoded.trailingSlash ? "/" : "")
+      if (key.length > MAX_CACHED_PATH) return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
       const known = cache.get(key)
-      if (known === undefined || clock.unsafeCurrentTimeMillis() - known.resolvedAt >= RESOLVE_AGAIN_MS) {
+      if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) {
         return resolveAndRemember(key, rawPath, options, cache)
       }
       return Effect.matchEffect(stampOf(known.candidate), {
@@ -359,7 +381,7 @@ export const make = (
             Effect.mapError((error) => toFileError(file.path, error)),
             Effect.flatMap((bytes) => {
               if (bytes.length < length) return Effect.fail(shortRead(file, bytes.length, length))
-              if (length === file.size) cache?.keep(file, bytes)
+              if (length === file.size) keep(file, bytes)
               return Effect.succeed(bytes)
             })
           )
@@ -374,7 +396,7 @@ export const make = (
               if (bytes.length < length) return Effect.fail(shortRead(file, bytes.length, length))
               // a file that grew since lookup is not the file looked up: cut, and not kept
               if (bytes.length > length) return Effect.succeed(bytes.subarray(0, length))
-              cache?.keep(file, bytes)
+              keep(file, bytes)
               return Effect.succeed(bytes)
             })
           )
@@ -419,8 +441,10 @@ export const make = (
           const scope = yield* Effect.scope
           const buffers = [new Uint8Array(streamChunkSize), new Uint8Array(streamChunkSize)] as const
           let next = 0
-          /** The read in flight, if any: it completes (or fails) with the bytes it read. */
+          /** The read started ahead, if the consumer has not taken it yet: it gives the bytes it read. */
           let ahead: Effect.Effect<Uint8Array, FileError> | undefined
+          /** The last read started; the handle is not closed before it is done. */
+          let lastStarted: Effect.Effect<unknown, unknown> = Effect.void
           /** Starts reading the next chunk at once; the effect returned waits for it. */
           const startNext = (): Effect.Effect<Effect.Effect<Uint8Array, FileError>> => {
             const buffer = buffers[next]!.subarray(0, Math.min(streamChunkSize, length - sent))
@@ -428,26 +452,29 @@ export const make = (
             const bytesOf = (size: number) => buffer.subarray(0, size)
             if (Option.isSome(spans)) {
               // straight from the descriptor at an explicit offset: no fiber per chunk
-              return Effect.sync(() =>
-                Effect.mapBoth(spans.value.startRead(handle.fd, buffer, start + sent), {
+              return Effect.sync(() => {
+                const pending = Effect.mapBoth(spans.value.startRead(handle.fd, buffer, start + sent), {
                   onFailure: (error) => toFileError(file.path, error),
                   onSuccess: bytesOf
                 })
-              )
+                lastStarted = pending
+                return pending
+              })
             }
+            // uninterruptible: closing the stream's scope waits for the read instead of leaving it running
             return Effect.map(
               Effect.forkIn(
-                Effect.mapBoth(handle.read(buffer), {
+                Effect.uninterruptible(Effect.mapBoth(handle.read(buffer), {
                   onFailure: (error) => toFileError(file.path, error),
                   onSuccess: (size) => bytesOf(Number(size))
-                }),
+                })),
                 scope
               ),
               Fiber.join
             )
           }
-          // a read in flight finishes before the handle closes
-          yield* Effect.addFinalizer(() => ahead === undefined ? Effect.void : Effect.ignore(ahead))
+          // added after the handle, so run before it closes: a read in flight finishes first
+          yield* Effect.addFinalizer(() => Effect.ignore(Effect.suspend(() => lastStarted)))
           return Stream.repeatEffectOption(Effect.suspend(() => {
             if (sent >= length) return Effect.fail(Option.none())
             const current = ahead ?? Effect.flatten(startNext())

@@ -89,13 +89,14 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
    */
   const writeWhole = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
     queued += chunk.length
-    let done = false
-    socket.write(chunk, () => {
-      done = true
+    let outcome: Exit.Exit<void, SocketError> | undefined
+    socket.write(chunk, (error) => {
+      // Node calls back with the error before it emits 'error'
+      outcome = error ? Exit.fail(failure ?? toSocketError(id, error)) : Exit.void
       wakeAll(writers)
     })
     if (socket.writableLength === 0) return Effect.void
-    return awaitCondition(writers, () => done ? Exit.void : writeFailure())
+    return awaitCondition(writers, () => outcome ?? writeFailure())
   }
 
   /** Writes a chunk larger than SLICE, one slice after the other, without entering Effect per slice. */

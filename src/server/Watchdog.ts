@@ -21,7 +21,7 @@ import { Clock, Duration, Effect, FiberHandle, FiberSet, type Scope } from "effe
  * plain call, so the guarded writes stay timer-free.
  */
 export interface Watchdog<K> {
-  /** Epoch milliseconds, from the Clock. */
+  /** Milliseconds from the Clock's monotonic time (epoch-based, but never stepped). */
   readonly now: () => number
   /** Expire at `at` (epoch ms) with `kind`, unless re-armed or disarmed first. */
   readonly arm: (at: number, kind: K) => Effect.Effect<void>
@@ -114,7 +114,8 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
   const clock = yield* Effect.clock
   const sleeper = yield* FiberHandle.make<void, never>()
   const expiries = yield* FiberSet.make<void, never>()
-  const now = () => clock.unsafeCurrentTimeMillis()
+  // The monotonic clock, as the connections' deadlines use: a step of the wall clock moves no deadline.
+  const now = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
   const heap = new EntryHeap()
   let entries = 0
   /** When the sleeping fiber wakes (Infinity when none sleeps). */
@@ -146,8 +147,8 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
   }
 
   /** Takes every entry that is due; returns the timers that expire. */
-  const due = (at: number): Array<Timer> => {
-    const expiring: Array<Timer> = []
+  const due = (at: number): Array<readonly [Timer, unknown]> => {
+    const expiring: Array<readonly [Timer, unknown]> = []
     while (true) {
       const top = heap.peek()
       if (top === undefined || top.at > at) break
@@ -170,7 +171,7 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       if (timer.deadline > at) schedule(timer, timer.deadline)
       else {
         timer.expired = timer.kind
-        expiring.push(timer)
+        expiring.push([timer, timer.kind])
       }
     }
     entries = heap.size
@@ -184,9 +185,9 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
     while (true) {
       const at = now()
       const expiring = due(at)
-      for (const timer of expiring) {
+      for (const [timer, kind] of expiring) {
         // the action is interruptible (its own timeouts, the server's shutdown), unlike this step
-        if (timer.onExpire !== undefined) yield* FiberSet.run(expiries, Effect.interruptible(timer.onExpire(timer.kind)))
+        if (timer.onExpire !== undefined) yield* FiberSet.run(expiries, Effect.interruptible(timer.onExpire(kind)))
       }
       const next = heap.peek()
       if (next === undefined) {
@@ -198,10 +199,15 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
     }
   }).pipe(Effect.uninterruptible)
 
+  // Recording the wake-up and starting the fiber that honours it are one uninterruptible step:
+  // a wake-up recorded but never started would make every later deadline wait on it.
   const wakeBy = (at: number): Effect.Effect<void> => {
     if (at >= wakeAt) return Effect.void
-    wakeAt = at
-    return Effect.asVoid(FiberHandle.run(sleeper, watch))
+    return Effect.uninterruptible(Effect.suspend(() => {
+      if (at >= wakeAt) return Effect.void
+      wakeAt = at
+      return Effect.asVoid(FiberHandle.run(sleeper, watch))
+    }))
   }
 
   const make = <K>(onExpire: (kind: K) => Effect.Effect<void>): Watchdog<K> => {

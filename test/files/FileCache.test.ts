@@ -9,7 +9,7 @@ import * as NPath from "node:path"
 import { FileCache } from "../../src/files/FileCache.ts"
 import * as FileStamp from "../../src/files/FileStamp.ts"
 import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
-import { type FileEntry, type Lookup, RESOLVE_AGAIN_MS, StaticFiles } from "../../src/files/StaticFiles.ts"
+import { type FileEntry, type Lookup, RESOLVE_AGAIN_MS, SETTLE_MS, StaticFiles } from "../../src/files/StaticFiles.ts"
 
 const hidden = { dotfiles: false }
 const decoder = new TextDecoder()
@@ -212,6 +212,37 @@ describe("StaticFiles with its cache (file system in memory)", () => {
     }).pipe(Effect.provide(memory.layer))
   })
 
+  it.effect("the spellings of one path share one entry", () => {
+    const memory = memoryFs()
+    memory.put("/srv/a.txt", "first")
+    return Effect.gen(function*() {
+      const service = yield* StaticFiles.make("/srv")
+      expect(yield* serve(service, "/a.txt")).toBe("first")
+      memory.calls.length = 0
+      for (const spelling of ["//a.txt", "/./a.txt", "/b/../a.txt", "/%61.txt"]) expect(yield* serve(service, spelling)).toBe("first")
+      expect(memory.calls).toEqual(Array(4).fill("stat /srv/a.txt"))
+    }).pipe(Effect.provide(memory.layer))
+  })
+
+  it.effect(`the bytes of a file changed less than ${SETTLE_MS} ms ago are read again each time`, () => {
+    const memory = memoryFs()
+    memory.put("/srv/a.txt", "fresh", 10_000)
+    return Effect.gen(function*() {
+      yield* TestClock.adjust(10_500)
+      const service = yield* StaticFiles.make("/srv")
+      expect(yield* serve(service, "/a.txt")).toBe("fresh")
+      memory.calls.length = 0
+      expect(yield* serve(service, "/a.txt")).toBe("fresh")
+      expect(memory.calls).toEqual(["stat /srv/a.txt", "readFile /srv/a.txt"])
+      yield* TestClock.adjust(SETTLE_MS)
+      // settled now; the full resolution is due again too (RESOLVE_AGAIN_MS), then the bytes are kept
+      yield* serve(service, "/a.txt")
+      memory.calls.length = 0
+      expect(yield* serve(service, "/a.txt")).toBe("fresh")
+      expect(memory.calls).toEqual(["stat /srv/a.txt"])
+    }).pipe(Effect.provide(memory.layer))
+  })
+
   it.effect("ranges of a cached file come from memory", () => {
     const memory = memoryFs()
     memory.put("/srv/a.txt", "0123456789")
@@ -303,5 +334,15 @@ describe("FileStamp (node:fs)", () => {
       expect((yield* stamps.stamp(path)).key).toBe(stamp.key)
       const gone = yield* Effect.flip(stamps.stamp(path + ".missing"))
       expect(gone.reason).toBe("NotFound")
+    }))
+
+  it.effect("files on a local file system are stamped synchronously (the check waits for a path that exists)", () =>
+    Effect.gen(function*() {
+      const stamps = FileStamp.make()
+      yield* Effect.flip(stamps.stamp("/no/such/directory/file"))
+      expect(stamps.synchronous()).toBe(true)
+      yield* stamps.stamp(import.meta.filename)
+      const remote = [0x6969, 0x65735546].includes(NFS.statfsSync(import.meta.filename).type >>> 0)
+      expect(stamps.synchronous()).toBe(!remote)
     }))
 })
