@@ -4,7 +4,7 @@ import { Array as Arr, Context, Data, Effect, Fiber, Layer, Option, Stream } fro
 import { FileCache } from "./FileCache.ts"
 import { type FileStamp, FileStamps, fromInfo } from "./FileStamp.ts"
 import { SpanReader } from "./SpanReader.ts"
-import { decodeUrlPath } from "./urlPath.ts"
+import { decodeUrlPath, type UrlPathResult } from "./urlPath.ts"
 
 export interface LookupOptions {
   /** Serve names starting with "." (off by default: such paths are NotFound). */
@@ -264,11 +264,9 @@ export const make = (
      * index.htm would not notice an index.html created beside it).
      */
     const resolve = (
-      rawPath: string,
-      options: LookupOptions
+      decoded: UrlPathResult
     ): Effect.Effect<{ readonly lookup: Lookup; readonly candidate?: string }, InvalidPath | FileError> =>
       Effect.gen(function*() {
-        const decoded = decodeUrlPath(rawPath, options)
         if (decoded._tag === "Invalid") return yield* new InvalidPath({ message: decoded.message })
         if (decoded._tag === "Refused") return { lookup: { _tag: "NotFound" } } as const
         const candidate = path.join(rootPath, ...decoded.segments)
@@ -300,8 +298,8 @@ export const make = (
      * renamed on the way to the file does not change it: the resolution is
      * redone in full every RESOLVE_AGAIN_MS anyway.
      */
-    const resolveAndRemember = (key: string, rawPath: string, options: LookupOptions, fileCache: FileCache) =>
-      Effect.flatMap(resolve(rawPath, options), ({ candidate, lookup }) => {
+    const resolveAndRemember = (key: string, decoded: UrlPathResult, fileCache: FileCache) =>
+      Effect.flatMap(resolve(decoded), ({ candidate, lookup }) => {
         if (candidate === undefined || lookup._tag !== "File") return Effect.succeed(lookup)
         const resolvedAt = monotonicNow()
         return stampOf(candidate).pipe(
@@ -321,27 +319,24 @@ export const make = (
       })
 
     const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
-      if (cache === undefined) return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
+      const decoded = decodeUrlPath(rawPath, options)
       // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
       // share one entry instead of each holding a copy and pushing the popular ones out.
-      const decoded = decodeUrlPath(rawPath, options)
-      if (decoded._tag !== "Path") return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
-      const key = (options.dotfiles ? "." : "/") + decoded.segments.join("/") + (decoded.trailingSlash ? "/" : "")
-      if (key.length > MAX_CACHED_PATH) return Effect.map(resolve(rawPath, options), (resolved) => resolved.lookup)
-      const known = cache.get(key)
-      if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) {
-        return resolveAndRemember(key, rawPath, options, cache)
+      const key = cache === undefined || decoded._tag !== "Path"
+        ? undefined
+        : (options.dotfiles ? "." : "/") + decoded.segments.join("/") + (decoded.trailingSlash ? "/" : "")
+      if (cache === undefined || key === undefined || key.length > MAX_CACHED_PATH) {
+        return Effect.map(resolve(decoded), (resolved) => resolved.lookup)
       }
+      const known = cache.get(key)
+      const again = () => {
+        cache.forget(key)
+        return resolveAndRemember(key, decoded, cache)
+      }
+      if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) return again()
       return Effect.matchEffect(stampOf(known.candidate), {
-        onFailure: () => {
-          cache.forget(key)
-          return resolveAndRemember(key, rawPath, options, cache)
-        },
-        onSuccess: (stamp) => {
-          if (stamp.key === known.stamp) return Effect.succeed(known.lookup)
-          cache.forget(key)
-          return resolveAndRemember(key, rawPath, options, cache)
-        }
+        onFailure: again,
+        onSuccess: (stamp) => stamp.key === known.stamp ? Effect.succeed(known.lookup) : again()
       })
     }
 
