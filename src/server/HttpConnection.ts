@@ -281,7 +281,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
               Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), Response.errorPage(500))
             return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
           }
-          const written = Effect.zipRight(write(headBytesOf(head, response, keepAlive)), Effect.void)
+          const written = write(headBytesOf(head, response, keepAlive))
           if (first._tag === "Left") return written
           return written.pipe(Effect.zipRight(writeChunks(first.right, progress)), Effect.zipRight(writeRest(pull, progress)))
         })))
