@@ -291,6 +291,18 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect(typeof line.durationMs).toBe("number")
   }, 30_000)
 
+  it("a port right after an on/off option is a port (--quiet 0), not that option's value", async () => {
+    const server = await start(["--quiet", "0"])
+    const ports = [...server.stdout().matchAll(/http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) => Number(m[1]))
+    expect(ports).toHaveLength(2)
+    expect((await fetchRaw(ports[1]!, get("/style.css"))).status).toBe(200)
+    await new Promise((r) => setTimeout(r, 100))
+    server.child.kill("SIGINT")
+    expect((await server.exited).code).toBe(0)
+    // quiet: nothing after the start-up lines
+    expect(server.stdout().trim().split("\n").at(-1)).toBe("Press Ctrl-C to stop.")
+  }, 30_000)
+
   it("several ports: one listener each, all printed and served; IPv6 loopback with --host ::1", async () => {
     const two = await start(["0", "--quiet"])
     const ports = [...two.stdout().matchAll(/http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) => Number(m[1]))
