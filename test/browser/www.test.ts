@@ -292,7 +292,9 @@ describe.skipIf(skipReason !== "")(`www/ in Chromium${skipReason}`, () => {
       expect(exchange.status === 304 && exchange.conditional, `${exchange.path} on reload`).toBe(true)
     }
 
-    // A revalidation of each subresource, as a later reload would make it.
+    // A revalidation of each subresource, as a later reload would make it; the reload's own
+    // requests may still be in flight (an image decoded late): let the network settle first.
+    await page.waitForLoadState("networkidle")
     wire.clear()
     const statuses = await page.evaluate(() =>
       Promise.all(["/css/site.css", "/js/site.js", "/img/logo.svg"].map((path) =>
@@ -301,7 +303,11 @@ describe.skipIf(skipReason !== "")(`www/ in Chromium${skipReason}`, () => {
     )
     expect(statuses).toEqual([200, 200, 200]) // what the page sees: the cached copy
     const revalidations = wire.exchanges()
-    expect(revalidations.map((x) => x.path).sort()).toEqual(["GET /css/site.css", "GET /img/logo.svg", "GET /js/site.js"])
+    expect([...new Set(revalidations.map((x) => x.path))].sort()).toEqual([
+      "GET /css/site.css",
+      "GET /img/logo.svg",
+      "GET /js/site.js"
+    ])
     for (const exchange of revalidations) {
       expect(exchange, exchange.path).toMatchObject({ status: 304, conditional: true })
     }
