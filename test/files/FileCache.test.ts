@@ -127,6 +127,17 @@ const memoryFs = () => {
   return { files, calls, put, layer }
 }
 
+/** Runs `body` against StaticFiles over "/srv" on a file system in memory holding `files` (path: text). */
+const inMemory = <A, E>(
+  files: Record<string, string>,
+  body: (service: StaticFiles["Type"], memory: ReturnType<typeof memoryFs>) => Effect.Effect<A, E>,
+  options?: { readonly cacheBytes?: number }
+) => {
+  const memory = memoryFs()
+  for (const [path, text] of Object.entries(files)) memory.put(path, text)
+  return Effect.flatMap(StaticFiles.make("/srv", options), (service) => body(service, memory)).pipe(Effect.provide(memory.layer))
+}
+
 describe("StaticFiles with its cache (file system in memory)", () => {
   const serve = (service: StaticFiles["Type"], rawPath: string) =>
     Effect.gen(function*() {
@@ -135,94 +146,75 @@ describe("StaticFiles with its cache (file system in memory)", () => {
       return decoder.decode(yield* service.read(found.file))
     })
 
-  it.effect("a second request for a file costs one stat: no realpath, no read", () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "first")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      expect(yield* serve(service, "/a.txt")).toBe("first")
-      memory.calls.length = 0
-      expect(yield* serve(service, "/a.txt")).toBe("first")
-      expect(yield* serve(service, "/a.txt")).toBe("first")
-      expect(memory.calls).toEqual(["stat /srv/a.txt", "stat /srv/a.txt"])
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect("a second request for a file costs one stat: no realpath, no read", () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        memory.calls.length = 0
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        expect(memory.calls).toEqual(["stat /srv/a.txt", "stat /srv/a.txt"])
+      })))
 
-  it.effect("a file rewritten, replaced or removed is seen by the very next request", () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "first")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      expect(yield* serve(service, "/a.txt")).toBe("first")
-      memory.put("/srv/a.txt", "second, longer", 1_000_000)
-      expect(yield* serve(service, "/a.txt")).toBe("second, longer")
-      // same size, same inode, only the modification time differs
-      memory.files.get("/srv/a.txt")!.bytes = new TextEncoder().encode("SECOND, LONGER")
-      memory.files.get("/srv/a.txt")!.mtime += 1
-      expect(yield* serve(service, "/a.txt")).toBe("SECOND, LONGER")
-      memory.files.delete("/srv/a.txt")
-      expect(yield* serve(service, "/a.txt")).toBe("NotFound")
-      memory.put("/srv/a.txt", "back")
-      expect(yield* serve(service, "/a.txt")).toBe("back")
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect("a file rewritten, replaced or removed is seen by the very next request", () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        memory.put("/srv/a.txt", "second, longer", 1_000_000)
+        expect(yield* serve(service, "/a.txt")).toBe("second, longer")
+        // same size, same inode, only the modification time differs
+        memory.files.get("/srv/a.txt")!.bytes = new TextEncoder().encode("SECOND, LONGER")
+        memory.files.get("/srv/a.txt")!.mtime += 1
+        expect(yield* serve(service, "/a.txt")).toBe("SECOND, LONGER")
+        memory.files.delete("/srv/a.txt")
+        expect(yield* serve(service, "/a.txt")).toBe("NotFound")
+        memory.put("/srv/a.txt", "back")
+        expect(yield* serve(service, "/a.txt")).toBe("back")
+      })))
 
-  it.effect(`the resolution is redone in full after ${RESOLVE_AGAIN_MS} ms, whatever the stamps say`, () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "first")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      yield* serve(service, "/a.txt")
-      yield* TestClock.adjust(RESOLVE_AGAIN_MS - 1)
-      memory.calls.length = 0
-      yield* serve(service, "/a.txt")
-      expect(memory.calls.some((call) => call.startsWith("realPath"))).toBe(false)
-      yield* TestClock.adjust(1)
-      memory.calls.length = 0
-      yield* serve(service, "/a.txt")
-      expect(memory.calls).toContain("realPath /srv/a.txt")
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect(`the resolution is redone in full after ${RESOLVE_AGAIN_MS} ms, whatever the stamps say`, () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        yield* serve(service, "/a.txt")
+        yield* TestClock.adjust(RESOLVE_AGAIN_MS - 1)
+        memory.calls.length = 0
+        yield* serve(service, "/a.txt")
+        expect(memory.calls.some((call) => call.startsWith("realPath"))).toBe(false)
+        yield* TestClock.adjust(1)
+        memory.calls.length = 0
+        yield* serve(service, "/a.txt")
+        expect(memory.calls).toContain("realPath /srv/a.txt")
+      })))
 
-  it.effect("an index.html is cached, and one created beside an index.htm wins at once", () => {
-    const memory = memoryFs()
-    memory.put("/srv/d/index.htm", "htm")
-    memory.put("/srv/index.html", "home")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      expect(yield* serve(service, "/")).toBe("home")
-      memory.calls.length = 0
-      expect(yield* serve(service, "/")).toBe("home")
-      expect(memory.calls).toEqual(["stat /srv/index.html"])
-      expect(yield* serve(service, "/d/")).toBe("htm")
-      memory.put("/srv/d/index.html", "html")
-      expect(yield* serve(service, "/d/")).toBe("html")
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect("an index.html is cached, and one created beside an index.htm wins at once", () =>
+    inMemory({ "/srv/d/index.htm": "htm", "/srv/index.html": "home" }, (service, memory) =>
+      Effect.gen(function*() {
+        expect(yield* serve(service, "/")).toBe("home")
+        memory.calls.length = 0
+        expect(yield* serve(service, "/")).toBe("home")
+        expect(memory.calls).toEqual(["stat /srv/index.html"])
+        expect(yield* serve(service, "/d/")).toBe("htm")
+        memory.put("/srv/d/index.html", "html")
+        expect(yield* serve(service, "/d/")).toBe("html")
+      })))
 
-  it.effect("with cacheBytes 0 every request resolves and reads in full", () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "first")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv", { cacheBytes: 0 })
-      yield* serve(service, "/a.txt")
-      memory.calls.length = 0
-      yield* serve(service, "/a.txt")
-      expect(memory.calls).toEqual(["realPath /srv/a.txt", "stat /srv/a.txt", "readFile /srv/a.txt"])
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect("with cacheBytes 0 every request resolves and reads in full", () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        yield* serve(service, "/a.txt")
+        memory.calls.length = 0
+        yield* serve(service, "/a.txt")
+        expect(memory.calls).toEqual(["realPath /srv/a.txt", "stat /srv/a.txt", "readFile /srv/a.txt"])
+      }), { cacheBytes: 0 }))
 
-  it.effect("the spellings of one path share one entry", () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "first")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      expect(yield* serve(service, "/a.txt")).toBe("first")
-      memory.calls.length = 0
-      for (const spelling of ["//a.txt", "/./a.txt", "/b/../a.txt", "/%61.txt"]) expect(yield* serve(service, spelling)).toBe("first")
-      expect(memory.calls).toEqual(Array(4).fill("stat /srv/a.txt"))
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect("the spellings of one path share one entry", () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        memory.calls.length = 0
+        for (const spelling of ["//a.txt", "/./a.txt", "/b/../a.txt", "/%61.txt"]) expect(yield* serve(service, spelling)).toBe("first")
+        expect(memory.calls).toEqual(Array(4).fill("stat /srv/a.txt"))
+      })))
 
   it.effect(`the bytes of a file changed less than ${SETTLE_MS} ms ago are read again each time`, () => {
     const memory = memoryFs()
@@ -243,19 +235,16 @@ describe("StaticFiles with its cache (file system in memory)", () => {
     }).pipe(Effect.provide(memory.layer))
   })
 
-  it.effect("ranges of a cached file come from memory", () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "0123456789")
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      const file = fileOf(yield* service.lookup("/a.txt", hidden))
-      expect(decoder.decode(yield* service.read(file, { start: 2, end: 4 }))).toBe("234")
-      memory.calls.length = 0
-      const again = fileOf(yield* service.lookup("/a.txt", hidden))
-      expect(decoder.decode(yield* service.read(again, { start: 7, end: 9 }))).toBe("789")
-      expect(memory.calls).toEqual(["stat /srv/a.txt"])
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect("ranges of a cached file come from memory", () =>
+    inMemory({ "/srv/a.txt": "0123456789" }, (service, memory) =>
+      Effect.gen(function*() {
+        const file = fileOf(yield* service.lookup("/a.txt", hidden))
+        expect(decoder.decode(yield* service.read(file, { start: 2, end: 4 }))).toBe("234")
+        memory.calls.length = 0
+        const again = fileOf(yield* service.lookup("/a.txt", hidden))
+        expect(decoder.decode(yield* service.read(again, { start: 7, end: 9 }))).toBe("789")
+        expect(memory.calls).toEqual(["stat /srv/a.txt"])
+      })))
 })
 
 describe("StaticFiles with its cache (real directory, native layer)", () => {
