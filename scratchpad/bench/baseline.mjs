@@ -18,19 +18,18 @@ const types = {
 }
 // statSync by default (a cached stat is microseconds: faster here than a
 // thread-pool round trip); BASELINE_STAT=async for the callback stat
-const statFile =
-  process.env.BASELINE_STAT !== "async"
-    ? (path, callback) => {
-        let info
-        try {
-          info = statSync(path)
-        } catch (error) {
-          callback(error)
-          return
-        }
-        callback(null, info)
-      }
-    : stat
+const statFile = process.env.BASELINE_STAT !== "async"
+  ? (path, callback) => {
+    let info
+    try {
+      info = statSync(path)
+    } catch (error) {
+      callback(error)
+      return
+    }
+    callback(null, info)
+  }
+  : stat
 const notFound = "<!DOCTYPE html>\n<html><body><h1>404 Not Found</h1></body></html>\n"
 
 const server = http.createServer((req, res) => {
@@ -70,7 +69,8 @@ const server = http.createServer((req, res) => {
     else missing()
   })
   const missing = () => {
-    res.writeHead(404, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(notFound) }).end(notFound)
+    res.writeHead(404, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(notFound) })
+      .end(notFound)
   }
 })
 server.listen(Number(process.argv[3] ?? 0), "127.0.0.1", () => console.log(`port ${server.address().port}`))

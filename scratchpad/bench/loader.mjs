@@ -38,7 +38,8 @@ const now = () => performance.timeOrigin + performance.now()
 let ending = false
 const sockets = []
 
-const requestFor = (path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench-loader\r\n\r\n`
+const requestFor = (path) =>
+  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench-loader\r\n\r\n`
 
 /** Opens one connection of `kind`; resolves when it is in its final state (true) or failed (false). */
 const open = (kind) =>
@@ -94,10 +95,13 @@ const open = (kind) =>
       } else if (kind === "headers") {
         // a request head cut before its final empty line
         socket.on("data", () => {}) // reads, so that the server's close is seen
-        socket.write(`GET ${smallPath} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench-loader\r\n`, () => {
-          socket.setTimeout(0)
-          settle(true)
-        })
+        socket.write(
+          `GET ${smallPath} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench-loader\r\n`,
+          () => {
+            socket.setTimeout(0)
+            settle(true)
+          }
+        )
       } else {
         socket.write(requestFor(largePath))
         socket.once("data", (data) => {
@@ -120,7 +124,28 @@ const open = (kind) =>
 const kinds = () => {
   if (mode === "idle") return Array.from({ length: count }, () => "idle")
   // interleaved, so that every state is spread over the accept order
-  const pattern = ["idle", "headers", "idle", "stalled", "headers", "idle", "slow", "headers", "idle", "stalled", "slow", "idle", "headers", "idle", "stalled", "idle", "headers", "slow", "idle", "headers"]
+  const pattern = [
+    "idle",
+    "headers",
+    "idle",
+    "stalled",
+    "headers",
+    "idle",
+    "slow",
+    "headers",
+    "idle",
+    "stalled",
+    "slow",
+    "idle",
+    "headers",
+    "idle",
+    "stalled",
+    "idle",
+    "headers",
+    "slow",
+    "idle",
+    "headers"
+  ]
   return Array.from({ length: count }, (_, i) => pattern[i % pattern.length])
 }
 

@@ -11,14 +11,13 @@
  */
 import { RequestParser } from "../../src/http/RequestParser.ts"
 
-const head =
-  "GET /assets/app.js?v=3 HTTP/1.1\r\n" +
+const head = "GET /assets/app.js?v=3 HTTP/1.1\r\n" +
   "Host: localhost:8080\r\n" +
   "Connection: keep-alive\r\n" +
-  'sec-ch-ua: "Chromium";v="124", "Not-A.Brand";v="99"\r\n' +
+  "sec-ch-ua: \"Chromium\";v=\"124\", \"Not-A.Brand\";v=\"99\"\r\n" +
   "sec-ch-ua-mobile: ?0\r\n" +
   "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\n" +
-  'sec-ch-ua-platform: "Linux"\r\n' +
+  "sec-ch-ua-platform: \"Linux\"\r\n" +
   "Accept: */*\r\n" +
   "Sec-Fetch-Site: same-origin\r\n" +
   "Sec-Fetch-Mode: no-cors\r\n" +
@@ -35,7 +34,7 @@ const batch = Buffer.from(head.repeat(PIPELINED), "latin1")
 let sink = 0
 
 /** Our parser: one instance per connection, fed buffer after buffer. */
-const ours = (): ((input: Uint8Array) => number) => {
+const ours = (): (input: Uint8Array) => number => {
   const parser = new RequestParser()
   return (input) => {
     let requests = 0
@@ -64,10 +63,10 @@ interface LlhttpParser {
  * binding is internal and deprecated (Node prints DEP0111), hence the
  * silenced warning: it is the only way to drive llhttp without sockets.
  */
-const llhttp = (): ((input: Uint8Array) => number) => {
+const llhttp = (): (input: Uint8Array) => number => {
   process.noDeprecation = true
   const binding = (process as unknown as { binding(name: string): unknown }).binding("http_parser") as {
-    HTTPParser: (new () => LlhttpParser) & Record<string, number>
+    HTTPParser: (new() => LlhttpParser) & Record<string, number>
   }
   const { HTTPParser } = binding
   const parser = new HTTPParser()
@@ -135,7 +134,9 @@ const run = (name: string, input: Uint8Array, expected: number): void => {
   console.log(`  ratio                   ${(x / y).toFixed(2)}x`)
 }
 
-console.log(`node ${process.version}, request head ${single.length} bytes, ${head.split("\r\n").length - 3} header fields`)
+console.log(
+  `node ${process.version}, request head ${single.length} bytes, ${head.split("\r\n").length - 3} header fields`
+)
 run("single request head", single, 1)
 run(`${PIPELINED} pipelined requests`, batch, PIPELINED)
 console.log(`(checksum ${sink})`)

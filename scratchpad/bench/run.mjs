@@ -100,7 +100,9 @@ const MiB = 1024 * 1024
 const started = Date.now()
 const log = (text) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`)
 const fmt = (n, digits = 0) =>
-  n === undefined || Number.isNaN(n) ? "?" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+  n === undefined || Number.isNaN(n)
+    ? "?"
+    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const ms = (n) => (n === undefined ? "?" : n < 10 ? fmt(n, 2) : n < 100 ? fmt(n, 1) : fmt(n))
 const mib = (bytes) => `${fmt(bytes / MiB, 0)} MiB`
 const sleep = (t) => new Promise((r) => setTimeout(r, t))
@@ -147,7 +149,7 @@ const watchdog = setTimeout(() => {
 }, Number(setting("MAX_MINUTES")) * 60_000)
 
 // The open-files limit raised as far as the hard limit allows, then exec.
-const LIMITED = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"'
+const LIMITED = "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$@\""
 
 /** Spawns in its own process group (bash exec keeps the pid), tracked for cleanup; keeps the output's tail. */
 const start = (command, args, { limitFds = true, cwd = PROJECT, stdin = "ignore" } = {}) => {
@@ -190,7 +192,9 @@ const stop = async (child, signal = "SIGINT", waitMs = 5000) => {
   } catch {}
   const exited = await Promise.race([child.exited.then(() => true), sleep(waitMs).then(() => false)])
   if (!exited) {
-    notes.push(`pid ${child.pid} (${child.spawnargs.slice(-6).join(" ")}) did not exit ${waitMs} ms after ${signal}: killed`)
+    notes.push(
+      `pid ${child.pid} (${child.spawnargs.slice(-6).join(" ")}) did not exit ${waitMs} ms after ${signal}: killed`
+    )
     killGroup(child)
     await child.exited
   }
@@ -247,11 +251,14 @@ const request = (port, path, { method = "GET", timeoutMs = 5000 } = {}) =>
       resolve({ ...result, ms: Number(process.hrtime.bigint() - t0) / 1e6 })
     }
     const timer = setTimeout(() => finish({ error: `no complete response in ${timeoutMs} ms` }), timeoutMs)
-    socket.on("connect", () => socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench\r\n\r\n`))
+    socket.on("connect", () =>
+      socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: fiberhttp-bench\r\n\r\n`))
     socket.on("data", (data) => {
       buffered = Buffer.concat([buffered, data])
       const end = buffered.indexOf("\r\n\r\n")
-      if (end === -1) return
+      if (end === -1) {
+        return
+      }
       const head = buffered.subarray(0, end).toString("latin1")
       const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head)
       const contentLength = length === null ? undefined : Number(length[1])
@@ -260,7 +267,8 @@ const request = (port, path, { method = "GET", timeoutMs = 5000 } = {}) =>
         finish({ status: Number(head.slice(9, 12)), head, contentLength, body })
       }
     })
-    socket.on("error", (error) => finish({ error: error.code ?? error.message }))
+    socket.on("error", (error) =>
+      finish({ error: error.code ?? error.message }))
     socket.on("close", () => finish({ error: "closed before the whole response" }))
   })
 
@@ -324,10 +332,9 @@ const wrk = async (url, { connections, seconds, headers = [], timeout = 10 }) =>
     p50: latency(50),
     p99: latency(99),
     non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
-    socketErrors:
-      socketErrors === null
-        ? undefined
-        : { connect: +socketErrors[1], read: +socketErrors[2], write: +socketErrors[3], timeout: +socketErrors[4] },
+    socketErrors: socketErrors === null
+      ? undefined
+      : { connect: +socketErrors[1], read: +socketErrors[2], write: +socketErrors[3], timeout: +socketErrors[4] },
     failed: r.code !== 0 || r.timedOut || Number.isNaN(num(/Requests\/sec:\s+([\d.]+)/)),
     raw: text + r.err
   }
@@ -341,13 +348,16 @@ const describeWrkTrouble = (name, what, r) => {
     const e = r.socketErrors
     parts.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`)
   }
-  if (parts.length > 0) notes.push(`${what}, ${name}: ${parts.join("; ")} (of ${fmt(r.requests)} requests; \`${r.command}\`)`)
+  if (parts.length > 0) {
+    notes.push(`${what}, ${name}: ${parts.join("; ")} (of ${fmt(r.requests)} requests; \`${r.command}\`)`)
+  }
 }
 
 // ---------------------------------------------------------------- files
 const makeFiles = (root, { large }) => {
   // ~1 KiB of HTML, deterministic
-  let page = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>fiberhttp bench</title></head><body>\n'
+  let page =
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fiberhttp bench</title></head><body>\n"
   for (let i = 0; page.length < 960; i++) page += `<p>${createHash("sha256").update(String(i)).digest("hex")}</p>\n`
   page = page.slice(0, 1024 - 15) + "\n</body></html>\n"
   page = page.padEnd(1024, " ")
@@ -402,7 +412,17 @@ const startServer = async (kind, extra = []) => {
   }
   if (kind === "http-server") {
     const port = await freePort()
-    const child = start(process.execPath, ["--no-deprecation", HTTP_SERVER, root, "-p", String(port), "-a", "127.0.0.1", "-c-1", "-s"])
+    const child = start(process.execPath, [
+      "--no-deprecation",
+      HTTP_SERVER,
+      root,
+      "-p",
+      String(port),
+      "-a",
+      "127.0.0.1",
+      "-c-1",
+      "-s"
+    ])
     await waitFor(child, name, async () => ((await canConnect(port)) ? port : undefined))
     return { kind, name, port, pid: child.pid, child, stop: () => stop(child, "SIGINT") }
   }
@@ -412,7 +432,9 @@ const startServer = async (kind, extra = []) => {
     const mimeTypes = existsSync("/etc/nginx/mime.types")
       ? "include /etc/nginx/mime.types;"
       : "types { text/html html; application/octet-stream bin; }"
-    const user = process.getuid?.() === 0 ? `user ${os.userInfo().username} ${execFileSync("id", ["-gn"]).toString().trim()};` : ""
+    const user = process.getuid?.() === 0
+      ? `user ${os.userInfo().username} ${execFileSync("id", ["-gn"]).toString().trim()};`
+      : ""
     writeFileSync(
       join(prefix, "nginx.conf"),
       `# written by scratchpad/bench/run.mjs
@@ -452,18 +474,32 @@ http {
 
 const collectStderr = (server, what) => {
   const err = server.child.err.trim()
-  if (err !== "") notes.push(`${what}, ${server.name} wrote on stderr: ${err.split("\n").slice(0, 5).join(" / ").slice(0, 600)}`)
+  if (err !== "") {
+    notes.push(`${what}, ${server.name} wrote on stderr: ${err.split("\n").slice(0, 5).join(" / ").slice(0, 600)}`)
+  }
 }
 
 // ---------------------------------------------------------------- the sections
 // WRK=/path, NGINX=/path: other binaries (a path that does not exist counts as missing)
-const binary = (name) => (env[name.toUpperCase()] !== undefined ? (existsSync(env[name.toUpperCase()]) ? env[name.toUpperCase()] : undefined) : which(name))
-const available = { wrk: binary("wrk"), nginx: binary("nginx"), curl: which("curl"), httpServer: existsSync(HTTP_SERVER) ? HTTP_SERVER : undefined }
+const binary = (
+  name
+) => (env[name.toUpperCase()] !== undefined
+  ? (existsSync(env[name.toUpperCase()]) ? env[name.toUpperCase()] : undefined)
+  : which(name))
+const available = {
+  wrk: binary("wrk"),
+  nginx: binary("nginx"),
+  curl: which("curl"),
+  httpServer: existsSync(HTTP_SERVER) ? HTTP_SERVER : undefined
+}
 const missingWrk = "wrk is not installed: `sudo apt-get install -y wrk` (Debian/Ubuntu), then rerun"
-const missingNginx = "nginx is not installed: `sudo apt-get install -y nginx-light` (stop the service it may start: `sudo systemctl disable --now nginx`)"
+const missingNginx =
+  "nginx is not installed: `sudo apt-get install -y nginx-light` (stop the service it may start: `sudo systemctl disable --now nginx`)"
 
 const missing = (kind) =>
-  (kind === "nginx" && NGINX === undefined) || (kind === "http-server" && available.httpServer === undefined) ? "not installed: skipped" : undefined
+  (kind === "nginx" && NGINX === undefined) || (kind === "http-server" && available.httpServer === undefined)
+    ? "not installed: skipped"
+    : undefined
 
 const wrkServers = (wanted) => {
   const list = SERVERS.filter((s) => wanted.includes(s))
@@ -489,10 +525,11 @@ const combine = (slices) => {
     p50: median(slices.map((r) => r.p50)),
     p99: median(slices.map((r) => r.p99)),
     non2xx: slices.reduce((a, r) => a + r.non2xx, 0),
-    socketErrors:
-      errors.length === 0
-        ? undefined
-        : Object.fromEntries(["connect", "read", "write", "timeout"].map((k) => [k, errors.reduce((a, e) => a + e[k], 0)])),
+    socketErrors: errors.length === 0
+      ? undefined
+      : Object.fromEntries(
+        ["connect", "read", "write", "timeout"].map((k) => [k, errors.reduce((a, e) => a + e[k], 0)])
+      ),
     failed: slices.some((r) => r.failed),
     raw: slices.map((r) => r.raw).join("\n")
   }
@@ -546,7 +583,9 @@ const smallAndClose = async (page) => {
     all.push(
       ...(await startAll(wrkServers(["fiberhttp", "node", "http-server", "nginx"]), async (server) => {
         const r = await request(server.port, "/index.html")
-        return r.status === 200 && r.body?.equals(Buffer.from(page)) ? undefined : `GET /index.html gave ${r.status ?? r.error}, not the 1 KiB page`
+        return r.status === 200 && r.body?.equals(Buffer.from(page))
+          ? undefined
+          : `GET /index.html gave ${r.status ?? r.error}, not the 1 KiB page`
       }))
     )
     const servers = all.filter((s) => !s.skip)
@@ -558,11 +597,17 @@ const smallAndClose = async (page) => {
       }
     }
     if (sections.has("small")) {
-      results.small = await interleaved(servers, "small, keep-alive", (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds }))
+      results.small = await interleaved(
+        servers,
+        "small, keep-alive",
+        (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds })
+      )
     }
     if (sections.has("close")) {
-      results.close = await interleaved(servers, "small, connection per request", (server, seconds) =>
-        wrk(url(server), { connections: CONNECTIONS, seconds, headers: ["Connection: close"] })
+      results.close = await interleaved(
+        servers,
+        "small, connection per request",
+        (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds, headers: ["Connection: close"] })
       )
     }
   } finally {
@@ -570,12 +615,16 @@ const smallAndClose = async (page) => {
   }
   const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`
   const others = ["node", "http-server", "nginx"].filter((k) => SERVERS.includes(k))
-  for (const [key, title, describe] of [
-    ["small", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`, latency],
-    ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${SPAN}`, (r) => `${fmt(r.rps)} req/s`]
-  ]) {
+  for (
+    const [key, title, describe] of [
+      ["small", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`, latency],
+      ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${SPAN}`, (r) => `${fmt(r.rps)} req/s`]
+    ]
+  ) {
     if (!sections.has(key)) continue
-    for (const [kind, r] of results[key]) describeWrkTrouble(SERVER_LABEL[kind], key === "small" ? "small keep-alive" : "connection per request", r)
+    for (const [kind, r] of results[key]) {
+      describeWrkTrouble(SERVER_LABEL[kind], key === "small" ? "small keep-alive" : "connection per request", r)
+    }
     const number = key === "small" ? "1" : "2"
     const mine = results[key].get("fiberhttp")
     if (mine === undefined) {
@@ -586,11 +635,28 @@ const smallAndClose = async (page) => {
       const theirs = results[key].get(kind)
       const target = TARGETS[key][kind]
       if (theirs === undefined) {
-        row(number, title, describe(mine), SERVER_LABEL[kind], missing(kind) ?? "no figure", "", target ? `≥ ${target}x` : "")
+        row(
+          number,
+          title,
+          describe(mine),
+          SERVER_LABEL[kind],
+          missing(kind) ?? "no figure",
+          "",
+          target ? `≥ ${target}x` : ""
+        )
         continue
       }
       const r = ratio(mine.rps, theirs.rps)
-      row(number, title, describe(mine), SERVER_LABEL[kind], describe(theirs), x(r), target ? `≥ ${target}x` : "", target ? verdict(r >= target) : "")
+      row(
+        number,
+        title,
+        describe(mine),
+        SERVER_LABEL[kind],
+        describe(theirs),
+        x(r),
+        target ? `≥ ${target}x` : "",
+        target ? verdict(r >= target) : ""
+      )
     }
     if (others.length === 0) row(number, title, describe(mine))
   }
@@ -607,13 +673,17 @@ const large = async () => {
       all.push(
         ...(await startAll(wrkServers(["fiberhttp", "node", "nginx"]), async (server) => {
           const r = await request(server.port, "/large.bin", { method: "HEAD" })
-          return r.status === 200 && r.contentLength === size ? undefined : `HEAD /large.bin gave ${r.status ?? r.error}, length ${r.contentLength}`
+          return r.status === 200 && r.contentLength === size
+            ? undefined
+            : `HEAD /large.bin gave ${r.status ?? r.error}, length ${r.contentLength}`
         }))
       )
       const servers = all.filter((s) => !s.skip)
       const samplers = servers.map((s) => [s.kind, rssSampler(s.pid)])
-      results = await interleaved(servers, `large file, ${connections} downloads`, (server, seconds) =>
-        wrk(`http://127.0.0.1:${server.port}/large.bin`, { connections, seconds, timeout: 60 })
+      results = await interleaved(
+        servers,
+        `large file, ${connections} downloads`,
+        (server, seconds) => wrk(`http://127.0.0.1:${server.port}/large.bin`, { connections, seconds, timeout: 60 })
       )
       for (const [kind, peak] of samplers) peaks.set(kind, peak())
     } finally {
@@ -622,12 +692,16 @@ const large = async () => {
     for (const [kind, r] of results) {
       r.peakRss = peaks.get(kind)
       // a download cut by the end of a run is expected: only other trouble counts
-      if (r.failed || r.non2xx > 0 || (r.socketErrors && r.socketErrors.connect + r.socketErrors.write + r.socketErrors.timeout > 0)) {
+      if (
+        r.failed || r.non2xx > 0 ||
+        (r.socketErrors && r.socketErrors.connect + r.socketErrors.write + r.socketErrors.timeout > 0)
+      ) {
         describeWrkTrouble(SERVER_LABEL[kind], `large file, ${connections} downloads`, r)
       }
     }
     const title = `${LARGE_MIB} MiB file, ${connections} concurrent downloads, ${SPAN}`
-    const describe = (r, kind) => `${fmt(r.bytesPerSec / MiB)} MiB/s, peak RSS ${mib(r.peakRss)}${kind === "nginx" ? " (worker)" : ""}`
+    const describe = (r, kind) =>
+      `${fmt(r.bytesPerSec / MiB)} MiB/s, peak RSS ${mib(r.peakRss)}${kind === "nginx" ? " (worker)" : ""}`
     const mine = results.get("fiberhttp")
     if (mine === undefined) {
       row("3", title, "no figure (see notes)")
@@ -641,10 +715,28 @@ const large = async () => {
         continue
       }
       const r = ratio(mine.bytesPerSec, theirs.bytesPerSec)
-      row("3", title, describe(mine), SERVER_LABEL[kind], describe(theirs, kind), x(r), target ? `≥ ${target}x` : "", target ? verdict(r >= target) : "")
+      row(
+        "3",
+        title,
+        describe(mine),
+        SERVER_LABEL[kind],
+        describe(theirs, kind),
+        x(r),
+        target ? `≥ ${target}x` : "",
+        target ? verdict(r >= target) : ""
+      )
     }
     if (connections === 50) {
-      row("3", `fiberhttp peak RSS, 50 × ${LARGE_MIB} MiB downloads`, mib(mine.peakRss), "", "", "", "< 150 MiB", verdict(mine.peakRss < 150 * MiB))
+      row(
+        "3",
+        `fiberhttp peak RSS, 50 × ${LARGE_MIB} MiB downloads`,
+        mib(mine.peakRss),
+        "",
+        "",
+        "",
+        "< 150 MiB",
+        verdict(mine.peakRss < 150 * MiB)
+      )
     }
   }
 }
@@ -698,13 +790,24 @@ const idle = async () => {
       const report = await loaderEvent(loader, "report", 10_000)
       if (ready.failed > 0 || report.closedByPeer > 0 || failures > 0) {
         notes.push(
-          `idle ${fmt(count)}: loader opened ${fmt(ready.opened)}, failed ${fmt(ready.failed)} ${JSON.stringify(ready.errors)}, ` +
+          `idle ${fmt(count)}: loader opened ${fmt(ready.opened)}, failed ${fmt(ready.failed)} ${
+            JSON.stringify(ready.errors)
+          }, ` +
             `closed by the server meanwhile ${fmt(report.closedByPeer)}; ${failures} of 20 probe requests failed`
         )
       }
       const title = `${fmt(count)} idle keep-alive connections (${fmt(ready.opened)} open)`
       const high = count >= 10_000
-      row("4", `${title}: RSS`, `${mib(rss)} (${mib(before)} before)`, "", "", "", high ? "< 300 MiB" : "", high ? verdict(rss < 300 * MiB) : "")
+      row(
+        "4",
+        `${title}: RSS`,
+        `${mib(rss)} (${mib(before)} before)`,
+        "",
+        "",
+        "",
+        high ? "< 300 MiB" : "",
+        high ? verdict(rss < 300 * MiB) : ""
+      )
       const p = median(probes)
       row(
         "4",
@@ -751,18 +854,30 @@ const shutdown = async () => {
     const kinds = Object.entries(ready.kinds)
       .map(([k, n]) => `${n} ${k}`)
       .join(", ")
-    if (ready.failed > 0) notes.push(`shutdown: ${ready.failed} of the ${count} connections did not reach their state ${JSON.stringify(ready.errors)}`)
+    if (ready.failed > 0) {
+      notes.push(
+        `shutdown: ${ready.failed} of the ${count} connections did not reach their state ${
+          JSON.stringify(ready.errors)
+        }`
+      )
+    }
     if (report !== undefined) {
       const seen = Object.entries(report.closes)
         .map(([k, c]) => `${c.count} ${k} between ${ms(c.first - wallT0)} and ${ms(c.last - wallT0)} ms`)
         .join(", ")
-      notes.push(`shutdown: closes seen by the loader, in ms after the SIGINT: ${seen || "none"} (stalled downloads do not read, so they see none)`)
+      notes.push(
+        `shutdown: closes seen by the loader, in ms after the SIGINT: ${
+          seen || "none"
+        } (stalled downloads do not read, so they see none)`
+      )
     }
     const title = `SIGINT with ${fmt(ready.opened)} open connections (${kinds})`
     row(
       "5",
       title,
-      `port bindable after ${bindableAt === undefined ? "> 20 s" : `${ms(bindableAt)} ms`}, process exited after ${exitedAt === undefined ? "> 20 s" : `${ms(exitedAt)} ms`}`,
+      `port bindable after ${bindableAt === undefined ? "> 20 s" : `${ms(bindableAt)} ms`}, process exited after ${
+        exitedAt === undefined ? "> 20 s" : `${ms(exitedAt)} ms`
+      }`,
       "",
       "",
       "",
@@ -793,7 +908,11 @@ const client = async (page) => {
       for (const c of contenders) {
         const r = await run(c.command, c.args, { timeoutMs: 10_000 })
         if (r.code !== 0 || r.out !== page) {
-          notes.push(`client: \`${c.command} ${c.args.join(" ")}\` exit ${r.code}${r.timedOut ? " (timed out)" : ""}, ${r.out.length} bytes out, ${r.err.trim().slice(0, 200)}`)
+          notes.push(
+            `client: \`${c.command} ${c.args.join(" ")}\` exit ${r.code}${
+              r.timedOut ? " (timed out)" : ""
+            }, ${r.out.length} bytes out, ${r.err.trim().slice(0, 200)}`
+          )
           times.get(c.name).push(NaN)
         } else if (i >= 0) times.get(c.name).push(r.ms) // run -1 warms the file cache
       }
@@ -802,9 +921,26 @@ const client = async (page) => {
     const mine = med("fiberhttp")
     const title = `cold GET, wall time (median of ${RUNS})`
     const r = ratio(mine, med("node fetch"))
-    row("6", title, `${ms(mine)} ms`, "node fetch script", `${ms(med("node fetch"))} ms`, r === undefined ? "?" : `${r.toFixed(2)}x time`, "≤ 1x time", verdict(r !== undefined && r <= 1))
-    if (available.curl) row("6", title, `${ms(mine)} ms`, "curl", `${ms(med("curl"))} ms`, `${ratio(mine, med("curl"))?.toFixed(2)}x time`)
-    else row("6", title, `${ms(mine)} ms`, "curl", "not installed")
+    row(
+      "6",
+      title,
+      `${ms(mine)} ms`,
+      "node fetch script",
+      `${ms(med("node fetch"))} ms`,
+      r === undefined ? "?" : `${r.toFixed(2)}x time`,
+      "≤ 1x time",
+      verdict(r !== undefined && r <= 1)
+    )
+    if (available.curl) {
+      row(
+        "6",
+        title,
+        `${ms(mine)} ms`,
+        "curl",
+        `${ms(med("curl"))} ms`,
+        `${ratio(mine, med("curl"))?.toFixed(2)}x time`
+      )
+    } else row("6", title, `${ms(mine)} ms`, "curl", "not installed")
 
     // --ttl: TCP connect and first byte after opening the connection, against curl's own timers
     const connect = []
@@ -819,7 +955,14 @@ const client = async (page) => {
         first.push(Number(m[2]))
       } else if (i === 0) notes.push(`client --ttl printed no RTT line: ${(a.out + a.err).slice(0, 200)}`)
       if (available.curl) {
-        const b = await run(available.curl, ["-s", "-o", "/dev/null", "-w", "%{time_connect} %{time_starttransfer}", url], { timeoutMs: 10_000 })
+        const b = await run(available.curl, [
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{time_connect} %{time_starttransfer}",
+          url
+        ], { timeoutMs: 10_000 })
         const [c, f] = b.out.trim().split(" ").map((s) => Number(s) * 1000)
         curlConnect.push(c)
         curlFirst.push(f)
@@ -842,7 +985,11 @@ const client = async (page) => {
 const parser = async () => {
   log("parser benchmark")
   const r = await run(process.execPath, ["--import", "tsx", join(HERE, "parser.ts")], { timeoutMs: 180_000 })
-  const blocks = [...r.out.matchAll(/^(.+) \((\d+) bytes per buffer\)\n\s+fiberhttp RequestParser\s+([\d,]+) req\/s\n\s+node llhttp\s+([\d,]+) req\/s\n\s+ratio\s+([\d.]+)x/gm)]
+  const blocks = [
+    ...r.out.matchAll(
+      /^(.+) \((\d+) bytes per buffer\)\n\s+fiberhttp RequestParser\s+([\d,]+) req\/s\n\s+node llhttp\s+([\d,]+) req\/s\n\s+ratio\s+([\d.]+)x/gm
+    )
+  ]
   if (r.code !== 0 || blocks.length === 0) {
     row("7", "request parser vs llhttp", "failed (see notes)")
     notes.push(`parser: exit ${r.code}${r.timedOut ? " (timed out)" : ""}: ${(r.out + r.err).trim().slice(-600)}`)
@@ -862,9 +1009,17 @@ const machine = () => {
   }
   return [
     `CPU: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores; ${fmt(os.totalmem() / 1024 ** 3, 1)} GiB RAM`,
-    `OS: ${os.type()} ${os.release()} (${os.arch()}); node ${process.version}; load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(2)} at the end`,
-    `tools: wrk ${available.wrk ? version("wrk", ["-v"], /wrk (\S+)/) : "missing"}, nginx ${available.nginx ? version(available.nginx, ["-v"], /nginx\/(\S+)/) : "missing"}, ` +
-      `http-server ${available.httpServer ? JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version : "missing"}, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
+    `OS: ${os.type()} ${os.release()} (${os.arch()}); node ${process.version}; load average ${loadAtStart} at the start, ${
+      os.loadavg()[0].toFixed(2)
+    } at the end`,
+    `tools: wrk ${available.wrk ? version("wrk", ["-v"], /wrk (\S+)/) : "missing"}, nginx ${
+      available.nginx ? version(available.nginx, ["-v"], /nginx\/(\S+)/) : "missing"
+    }, ` +
+    `http-server ${
+      available.httpServer
+        ? JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version
+        : "missing"
+    }, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
   ]
 }
 
@@ -872,7 +1027,9 @@ const reproduce = () => {
   const set = Object.keys(DEFAULTS)
     .filter((k) => env[k] !== undefined && env[k] !== DEFAULTS[k])
     .map((k) => `${k}=${env[k]}`)
-  for (const k of ["WRK", "NGINX", "BASELINE_STAT", "FIBERHTTP_BIN"]) if (env[k] !== undefined) set.push(`${k}=${env[k]}`)
+  for (const k of ["WRK", "NGINX", "BASELINE_STAT", "FIBERHTTP_BIN"]) {
+    if (env[k] !== undefined) set.push(`${k}=${env[k]}`)
+  }
   return `npm run build && ${[...set, "npm run bench"].join(" ")}`
 }
 
@@ -888,7 +1045,7 @@ const loadAtStart = os.loadavg()[0].toFixed(2)
 
 const main = async () => {
   // the build under test, copied so that a rebuild meanwhile does not change it
-  let source = env.FIBERHTTP_BIN ? resolve(env.FIBERHTTP_BIN) : join(PROJECT, "dist/fiberhttp.js")
+  const source = env.FIBERHTTP_BIN ? resolve(env.FIBERHTTP_BIN) : join(PROJECT, "dist/fiberhttp.js")
   if (!existsSync(source)) {
     if (env.FIBERHTTP_BIN) throw new Error(`${source} is missing`)
     log("dist/fiberhttp.js is missing: npm run build")
@@ -910,7 +1067,8 @@ const main = async () => {
   const page = makeFiles(root, { large: needsLarge })
   let head = "?"
   try {
-    head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim()
+    head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT, stdio: ["ignore", "pipe", "ignore"] })
+      .toString().trim()
   } catch {}
   if (os.loadavg()[0] > 0.5) log(`load average ${loadAtStart}: other work is running, the figures will be noisy`)
   log(`fiberhttp ${source} (built ${built.toISOString()}, tree at ${head}); sections: ${[...sections].join(", ")}`)
@@ -933,7 +1091,10 @@ const main = async () => {
       notes.push(`nginx rows skipped: ${missingNginx}`)
       log(missingNginx)
     }
-    if (SERVERS.includes("http-server") && available.httpServer === undefined && (sections.has("small") || sections.has("close"))) {
+    if (
+      SERVERS.includes("http-server") && available.httpServer === undefined &&
+      (sections.has("small") || sections.has("close"))
+    ) {
       notes.push("http-server rows skipped: it is a devDependency, run `npm install`")
     }
     if (sections.has("small") || sections.has("close")) await attempt("small", () => smallAndClose(page))
@@ -946,11 +1107,13 @@ const main = async () => {
 
   const out = [
     "",
-    `fiberhttp benchmarks, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, tree ${head}, dist built ${built.toISOString().slice(0, 19).replace("T", " ")} UTC`,
+    `fiberhttp benchmarks, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, tree ${head}, dist built ${
+      built.toISOString().slice(0, 19).replace("T", " ")
+    } UTC`,
     ...machine(),
     `loopback only; wrk ${THREADS} threads; servers: fiberhttp \`server 0 --root DIR --quiet\`, node:http = scratchpad/bench/baseline.mjs (stat + createReadStream().pipe(res)), ` +
-      `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off; ratio = fiberhttp / other (for times: fiberhttp's time / other's); ` +
-      `sections 1-3: each server ${SPAN} interleaved, req/s and MiB/s the mean of the rounds, p50/p99 their median`,
+    `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off; ratio = fiberhttp / other (for times: fiberhttp's time / other's); ` +
+    `sections 1-3: each server ${SPAN} interleaved, req/s and MiB/s the mean of the rounds, p50/p99 their median`,
     "",
     table(),
     ""

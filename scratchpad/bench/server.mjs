@@ -116,7 +116,16 @@ const load = (port, path, connections, seconds) => {
     if (finished) return
     finished = true
     const elapsed = seconds
-    console.log(JSON.stringify({ responses, bytes, errors, statuses, reqPerSec: responses / elapsed, mbPerSec: bytes / elapsed / 1e6 }))
+    console.log(
+      JSON.stringify({
+        responses,
+        bytes,
+        errors,
+        statuses,
+        reqPerSec: responses / elapsed,
+        mbPerSec: bytes / elapsed / 1e6
+      })
+    )
     process.exit(0)
   }
   for (let i = 0; i < connections; i++) connect()
@@ -171,7 +180,9 @@ const driver = async () => {
   const root = mkdtempSync(join(tmpdir(), "fiberhttp-bench-"))
   // a ~4.6 KB HTML page, deterministic
   let page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>bench</title></head><body>\n"
-  for (let i = 0; page.length < 4600; i++) page += `<p>Paragraph ${i}: ${createHash("sha256").update(String(i)).digest("hex")}</p>\n`
+  for (let i = 0; page.length < 4600; i++) {
+    page += `<p>Paragraph ${i}: ${createHash("sha256").update(String(i)).digest("hex")}</p>\n`
+  }
   page += "</body></html>\n"
   writeFileSync(join(root, "small.html"), page)
   writeFileSync(join(root, "large.bin"), randomBytes(1024 * 1024))
@@ -184,7 +195,12 @@ const driver = async () => {
 
   const fiberArgs = (bin) => [
     ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROFILE] : []),
-    bin, "server", "0", "--root", root, "--quiet"
+    bin,
+    "server",
+    "0",
+    "--root",
+    root,
+    "--quiet"
   ]
   const fiber = await startServer(fiberArgs(BIN), "fiberhttp")
   const node = await startServer([SELF, "--baseline", root], "node:http baseline")
@@ -207,15 +223,21 @@ const driver = async () => {
           const r = await runLoad(s.port, c.path, CONNECTIONS, SECONDS)
           const wrong = Object.keys(r.statuses).filter((k) => k !== c.status)
           if (wrong.length > 0 || r.errors > 0) {
-            console.log(`  ${s.name} ${c.path}: unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`)
+            console.log(
+              `  ${s.name} ${c.path}: unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`
+            )
           }
           if (best[s.name] === undefined || r.reqPerSec > best[s.name].reqPerSec) best[s.name] = r
         }
       }
       const n = best["node:http"]
       const figures = (name) =>
-        `${name} ${best[name].reqPerSec.toFixed(0).padStart(6)} req/s ${best[name].mbPerSec.toFixed(1).padStart(7)} MB/s`
-      let line = `${c.name.padEnd(22)} ${figures("fiberhttp")} | ${figures("node:http")} | ratio ${(best["fiberhttp"].reqPerSec / n.reqPerSec).toFixed(2)}`
+        `${name} ${best[name].reqPerSec.toFixed(0).padStart(6)} req/s ${
+          best[name].mbPerSec.toFixed(1).padStart(7)
+        } MB/s`
+      let line = `${c.name.padEnd(22)} ${figures("fiberhttp")} | ${figures("node:http")} | ratio ${
+        (best["fiberhttp"].reqPerSec / n.reqPerSec).toFixed(2)
+      }`
       if (best["compared"] !== undefined) {
         line += ` | ${figures("compared")} ratio ${(best["compared"].reqPerSec / n.reqPerSec).toFixed(2)}`
       }
@@ -223,10 +245,16 @@ const driver = async () => {
     }
   } finally {
     for (const s of servers) s.child.kill("SIGINT")
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.child.exitCode !== null ? resolve() : s.child.once("exit", resolve))))
+    await Promise.all(
+      servers.map((s) =>
+        new Promise((resolve) => s.child.exitCode !== null ? resolve() : s.child.once("exit", resolve))
+      )
+    )
     rmSync(root, { recursive: true, force: true })
   }
-  console.log(`reproduce: npm run build && CONNECTIONS=${CONNECTIONS} DURATION=${SECONDS} ROUNDS=${ROUNDS} node scratchpad/bench/server.mjs`)
+  console.log(
+    `reproduce: npm run build && CONNECTIONS=${CONNECTIONS} DURATION=${SECONDS} ROUNDS=${ROUNDS} node scratchpad/bench/server.mjs`
+  )
 }
 
 const [mode, ...rest] = process.argv.slice(2)

@@ -52,8 +52,9 @@ const runOnce = ({ command, args }) =>
     child.on("error", reject)
     child.on("close", (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6
-      if (code !== 0 || out !== body) reject(new Error(`${command} ${args.join(" ")}: exit ${code}, output ${JSON.stringify(out)}`))
-      else resolve(ms)
+      if (code !== 0 || out !== body) {
+        reject(new Error(`${command} ${args.join(" ")}: exit ${code}, output ${JSON.stringify(out)}`))
+      } else resolve(ms)
     })
   })
 
@@ -75,7 +76,11 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
 console.log(`one cold GET against ${url}, ${RUNS} runs each, interleaved (node ${process.version})`)
 console.log(`${"".padEnd(20)}${"median ms".padStart(12)}${"mean ms".padStart(12)}${"min ms".padStart(12)}`)
 for (const [name, xs] of samples) {
-  console.log(`${name.padEnd(20)}${median(xs).toFixed(1).padStart(12)}${mean(xs).toFixed(1).padStart(12)}${Math.min(...xs).toFixed(1).padStart(12)}`)
+  console.log(
+    `${name.padEnd(20)}${median(xs).toFixed(1).padStart(12)}${mean(xs).toFixed(1).padStart(12)}${
+      Math.min(...xs).toFixed(1).padStart(12)
+    }`
+  )
 }
 const ratio = median(samples.get("fiberhttp client")) / median(samples.get("node fetch script"))
 console.log(`fiberhttp / node fetch (medians): ${ratio.toFixed(2)}`)

@@ -128,39 +128,106 @@ const fail = (check, message) => {
 const streamCheck = async (name, title, behave, args, { counted = true } = {}) => {
   console.log(`\n${name}: ${title} for ${SECONDS} s`)
   const server = await hostile(behave)
-  const result = await runClient(["--max-time", String(SECONDS), ...args, server.url], { limitMs: (SECONDS + 30) * 1000 })
+  const result = await runClient(["--max-time", String(SECONDS), ...args, server.url], {
+    limitMs: (SECONDS + 30) * 1000
+  })
   const line = `fiberhttp: ${server.url}: no complete response within ${SECONDS} s (--max-time)\n`
   // what came out on stdout; with -o /dev/null, only what the server sent can be counted
   const delivered = counted ? result.stdoutBytes : server.counter.sent
   console.log(
     `  exit ${result.code} after ${(result.ms / 1000).toFixed(1)} s; server sent ${mib(server.counter.sent / 1024)}` +
-      `${counted ? `, ${mib(delivered / 1024)} came out` : ""} (${(delivered / 1048576 / (result.ms / 1000)).toFixed(1)} MiB/s)`
+      `${counted ? `, ${mib(delivered / 1024)} came out` : ""} (${
+        (delivered / 1048576 / (result.ms / 1000)).toFixed(1)
+      } MiB/s)`
   )
   const half = result.samples.filter((s) => s.at <= (SECONDS * 1000) / 2)
   const rest = result.samples.filter((s) => s.at > (SECONDS * 1000) / 2)
   const peak = (samples) => Math.max(0, ...samples.map((s) => s.rss))
   if (result.samples.length > 0) {
     const every = Math.max(1, Math.floor(result.samples.length / 10))
-    console.log(`  RSS: ${result.samples.filter((_, i) => i % every === 0).map((s) => `${Math.round(s.at / 1000)}s ${mib(s.rss)}`).join(", ")}`)
-    console.log(`  peak first half ${mib(peak(half))}, second half ${mib(peak(rest))}, VmHWM ${mib(result.samples.at(-1).hwm)}`)
-    if (peak(rest) > peak(half) + GROWTH_KIB) fail(name, `memory still rising: ${mib(peak(half))} then ${mib(peak(rest))}`)
+    console.log(
+      `  RSS: ${
+        result.samples.filter((_, i) => i % every === 0).map((s) => `${Math.round(s.at / 1000)}s ${mib(s.rss)}`).join(
+          ", "
+        )
+      }`
+    )
+    console.log(
+      `  peak first half ${mib(peak(half))}, second half ${mib(peak(rest))}, VmHWM ${mib(result.samples.at(-1).hwm)}`
+    )
+    if (peak(rest) > peak(half) + GROWTH_KIB) {
+      fail(name, `memory still rising: ${mib(peak(half))} then ${mib(peak(rest))}`)
+    }
   }
   if (result.code !== 28) fail(name, `exit ${result.code}, expected 28`)
   if (result.stderr !== line) fail(name, `stderr ${JSON.stringify(result.stderr)}, expected ${JSON.stringify(line)}`)
   if (result.ms < SECONDS * 1000 || result.ms > SECONDS * 1000 + 5000) fail(name, `ended after ${result.ms} ms`)
-  if (server.counter.sent - delivered > 64 * 1048576) fail(name, `the server got ${mib((server.counter.sent - delivered) / 1024)} ahead`)
+  if (server.counter.sent - delivered > 64 * 1048576) {
+    fail(name, `the server got ${mib((server.counter.sent - delivered) / 1024)} ahead`)
+  }
 }
 
 /** The short hostile cases, REPEATS times each, four at a time: the same code and line every run. */
 const repeatCheck = async () => {
   const cases = [
-    ["endless head", then("HTTP/1.1 200 OK\r\n", forever("X-A: b\r\n")), [], 8, "malformed response (TooManyHeaders): too many header fields"],
-    ["bad chunk size", then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n", async () => {}), [], 8, "malformed response (InvalidChunkSize): invalid chunk size"],
-    ["short body", async (socket, write) => { await write("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"); socket.end() }, [], 18, "connection closed before the response ended (3 body bytes received)"],
-    ["not HTTP", async (_socket, write) => void (await write(Buffer.from("000006040000000000000300000064", "hex"))), [], 8, 'malformed response (InvalidStatusLine): not an HTTP/1.x response (the reply does not begin with "HTTP/")'],
-    ["reset", async (socket, write) => { await write("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"); setTimeout(() => socket.resetAndDestroy(), 20) }, [], 56, /^receive failure: .*connection reset by peer \(ECONNRESET\)$/],
-    ["redirect loop", async (socket, write) => { await write("HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"); socket.end() }, ["-L", "--max-redirects", "3"], 47, "more than 3 redirects (--max-redirects)"],
-    ["1xx flood", forever("HTTP/1.1 100 Continue\r\n\r\n".repeat(500)), ["--max-time", "0.5"], 28, "no complete response within 0.5 s (--max-time)"]
+    [
+      "endless head",
+      then("HTTP/1.1 200 OK\r\n", forever("X-A: b\r\n")),
+      [],
+      8,
+      "malformed response (TooManyHeaders): too many header fields"
+    ],
+    [
+      "bad chunk size",
+      then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n", async () => {}),
+      [],
+      8,
+      "malformed response (InvalidChunkSize): invalid chunk size"
+    ],
+    [
+      "short body",
+      async (socket, write) => {
+        await write("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc")
+        socket.end()
+      },
+      [],
+      18,
+      "connection closed before the response ended (3 body bytes received)"
+    ],
+    [
+      "not HTTP",
+      async (_socket, write) => void (await write(Buffer.from("000006040000000000000300000064", "hex"))),
+      [],
+      8,
+      "malformed response (InvalidStatusLine): not an HTTP/1.x response (the reply does not begin with \"HTTP/\")"
+    ],
+    [
+      "reset",
+      async (socket, write) => {
+        await write("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc")
+        setTimeout(() => socket.resetAndDestroy(), 20)
+      },
+      [],
+      56,
+      /^receive failure: .*connection reset by peer \(ECONNRESET\)$/
+    ],
+    [
+      "redirect loop",
+      async (socket, write) => {
+        await write("HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        socket.end()
+      },
+      ["-L", "--max-redirects", "3"],
+      47,
+      "more than 3 redirects (--max-redirects)"
+    ],
+    [
+      "1xx flood",
+      forever("HTTP/1.1 100 Continue\r\n\r\n".repeat(500)),
+      ["--max-time", "0.5"],
+      28,
+      "no complete response within 0.5 s (--max-time)"
+    ]
   ]
   console.log(`\nrepeat: ${cases.length} short hostile cases, ${REPEATS} runs each, 4 at a time`)
   for (const [name, behave, args, code, cause] of cases) {
@@ -173,8 +240,11 @@ const repeatCheck = async () => {
       const result = await runClient([...limit, ...args, server.url], { limitMs: 20_000 })
       slowest = Math.max(slowest, result.ms)
       const prefix = `fiberhttp: ${server.url}: `
-      const text = result.stderr.startsWith(prefix) && result.stderr.endsWith("\n") ? result.stderr.slice(prefix.length, -1) : undefined
-      const lineOk = text !== undefined && !text.includes("\n") && (typeof cause === "string" ? text === cause : cause.test(text))
+      const text = result.stderr.startsWith(prefix) && result.stderr.endsWith("\n")
+        ? result.stderr.slice(prefix.length, -1)
+        : undefined
+      const lineOk = text !== undefined && !text.includes("\n") &&
+        (typeof cause === "string" ? text === cause : cause.test(text))
       if (result.code !== code || !lineOk) {
         if (wrong++ < 3) fail("repeat", `${name}: exit ${result.code}, stderr ${JSON.stringify(result.stderr)}`)
       }
@@ -188,14 +258,36 @@ const repeatCheck = async () => {
 
 const checks = {
   chunked: () =>
-    streamCheck("chunked", "an endless chunked body to stdout", then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", forever(frame)), ["-b"]),
+    streamCheck(
+      "chunked",
+      "an endless chunked body to stdout",
+      then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", forever(frame)),
+      ["-b"]
+    ),
   devnull: () =>
-    streamCheck("devnull", "an endless chunked body to -o /dev/null", then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", forever(frame)), ["-o", "/dev/null"], { counted: false }),
+    streamCheck(
+      "devnull",
+      "an endless chunked body to -o /dev/null",
+      then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", forever(frame)),
+      ["-o", "/dev/null"],
+      { counted: false }
+    ),
   close: () =>
-    streamCheck("close", "an endless body delimited by the close", then("HTTP/1.1 200 OK\r\n\r\n", forever(Buffer.alloc(0x10000, 0x62))), ["-b"]),
+    streamCheck(
+      "close",
+      "an endless body delimited by the close",
+      then("HTTP/1.1 200 OK\r\n\r\n", forever(Buffer.alloc(0x10000, 0x62))),
+      ["-b"]
+    ),
   // nothing comes out of a 1xx flood: what the server sent is all there is to count
   continue: () =>
-    streamCheck("continue", "an endless flood of 100 Continue", forever("HTTP/1.1 100 Continue\r\n\r\n".repeat(1000)), [], { counted: false }),
+    streamCheck(
+      "continue",
+      "an endless flood of 100 Continue",
+      forever("HTTP/1.1 100 Continue\r\n\r\n".repeat(1000)),
+      [],
+      { counted: false }
+    ),
   drip: () =>
     streamCheck(
       "drip",
@@ -217,6 +309,8 @@ for (const [name, check] of Object.entries(checks)) {
   await check()
 }
 for (const close of servers) close()
-console.log(`\n${failures.length === 0 ? "PASS" : `FAIL (${failures.length})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+console.log(
+  `\n${failures.length === 0 ? "PASS" : `FAIL (${failures.length})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`
+)
 for (const failure of failures) console.log(`  ${failure}`)
 process.exit(failures.length === 0 ? 0 : 1)

@@ -119,7 +119,9 @@ const normalClient = (port: number, stop: { stopped: boolean }, gapMs = 50) => {
 
 const summarize = (seen: ReadonlyArray<{ status: number; ms: number }>) => {
   const ms = seen.map((s) => s.ms)
-  return `${seen.length} normal GETs, p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms, max ${Math.max(0, ...ms)} ms`
+  return `${seen.length} normal GETs, p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms, max ${
+    Math.max(0, ...ms)
+  } ms`
 }
 
 const main = async () => {
@@ -192,7 +194,10 @@ const main = async () => {
     await check("slowloris", async () => {
       const problems: Array<string> = []
       const server = await serve(fixture, ["--quiet", "--header-timeout", String(knobs.slowSeconds)])
-      const request = Buffer.from(`GET /small.txt HTTP/1.1\r\nHost: a\r\nX-Slow: ${"s".repeat(100 * knobs.slowSeconds)}\r\n\r\n`, "latin1")
+      const request = Buffer.from(
+        `GET /small.txt HTTP/1.1\r\nHost: a\r\nX-Slow: ${"s".repeat(100 * knobs.slowSeconds)}\r\n\r\n`,
+        "latin1"
+      )
       const slow: Array<RawConnection> = []
       for (let i = 0; i < knobs.slow; i++) slow.push(await RawConnection.connect(server.port))
       let sent = 0
@@ -214,17 +219,26 @@ const main = async () => {
       const wrong = answers.filter((a) => a?.status !== 408 || a.headers.get("connection") !== "close").length
       if (wrong > 0) problems.push(`${wrong} slow connections without a 408 and Connection: close`)
       const limit = knobs.slowSeconds * 1000
-      if (Math.min(...closedAfter) < limit - 100) problems.push(`a slow connection closed early: ${Math.min(...closedAfter)} ms`)
-      if (Math.max(...closedAfter) > limit + 3000) problems.push(`a slow connection closed late: ${Math.max(...closedAfter)} ms`)
+      if (Math.min(...closedAfter) < limit - 100) {
+        problems.push(`a slow connection closed early: ${Math.min(...closedAfter)} ms`)
+      }
+      if (Math.max(...closedAfter) > limit + 3000) {
+        problems.push(`a slow connection closed late: ${Math.max(...closedAfter)} ms`)
+      }
       if (seen.some((s) => s.status !== 200)) problems.push("a normal GET failed")
       // promptly: most well under a second, and none waits for the slow ones to be cleared
       // (a lone spike can come from elsewhere on a shared machine: the figures show it)
       if (percentile(seen.map((s) => s.ms), 90) > 500) problems.push("normal GETs: p90 over 500 ms")
-      if (Math.max(...seen.map((s) => s.ms)) > Math.min(limit / 2, 3000)) problems.push("a normal GET waited for the slow ones")
+      if (Math.max(...seen.map((s) => s.ms)) > Math.min(limit / 2, 3000)) {
+        problems.push("a normal GET waited for the slow ones")
+      }
       if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
       await server.stop()
       return {
-        figures: `${knobs.slow} slow connections closed ${Math.min(...closedAfter)}-${Math.max(...closedAfter)} ms after connecting ` +
+        figures:
+          `${knobs.slow} slow connections closed ${Math.min(...closedAfter)}-${
+            Math.max(...closedAfter)
+          } ms after connecting ` +
           `(header timeout ${limit} ms); meanwhile ${summarize(seen)}`,
         problems
       }
@@ -260,13 +274,18 @@ const main = async () => {
       if (!dropped) problems.push(`${stalled()} of ${knobs.stalled} dropped`)
       if (!fdsBack) problems.push(`fds ${baseFds} -> ${fdsOf(server.pid)}`)
       // knobs.stalled x 64 MiB asked for; what may be held is a chunk or two per connection
-      if (maxRss - baseRss > Math.max(64 * MiB, knobs.stalled * 4 * MiB)) problems.push(`RSS ${mib(baseRss)} -> ${mib(maxRss)}`)
+      if (maxRss - baseRss > Math.max(64 * MiB, knobs.stalled * 4 * MiB)) {
+        problems.push(`RSS ${mib(baseRss)} -> ${mib(maxRss)}`)
+      }
       if (seen.some((s) => s.status !== 200)) problems.push("a normal GET failed")
       if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
       await server.stop()
       return {
-        figures: `${knobs.stalled} stalled readers of a 64 MiB file dropped within ${droppedAfter} ms (write timeout 2 s); ` +
-          `RSS ${mib(baseRss)} -> peak ${mib(maxRss)}; fds back to ${baseFds}: ${fdsBack}; meanwhile ${summarize(seen)}`,
+        figures:
+          `${knobs.stalled} stalled readers of a 64 MiB file dropped within ${droppedAfter} ms (write timeout 2 s); ` +
+          `RSS ${mib(baseRss)} -> peak ${mib(maxRss)}; fds back to ${baseFds}: ${fdsBack}; meanwhile ${
+            summarize(seen)
+          }`,
         problems
       }
     })
@@ -296,7 +315,10 @@ const main = async () => {
       for (let w = 0; w < waves; w++) {
         const n = Math.min(500, knobs.flood - w * 500)
         const flood = await Promise.all(
-          Array.from({ length: n }, () => exchange(server.port, get("/small.txt"), { timeoutMs: 10_000 }).catch(() => undefined))
+          Array.from(
+            { length: n },
+            () => exchange(server.port, get("/small.txt"), { timeoutMs: 10_000 }).catch(() => undefined)
+          )
         )
         for (const f of flood) {
           const key = f === undefined
@@ -322,8 +344,11 @@ const main = async () => {
       if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
       await server.stop()
       return {
-        figures: `${knobs.flood} connections past --max-connections 100: ${JSON.stringify(Object.fromEntries(outcomes))}; ` +
-          `the 100 held ones answered in rounds of p50 ${percentile(heldLatency, 50)} ms, max ${Math.max(...heldLatency)} ms`,
+        figures:
+          `${knobs.flood} connections past --max-connections 100: ${JSON.stringify(Object.fromEntries(outcomes))}; ` +
+          `the 100 held ones answered in rounds of p50 ${percentile(heldLatency, 50)} ms, max ${
+            Math.max(...heldLatency)
+          } ms`,
         problems
       }
     })
@@ -364,7 +389,8 @@ const main = async () => {
       if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
       await server.stop()
       return {
-        figures: `${answered} pipelined requests answered in order in ${ms} ms (${Math.round((answered * 1000) / ms)}/s); ` +
+        figures:
+          `${answered} pipelined requests answered in order in ${ms} ms (${Math.round((answered * 1000) / ms)}/s); ` +
           `RSS ${mib(baseRss)} -> peak ${mib(maxRss)}; meanwhile ${summarize(seen)}`,
         problems
       }
@@ -403,7 +429,9 @@ const main = async () => {
         problems.push(...reports.flatMap((r) => r.wrong))
         if (exit.code !== 0) problems.push(`round ${round}: exit ${exit.code ?? exit.signal}`)
         if (exit.at - sent > 3000) problems.push(`round ${round}: exit after ${exit.at - sent} ms`)
-        for (const port of server.ports) if (!(await canBind(port))) problems.push(`round ${round}: port ${port} not free`)
+        for (const port of server.ports) {
+          if (!(await canBind(port))) problems.push(`round ${round}: port ${port} not free`)
+        }
         if (server.stderr() !== "") problems.push(`stderr: ${server.stderr().slice(0, 300)}`)
       }
       return {

@@ -77,7 +77,7 @@ const collectGarbage = runInNewContext("gc") as () => void
 
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2).padStart(7)
 
-const program = Effect.gen(function* () {
+const program = Effect.gen(function*() {
   const root = mkdtempSync(join(tmpdir(), "fiberhttp-backpressure-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(root, { recursive: true, force: true })))
   writeFileSync(join(root, "big.bin"), "")
@@ -87,7 +87,7 @@ const program = Effect.gen(function* () {
     Layer.provide(NodeContext.layer)
   )
   const ready = yield* Deferred.make<number>()
-  const server = yield* Effect.gen(function* () {
+  const server = yield* Effect.gen(function*() {
     const handler = yield* StaticHandler.make({ listing: false, dotfiles: false })
     const running = yield* Server.serve({ ...Server.defaults, host: HOST, ports: [0] }, handler)
     yield* Deferred.succeed(ready, running.addresses[0]!.port)
@@ -118,9 +118,19 @@ const program = Effect.gen(function* () {
   })
   const reader = yield* Effect.forkScoped(Effect.repeat(readSome, Schedule.spaced("100 millis")))
 
-  console.log(`a ${mib(FILE_SIZE).trim()} MiB file, a reader taking at most ${READ_AT_MOST / 1024} KiB every 100 ms; all figures in MiB`)
-  console.log(`memory before the download: rss ${mib(before.rss)}, external ${mib(before.external)}, arrayBuffers ${mib(before.arrayBuffers)}\n`)
-  console.log("    ms      read  written  in flight  reader buf |  memory after GC: rss  heapUsed  external  arrayBuffers")
+  console.log(
+    `a ${mib(FILE_SIZE).trim()} MiB file, a reader taking at most ${
+      READ_AT_MOST / 1024
+    } KiB every 100 ms; all figures in MiB`
+  )
+  console.log(
+    `memory before the download: rss ${mib(before.rss)}, external ${mib(before.external)}, arrayBuffers ${
+      mib(before.arrayBuffers)
+    }\n`
+  )
+  console.log(
+    "    ms      read  written  in flight  reader buf |  memory after GC: rss  heapUsed  external  arrayBuffers"
+  )
   const started = performance.now()
   const rss: Array<number> = []
   const sample = Effect.sync(() => {
@@ -128,23 +138,35 @@ const program = Effect.gen(function* () {
     const m = process.memoryUsage()
     rss.push(m.rss)
     console.log(
-      `${(performance.now() - started).toFixed(0).padStart(6)}  ${mib(read)}  ${mib(written)}    ${mib(written - read)}     ${
-        mib(socket.readableLength)
-      } |                  ${mib(m.rss)}   ${mib(m.heapUsed)}   ${mib(m.external)}       ${mib(m.arrayBuffers)}`
+      `${(performance.now() - started).toFixed(0).padStart(6)}  ${mib(read)}  ${mib(written)}    ${
+        mib(written - read)
+      }     ${mib(socket.readableLength)} |                  ${mib(m.rss)}   ${mib(m.heapUsed)}   ${
+        mib(m.external)
+      }       ${mib(m.arrayBuffers)}`
     )
   })
-  yield* sample.pipe(Effect.repeat({ schedule: Schedule.fixed("250 millis"), until: () => performance.now() - started >= RUN_FOR_MS }))
+  yield* sample.pipe(
+    Effect.repeat({ schedule: Schedule.fixed("250 millis"), until: () => performance.now() - started >= RUN_FOR_MS })
+  )
 
   const settled = rss.slice(4) // after the first second
   console.log(
-    `\nafter the first second, rss stayed within ${mib(Math.min(...settled)).trim()} .. ${mib(Math.max(...settled)).trim()} MiB; ` +
-      `the server wrote ${mib(written).trim()} MiB of the ${mib(FILE_SIZE).trim()} MiB file, ${mib(written - read).trim()} MiB ahead of the reader.`
+    `\nafter the first second, rss stayed within ${mib(Math.min(...settled)).trim()} .. ${
+      mib(Math.max(...settled)).trim()
+    } MiB; ` +
+      `the server wrote ${mib(written).trim()} MiB of the ${mib(FILE_SIZE).trim()} MiB file, ${
+        mib(written - read).trim()
+      } MiB ahead of the reader.`
   )
 
   // The reader goes away: the server's next write fails and its connection fiber ends and is finalized.
   yield* Fiber.interrupt(reader)
   socket.destroy()
-  yield* Effect.sleep("10 millis").pipe(Effect.repeat({ until: () => accessLines.length > 0 }), Effect.timeout("2 seconds"), Effect.ignore)
+  yield* Effect.sleep("10 millis").pipe(
+    Effect.repeat({ until: () => accessLines.length > 0 }),
+    Effect.timeout("2 seconds"),
+    Effect.ignore
+  )
   yield* Fiber.interrupt(server)
   console.log(`reader gone, server stopped; its access log: ${accessLines.join("; ") || "(empty)"}`)
 })

@@ -27,13 +27,13 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Clock, Console, Effect, Exit, FiberId, FiberSet, Scope } from "effect"
 
-const program = Effect.gen(function* () {
+const program = Effect.gen(function*() {
   const start = yield* Clock.currentTimeMillis
   const finalizerOrder: Array<string> = []
 
   /** One timeline line: milliseconds since start, the fiber that speaks, the event. */
   const say = (event: string) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const fiber = FiberId.threadName(yield* Effect.fiberId)
       yield* Console.log(`${String(now - start).padStart(5)} ms  ${fiber.padEnd(4)}  ${event}`)
@@ -48,8 +48,11 @@ const program = Effect.gen(function* () {
   /** A request that owns an open file and writes `chunks` chunks 100 ms apart (forever if Infinity). */
   const request = (conn: string, path: string, chunks: number) =>
     Effect.scoped(
-      Effect.gen(function* () {
-        yield* Effect.acquireRelease(say(`${conn}: GET ${path}: file opened`), () => finalizer(`${conn}: ${path} closed`))
+      Effect.gen(function*() {
+        yield* Effect.acquireRelease(
+          say(`${conn}: GET ${path}: file opened`),
+          () => finalizer(`${conn}: ${path} closed`)
+        )
         for (let chunk = 1; chunk <= chunks; chunk++) {
           yield* Effect.sleep("100 millis")
           yield* say(`${conn}: ${path}: wrote chunk ${chunk}`)
@@ -60,20 +63,23 @@ const program = Effect.gen(function* () {
   /** A connection fiber: owns its socket; `onExit` sits outside its scope, so it speaks last. */
   const connection = <E>(conn: string, work: Effect.Effect<void, E>, releaseTakes = 0) =>
     Effect.scoped(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* Effect.acquireRelease(say(`${conn}: socket accepted`), () =>
           releaseTakes === 0
             ? finalizer(`${conn}: socket destroyed`)
             : say(`${conn}: release started, takes ${releaseTakes} ms`).pipe(
-                Effect.zipRight(Effect.sleep(releaseTakes)),
-                Effect.zipRight(finalizer(`${conn}: socket ended gracefully`))
-              )
-        )
+              Effect.zipRight(Effect.sleep(releaseTakes)),
+              Effect.zipRight(finalizer(`${conn}: socket ended gracefully`))
+            ))
         yield* work
       })
     ).pipe(
       Effect.onExit((exit) =>
-        say(`${conn}: fiber ended, ${Exit.isInterrupted(exit) ? "interrupted" : Exit.isSuccess(exit) ? "completed" : "failed"}`)
+        say(
+          `${conn}: fiber ended, ${
+            Exit.isInterrupted(exit) ? "interrupted" : Exit.isSuccess(exit) ? "completed" : "failed"
+          }`
+        )
       )
     )
 
@@ -85,10 +91,19 @@ const program = Effect.gen(function* () {
     Scope.extend(serverScope)
   )
 
-  yield* FiberSet.run(connections, connection("c1", request("c1", "/index.html", 1).pipe(Effect.zipRight(say("c1: peer closed the connection")))))
+  yield* FiberSet.run(
+    connections,
+    connection("c1", request("c1", "/index.html", 1).pipe(Effect.zipRight(say("c1: peer closed the connection"))))
+  )
   yield* FiberSet.run(connections, connection("c2", request("c2", "/files/big.bin", Infinity)))
-  yield* FiberSet.run(connections, connection("c3", say("c3: idle keep-alive, waiting for a request").pipe(Effect.zipRight(Effect.never))))
-  yield* FiberSet.run(connections, connection("c4", say("c4: half a request head received").pipe(Effect.zipRight(Effect.never)), 150))
+  yield* FiberSet.run(
+    connections,
+    connection("c3", say("c3: idle keep-alive, waiting for a request").pipe(Effect.zipRight(Effect.never)))
+  )
+  yield* FiberSet.run(
+    connections,
+    connection("c4", say("c4: half a request head received").pipe(Effect.zipRight(Effect.never)), 150)
+  )
 
   yield* Effect.sleep("350 millis")
   yield* say(`${yield* FiberSet.size(connections)} connection fibers alive; closing the server scope (as Ctrl-C would)`)

@@ -48,7 +48,8 @@ const WRITE_TIMEOUT = Duration.seconds(5)
 const start = performance.now()
 // `what` may be computed at print time, once every client's port is known.
 const timeline: Array<{ readonly ms: number; readonly who: string; readonly what: string | (() => string) }> = []
-const note = (who: string, what: string | (() => string)) => void timeline.push({ ms: performance.now() - start, who, what })
+const note = (who: string, what: string | (() => string)) =>
+  void timeline.push({ ms: performance.now() - start, who, what })
 const noteEffect = (who: string, what: string | (() => string)) => Effect.sync(() => note(who, what))
 
 /** Client labels by local port, so that server events name A, B and C too. */
@@ -62,11 +63,16 @@ const labelOf = (detail: string | undefined) => {
 const timelineLog: Context.Tag.Service<AccessLog> = {
   tracing: true,
   logsRequests: true,
-  request: (e) => noteEffect("server", `${e.connection}${e.fiber} access: "${e.requestLine}" ${e.status}, ${e.bytes} body bytes`),
+  request: (e) =>
+    noteEffect("server", `${e.connection}${e.fiber} access: "${e.requestLine}" ${e.status}, ${e.bytes} body bytes`),
   trace: (e) =>
     noteEffect("server", () =>
       `${e.connection}${e.fiber} ${e.event}` +
-      (e.event === "forked" ? ` ${e.detail ?? ""}${labelOf(e.detail)} parent=${e.parent}` : e.detail === undefined ? "" : ` ${e.detail}`)),
+      (e.event === "forked"
+        ? ` ${e.detail ?? ""}${labelOf(e.detail)} parent=${e.parent}`
+        : e.detail === undefined
+        ? ""
+        : ` ${e.detail}`)),
   error: (message) => noteEffect("server", `error: ${message}`)
 }
 
@@ -91,20 +97,27 @@ const bindOnce = (port: number) =>
     probe.listen({ host: HOST, port, exclusive: true }, () => probe.close(() => resume(Effect.succeed(true))))
   })
 
-const program = Effect.gen(function* () {
+const program = Effect.gen(function*() {
   const root = mkdtempSync(join(tmpdir(), "fiberhttp-ctrl-c-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(root, { recursive: true, force: true })))
   writeFileSync(join(root, "index.html"), "<!doctype html><title>ctrl-c</title><p>hello\n")
   writeFileSync(join(root, "big.bin"), "")
   truncateSync(join(root, "big.bin"), 64 * 1024 * 1024) // sparse: 64 MiB of zeros
 
-  const layers = Layer.mergeAll(StaticFiles.layer(root), NodeSocketServer.layer, Layer.succeed(AccessLog, timelineLog)).pipe(
-    Layer.provide(NodeContext.layer)
-  )
+  const layers = Layer.mergeAll(StaticFiles.layer(root), NodeSocketServer.layer, Layer.succeed(AccessLog, timelineLog))
+    .pipe(
+      Layer.provide(NodeContext.layer)
+    )
   const ready = yield* Deferred.make<number>()
-  const server = yield* Effect.gen(function* () {
+  const server = yield* Effect.gen(function*() {
     const handler = yield* StaticHandler.make({ listing: false, dotfiles: false })
-    const running = yield* Server.serve({ ...Server.defaults, host: HOST, ports: [0], grace: GRACE, writeTimeout: WRITE_TIMEOUT }, handler)
+    const running = yield* Server.serve({
+      ...Server.defaults,
+      host: HOST,
+      ports: [0],
+      grace: GRACE,
+      writeTimeout: WRITE_TIMEOUT
+    }, handler)
     yield* Deferred.succeed(ready, running.addresses[0]!.port)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(layers), Effect.fork)
@@ -136,7 +149,12 @@ const program = Effect.gen(function* () {
     )
   )
   const exit = yield* Fiber.interrupt(server)
-  note("study", `server fiber ended: ${Exit.isInterrupted(exit) ? "interrupted, its scope closed" : Exit.isSuccess(exit) ? "succeeded" : "failed"}`)
+  note(
+    "study",
+    `server fiber ended: ${
+      Exit.isInterrupted(exit) ? "interrupted, its scope closed" : Exit.isSuccess(exit) ? "succeeded" : "failed"
+    }`
+  )
   yield* Fiber.join(portWatch).pipe(Effect.timeout("3 seconds"), Effect.ignore)
   yield* Effect.sleep("50 millis") // lets the clients see their sockets close
   for (const socket of [a, b, c]) socket.destroy()

@@ -154,10 +154,13 @@ export const serverCommand = Command.make("server", options, (o) =>
         AccessLog.layer(logOptions)
       )),
       Effect.catchTags({
-        ListenError: (error) => Effect.zipRight(Console.error(`fiberhttp server: ${error.message}`), new ExitCode({ code: 1 })),
+        ListenError: (error) =>
+          Effect.zipRight(Console.error(`fiberhttp server: ${error.message}`), new ExitCode({ code: 1 })),
         FileError: (error) =>
-          Effect.zipRight(Console.error(`fiberhttp server: cannot serve ${root}: ${error.message}`), new ExitCode({ code: 1 }))
+          Effect.zipRight(
+            Console.error(`fiberhttp server: cannot serve ${root}: ${error.message}`),
+            new ExitCode({ code: 1 })
+          )
       })
     )
-  })
-).pipe(Command.withDescription("Serve a directory over HTTP/1.1 on one or more ports."))
+  })).pipe(Command.withDescription("Serve a directory over HTTP/1.1 on one or more ports."))

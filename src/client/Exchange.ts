@@ -4,7 +4,14 @@ import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
 import { ResponseParser } from "../http/ResponseParser.ts"
 import type { Connection } from "../net/Connection.ts"
-import { EmptyReply, type LocalIoError, MalformedResponse, ReceiveError, SendError, TruncatedResponse } from "./errors.ts"
+import {
+  EmptyReply,
+  type LocalIoError,
+  MalformedResponse,
+  ReceiveError,
+  SendError,
+  TruncatedResponse
+} from "./errors.ts"
 import type { RequestBody } from "./RequestSpec.ts"
 
 /** Where a response body goes, chunk by chunk (stdout, a file, a counter). */
@@ -35,7 +42,7 @@ const notHttp = () =>
   new MalformedResponse({
     cause: new HttpParseError({
       code: "InvalidStatusLine",
-      message: 'not an HTTP/1.x response (the reply does not begin with "HTTP/")'
+      message: "not an HTTP/1.x response (the reply does not begin with \"HTTP/\")"
     })
   })
 
@@ -65,7 +72,7 @@ export const exchange = <E, R>(options: {
   readonly upgrade: boolean
   readonly onHead: (head: ResponseHead, sentAt: bigint, firstByteAt: bigint) => Effect.Effect<BodySink<E, R>, E, R>
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { connection } = options
     // The request goes out in its own fiber while the response is read, as
     // curl does: a server may answer before it has read the whole request (a
@@ -87,8 +94,7 @@ export const exchange = <E, R>(options: {
             Effect.sync(() => {
               bytesSent += chunk.length
               if (bytesSent >= total) sentAt ??= now
-            })
-          )
+            }))
       })
     let sendFailure: SendError | undefined
     const sending = yield* Effect.fork(
@@ -99,8 +105,7 @@ export const exchange = <E, R>(options: {
         Effect.catchTag("SendError", (error) =>
           Effect.sync(() => {
             sendFailure = error
-          })
-        )
+          }))
       )
     )
     let uploadStopped = false
@@ -114,7 +119,7 @@ export const exchange = <E, R>(options: {
     // it, so that a request that could not be sent is reported as such. After
     // a FIN the server may simply never read again: the read side's error stands.
     const failed = <X>(error: X) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (error instanceof ReceiveError && bytesSent < total) yield* Fiber.await(sending)
         else yield* stopSending
         return yield* Effect.fail(sendFailure ?? error)
@@ -130,7 +135,7 @@ export const exchange = <E, R>(options: {
 
     // Applies one parse step's events; true once the response has ended.
     const apply = (result: ParseResult<ResponseHead>, input: number) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         for (const event of result.events) {
           switch (event._tag) {
             case "Head":
@@ -154,7 +159,7 @@ export const exchange = <E, R>(options: {
         return trailers !== undefined
       })
 
-    const readResponse = Effect.gen(function* () {
+    const readResponse = Effect.gen(function*() {
       while (true) {
         const next = yield* Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
         if (Option.isNone(next)) {
@@ -187,7 +192,7 @@ export const exchange = <E, R>(options: {
       sentAt: sentAt ?? firstByteAt!,
       firstByteAt: firstByteAt!,
       doneAt,
-      reusable:
-        sendFailure === undefined && !uploadStopped && head!.keepAlive && !extraBytes && head!.framing._tag !== "UntilClose"
+      reusable: sendFailure === undefined && !uploadStopped && head!.keepAlive && !extraBytes &&
+        head!.framing._tag !== "UntilClose"
     }
   })

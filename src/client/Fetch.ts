@@ -62,7 +62,7 @@ const originOf = (target: Target) => `${target.scheme}://${target.host}:${target
  * server) when both sides allow it, and closed with the session's scope.
  */
 export const makeSession = (options: FetchOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const connector = yield* Connector
     const sessionScope = yield* Effect.scope
     let current: OpenConnection | undefined
@@ -76,9 +76,9 @@ export const makeSession = (options: FetchOptions) =>
 
     /** DNS, then TCP to each address in turn until one answers, then TLS for https. */
     const openConnection = (target: Target, start: bigint) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const scope = yield* Scope.fork(sessionScope, ExecutionStrategy.sequential)
-        const opening = Effect.gen(function* () {
+        const opening = Effect.gen(function*() {
           const addresses = yield* connector.resolve(target.host)
           const dnsAt = yield* Clock.currentTimeNanos
           let connection: Connection | undefined
@@ -105,13 +105,12 @@ export const makeSession = (options: FetchOptions) =>
             tls: tlsAt === undefined ? undefined : millisBetween(start, tlsAt)
           }
         }).pipe(Scope.extend(scope))
-        const limited =
-          options.connectTimeout === undefined
-            ? opening
-            : Effect.timeoutFail(opening, {
-                duration: options.connectTimeout,
-                onTimeout: () => new TimeoutError({ phase: "connect", millis: options.connectTimeout! })
-              })
+        const limited = options.connectTimeout === undefined
+          ? opening
+          : Effect.timeoutFail(opening, {
+            duration: options.connectTimeout,
+            onTimeout: () => new TimeoutError({ phase: "connect", millis: options.connectTimeout! })
+          })
         return yield* limited.pipe(
           Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))),
           Effect.map((opened) => ({ ...opened, scope }))
@@ -126,7 +125,7 @@ export const makeSession = (options: FetchOptions) =>
       spec: RequestSpec,
       onHead: OnHead<E, R>
     ) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const origin = originOf(target)
         if (current !== undefined && current.origin !== origin) yield* discard
         let headArrived = false
@@ -140,7 +139,7 @@ export const makeSession = (options: FetchOptions) =>
         })
 
         const attempt = (reusing: OpenConnection | undefined) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const start = yield* Clock.currentTimeNanos
             let opened: { dns: number | undefined; connect: number | undefined; tls: number | undefined } = {
               dns: undefined,
@@ -163,8 +162,7 @@ export const makeSession = (options: FetchOptions) =>
               upgrade,
               onHead: (response, sentAt, firstByteAt) => {
                 headArrived = true
-                redirecting =
-                  options.followRedirects &&
+                redirecting = options.followRedirects &&
                   redirectStatuses.has(response.status) &&
                   response.headers.get("location") !== undefined
                 return onHead({
@@ -205,15 +203,19 @@ export const makeSession = (options: FetchOptions) =>
         return yield* attempt(reusing).pipe(
           Effect.catchIf(
             (error): error is EmptyReply | SendError | ReceiveError =>
-              (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) && !headArrived,
+              (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) &&
+              !headArrived,
             () => attempt(undefined)
           )
         )
       })
 
     /** A request with -L applied: each hop is reported to `onHead`, the list of hops returned. */
-    const fetch = <E, R>(target: Target, onHead: OnHead<E, R>): Effect.Effect<ReadonlyArray<Hop>, RequestError | E, R> =>
-      Effect.gen(function* () {
+    const fetch = <E, R>(
+      target: Target,
+      onHead: OnHead<E, R>
+    ): Effect.Effect<ReadonlyArray<Hop>, RequestError | E, R> =>
+      Effect.gen(function*() {
         const hops: Array<Hop> = []
         let method = options.spec.method
         let body = options.spec.body
@@ -229,7 +231,9 @@ export const makeSession = (options: FetchOptions) =>
           const { hop, redirecting } = yield* request(next, method, body, spec, onHead)
           hops.push(hop)
           if (!redirecting) return hops
-          if (hops.length > options.maxRedirects) return yield* Effect.fail(new TooManyRedirects({ max: options.maxRedirects }))
+          if (hops.length > options.maxRedirects) {
+            return yield* Effect.fail(new TooManyRedirects({ max: options.maxRedirects }))
+          }
           next = yield* resolveLocation(next, hop.head.headers.get("location")!)
           const status = hop.head.status
           // 303 always, and 301/302 after a POST, continue as GET without the body (RFC 9110 15.4).

@@ -37,7 +37,9 @@ export const ttlText = (timings: Pick<Timings, "dns" | "connect" | "firstByte">)
   const connect = connectTime(timings)
   return connect === undefined
     ? `RTT: connection reused, first byte ${formatMs(timings.firstByte)} after the request started\n`
-    : `RTT: TCP connect ${formatMs(connect)}, first byte ${formatMs(firstByteTime(timings))} after opening the connection\n`
+    : `RTT: TCP connect ${formatMs(connect)}, first byte ${
+      formatMs(firstByteTime(timings))
+    } after opening the connection\n`
 }
 
 /** --timing: one line per phase with a bar placed on a shared time axis, then the total. */
@@ -57,7 +59,9 @@ export const waterfall = (timings: Timings, barWidth = 40): string => {
 export const roundLine = (round: number, head: ResponseHead, timings: Timings, bodyBytes: number): string => {
   const connect = connectTime(timings)
   const how = connect === undefined ? "reused" : `connect ${formatMs(connect)}`
-  return `${round}: ${head.status}${head.reason === "" ? "" : ` ${head.reason}`}  ${bodyBytes} bytes  ${how}  first byte ${formatMs(timings.firstByte)}  total ${formatMs(timings.done)}\n`
+  return `${round}: ${head.status}${
+    head.reason === "" ? "" : ` ${head.reason}`
+  }  ${bodyBytes} bytes  ${how}  first byte ${formatMs(timings.firstByte)}  total ${formatMs(timings.done)}\n`
 }
 
 const fixed = (ms: number) => ms.toFixed(3)
@@ -69,7 +73,9 @@ export const summaryText = (url: string, sent: number, summary: Summary | undefi
   if (summary === undefined) return head
   return (
     head +
-    `round trip min/avg/max/stddev = ${fixed(summary.min)}/${fixed(summary.avg)}/${fixed(summary.max)}/${fixed(summary.stddev)} ms\n` +
+    `round trip min/avg/max/stddev = ${fixed(summary.min)}/${fixed(summary.avg)}/${fixed(summary.max)}/${
+      fixed(summary.stddev)
+    } ms\n` +
     `percentiles p50/p90/p99 = ${fixed(summary.p50)}/${fixed(summary.p90)}/${fixed(summary.p99)} ms\n`
   )
 }
@@ -106,7 +112,9 @@ export const progressLine = (options: {
 }): string => {
   const { bytes, total, elapsedMs, columns } = options
   const rate = elapsedMs > 0 ? (bytes * 1000) / elapsedMs : 0
-  const left = `${formatBytes(bytes)}${total === undefined ? "" : ` / ${formatBytes(total)}`}  ${formatBytes(Math.round(rate))}/s`
+  const left = `${formatBytes(bytes)}${total === undefined ? "" : ` / ${formatBytes(total)}`}  ${
+    formatBytes(Math.round(rate))
+  }/s`
   if (total === undefined || total === 0) return `\r${left}`.padEnd(columns - 1)
   const fraction = Math.min(1, bytes / total)
   const eta = rate > 0 ? `ETA ${clock((total - bytes) / rate)}` : "ETA --:--"

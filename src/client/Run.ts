@@ -3,7 +3,7 @@ import { Clock, Effect, Fiber, Queue, type Scope } from "effect"
 import type { Connector } from "../net/Connector.ts"
 import { LocalIoError, type RequestError, TimeoutError } from "./errors.ts"
 import type { BodySink } from "./Exchange.ts"
-import { exitCodeOf, describe } from "./exitCodes.ts"
+import { describe, exitCodeOf } from "./exitCodes.ts"
 import { type FetchOptions, type HeadInfo, type Hop, makeSession } from "./Fetch.ts"
 import { Output } from "./Output.ts"
 import * as Render from "./Render.ts"
@@ -45,18 +45,17 @@ type Item = { readonly stream: "out" | "err"; readonly chunk: Uint8Array | strin
  * in order, so the one being printed is always running: no deadlock.
  */
 const orderedPrinters = (count: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const output = yield* Output
     const queues = yield* Effect.forEach(Array.from({ length: count }), () => Queue.bounded<Item>(32))
     const drain = Effect.forEach(queues, (queue) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         while (true) {
           const item = yield* Queue.take(queue)
           if (item === undefined) return
           yield* item.stream === "out" ? output.stdout(item.chunk) : output.stderr(item.chunk)
         }
-      })
-    , { discard: true })
+      }), { discard: true })
     const printers = queues.map((queue) => ({
       printer: {
         out: (chunk: Uint8Array | string) => Queue.offer(queue, { stream: "out", chunk }),
@@ -73,7 +72,9 @@ const discardBody: BodySink = () => Effect.void
 const stdoutGone = (output: Output["Type"]): Effect.Effect<void, LocalIoError> =>
   Effect.suspend(() => {
     const why = output.stdoutClosed()
-    return why === undefined ? Effect.void : Effect.fail(new LocalIoError({ direction: "write", path: "stdout", message: why }))
+    return why === undefined
+      ? Effect.void
+      : Effect.fail(new LocalIoError({ direction: "write", path: "stdout", message: why }))
   })
 
 /** The body to stdout (through the target's printer), stopped when stdout's reader has gone. */
@@ -84,9 +85,9 @@ const withMaxTime = <A, E, R>(config: ClientConfig, effect: Effect.Effect<A, E, 
   config.maxTime === undefined
     ? effect
     : Effect.timeoutFail(effect, {
-        duration: config.maxTime,
-        onTimeout: () => new TimeoutError({ phase: "transfer", millis: config.maxTime! })
-      })
+      duration: config.maxTime,
+      onTimeout: () => new TimeoutError({ phase: "transfer", millis: config.maxTime! })
+    })
 
 const headersJson = (hop: Hop) => hop.head.headers.entries.map(([name, value]) => [name, value])
 
@@ -103,7 +104,7 @@ const timingsJson = (t: Timings) => {
 
 /** Opens -o's file when the final head arrives and writes the body to it, drawing progress on a terminal. */
 const fileSink = (path: string, info: HeadInfo) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const output = yield* Output
     const file = yield* fs.open(path, { flag: "w" }).pipe(
@@ -117,10 +118,12 @@ const fileSink = (path: string, info: HeadInfo) =>
     let drawnBytes = -1
     const draw = (now: number) => {
       drawnBytes = bytes
-      return output.stderr(Render.progressLine({ bytes, total, elapsedMs: now - started, columns: output.stderrColumns }))
+      return output.stderr(
+        Render.progressLine({ bytes, total, elapsedMs: now - started, columns: output.stderrColumns })
+      )
     }
     const sink: BodySink<LocalIoError> = (chunk) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* file.writeAll(chunk).pipe(
           Effect.mapError((e) => new LocalIoError({ direction: "write", path, message: e.message }))
         )
@@ -134,20 +137,23 @@ const fileSink = (path: string, info: HeadInfo) =>
       })
     // the last frame stays on screen, complete, with its line ended
     const finish = output.stderrIsTTY
-      ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.zipRight(drawnBytes === bytes ? Effect.void : draw(now), output.stderr("\n"))
-        )
+      ? Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => Effect.zipRight(drawnBytes === bytes ? Effect.void : draw(now), output.stderr("\n"))
+      )
       : Effect.void
     return { sink, finish }
   })
 
 /** One target, once: prints as the mode says and returns the hops. */
 const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const session = yield* makeSession(config.fetch)
     let finishFile: Effect.Effect<void> = Effect.void
-    const onHead = (info: HeadInfo): Effect.Effect<BodySink<LocalIoError>, LocalIoError, FileSystem.FileSystem | Output | Scope.Scope> =>
-      Effect.gen(function* () {
+    const onHead = (
+      info: HeadInfo
+    ): Effect.Effect<BodySink<LocalIoError>, LocalIoError, FileSystem.FileSystem | Output | Scope.Scope> =>
+      Effect.gen(function*() {
         if (config.ttl && config.mode !== "json") yield* printer.out(Render.ttlText(info.timings))
         if (config.mode === "full") yield* printer.out(Render.wireBytes(Render.headText(info.head)))
         if (info.redirecting) return discardBody
@@ -158,9 +164,13 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
         }
         return config.mode === "json" ? discardBody : stdoutSink(printer, yield* Output)
       })
-    const hops = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(Effect.ensuring(Effect.suspend(() => finishFile)))
+    const hops = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(
+      Effect.ensuring(Effect.suspend(() => finishFile))
+    )
     const final = hops[hops.length - 1]!
-    if (config.mode === "full" && config.outputFile === undefined) yield* printer.out(Render.wireBytes(Render.trailerText(final.trailers)))
+    if (config.mode === "full" && config.outputFile === undefined) {
+      yield* printer.out(Render.wireBytes(Render.trailerText(final.trailers)))
+    }
     if (config.timing) yield* printer.err(Render.waterfall(final.timings))
     if (config.mode === "json") {
       yield* printer.out(
@@ -182,7 +192,7 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
 
 /** --count: the same request N times on one session, each round trip printed, then the summary. */
 const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const session = yield* makeSession(config.fetch)
     const totals: Array<number> = []
     const rounds: Array<unknown> = []
@@ -200,7 +210,13 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
       const elapsed = result.right.reduce((sum, hop) => sum + hop.timings.done, 0)
       totals.push(elapsed)
       if (config.mode === "json") {
-        rounds.push({ round, status: final.head.status, bodyBytes: final.bodyBytes, reused: final.reused, timings: timingsJson(final.timings) })
+        rounds.push({
+          round,
+          status: final.head.status,
+          bodyBytes: final.bodyBytes,
+          reused: final.reused,
+          timings: timingsJson(final.timings)
+        })
       } else {
         yield* printer.out(Render.roundLine(round, final.head, { ...final.timings, done: elapsed }, final.bodyBytes))
         // `--count 1000 ... | head -3` stops after three rounds, not 997 later
@@ -209,7 +225,9 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
     }
     const summary = summarize(totals)
     if (config.mode === "json") {
-      yield* printer.out(JSON.stringify({ url: target.url, requests: config.count, rounds, stats: summary ?? null }) + "\n")
+      yield* printer.out(
+        JSON.stringify({ url: target.url, requests: config.count, rounds, stats: summary ?? null }) + "\n"
+      )
     } else {
       yield* printer.out(Render.summaryText(target.url, config.count, summary))
     }
@@ -218,13 +236,13 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
 
 /** A target's whole turn: heading, request(s), and its error line. Returns its exit code. */
 const runTarget = (config: ClientConfig, target: Target, index: number, printer: Printer) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     if (config.targets.length > 1 && config.mode !== "json") yield* printer.out(Render.heading(target.url, index === 0))
     const work = config.count > 1 ? fetchRounds(config, target, printer) : fetchOnce(config, target, printer)
     return yield* work.pipe(
       Effect.as(0),
       Effect.catchAll((error) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           // Only the command line's own errors are not RequestErrors; none reach here.
           const message = describe(error)
           if (config.mode === "json" && config.count === 1) {
@@ -244,7 +262,7 @@ const runTarget = (config: ClientConfig, target: Target, index: number, printer:
 export const runClient = (
   config: ClientConfig
 ): Effect.Effect<number, never, Connector | Output | FileSystem.FileSystem> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const output = yield* Output
     if (config.targets.length === 1) {
       const printer: Printer = { out: output.stdout, err: output.stderr }

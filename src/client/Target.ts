@@ -93,7 +93,10 @@ export const parseTargets = (
   let pending: Array<string> = []
   const flush = (ports: ReadonlyArray<number>): InvalidTarget | undefined => {
     for (let i = 0; i < pending.length; i++) {
-      const parsed = parseUrl(`http://${pending[i]}`, ports.length === 0 ? undefined : ports[ports.length === 1 ? 0 : i])
+      const parsed = parseUrl(
+        `http://${pending[i]}`,
+        ports.length === 0 ? undefined : ports[ports.length === 1 ? 0 : i]
+      )
       if (Either.isLeft(parsed)) return new InvalidTarget({ input: pending[i]!, message: parsed.left.message })
       targets.push(parsed.right)
     }
@@ -121,7 +124,9 @@ export const parseTargets = (
       }
       if (ports.length !== 1 && ports.length !== pending.length) {
         return Either.left(
-          new UsageError({ message: `${pending.length} host names but ${ports.length} ports: give one port, or one per host` })
+          new UsageError({
+            message: `${pending.length} host names but ${ports.length} ports: give one port, or one per host`
+          })
         )
       }
       const error = flush(ports)

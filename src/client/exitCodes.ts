@@ -46,7 +46,10 @@ const MAX_QUOTED = 200
  */
 export const printable = (text: string): string => {
   const cut = text.length > MAX_QUOTED ? text.slice(0, MAX_QUOTED) : text
-  const safe = cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+  const safe = cut.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`
+  )
   return cut === text ? safe : `${safe}... (${text.length} characters)`
 }
 
@@ -61,7 +64,9 @@ export const describe = (error: ClientError): string => {
     case "UsageError":
       return error.message
     case "InvalidTarget":
-      return `${error.fromLocation === true ? "redirect to a bad URL" : "bad URL"} "${printable(error.input)}": ${printable(error.message)}`
+      return `${error.fromLocation === true ? "redirect to a bad URL" : "bad URL"} "${printable(error.input)}": ${
+        printable(error.message)
+      }`
     case "ResolveError":
       return error.message
     case "ConnectError":

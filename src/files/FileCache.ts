@@ -75,7 +75,9 @@ export class FileCache {
   keep(file: FileEntry, bytes: Uint8Array): void {
     const resolution = this.byFile.get(file)
     if (resolution === undefined || resolution.bytes !== undefined) return
-    if (bytes.length !== file.size || bytes.length > this.limits.maxFileBytes || bytes.length > this.limits.maxBytes) return
+    if (bytes.length !== file.size || bytes.length > this.limits.maxFileBytes || bytes.length > this.limits.maxBytes) {
+      return
+    }
     resolution.bytes = bytes
     this.held += bytes.length
     while (this.held > this.limits.maxBytes) this.evictOldest()

@@ -1,6 +1,6 @@
-import { Context, Effect, Layer, Option } from "effect"
 import type { FileSystem } from "@effect/platform"
 import type { SystemError } from "@effect/platform/Error"
+import { Context, Effect, Layer, Option } from "effect"
 import * as NFS from "node:fs"
 import { systemError } from "./systemError.ts"
 
@@ -62,8 +62,20 @@ const stampInThreadPool = (path: string): Effect.Effect<FileStamp, SystemError> 
  * thread pool from the start (statfs(2) magic numbers).
  */
 const REMOTE_FILE_SYSTEMS = new Set([
-  0x6969, 0xff534d42, 0xfe534d42, 0x517b, 0x65735546, 0x01021997, 0x00c36400, 0x0bd00bd0, 0x5346414f, 0x6b414653,
-  0x47504653, 0x19830326, 0x73757245, 0x564c
+  0x6969,
+  0xff534d42,
+  0xfe534d42,
+  0x517b,
+  0x65735546,
+  0x01021997,
+  0x00c36400,
+  0x0bd00bd0,
+  0x5346414f,
+  0x6b414653,
+  0x47504653,
+  0x19830326,
+  0x73757245,
+  0x564c
 ])
 
 /** Whether the file system holding `path` is one of REMOTE_FILE_SYSTEMS; undefined when it cannot be told (no such path). */

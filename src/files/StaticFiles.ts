@@ -113,7 +113,9 @@ const indexNames = ["index.html", "index.htm"] as const
 type Outcome = "NotFound" | "Forbidden"
 
 const errnoCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
 
 /**
  * What a failed file-system call means to a request. Node's own error code
@@ -230,18 +232,21 @@ export const make = (
       )
 
     const fileLookup = (real: string, info: FileSystem.File.Info): Effect.Effect<Lookup, FileError> =>
-      Effect.map(readableByAll(info) ? Effect.succeed(undefined) : readable(real), (denied): Lookup =>
-        denied === undefined
-          ? {
-            _tag: "File",
-            file: {
-              path: real,
-              size: Number(info.size),
-              mtime: Option.getOrElse(info.mtime, () => new Date(0)),
-              ino: Option.getOrElse(info.ino, () => 0)
+      Effect.map(
+        readableByAll(info) ? Effect.succeed(undefined) : readable(real),
+        (denied): Lookup =>
+          denied === undefined
+            ? {
+              _tag: "File",
+              file: {
+                path: real,
+                size: Number(info.size),
+                mtime: Option.getOrElse(info.mtime, () => new Date(0)),
+                ino: Option.getOrElse(info.ino, () => 0)
+              }
             }
-          }
-          : { _tag: denied })
+            : { _tag: denied }
+      )
 
     /** The lookup, and which index name gave it (its position in indexNames), if one did. */
     const directoryLookup = (real: string): Effect.Effect<readonly [Lookup, number], FileError> =>
@@ -279,7 +284,9 @@ export const make = (
               ? { lookup: { _tag: "NotFound" } } as const
               : { lookup: yield* fileLookup(found.path, found.info), candidate }
           case "Directory": {
-            if (!decoded.trailingSlash) return { lookup: { _tag: "Redirect", location: decoded.encoded + "/" } } as const
+            if (!decoded.trailingSlash) {
+              return { lookup: { _tag: "Redirect", location: decoded.encoded + "/" } } as const
+            }
             const [lookup, index] = yield* directoryLookup(found.path)
             return index === 0 ? { lookup, candidate: path.join(candidate, indexNames[0]) } : { lookup }
           }
@@ -341,7 +348,10 @@ export const make = (
     }
 
     /** Checks a range against the file; the default is the whole file. */
-    const spanOf = (file: FileEntry, range: ByteRange | undefined): { readonly start: number; readonly length: number } => {
+    const spanOf = (
+      file: FileEntry,
+      range: ByteRange | undefined
+    ): { readonly start: number; readonly length: number } => {
       const start = range?.start ?? 0
       const end = range?.end ?? file.size - 1
       const length = end - start + 1
@@ -363,10 +373,14 @@ export const make = (
     const read = (file: FileEntry, range?: ByteRange): Effect.Effect<Uint8Array, FileError> =>
       Effect.suspend(() => {
         const { length, start } = spanOf(file, range)
-        if (length > chunkSize) return Effect.die(new RangeError(`read of ${length} bytes: stream anything over ${chunkSize}`))
+        if (length > chunkSize) {
+          return Effect.die(new RangeError(`read of ${length} bytes: stream anything over ${chunkSize}`))
+        }
         if (length === 0) return Effect.succeed(new Uint8Array(0))
         const cached = cache?.bytesOf(file)
-        if (cached !== undefined) return Effect.succeed(length === file.size ? cached : cached.subarray(start, start + length))
+        if (cached !== undefined) {
+          return Effect.succeed(length === file.size ? cached : cached.subarray(start, start + length))
+        }
         if (cache !== undefined && length < file.size && file.size <= chunkSize) {
           // a range of a small file: read it whole once, so later requests for it need no read
           return Effect.map(read(file), (whole) => whole.subarray(start, start + length))
@@ -534,7 +548,8 @@ const compareEntries = (a: DirectoryEntry, b: DirectoryEntry): number =>
 export const layer = (
   root: string,
   options?: StaticFilesOptions
-): Layer.Layer<StaticFiles, FileError, FileSystem.FileSystem | Path.Path> => Layer.effect(StaticFiles, make(root, options))
+): Layer.Layer<StaticFiles, FileError, FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(StaticFiles, make(root, options))
 
 /** Files under one root, looked up safely. */
 export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
@@ -566,7 +581,11 @@ export class StaticFiles extends Context.Tag("fiberhttp/files/StaticFiles")<
      * Fails with FileError if the file is gone or ends short of the expected
      * length (it shrank since lookup).
      */
-    readonly stream: (file: FileEntry, range?: ByteRange, options?: StreamOptions) => Stream.Stream<Uint8Array, FileError>
+    readonly stream: (
+      file: FileEntry,
+      range?: ByteRange,
+      options?: StreamOptions
+    ) => Stream.Stream<Uint8Array, FileError>
     /**
      * The entries of `path` (a Directory's path from lookup): directories
      * first, then by name in code-unit order; dotfiles left out unless asked,

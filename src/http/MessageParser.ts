@@ -164,7 +164,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
               break loop
             }
             code = next === TOO_LONG
-              ? this.rejectStartLinePrefix(this.lineBuffer, 0, this.lineLength, input, pos, end) ?? this.startLineTooLong
+              ? this.rejectStartLinePrefix(this.lineBuffer, 0, this.lineLength, input, pos, end) ??
+                this.startLineTooLong
               : this.rejectStartLinePrefix(this.lineSource, this.lineStart, this.lineEnd, input, end, end) ?? "BareLF"
             break loop
           }

@@ -2,8 +2,8 @@ import { CR, isDigit, REASON, SP } from "./chars.ts"
 import type { ParseErrorCode } from "./errors.ts"
 import { keepAlive, responseFraming } from "./framing.ts"
 import { Headers } from "./Headers.ts"
-import { MessageParser, type MessageLimits } from "./MessageParser.ts"
 import type { HttpVersion, ParseResult, ResponseHead } from "./message.ts"
+import { type MessageLimits, MessageParser } from "./MessageParser.ts"
 import { HTTP_1_1, parseVersion } from "./version.ts"
 
 export type ResponseLimits = MessageLimits

@@ -17,8 +17,7 @@ const table = (accept: (b: number) => boolean): Uint8Array => {
   return t
 }
 
-const isAlnum = (b: number): boolean =>
-  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+const isAlnum = (b: number): boolean => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
 
 const inSet = (chars: string) => (b: number): boolean => chars.includes(String.fromCharCode(b))
 
@@ -68,17 +67,16 @@ const nativeLatin1 = (globalThis as { Buffer?: { prototype: { latin1Slice?: unkn
  * RFC 9110 treats field octets. Node's native decoder takes any Uint8Array
  * and is several times faster than building the string in JavaScript.
  */
-export const latin1: Decode =
-  nativeLatin1 !== undefined
-    ? (bytes, start, end) => nativeLatin1.call(bytes, start, end)
-    : (bytes, start, end) => {
-      let s = ""
-      for (let i = start; i < end; i += 4096) {
-        const part = bytes.subarray(i, Math.min(end, i + 4096))
-        s += String.fromCharCode.apply(null, part as unknown as Array<number>)
-      }
-      return s
+export const latin1: Decode = nativeLatin1 !== undefined
+  ? (bytes, start, end) => nativeLatin1.call(bytes, start, end)
+  : (bytes, start, end) => {
+    let s = ""
+    for (let i = start; i < end; i += 4096) {
+      const part = bytes.subarray(i, Math.min(end, i + 4096))
+      s += String.fromCharCode.apply(null, part as unknown as Array<number>)
     }
+    return s
+  }
 
 /** How much text a `TextWindow` decodes at once: a typical head in one go. */
 const WINDOW = 1024

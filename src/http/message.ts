@@ -1,5 +1,5 @@
-import type { Headers } from "./Headers.ts"
 import type { HttpParseError } from "./errors.ts"
+import type { Headers } from "./Headers.ts"
 
 /** How a message's body is delimited (RFC 9112 section 6). */
 export type BodyFraming =

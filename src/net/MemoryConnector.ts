@@ -72,16 +72,18 @@ const makeDefaultResolve = (keys: ReadonlyArray<string>) => {
 
 /** A Connector whose remote servers are scripts run in the layer's scope. */
 export const make = (options: MemoryConnectorOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const scripts = yield* FiberSet.make()
     const remotes = new WeakMap<Connection, RemoteServer>()
     const servers = new Map<string, RemoteServer>(
-      Object.entries(options.servers).map(([key, value]) => [key, typeof value === "function" ? { script: value } : value])
+      Object.entries(options.servers).map((
+        [key, value]
+      ) => [key, typeof value === "function" ? { script: value } : value])
     )
     let nextLocalPort = 50000
 
     const connect = (address: ResolvedAddress, port: number, host: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const remote = servers.get(formatHostPort(host, port)) ?? servers.get(formatHostPort(address.address, port))
         const target = formatTarget(host, address.address, port)
         const refused = (reason: ConnectError["reason"], what: string) =>
@@ -111,13 +113,18 @@ export const make = (options: MemoryConnectorOptions) =>
       })
 
     const startTls = (connection: Connection, { servername, verify }: TlsOptions) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const remote = remotes.get(connection)
-        if (remote === undefined) return yield* Effect.dieMessage("startTls: the connection was not opened by this connector")
+        if (remote === undefined) {
+          return yield* Effect.dieMessage("startTls: the connection was not opened by this connector")
+        }
         const tls = remote.tls ?? {}
         if (tls.delay !== undefined) yield* Effect.sleep(tls.delay)
         if (tls.fail !== undefined) {
-          return yield* new TlsError({ host: servername, message: `TLS handshake failed for ${servername}: ${tls.fail}` })
+          return yield* new TlsError({
+            host: servername,
+            message: `TLS handshake failed for ${servername}: ${tls.fail}`
+          })
         }
         if (tls.untrusted === true && verify) {
           return yield* new TlsError({

@@ -100,7 +100,10 @@ export const make = Effect.sync(() => {
 
 /** An in-memory SocketServer, and the MemoryNetwork tests use to reach it. */
 export const layer: Layer.Layer<SocketServer | MemoryNetwork> = Layer.effectContext(
-  Effect.map(make, ({ network, server }) => Context.make(SocketServer, server).pipe(Context.add(MemoryNetwork, network)))
+  Effect.map(
+    make,
+    ({ network, server }) => Context.make(SocketServer, server).pipe(Context.add(MemoryNetwork, network))
+  )
 )
 
 export type { Peer } from "./MemoryPipe.ts"

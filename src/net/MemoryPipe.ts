@@ -108,8 +108,9 @@ const makeEndpoint = (
     return undefined
   }
 
-  const delivered = awaitCondition(waiting, () =>
-    writeFailure() ?? (outgoing.unread <= outgoing.window ? Exit.void : undefined)
+  const delivered = awaitCondition(
+    waiting,
+    () => writeFailure() ?? (outgoing.unread <= outgoing.window ? Exit.void : undefined)
   )
 
   /** What the peer's window has taken: all but the unread bytes beyond it. */
@@ -237,7 +238,7 @@ const decoder = new TextDecoder()
 
 export const toPeer = (endpoint: Endpoint): Peer => {
   const { connection } = endpoint
-  const readAll = Effect.gen(function* () {
+  const readAll = Effect.gen(function*() {
     const chunks: Array<Uint8Array> = []
     let size = 0
     while (true) {

@@ -1,7 +1,8 @@
+import type { Context } from "effect"
+import { Effect, Layer } from "effect"
 import * as dns from "node:dns"
 import * as net from "node:net"
 import * as tls from "node:tls"
-import { Context, Effect, Layer } from "effect"
 import type { Connection } from "./Connection.ts"
 import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
@@ -16,8 +17,11 @@ const resolve = (host: string) =>
     dns.lookup(host, { all: true }, (error, addresses) => {
       if (error !== null) {
         const code = error.code ?? ""
-        const what =
-          code === "ENOTFOUND" ? "name not found" : code === "EAI_AGAIN" ? "temporary failure" : error.message
+        const what = code === "ENOTFOUND"
+          ? "name not found"
+          : code === "EAI_AGAIN"
+          ? "temporary failure"
+          : error.message
         const message = `cannot resolve ${host}: ${what}${code === "" ? "" : ` (${code})`}`
         resume(Effect.fail(new ResolveError({ host, message, cause: error })))
       } else if (addresses.length === 0) {
@@ -94,7 +98,9 @@ const awaitHandshake = (socket: tls.TLSSocket, host: string) =>
     }
     const onClose = () => {
       done()
-      resume(Effect.fail(new TlsError({ host, message: `TLS handshake failed for ${host}: connection closed by peer` })))
+      resume(
+        Effect.fail(new TlsError({ host, message: `TLS handshake failed for ${host}: connection closed by peer` }))
+      )
     }
     socket.once("secureConnect", onSecure)
     socket.once("error", onError)
@@ -112,13 +118,16 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
   const sockets = new WeakMap<Connection, net.Socket>()
 
   const connect = (address: ResolvedAddress, port: number, host: string) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const socket = yield* Effect.acquireRelease(
         Effect.try({
-          try: () => net.connect({ host: address.address, port, family: address.family, allowHalfOpen: true, noDelay: true }),
+          try: () =>
+            net.connect({ host: address.address, port, family: address.family, allowHalfOpen: true, noDelay: true }),
           // A bad port or address throws instead of emitting 'error'.
           catch: (error) => {
-            const message = `cannot connect to ${formatTarget(host, address.address, port)}: ${(error as Error).message}`
+            const message = `cannot connect to ${formatTarget(host, address.address, port)}: ${
+              (error as Error).message
+            }`
             return new ConnectError({ host, port, reason: "Unknown", message, cause: error })
           }
         }),
@@ -131,9 +140,11 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
     })
 
   const startTls = (connection: Connection, { servername, verify }: TlsOptions) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const socket = sockets.get(connection)
-      if (socket === undefined) return yield* Effect.dieMessage("startTls: the connection was not opened by this connector")
+      if (socket === undefined) {
+        return yield* Effect.dieMessage("startTls: the connection was not opened by this connector")
+      }
       // The TLS socket inherits allowHalfOpen from the TCP socket it wraps.
       const tlsSocket = yield* Effect.acquireRelease(
         Effect.sync(() =>

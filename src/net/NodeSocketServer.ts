@@ -1,5 +1,6 @@
+import type { Context } from "effect"
+import { Effect, Layer } from "effect"
 import * as net from "node:net"
-import { Context, Effect, Layer } from "effect"
 import { makeAcceptQueue } from "./AcceptQueue.ts"
 import { ListenError } from "./errors.ts"
 import { formatHostPort } from "./hostPort.ts"
@@ -89,8 +90,7 @@ const makeListener = (server: net.Server): Listener => {
 /** The node:net SocketServer. */
 export const make: Effect.Effect<Context.Tag.Service<typeof SocketServer>> = Effect.sync(() =>
   SocketServer.of({
-    listen: (options) =>
-      Effect.acquireRelease(Effect.map(open(options), makeListener), (listener) => listener.close)
+    listen: (options) => Effect.acquireRelease(Effect.map(open(options), makeListener), (listener) => listener.close)
   })
 )
 

@@ -1,5 +1,5 @@
-import type * as net from "node:net"
 import { Effect, Exit, Option } from "effect"
+import type * as net from "node:net"
 import { awaitCondition, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"

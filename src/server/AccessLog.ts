@@ -89,8 +89,10 @@ const remoteOf = (e: AccessEntry): string =>
  * reaches the log.
  */
 export const escapeText = (text: string): string =>
-  text.replace(/[\u0000-\u001f\u007f-\u009f"\\]/g, (c) =>
-    c === '"' || c === "\\" ? "\\" + c : "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"))
+  text.replace(
+    /[\u0000-\u001f\u007f-\u009f"\\]/g,
+    (c) => c === "\"" || c === "\\" ? "\\" + c : "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")
+  )
 
 /**
  * A multi-line text (a cause and its stack) under its error line: each line
@@ -107,7 +109,9 @@ const stringify = (value: unknown): string =>
   JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16))
 
 const requestText = (e: AccessEntry): string =>
-  `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${escapeText(e.requestLine)}" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
+  `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${
+    escapeText(e.requestLine)
+  }" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
 
 const requestJson = (e: AccessEntry): string =>
   stringify({
@@ -122,7 +126,9 @@ const requestJson = (e: AccessEntry): string =>
   })
 
 const traceText = (t: TraceEntry): string =>
-  `${t.time.toISOString()} trace ${t.connection}${t.fiber} ${t.event} parent=${escapeControls(t.parent)}${t.detail === undefined ? "" : ` ${escapeControls(t.detail)}`}`
+  `${t.time.toISOString()} trace ${t.connection}${t.fiber} ${t.event} parent=${escapeControls(t.parent)}${
+    t.detail === undefined ? "" : ` ${escapeControls(t.detail)}`
+  }`
 
 const traceJson = (t: TraceEntry): string =>
   stringify({
@@ -156,8 +162,9 @@ export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Ser
     trace: (entry) =>
       options.trace ? Effect.sync(() => sink.out(json ? traceJson(entry) : traceText(entry))) : Effect.void,
     error: (message, cause) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() => sink.err(json ? errorJson(now, message, cause) : errorText(message, cause)))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => Effect.sync(() => sink.err(json ? errorJson(now, message, cause) : errorText(message, cause)))
       )
   }
 }
@@ -175,5 +182,9 @@ export const layer = (options: AccessLogOptions): Layer.Layer<AccessLog> =>
 export const memory = (options: AccessLogOptions) => {
   const out: Array<string> = []
   const err: Array<string> = []
-  return { out, err, layer: Layer.succeed(AccessLog, make(options, { out: (l) => out.push(l), err: (l) => err.push(l) })) }
+  return {
+    out,
+    err,
+    layer: Layer.succeed(AccessLog, make(options, { out: (l) => out.push(l), err: (l) => err.push(l) }))
+  }
 }

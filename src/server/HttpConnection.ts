@@ -273,45 +273,59 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           () => void (progress.bytes = body.bytes.length)
         )
       }
-      return Effect.scoped(Effect.flatMap(Stream.toPull(body.stream), (pull) =>
-        Effect.flatMap(Effect.either(pull), (first) => {
-          if (first._tag === "Left" && Option.isSome(first.left)) {
-            const error = first.left.value
-            const instead = body.unavailable?.(error) ??
-              Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), Response.errorPage(500))
-            return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
-          }
-          const written = write(headBytesOf(head, response, keepAlive))
-          if (first._tag === "Left") return written
-          return written.pipe(Effect.zipRight(writeChunks(first.right, progress)), Effect.zipRight(writeRest(pull, progress)))
-        })))
+      return Effect.scoped(
+        Effect.flatMap(Stream.toPull(body.stream), (pull) =>
+          Effect.flatMap(Effect.either(pull), (first) => {
+            if (first._tag === "Left" && Option.isSome(first.left)) {
+              const error = first.left.value
+              const instead = body.unavailable?.(error) ??
+                Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), Response.errorPage(500))
+              return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
+            }
+            const written = write(headBytesOf(head, response, keepAlive))
+            if (first._tag === "Left") return written
+            return written.pipe(
+              Effect.zipRight(writeChunks(first.right, progress)),
+              Effect.zipRight(writeRest(pull, progress))
+            )
+          }))
+      )
     }
 
     /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
-    const end = () => Effect.suspend(() => {
-      writing = true
-      return Effect.zipRight(guardWrite(), Effect.ignore(conn.end))
-    }).pipe(Effect.map(() => void (writing = false)))
+    const end = () =>
+      Effect.suspend(() => {
+        writing = true
+        return Effect.zipRight(guardWrite(), Effect.ignore(conn.end))
+      }).pipe(Effect.map(() => void (writing = false)))
 
     /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
-    const lingeringClose = () => Effect.gen(function*() {
-      yield* end()
-      yield* watchdog.arm(watchdog.now() + LINGER_MS, "linger")
-      while (true) {
-        const chunk = yield* Effect.either(conn.read)
-        if (chunk._tag === "Left" || Option.isNone(chunk.right)) return
-      }
-    })
+    const lingeringClose = () =>
+      Effect.gen(function*() {
+        yield* end()
+        yield* watchdog.arm(watchdog.now() + LINGER_MS, "linger")
+        while (true) {
+          const chunk = yield* Effect.either(conn.read)
+          if (chunk._tag === "Left" || Option.isNone(chunk.right)) return
+        }
+      })
 
     /** After the watchdog fired: it answers or closes the connection; wait for that, discarding input. */
-    const afterExpiry = () => Effect.gen(function*() {
-      const wait = watchdog.expired()
-      const reason = wait === "write" ? "reader stalled" : startedAt !== undefined ? "header timeout" : served === 0 ? "no request arrived" : "idle"
-      while (true) {
-        const chunk = yield* Effect.either(conn.read)
-        if (chunk._tag === "Left" || Option.isNone(chunk.right)) return reason
-      }
-    })
+    const afterExpiry = () =>
+      Effect.gen(function*() {
+        const wait = watchdog.expired()
+        const reason = wait === "write"
+          ? "reader stalled"
+          : startedAt !== undefined
+          ? "header timeout"
+          : served === 0
+          ? "no request arrived"
+          : "idle"
+        while (true) {
+          const chunk = yield* Effect.either(conn.read)
+          if (chunk._tag === "Left" || Option.isNone(chunk.right)) return reason
+        }
+      })
 
     const trace = (event: "request-begun" | "request-ended", detail: string) =>
       log.tracing
@@ -324,7 +338,9 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         ctx.state.phase = "responding"
         const progress = { bytes: 0 }
         const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress, { status }).pipe(
-          Effect.onExit(() => log.logsRequests ? log.request(accessEntry(begun, "-", status, progress.bytes)) : Effect.void),
+          Effect.onExit(() =>
+            log.logsRequests ? log.request(accessEntry(begun, "-", status, progress.bytes)) : Effect.void
+          ),
           Effect.either
         )
         ctx.state.phase = "reading"
@@ -359,10 +375,14 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         const written = yield* writeResponse(head, response, keepAlive, progress, sent).pipe(
           Effect.onExit((exit) =>
             Effect.zipRight(
-              log.logsRequests ? log.request(accessEntry(begun, requestLine, sent.status, progress.bytes)) : Effect.void,
+              log.logsRequests
+                ? log.request(accessEntry(begun, requestLine, sent.status, progress.bytes))
+                : Effect.void,
               trace(
                 "request-ended",
-                `${sent.status} ${progress.bytes}B${Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"}`
+                `${sent.status} ${progress.bytes}B${
+                  Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"
+                }`
               )
             )
           ),

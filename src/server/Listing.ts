@@ -1,6 +1,12 @@
 import type { DirectoryEntry } from "../files/StaticFiles.ts"
 
-const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }
+const ESCAPES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  "\"": "&quot;",
+  "'": "&#39;"
+}
 
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
@@ -29,7 +35,9 @@ export const renderListing = (urlPath: string, entries: ReadonlyArray<DirectoryE
     const href = encodeURIComponent(entry.name) + suffix
     const size = entry.isDirectory ? "-" : formatSize(entry.size)
     return `<tr><td><a href="${escapeHtml(href)}">${escapeHtml(entry.name + suffix)}</a></td>` +
-      `<td title="${entry.isDirectory ? "" : `${entry.size} bytes`}">${size}</td><td>${formatDate(entry.mtime)}</td></tr>`
+      `<td title="${entry.isDirectory ? "" : `${entry.size} bytes`}">${size}</td><td>${
+        formatDate(entry.mtime)
+      }</td></tr>`
   })
   const parent = urlPath === "/" ? "" : `<tr><td><a href="../">../</a></td><td></td><td></td></tr>\n`
   return `<!DOCTYPE html>

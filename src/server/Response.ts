@@ -1,10 +1,10 @@
 import type { Effect, Stream } from "effect"
+import type { FileError } from "../files/StaticFiles.ts"
+import { formatHttpDate } from "../http/date.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
-import { formatHttpDate } from "../http/date.ts"
 import { reasonPhrase, serializeResponseHead } from "../http/serialize.ts"
 import { VERSION } from "../version.ts"
-import type { FileError } from "../files/StaticFiles.ts"
 
 /**
  * What a handler answers. The connection adds Date, Server, Connection and

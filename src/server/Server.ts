@@ -1,4 +1,16 @@
-import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberId, FiberSet, Option, Scope } from "effect"
+import {
+  Cause,
+  Clock,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Fiber,
+  FiberId,
+  FiberSet,
+  Option,
+  Scope
+} from "effect"
 import { Headers } from "../http/Headers.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { ListenError } from "../net/errors.ts"
@@ -130,7 +142,9 @@ export const serve = (
         const grace = Duration.format(Duration.decode(config.grace))
         yield* traceServer(
           "draining",
-          `interrupting ${idle.length} connection(s) between requests; ${live.size - idle.length} response(s) in flight get up to ${grace}`
+          `interrupting ${idle.length} connection(s) between requests; ${
+            live.size - idle.length
+          } response(s) in flight get up to ${grace}`
         )
         yield* Fiber.interruptAll(idle)
         // responses in flight: from now on a write stalled for long ends its connection

@@ -76,7 +76,7 @@ const rangeStillValid = (head: RequestHead, file: FileEntry, etag: string): bool
   const ifRange = head.headers.get("If-Range")
   if (ifRange === undefined) return true
   const value = trimOws(ifRange)
-  if (value.startsWith('"') || value.startsWith("W/")) return value === etag
+  if (value.startsWith("\"") || value.startsWith("W/")) return value === etag
   const date = parseHttpDate(value)
   return date !== undefined && Math.floor(date / 1000) === seconds(file.mtime)
 }
@@ -127,11 +127,18 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
      * The validators and type of an entry, worked out once per entry: the
      * file cache hands out the same entry for as long as the file is unchanged.
      */
-    const described = new WeakMap<FileEntry, { readonly etag: string; readonly lastModified: string; readonly type: string }>()
+    const described = new WeakMap<
+      FileEntry,
+      { readonly etag: string; readonly lastModified: string; readonly type: string }
+    >()
     const describe = (file: FileEntry) => {
       let found = described.get(file)
       if (found === undefined) {
-        found = { etag: etagOf(file), lastModified: formatHttpDate(file.mtime.getTime()), type: contentTypeOf(file.path) }
+        found = {
+          etag: etagOf(file),
+          lastModified: formatHttpDate(file.mtime.getTime()),
+          type: contentTypeOf(file.path)
+        }
         described.set(file, found)
       }
       return found
@@ -155,7 +162,10 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
           return Effect.as(log.error(`out of file descriptors, answering 503: ${error.message}`), page)
         })
       }
-      return Effect.as(log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)), Response.errorPage(500))
+      return Effect.as(
+        log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)),
+        Response.errorPage(500)
+      )
     }
 
     const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<Response.Response, FileError> => {
@@ -189,7 +199,10 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
           )
         }
         case "None":
-          return Effect.map(bodyOf(head, file, file.size), (body) => ({ status: 200, headers: new Headers(headers), body }))
+          return Effect.map(
+            bodyOf(head, file, file.size),
+            (body) => ({ status: 200, headers: new Headers(headers), body })
+          )
       }
     }
 

@@ -101,8 +101,10 @@ const watchWire = async (page: Page) => {
   let paths = new Map<string, string>()
   let statuses = new Map<string, number>()
   let conditional = new Map<string, boolean>()
-  cdp.on("Network.requestWillBeSent", (e) =>
-    void paths.set(e.requestId, `${e.request.method} ${new URL(e.request.url).pathname}`))
+  cdp.on(
+    "Network.requestWillBeSent",
+    (e) => void paths.set(e.requestId, `${e.request.method} ${new URL(e.request.url).pathname}`)
+  )
   cdp.on("Network.requestWillBeSentExtraInfo", (e) => {
     const names = Object.keys(e.headers).map((name) => name.toLowerCase())
     conditional.set(e.requestId, names.includes("if-none-match") || names.includes("if-modified-since"))
@@ -297,9 +299,11 @@ describe.skipIf(skipReason !== "")(`www/ in Chromium${skipReason}`, () => {
     await page.waitForLoadState("networkidle")
     wire.clear()
     const statuses = await page.evaluate(() =>
-      Promise.all(["/css/site.css", "/js/site.js", "/img/logo.svg"].map((path) =>
-        fetch(path, { cache: "no-cache" }).then((response) => response.status)
-      ))
+      Promise.all(
+        ["/css/site.css", "/js/site.js", "/img/logo.svg"].map((path) =>
+          fetch(path, { cache: "no-cache" }).then((response) => response.status)
+        )
+      )
     )
     expect(statuses).toEqual([200, 200, 200]) // what the page sees: the cached copy
     const revalidations = wire.exchanges()

@@ -11,7 +11,7 @@ const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
 
 /** Reads the request, writes each piece in turn, then holds the connection open. */
 const sendAndHold = (...pieces: ReadonlyArray<Uint8Array | string>) => (peer: Peer) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     yield* readRequest(peer)
     for (const piece of pieces) yield* peer.write(piece)
     yield* Effect.never
@@ -32,18 +32,17 @@ describe("a reply that is not HTTP/1.x", () => {
   ]
   for (const [name, reply] of replies) {
     it.effect(`${name}: 8 at once`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const result = yield* runAgainst({ "a.test:80": sendAndHold(reply) }, ["http://a.test/"], { maxTime: 5000 })
         expect(result).toMatchObject({ code: 8, stdout: "", elapsed: 0 })
         expect(result.stderr).toBe(
-          'fiberhttp: http://a.test/: malformed response (InvalidStatusLine): not an HTTP/1.x response (the reply does not begin with "HTTP/")\n'
+          "fiberhttp: http://a.test/: malformed response (InvalidStatusLine): not an HTTP/1.x response (the reply does not begin with \"HTTP/\")\n"
         )
-      })
-    )
+      }))
   }
 
   it.effect("the check spans reads: 'HT' then 'XP' fails on the second; 'H' then the rest is a response", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const split = yield* runAgainst({ "a.test:80": sendAndHold("HT", "XP/1.1 200 OK\r\n\r\n") }, ["http://a.test/"])
       expect(split.code).toBe(8)
       expect(split.stderr).toContain("not an HTTP/1.x response")
@@ -53,44 +52,46 @@ describe("a reply that is not HTTP/1.x", () => {
         { mode: "body" }
       )
       expect(ok).toMatchObject({ code: 0, stdout: "ok", stderr: "" })
-    })
-  )
+    }))
 })
 
 describe("101 Switching Protocols", () => {
-  const switching = sendAndHold("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello")
+  const switching = sendAndHold(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello"
+  )
 
   it.effect("to a request that asked for no upgrade: 8, not a silent success", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst({ "a.test:80": switching }, ["http://a.test/"])
       expect(result).toMatchObject({ code: 8, stdout: "" })
       expect(result.stderr).toBe(
         "fiberhttp: http://a.test/: malformed response (InvalidStatusLine): 101 Switching Protocols to a request without Upgrade\n"
       )
-    })
-  )
+    }))
 
   it.effect("to a request with -H Upgrade: the head is the answer", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst({ "a.test:80": switching }, ["http://a.test/"], {
-        fetch: { ...defaults.fetch, spec: { method: "GET", headers: [["Upgrade", "websocket"], ["Connection", "Upgrade"]], body: undefined } }
+        fetch: {
+          ...defaults.fetch,
+          spec: { method: "GET", headers: [["Upgrade", "websocket"], ["Connection", "Upgrade"]], body: undefined }
+        }
       })
       expect(result).toMatchObject({
         code: 0,
         stderr: "",
         stdout: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
       })
-    })
-  )
+    }))
 })
 
 describe("a close in the middle of the head", () => {
   it.effect("is 18, and says the head was cut (not '0 body bytes')", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst(
         {
           "a.test:80": (peer) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               yield* readRequest(peer)
               yield* peer.write("HTTP/1.1 200 OK\r\nContent-Le")
             })
@@ -99,13 +100,12 @@ describe("a close in the middle of the head", () => {
       )
       expect(result).toMatchObject({ code: 18, stdout: "" })
       expect(result.stderr).toBe("fiberhttp: http://a.test/: connection closed in the middle of the response head\n")
-    })
-  )
+    }))
 })
 
 describe("bytes above 0x7F in the head", () => {
   it.effect("the status line, fields and trailers print as the bytes that arrived", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       // raw UTF-8 in a field (common), a Latin-1 byte in the reason, obs-text in a trailer
       const wire = latin1(
         "HTTP/1.1 200 D\xe9j\xe0 vu\r\nContent-Disposition: attachment; filename=\"caf\xc3\xa9.txt\"\r\n" +
@@ -118,21 +118,22 @@ describe("bytes above 0x7F in the head", () => {
           "Transfer-Encoding: chunked\r\n\r\nok\r\nX-Note: \xff\xfe\r\n"
       )
       expect(Array.from(result.stdoutBytes)).toEqual(Array.from(expected))
-    })
-  )
+    }))
 })
 
 describe("Location from a hostile or sloppy server (-L)", () => {
   it.effect("raw UTF-8 in a Location is sent percent-encoded as the server's bytes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const seen: Array<string> = []
       const result = yield* runAgainst(
         {
           "a.test:80": (peer) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               const requests = requestReader(peer)
               seen.push((yield* requests.next).pipe((o) => (o._tag === "Some" ? o.value : "")))
-              yield* peer.write(latin1("HTTP/1.1 302 Found\r\nLocation: /caf\xc3\xa9 menu?q=\xe9\r\nContent-Length: 0\r\n\r\n"))
+              yield* peer.write(
+                latin1("HTTP/1.1 302 Found\r\nLocation: /caf\xc3\xa9 menu?q=\xe9\r\nContent-Length: 0\r\n\r\n")
+              )
               seen.push((yield* requests.next).pipe((o) => (o._tag === "Some" ? o.value : "")))
               yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nmenu")
             })
@@ -142,17 +143,18 @@ describe("Location from a hostile or sloppy server (-L)", () => {
       )
       expect(result).toMatchObject({ code: 0, stdout: "menu", stderr: "" })
       expect(seen[1]).toMatch(/^GET \/caf%C3%A9%20menu\?q=%E9 HTTP\/1\.1\r\n/)
-    })
-  )
+    }))
 
   it.effect("a redirect to another scheme is 3, named as a redirect", () =>
-    Effect.gen(function* () {
-      for (const [location, cause] of [
-        ["ftp://a.test/file", 'unsupported scheme "ftp" (only http and https)'],
-        ["file:///etc/passwd", 'unsupported scheme "file" (only http and https)'],
-        ["javascript:alert(1)", "not a URL (expected http://host[:port]/path)"],
-        ["http://[::1", "malformed Location header"]
-      ] as const) {
+    Effect.gen(function*() {
+      for (
+        const [location, cause] of [
+          ["ftp://a.test/file", "unsupported scheme \"ftp\" (only http and https)"],
+          ["file:///etc/passwd", "unsupported scheme \"file\" (only http and https)"],
+          ["javascript:alert(1)", "not a URL (expected http://host[:port]/path)"],
+          ["http://[::1", "malformed Location header"]
+        ] as const
+      ) {
         const result = yield* runAgainst(
           { "a.test:80": sendAndHold(`HTTP/1.1 301 Moved\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`) },
           ["http://a.test/"],
@@ -161,11 +163,10 @@ describe("Location from a hostile or sloppy server (-L)", () => {
         expect(result.code).toBe(3)
         expect(result.stderr).toBe(`fiberhttp: http://a.test/: redirect to a bad URL "${location}": ${cause}\n`)
       }
-    })
-  )
+    }))
 
   it.effect("an enormous Location is cut in the error line", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const location = `gopher://a.test/${"x".repeat(20_000)}`
       const result = yield* runAgainst(
         { "a.test:80": sendAndHold(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`) },
@@ -174,10 +175,11 @@ describe("Location from a hostile or sloppy server (-L)", () => {
       )
       expect(result.code).toBe(3)
       expect(result.stderr).toBe(
-        `fiberhttp: http://a.test/: redirect to a bad URL "${location.slice(0, 200)}... (${location.length} characters)": unsupported scheme "gopher" (only http and https)\n`
+        `fiberhttp: http://a.test/: redirect to a bad URL "${
+          location.slice(0, 200)
+        }... (${location.length} characters)": unsupported scheme "gopher" (only http and https)\n`
       )
-    })
-  )
+    }))
 })
 
 describe("error text is one printable line", () => {
@@ -186,17 +188,17 @@ describe("error text is one printable line", () => {
     expect(printable("é ✓ plain")).toBe("é ✓ plain")
     expect(printable("y".repeat(201))).toBe(`${"y".repeat(200)}... (201 characters)`)
     const line = describeError(new InvalidTarget({ input: "http://h/\x1b]0;pwned\x07", message: "malformed URL" }))
-    expect(line).toBe('bad URL "http://h/\\x1b]0;pwned\\x07": malformed URL')
+    expect(line).toBe("bad URL \"http://h/\\x1b]0;pwned\\x07\": malformed URL")
   })
 })
 
 describe("floods end at --max-time", () => {
   it.effect("an endless stream of 100 Continue: 28 on time, nothing printed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst(
         {
           "a.test:80": (peer) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               yield* readRequest(peer)
               while (true) {
                 yield* peer.write("HTTP/1.1 100 Continue\r\n\r\n".repeat(50))
@@ -209,16 +211,15 @@ describe("floods end at --max-time", () => {
       )
       expect(result).toMatchObject({ code: 28, stdout: "", elapsed: 150 })
       expect(result.stderr).toBe("fiberhttp: http://a.test/: no complete response within 0.15 s (--max-time)\n")
-    })
-  )
+    }))
 
   it.effect("an endless chunked body: 28 on time, what arrived is printed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let sent = 0
       const result = yield* runAgainst(
         {
           "a.test:80": (peer) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               yield* readRequest(peer)
               yield* peer.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
               while (true) {
@@ -236,13 +237,12 @@ describe("floods end at --max-time", () => {
       expect(result.stdout).toBe("abcd".repeat(result.stdout.length / 4))
       expect(result.stderr).toBe("fiberhttp: http://a.test/: no complete response within 0.2 s (--max-time)\n")
       expect(sent).toBeGreaterThanOrEqual(result.stdout.length)
-    })
-  )
+    }))
 })
 
 describe("stdout's reader goes away (`client URL | head`)", () => {
   const endlessBody = (peer: Peer) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* readRequest(peer)
       yield* peer.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
       while (true) {
@@ -252,17 +252,18 @@ describe("stdout's reader goes away (`client URL | head`)", () => {
     })
 
   it.effect("an endless body stops being fetched: 23 at once, not at --max-time or never", () =>
-    Effect.gen(function* () {
-      const result = yield* runAgainst({ "a.test:80": endlessBody }, ["http://a.test/"], { mode: "body" }, { stdoutClosesAfter: 10 })
+    Effect.gen(function*() {
+      const result = yield* runAgainst({ "a.test:80": endlessBody }, ["http://a.test/"], { mode: "body" }, {
+        stdoutClosesAfter: 10
+      })
       expect(result.code).toBe(23)
       expect(result.stdout).toBe("abcdabcdab")
       expect(result.elapsed).toBeLessThan(10)
       expect(result.stderr).toBe("fiberhttp: http://a.test/: could not write stdout: the reader has gone (EPIPE)\n")
-    })
-  )
+    }))
 
   it.effect("several targets: each stops once stdout is gone", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst(
         { "a.test:80": endlessBody, "b.test:80": endlessBody },
         ["http://a.test/", "http://b.test/"],
@@ -272,16 +273,15 @@ describe("stdout's reader goes away (`client URL | head`)", () => {
       expect(result.code).toBe(23)
       expect(result.elapsed).toBeLessThan(1000)
       expect(result.stderr.split("\n").filter((line) => line.includes("could not write stdout"))).toHaveLength(2)
-    })
-  )
+    }))
 
   it.effect("--count stops after the round that found stdout gone", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let requests = 0
       const result = yield* runAgainst(
         {
           "a.test:80": (peer) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               const reader = requestReader(peer)
               while ((yield* reader.next)._tag === "Some") {
                 requests++
@@ -296,8 +296,7 @@ describe("stdout's reader goes away (`client URL | head`)", () => {
       expect(result.code).toBe(23)
       expect(requests).toBe(1)
       expect(result.stderr).toBe("fiberhttp: http://a.test/: could not write stdout: the reader has gone (EPIPE)\n")
-    })
-  )
+    }))
 })
 
 describe("an answer while the upload is still going out", () => {
@@ -307,7 +306,7 @@ describe("an answer while the upload is still going out", () => {
   })
   /** Reads until the end of the request head, and no further. */
   const readHead = (peer: Peer) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let head = ""
       while (!head.includes("\r\n\r\n")) {
         const chunk = yield* peer.read
@@ -318,14 +317,14 @@ describe("an answer while the upload is still going out", () => {
     })
 
   it.effect("a 413 from a server that then reads no more and keeps the connection: shown at once, exit 0, the upload stopped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let connections = 0
       const result = yield* runAgainst(
         {
           "a.test:80": {
             window: 1024,
             script: (peer) =>
-              Effect.gen(function* () {
+              Effect.gen(function*() {
                 connections++
                 yield* readHead(peer)
                 yield* peer.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big\n")
@@ -342,11 +341,10 @@ describe("an answer while the upload is still going out", () => {
       // the half-sent request left the connection unusable: the second round opened another
       expect(result.stdout).toMatch(/\n2: 413 Content Too Large {2}8 bytes {2}connect /)
       expect(connections).toBe(2)
-    })
-  )
+    }))
 
   it.effect("a 200 head before the body is read: the upload goes on, the body follows, the connection is kept", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let received = 0
       const size = 256 * 1024
       const result = yield* runAgainst(
@@ -354,7 +352,7 @@ describe("an answer while the upload is still going out", () => {
           "a.test:80": {
             window: 4096,
             script: (peer) =>
-              Effect.gen(function* () {
+              Effect.gen(function*() {
                 const head = yield* readHead(peer)
                 received = new TextEncoder().encode(head.slice(head.indexOf("\r\n\r\n") + 4)).length
                 yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
@@ -373,6 +371,5 @@ describe("an answer while the upload is still going out", () => {
       )
       expect(result).toMatchObject({ code: 0, stdout: "got 256K", stderr: "" })
       expect(received).toBe(size)
-    })
-  )
+    }))
 })

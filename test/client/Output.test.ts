@@ -2,8 +2,8 @@ import { FileSystem } from "@effect/platform"
 import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { Peer } from "../../src/net/MemoryPipe.ts"
 import { formatBytes, progressLine } from "../../src/client/Render.ts"
+import type { Peer } from "../../src/net/MemoryPipe.ts"
 import { readRequest, runAgainst } from "./helpers.ts"
 
 describe("progress line", () => {
@@ -14,17 +14,25 @@ describe("progress line", () => {
   })
 
   it("shows bytes and rate alone without a length", () => {
-    expect(progressLine({ bytes: 300, total: undefined, elapsedMs: 2000, columns: 30 })).toBe("\r300 B  150 B/s".padEnd(29))
+    expect(progressLine({ bytes: 300, total: undefined, elapsedMs: 2000, columns: 30 })).toBe(
+      "\r300 B  150 B/s".padEnd(29)
+    )
   })
 
   it("formats sizes", () => {
-    expect([0, 1023, 1024, 1536, 5 * 1024 ** 3].map(formatBytes)).toEqual(["0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 GiB"])
+    expect([0, 1023, 1024, 1536, 5 * 1024 ** 3].map(formatBytes)).toEqual([
+      "0 B",
+      "1023 B",
+      "1.0 KiB",
+      "1.5 KiB",
+      "5.0 GiB"
+    ])
   })
 })
 
 describe("-o FILE", () => {
   const dripping = (peer: Peer) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* readRequest(peer)
       yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
       for (let i = 0; i < 4; i++) {
@@ -40,21 +48,28 @@ describe("-o FILE", () => {
       open: (path) =>
         path.startsWith("/readonly/")
           ? Effect.fail(
-              new SystemError({ reason: "PermissionDenied", module: "FileSystem", method: "open", pathOrDescriptor: path, description: "permission denied" })
-            )
-          : Effect.sync(() => {
-              files.set(path, "")
-              const decoder = new TextDecoder()
-              return {
-                writeAll: (chunk: Uint8Array) => Effect.sync(() => files.set(path, files.get(path) + decoder.decode(chunk)))
-              } as unknown as FileSystem.File
+            new SystemError({
+              reason: "PermissionDenied",
+              module: "FileSystem",
+              method: "open",
+              pathOrDescriptor: path,
+              description: "permission denied"
             })
+          )
+          : Effect.sync(() => {
+            files.set(path, "")
+            const decoder = new TextDecoder()
+            return {
+              writeAll: (chunk: Uint8Array) =>
+                Effect.sync(() => files.set(path, files.get(path) + decoder.decode(chunk)))
+            } as unknown as FileSystem.File
+          })
     })
     return { files, layer }
   }
 
   it.effect("saves the body; the head still goes to stdout; progress on a terminal's stderr", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { files, layer } = memoryFiles()
       const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/tmp/body.txt" }, {
         fs: layer,
@@ -68,34 +83,38 @@ describe("-o FILE", () => {
       expect(frames[0]).toMatch(/^25 B \/ 100 B {2}0 B\/s {2}\[#{5} {14}\] {3}25% {2}ETA --:--$/)
       expect(frames[1]).toMatch(/^50 B \/ 100 B {2}50 B\/s {2}\[#{10} {9}\] {3}50% {2}ETA 0:01$/)
       expect(frames[3]).toMatch(/^100 B \/ 100 B {2}33 B\/s {2}\[#{18}\] {2}100% {2}ETA 0:00\n$/)
-    })
-  )
+    }))
 
   it.effect("draws nothing when stderr is not a terminal", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { files, layer } = memoryFiles()
-      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/tmp/b", mode: "body" }, { fs: layer })
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], {
+        outputFile: "/tmp/b",
+        mode: "body"
+      }, { fs: layer })
       expect(result).toMatchObject({ code: 0, stdout: "", stderr: "" })
       expect(files.get("/tmp/b")).toBe("x".repeat(100))
-    })
-  )
+    }))
 
   it.effect("with --json the body is still saved, and the JSON line counts it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { files, layer } = memoryFiles()
-      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/tmp/j", mode: "json" }, { fs: layer })
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], {
+        outputFile: "/tmp/j",
+        mode: "json"
+      }, { fs: layer })
       expect(result.code).toBe(0)
       expect(files.get("/tmp/j")).toBe("x".repeat(100))
       expect(JSON.parse(result.stdout)).toMatchObject({ status: 200, bodyBytes: 100 })
-    })
-  )
+    }))
 
   it.effect("a file that cannot be written: exit 23", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { layer } = memoryFiles()
-      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/readonly/x" }, { fs: layer })
+      const result = yield* runAgainst({ "a.test:80": dripping }, ["http://a.test/"], { outputFile: "/readonly/x" }, {
+        fs: layer
+      })
       expect(result.code).toBe(23)
       expect(result.stderr).toMatch(/^fiberhttp: http:\/\/a\.test\/: could not write \/readonly\/x: /)
-    })
-  )
+    }))
 })

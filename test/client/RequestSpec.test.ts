@@ -4,7 +4,11 @@ import { requestHeaders, type RequestSpec } from "../../src/client/RequestSpec.t
 import { parseUrl } from "../../src/client/Target.ts"
 
 const target = Either.getOrThrow(parseUrl("http://[::1]:8080/x"))
-const spec = (headers: ReadonlyArray<readonly [string, string]>): RequestSpec => ({ method: "GET", headers, body: undefined })
+const spec = (headers: ReadonlyArray<readonly [string, string]>): RequestSpec => ({
+  method: "GET",
+  headers,
+  body: undefined
+})
 const names = (fields: ReadonlyArray<readonly [string, string]>) => fields.map(([name]) => name)
 
 describe("requestHeaders", () => {

@@ -16,7 +16,16 @@ describe("summarize", () => {
   })
 
   it("handles one sample", () => {
-    expect(summarize([1.5])).toEqual({ count: 1, min: 1.5, avg: 1.5, max: 1.5, stddev: 0, p50: 1.5, p90: 1.5, p99: 1.5 })
+    expect(summarize([1.5])).toEqual({
+      count: 1,
+      min: 1.5,
+      avg: 1.5,
+      max: 1.5,
+      stddev: 0,
+      p50: 1.5,
+      p90: 1.5,
+      p99: 1.5
+    })
   })
 
   it("keeps every statistic between min and max, percentiles in order", () => {

@@ -29,7 +29,10 @@ describe("parseTargets", () => {
   })
 
   it("pairs several hosts with as many ports, or one port with all", () => {
-    expect(targets("a.test", "b.test/x", "81", "82").map((t) => t.url)).toEqual(["http://a.test:81/", "http://b.test:82/x"])
+    expect(targets("a.test", "b.test/x", "81", "82").map((t) => t.url)).toEqual([
+      "http://a.test:81/",
+      "http://b.test:82/x"
+    ])
     expect(targets("a.test", "b.test", "8080").map((t) => t.port)).toEqual([8080, 8080])
     expect(targets("a.test").map((t) => t.port)).toEqual([80])
     expect(rejection("a.test", "b.test", "c.test", "1", "2")._tag).toBe("UsageError")
@@ -42,12 +45,26 @@ describe("parseTargets", () => {
       path: "/a/b?q=1",
       authority: "example.test:8080"
     })
-    expect(targets("https://example.test")[0]).toMatchObject({ scheme: "https", port: 443, path: "/", authority: "example.test" })
-    expect(targets("HTTPS://Example.TEST:443/")[0]).toMatchObject({ scheme: "https", host: "example.test", authority: "example.test" })
+    expect(targets("https://example.test")[0]).toMatchObject({
+      scheme: "https",
+      port: 443,
+      path: "/",
+      authority: "example.test"
+    })
+    expect(targets("HTTPS://Example.TEST:443/")[0]).toMatchObject({
+      scheme: "https",
+      host: "example.test",
+      authority: "example.test"
+    })
   })
 
   it("takes IPv6 literals, bracketed in Host but not for connecting", () => {
-    expect(targets("http://[::1]:8080/")[0]).toMatchObject({ host: "::1", port: 8080, authority: "[::1]:8080", url: "http://[::1]:8080/" })
+    expect(targets("http://[::1]:8080/")[0]).toMatchObject({
+      host: "::1",
+      port: 8080,
+      authority: "[::1]:8080",
+      url: "http://[::1]:8080/"
+    })
   })
 
   it("mixes URLs and the seed form, keeping the order", () => {
@@ -64,7 +81,7 @@ describe("parseTargets", () => {
     }
     expect(rejection("a.test", "0")).toMatchObject({ _tag: "InvalidTarget", input: "a.test 0" })
     expect(rejection("a.test", "70000").message).toContain("1 to 65535")
-    expect(rejection("ftp://a.test/").message).toContain('unsupported scheme "ftp"')
+    expect(rejection("ftp://a.test/").message).toContain("unsupported scheme \"ftp\"")
     expect(rejection("http://").message).toMatch(/malformed|no host/)
     expect(rejection("http://user:pw@a.test/").message).toContain("credentials")
   })

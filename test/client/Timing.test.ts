@@ -8,7 +8,7 @@ const timedServer = {
   connectDelay: "3 millis",
   tls: { delay: "4 millis" },
   script: (peer: Peer) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* readRequest(peer)
       yield* Effect.sleep("5 millis")
       yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
@@ -19,7 +19,7 @@ const timedServer = {
 
 describe("timings under TestClock", () => {
   it.effect("--json reports every phase exactly", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst({ "a.test:443": timedServer }, ["https://a.test/"], { mode: "json" })
       expect(result.code).toBe(0)
       expect(JSON.parse(result.stdout)).toEqual({
@@ -34,22 +34,23 @@ describe("timings under TestClock", () => {
         redirects: 0,
         timings: { dnsMs: 0, connectMs: 3, tlsMs: 4, sendMs: 0, waitMs: 5, receiveMs: 2, firstByteMs: 12, totalMs: 14 }
       })
-    })
-  )
+    }))
 
   it.effect("--ttl prints the TCP connect time and opening-to-first-byte before the response", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const result = yield* runAgainst({ "a.test:443": timedServer }, ["https://a.test/"], { ttl: true })
       expect(result.stdout).toBe(
         "RTT: TCP connect 3.000 ms, first byte 12.000 ms after opening the connection\n" +
           "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"
       )
-    })
-  )
+    }))
 
   it.effect("--timing draws the waterfall on stderr, stdout unchanged", () =>
-    Effect.gen(function* () {
-      const result = yield* runAgainst({ "a.test:443": timedServer }, ["https://a.test/"], { timing: true, mode: "body" })
+    Effect.gen(function*() {
+      const result = yield* runAgainst({ "a.test:443": timedServer }, ["https://a.test/"], {
+        timing: true,
+        mode: "body"
+      })
       expect(result.stdout).toBe("body")
       expect(result.stderr).toBe(
         [
@@ -63,14 +64,13 @@ describe("timings under TestClock", () => {
           ""
         ].join("\n")
       )
-    })
-  )
+    }))
 })
 
 describe("--count", () => {
   /** Keeps the connection: answers request i after delays[i] ms. */
   const keepAlive = (delays: ReadonlyArray<number>, counter: { connections: number }) => (peer: Peer) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       counter.connections++
       const requests = requestReader(peer)
       for (const delay of delays) {
@@ -81,7 +81,7 @@ describe("--count", () => {
     })
 
   it.effect("repeats on one connection, prints each round trip and exact statistics", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const counter = { connections: 0 }
       const result = yield* runAgainst(
         { "a.test:80": { connectDelay: "1 millis", script: keepAlive([2, 4, 6, 8], counter) } },
@@ -105,20 +105,23 @@ describe("--count", () => {
       )
       // 3 + 4 + 6 + 8 ms of round trips and 3 intervals of 100 ms
       expect(result.elapsed).toBe(321)
-    })
-  )
+    }))
 
   it.effect("a failed round is reported, the others counted; the exit code is the failure's", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let connection = 0
       const result = yield* runAgainst(
         {
           "a.test:80": (peer) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               connection++
               yield* readRequest(peer)
               // the second connection's answer is malformed
-              yield* peer.write(connection === 2 ? "HTTP/1.1 OK\r\n\r\n" : "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+              yield* peer.write(
+                connection === 2
+                  ? "HTTP/1.1 OK\r\n\r\n"
+                  : "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+              )
             })
         },
         ["http://a.test/"],
@@ -128,13 +131,12 @@ describe("--count", () => {
       const lines = result.stdout.split("\n")
       expect(lines[1]).toMatch(/^2: malformed response \(InvalidStatusLine\)/)
       expect(lines[3]).toBe("--- http://a.test/: 3 requests, 2 answered, 1 failed ---")
-    })
-  )
+    }))
 
   it.effect("a kept connection the server dropped: GET goes again on a new one, POST is not retried", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const oneAnswerPerConnection = (counter: { connections: number }) => (peer: Peer) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           counter.connections++
           yield* readRequest(peer)
           yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -154,11 +156,10 @@ describe("--count", () => {
       expect(post.code).toBe(55)
       expect(posts.connections).toBe(1)
       expect(post.stdout.split("\n")[1]).toMatch(/^2: send failure: .*reset/)
-    })
-  )
+    }))
 
   it.effect("--json: the rounds and the statistics in one object", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const counter = { connections: 0 }
       const result = yield* runAgainst({ "a.test:80": keepAlive([1, 3], counter) }, ["http://a.test/"], {
         count: 2,
@@ -166,20 +167,20 @@ describe("--count", () => {
       })
       const json = JSON.parse(result.stdout)
       expect(json.requests).toBe(2)
-      expect(json.rounds.map((r: { reused: boolean; timings: { totalMs: number } }) => [r.reused, r.timings.totalMs])).toEqual([
-        [false, 1],
-        [true, 3]
-      ])
+      expect(json.rounds.map((r: { reused: boolean; timings: { totalMs: number } }) => [r.reused, r.timings.totalMs]))
+        .toEqual([
+          [false, 1],
+          [true, 3]
+        ])
       expect(json.stats).toMatchObject({ count: 2, min: 1, max: 3, avg: 2, stddev: 1 })
-    })
-  )
+    }))
 })
 
 describe("several targets", () => {
   it.effect("run concurrently, print in the order given, exit with the first failure's code", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const body = (text: string, delay: number) => (peer: Peer) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           yield* readRequest(peer)
           yield* Effect.sleep(delay)
           yield* peer.write(`HTTP/1.1 200 OK\r\nContent-Length: ${text.length}\r\n\r\n${text}`)
@@ -204,13 +205,12 @@ describe("several targets", () => {
       )
       // concurrently: the whole run takes as long as the slowest target
       expect(result.elapsed).toBe(30)
-    })
-  )
+    }))
 
   it.effect("--parallel 1 runs them one after the other", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const body = (delay: number) => (peer: Peer) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           yield* readRequest(peer)
           yield* Effect.sleep(delay)
           yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
@@ -222,8 +222,9 @@ describe("several targets", () => {
       )
       expect(result.code).toBe(0)
       expect(result.elapsed).toBe(30)
-      expect(result.stdout.trim().split("\n").map((l) => JSON.parse(l).url)).toEqual(["http://a.test/", "http://b.test/"])
-    })
-  )
+      expect(result.stdout.trim().split("\n").map((l) => JSON.parse(l).url)).toEqual([
+        "http://a.test/",
+        "http://b.test/"
+      ])
+    }))
 })
-

@@ -15,7 +15,7 @@ const decoder = new TextDecoder()
  */
 export const requestReader = (peer: Peer) => {
   let buffered = ""
-  const next: Effect.Effect<Option.Option<string>> = Effect.gen(function* () {
+  const next: Effect.Effect<Option.Option<string>> = Effect.gen(function*() {
     while (true) {
       const end = buffered.indexOf("\r\n\r\n")
       if (end >= 0) {
@@ -80,7 +80,7 @@ export const runAgainst = (
     readonly stdoutClosesAfter?: number
   } = {}
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const targets = Either.getOrThrow(parseTargets(args))
     const { captured, layer } = Output.makeCapture({
       stderrIsTTY: options.stderrIsTTY ?? false,

@@ -1,9 +1,9 @@
 // End-to-end: the built client against the built server, both as processes.
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { bin, ensureBuilt, runClient as client } from "./support.ts"
 
 let dir = ""
@@ -18,7 +18,9 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(dir, "sub"))
   fs.writeFileSync(path.join(dir, "sub", "index.html"), "sub\n")
   fs.writeFileSync(path.join(dir, "big.bin"), big)
-  server = spawn(process.execPath, [bin, "server", "--root", dir, "--quiet", "0"], { stdio: ["ignore", "pipe", "inherit"] })
+  server = spawn(process.execPath, [bin, "server", "--root", dir, "--quiet", "0"], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
   base = await new Promise<string>((resolve, reject) => {
     let out = ""
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000)

@@ -1,12 +1,12 @@
 // End-to-end: the built CLI (dist/fiberhttp.js) against small raw servers
 // written here on 127.0.0.1, port 0, each answering in one particular way.
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { bin, ensureBuilt, root, runClient as run } from "./support.ts"
 
 const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version
@@ -93,7 +93,9 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
 
   it("reads a chunked body with trailers; -b prints the body alone", async () => {
     const server = await rawServer((socket) =>
-      socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n")
+      socket.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n"
+      )
     )
     const result = await run(["-b", `${server.url}/`])
     expect(result.code).toBe(0)
@@ -233,11 +235,12 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
   })
 
   it("exits 130 on Ctrl-C while waiting for a response, so `client URL && next` stops", async () => {
-    let child: ReturnType<typeof spawn> | undefined
-    const server = await rawServer(() => child?.kill("SIGINT"))
-    child = spawn(process.execPath, [bin, "client", server.url], { stdio: "ignore" })
+    const holder: { child?: ReturnType<typeof spawn> } = {}
+    const server = await rawServer(() => holder.child?.kill("SIGINT"))
+    const child = spawn(process.execPath, [bin, "client", server.url], { stdio: "ignore" })
+    holder.child = child
     const started = Date.now()
-    const code = await new Promise<number | null>((resolve) => child!.on("exit", (c) => resolve(c)))
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
     expect(code).toBe(130)
     expect(Date.now() - started).toBeLessThan(5000)
   })
@@ -262,7 +265,9 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     const server = await rawServer((socket) => socket.write(response("body")))
     const unwritable = await run(["-o", path.join(os.tmpdir(), "no-such-dir-fiberhttp", "x"), server.url])
     expect(unwritable.code).toBe(23)
-    expect(unwritable.stderr).toMatch(new RegExp(`^fiberhttp: ${server.url}/: could not write .*no-such-dir-fiberhttp/x: [^\n]*\n$`))
+    expect(unwritable.stderr).toMatch(
+      new RegExp(`^fiberhttp: ${server.url}/: could not write .*no-such-dir-fiberhttp/x: [^\n]*\n$`)
+    )
 
     // A server that never reads and then resets: the request body cannot all be sent.
     const sink = net.createServer((socket) => {
@@ -291,7 +296,7 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(badPort.stderr).toContain("1 to 65535")
     const scheme = await run(["gopher://127.0.0.1/"])
     expect(scheme.code).toBe(3)
-    expect(scheme.stderr).toContain('unsupported scheme "gopher"')
+    expect(scheme.stderr).toContain("unsupported scheme \"gopher\"")
     const flag = await run(["--verbos", "http://127.0.0.1/"])
     expect(flag.code).toBe(2)
     expect(flag.stderr).toContain("unknown option --verbos")
@@ -332,7 +337,9 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(result.code).toBe(0)
     const lines = result.stdout.toString().trim().split("\n")
     expect(lines).toHaveLength(7)
-    expect(lines[0]).toMatch(/^1: 200 OK {2}4 bytes {2}connect \d+\.\d{3} ms {2}first byte \d+\.\d{3} ms {2}total \d+\.\d{3} ms$/)
+    expect(lines[0]).toMatch(
+      /^1: 200 OK {2}4 bytes {2}connect \d+\.\d{3} ms {2}first byte \d+\.\d{3} ms {2}total \d+\.\d{3} ms$/
+    )
     expect(lines[1]).toMatch(/^2: 200 OK {2}4 bytes {2}reused {2}first byte/)
     expect(lines[4]).toBe(`--- ${server.url}/: 4 requests, 4 answered, 0 failed ---`)
     expect(lines[5]).toMatch(/^round trip min\/avg\/max\/stddev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms$/)
@@ -345,7 +352,9 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     const result = await run(["--ttl", "--timing", "127.0.0.1", String(server.port)])
     expect(result.code).toBe(0)
     const out = result.stdout.toString()
-    expect(out).toMatch(/^RTT: TCP connect \d+\.\d{3} ms, first byte \d+\.\d{3} ms after opening the connection\nHTTP\/1\.1 200 OK\r\n/)
+    expect(out).toMatch(
+      /^RTT: TCP connect \d+\.\d{3} ms, first byte \d+\.\d{3} ms after opening the connection\nHTTP\/1\.1 200 OK\r\n/
+    )
     for (const phase of ["DNS lookup", "TCP connect", "Request sent", "First byte", "Body done", "Total"]) {
       expect(result.stderr).toContain(phase)
     }
@@ -377,8 +386,23 @@ describe("fiberhttp client (built CLI) over TLS", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-client-tls-"))
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"),
-        "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        path.join(dir, "key.pem"),
+        "-out",
+        path.join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1"
+      ],
       { stdio: "ignore" }
     )
     server = tls.createServer(

@@ -1,10 +1,10 @@
 // Connection churn against the real server: what closed connections leave in the heap (watchdog entries
 // included) must not outlive them by a whole timeout.
+import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "@effect/vitest"
 import { ensureBuilt, get, liveHeap, makeFixture, startServer } from "./hostileSupport.ts"
 
 describe("connection churn", () => {
@@ -12,7 +12,10 @@ describe("connection churn", () => {
     ensureBuilt()
     const fixture = makeFixture()
     const snapshots = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-heap-"))
-    const server = await startServer(fixture.root, ["--quiet"], { nodeOptions: ["--heapsnapshot-signal=SIGUSR2"], cwd: snapshots })
+    const server = await startServer(fixture.root, ["--quiet"], {
+      nodeOptions: ["--heapsnapshot-signal=SIGUSR2"],
+      cwd: snapshots
+    })
     const one = () =>
       new Promise<void>((done) => {
         const c = net.connect(server.port, "127.0.0.1", () => c.end(get("/small.txt", "Connection: close\r\n")))

@@ -6,12 +6,12 @@
 // memory (the client's peak RSS from /proc, and how far the server got ahead of what came out).
 // The cases that `client.test.ts` already covers (a plain truncated body, an empty reply, a reset
 // with Content-Length, a silent server) are not repeated here.
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { bin, ensureBuilt } from "./support.ts"
 import { writeAll } from "./writeAll.mjs"
 
@@ -156,7 +156,9 @@ const run = (
 const MAX_PEAK_KIB = 256 * 1024
 
 const boundedMemory = (result: Run) => {
-  if (process.env.HOSTILE_VERBOSE) console.log(`peak ${result.peakKiB} KiB, ${result.ms} ms, stdout ${result.stdoutBytes} B`)
+  if (process.env.HOSTILE_VERBOSE) {
+    console.log(`peak ${result.peakKiB} KiB, ${result.ms} ms, stdout ${result.stdoutBytes} B`)
+  }
   if (process.platform === "linux") {
     expect(result.peakKiB).toBeGreaterThan(0)
     expect(result.peakKiB).toBeLessThan(MAX_PEAK_KIB)
@@ -340,13 +342,25 @@ describe("hostile servers: broken chunk framing", () => {
     // name, what follows the good chunk, the parse error, its message, the body printed before it
     const cases: ReadonlyArray<[string, string, string, string, string]> = [
       ["non-hex", `${good}zz\r\nxx\r\n0\r\n\r\n`, "InvalidChunkSize", "invalid chunk size", "hello"],
-      ["overflow", `${good}ffffffffffffffffff\r\nxx\r\n0\r\n\r\n`, "ChunkSizeOverflow", "chunk size too large", "hello"],
+      [
+        "overflow",
+        `${good}ffffffffffffffffff\r\nxx\r\n0\r\n\r\n`,
+        "ChunkSizeOverflow",
+        "chunk size too large",
+        "hello"
+      ],
       ["2^53 and beyond", `${good}20000000000000\r\nxx\r\n`, "ChunkSizeOverflow", "chunk size too large", "hello"],
       ["negative", `${good}-5\r\nhello\r\n0\r\n\r\n`, "InvalidChunkSize", "invalid chunk size", "hello"],
       ["0x-prefixed", `${good}0x5\r\nhello\r\n0\r\n\r\n`, "InvalidChunkSize", "invalid chunk size", "hello"],
       ["empty size line", `${good}\r\nhello\r\n0\r\n\r\n`, "InvalidChunkSize", "invalid chunk size", "hello"],
       // the chunk's data is whole and printed; the bytes after it are not its CRLF
-      ["data without its CRLF", `${good}5\r\nworldX5\r\n`, "InvalidChunkTerminator", "chunk data not followed by CRLF", "helloworld"],
+      [
+        "data without its CRLF",
+        `${good}5\r\nworldX5\r\n`,
+        "InvalidChunkTerminator",
+        "chunk data not followed by CRLF",
+        "helloworld"
+      ],
       ["bare LF after the size", `${good}5\nworld\r\n`, "BareLF", "LF without a preceding CR", "hello"],
       ["an endless extension", "endless-extension", "ChunkExtensionTooLong", "chunk extension too long", "hello"],
       ["endless trailers", "endless-trailers", "TooManyHeaders", "too many header fields", "hello"]
@@ -355,15 +369,15 @@ describe("hostile servers: broken chunk framing", () => {
       cases.map(([, body]) =>
         body === "endless-extension"
           ? hostile(async (socket, write) => {
-              await write(`${OK_CHUNKED}${good}5;name=`)
-              await endless(socket, "v".repeat(4096), () => {})
-            })
+            await write(`${OK_CHUNKED}${good}5;name=`)
+            await endless(socket, "v".repeat(4096), () => {})
+          })
           : body === "endless-trailers"
-            ? hostile(async (socket, write) => {
-                await write(`${OK_CHUNKED}${good}0\r\n`)
-                await endless(socket, "X-Trailer: v\r\n".repeat(64), () => {})
-              })
-            : replying(OK_CHUNKED + body, "hold")
+          ? hostile(async (socket, write) => {
+            await write(`${OK_CHUNKED}${good}0\r\n`)
+            await endless(socket, "X-Trailer: v\r\n".repeat(64), () => {})
+          })
+          : replying(OK_CHUNKED + body, "hold")
       )
     )
     const results = await Promise.all(servers.map((server) => run(["--max-time", "10", server.url])))
@@ -427,7 +441,7 @@ describe("hostile servers: short and lying bodies", () => {
 
 describe("hostile servers: replies that are not HTTP/1.x", () => {
   it("garbage, binary, HTTP/2 (preface, frames, version), HTTP/0.9, another protocol: exit 8 at once, even with the connection held open", async () => {
-    const notHttp = 'not an HTTP/1.x response (the reply does not begin with "HTTP/")'
+    const notHttp = "not an HTTP/1.x response (the reply does not begin with \"HTTP/\")"
     const cases: ReadonlyArray<[string | Buffer, "hold" | "end", string]> = [
       ["garbage here\r\n\r\n", "hold", malformed("InvalidStatusLine", notHttp)],
       [Buffer.from([0x00, 0x01, 0xff, 0xfe, 0x0d, 0x0a]), "hold", malformed("InvalidStatusLine", notHttp)],
@@ -535,8 +549,20 @@ describe("hostile servers: redirect traps (-L)", () => {
     expect(pingPonged.stdout.length).toBe(0)
     expect(ping.connections() + pong.connections()).toBe(5)
     expect(redirected.map((r) => r.code)).toEqual([3, 3, 3])
-    oneErrorLine(redirected[0]!, schemes[0]!.url, 'redirect to a bad URL "ftp://127.0.0.1/file": unsupported scheme "ftp" (only http and https)')
-    oneErrorLine(redirected[1]!, schemes[1]!.url, 'redirect to a bad URL "file:///etc/passwd": unsupported scheme "file" (only http and https)')
-    oneErrorLine(redirected[2]!, schemes[2]!.url, 'redirect to a bad URL "javascript:alert(1)": not a URL (expected http://host[:port]/path)')
+    oneErrorLine(
+      redirected[0]!,
+      schemes[0]!.url,
+      "redirect to a bad URL \"ftp://127.0.0.1/file\": unsupported scheme \"ftp\" (only http and https)"
+    )
+    oneErrorLine(
+      redirected[1]!,
+      schemes[1]!.url,
+      "redirect to a bad URL \"file:///etc/passwd\": unsupported scheme \"file\" (only http and https)"
+    )
+    oneErrorLine(
+      redirected[2]!,
+      schemes[2]!.url,
+      "redirect to a bad URL \"javascript:alert(1)\": not a URL (expected http://host[:port]/path)"
+    )
   })
 })

@@ -1,14 +1,14 @@
 // Hostile clients against the built server process on loopback: request smuggling and malformed
 // requests (RFC 9112 and the well-known desync payloads), and path traversal in every spelling.
 // Everything is sent raw over node:net, so no client library normalises it on the way.
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import {
   ensureBuilt,
   errorPageOf,
-  exchange,
   type Exchange,
+  exchange,
   type Fixture,
   get,
   makeFixture,
@@ -41,7 +41,11 @@ const reasons: Record<number, string> = {
 }
 
 /** Runs `work` over `items`, `width` at a time. */
-const inBatches = async <A, B>(items: ReadonlyArray<A>, width: number, work: (a: A) => Promise<B>): Promise<Array<B>> => {
+const inBatches = async <A, B>(
+  items: ReadonlyArray<A>,
+  width: number,
+  work: (a: A) => Promise<B>
+): Promise<Array<B>> => {
   const out: Array<B> = []
   for (let i = 0; i < items.length; i += width) out.push(...await Promise.all(items.slice(i, i + width).map(work)))
   return out
@@ -76,8 +80,16 @@ const rejected: ReadonlyArray<Rejected> = [
   // Transfer-Encoding spelled so that some parsers see chunked and others do not
   { name: "TE with a space before the colon", raw: `${POST}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n`, status: 400 },
   { name: "TE with a tab before the colon", raw: `${POST}Transfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
-  { name: "TE line with a leading space (obs-fold)", raw: `${POST} Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
-  { name: "TE line with a leading tab (obs-fold)", raw: `${POST}\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
+  {
+    name: "TE line with a leading space (obs-fold)",
+    raw: `${POST} Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    status: 400
+  },
+  {
+    name: "TE line with a leading tab (obs-fold)",
+    raw: `${POST}\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    status: 400
+  },
   {
     name: "TE folded onto the next line",
     raw: `${POST}Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n`,
@@ -88,8 +100,16 @@ const rejected: ReadonlyArray<Rejected> = [
     raw: `${POST}X-A: 1\r\n Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n`,
     status: 400
   },
-  { name: "TE first, right after the request line, indented", raw: `POST / HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: a\r\n\r\n`, status: 400 },
-  { name: "TE chunked twice in one field", raw: `${POST}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n`, status: 400 },
+  {
+    name: "TE first, right after the request line, indented",
+    raw: `POST / HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: a\r\n\r\n`,
+    status: 400
+  },
+  {
+    name: "TE chunked twice in one field",
+    raw: `${POST}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n`,
+    status: 400
+  },
   {
     name: "TE chunked twice in two fields",
     raw: `${POST}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
@@ -107,22 +127,44 @@ const rejected: ReadonlyArray<Rejected> = [
   { name: "TE chunked-false", raw: `${POST}Transfer-Encoding: chunked-false\r\n\r\n0\r\n\r\n`, status: 400 },
   { name: "TE chunk", raw: `${POST}Transfer-Encoding: chunk\r\n\r\n0\r\n\r\n`, status: 400 },
   { name: "TE quoted", raw: `${POST}Transfer-Encoding: "chunked"\r\n\r\n0\r\n\r\n`, status: 400 },
-  { name: "TE with a parameter on chunked", raw: `${POST}Transfer-Encoding: chunked;q=0.5\r\n\r\n0\r\n\r\n`, status: 400 },
+  {
+    name: "TE with a parameter on chunked",
+    raw: `${POST}Transfer-Encoding: chunked;q=0.5\r\n\r\n0\r\n\r\n`,
+    status: 400
+  },
   { name: "TE chunked then NBSP", raw: `${POST}Transfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n`, status: 400 },
   { name: "TE NBSP then chunked", raw: `${POST}Transfer-Encoding: \xa0chunked\r\n\r\n0\r\n\r\n`, status: 400 },
   { name: "TE empty", raw: `${POST}Transfer-Encoding:\r\n\r\n0\r\n\r\n`, status: 400 },
   { name: "TE a coding before chunked", raw: `${POST}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, status: 501 },
-  { name: "TE in HTTP/1.0", raw: `POST /small.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
+  {
+    name: "TE in HTTP/1.0",
+    raw: `POST /small.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    status: 400
+  },
   // every control byte but HTAB, before and after "chunked"
-  ...Array.from({ length: 33 }, (_, i) => (i === 32 ? 0x7f : i)).filter((b) => b !== 0x09).flatMap((b): Array<Rejected> => {
-    const c = String.fromCharCode(b)
-    const label = `0x${b.toString(16).padStart(2, "0")}`
-    return [
-      { name: `TE with ${label} before chunked`, raw: `${POST}Transfer-Encoding: ${c}chunked\r\n\r\n0\r\n\r\n`, status: 400 },
-      { name: `TE with ${label} after chunked`, raw: `${POST}Transfer-Encoding: chunked${c}\r\n\r\n0\r\n\r\n`, status: 400 },
-      { name: `TE with ${label} in the name`, raw: `${POST}Transfer-${c}Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 }
-    ]
-  }),
+  ...Array.from({ length: 33 }, (_, i) => (i === 32 ? 0x7f : i)).filter((b) => b !== 0x09).flatMap(
+    (b): Array<Rejected> => {
+      const c = String.fromCharCode(b)
+      const label = `0x${b.toString(16).padStart(2, "0")}`
+      return [
+        {
+          name: `TE with ${label} before chunked`,
+          raw: `${POST}Transfer-Encoding: ${c}chunked\r\n\r\n0\r\n\r\n`,
+          status: 400
+        },
+        {
+          name: `TE with ${label} after chunked`,
+          raw: `${POST}Transfer-Encoding: chunked${c}\r\n\r\n0\r\n\r\n`,
+          status: 400
+        },
+        {
+          name: `TE with ${label} in the name`,
+          raw: `${POST}Transfer-${c}Encoding: chunked\r\n\r\n0\r\n\r\n`,
+          status: 400
+        }
+      ]
+    }
+  ),
   // Content-Length with Transfer-Encoding: CL.TE and TE.CL
   {
     name: "CL.TE: Content-Length first, a byte left for the next request",
@@ -141,15 +183,42 @@ const rejected: ReadonlyArray<Rejected> = [
   },
   {
     name: "obfuscated TE with CL",
-    raw: `${POST}Content-Length: 4\r\nTransfer-Encoding: chunked\r\nTransfer-encoding: cow\r\n\r\n5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n`,
+    raw:
+      `${POST}Content-Length: 4\r\nTransfer-Encoding: chunked\r\nTransfer-encoding: cow\r\n\r\n5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n`,
     status: 400
   },
   // Content-Length lists, signs, duplicates
-  ...["-1", "+5", "-0", "0x5", "5.0", "1e1", "5 5", "5;", "", " ", "5,", ",5", "5,,5", "\xb5", "٥", "99999999999999999999", "9007199254740993"].map(
-    (v): Rejected => ({ name: `Content-Length ${JSON.stringify(v)}`, raw: `${POST}Content-Length: ${v}\r\n\r\nhello`, status: 400 })
+  ...[
+    "-1",
+    "+5",
+    "-0",
+    "0x5",
+    "5.0",
+    "1e1",
+    "5 5",
+    "5;",
+    "",
+    " ",
+    "5,",
+    ",5",
+    "5,,5",
+    "\xb5",
+    "٥",
+    "99999999999999999999",
+    "9007199254740993"
+  ].map(
+    (v): Rejected => ({
+      name: `Content-Length ${JSON.stringify(v)}`,
+      raw: `${POST}Content-Length: ${v}\r\n\r\nhello`,
+      status: 400
+    })
   ),
   { name: "Content-Length list that differs", raw: `${POST}Content-Length: 5, 6\r\n\r\nhello!`, status: 400 },
-  { name: "two Content-Length fields that differ", raw: `${POST}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`, status: 400 },
+  {
+    name: "two Content-Length fields that differ",
+    raw: `${POST}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`,
+    status: 400
+  },
   { name: "Content-Length with NUL", raw: `${POST}Content-Length: 5\x00\r\n\r\nhello`, status: 400 },
   { name: "Content-Length with a vertical tab", raw: `${POST}Content-Length:\x0b5\r\n\r\nhello`, status: 400 },
   { name: "Content-Length, space before colon", raw: `${POST}Content-Length : 5\r\n\r\nhello`, status: 400 },
@@ -159,7 +228,11 @@ const rejected: ReadonlyArray<Rejected> = [
   { name: "bare CR line endings", raw: "GET /small.txt HTTP/1.1\rHost: a\r\r", status: 400 },
   { name: "bare LF after a field", raw: "GET /small.txt HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n", status: 400 },
   { name: "bare LF ending the head", raw: "GET /small.txt HTTP/1.1\r\nHost: a\r\n\n", status: 400 },
-  { name: "bare CR inside a field line", raw: "GET /small.txt HTTP/1.1\r\nHost: a\r\nX: 1\rTransfer-Encoding: chunked\r\n\r\n", status: 400 },
+  {
+    name: "bare CR inside a field line",
+    raw: "GET /small.txt HTTP/1.1\r\nHost: a\r\nX: 1\rTransfer-Encoding: chunked\r\n\r\n",
+    status: 400
+  },
   { name: "bare LF as an empty leading line", raw: "\nGET /small.txt HTTP/1.1\r\nHost: a\r\n\r\n", status: 400 },
   { name: "LF CR line endings", raw: "GET /small.txt HTTP/1.1\n\rHost: a\n\r\n\r", status: 400 },
   // NUL and CR in values and names
@@ -202,17 +275,24 @@ const rejected: ReadonlyArray<Rejected> = [
   { name: "request line over 8 KiB", raw: `GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`, status: 414 },
   { name: "endless request line (64 KiB, no LF)", raw: `GET /${"a".repeat(64 * 1024)}`, status: 414 },
   { name: "one field over 32 KiB", raw: `${GET}X-A: ${"a".repeat(33 * 1024)}\r\n\r\n`, status: 431 },
-  { name: "header section over 32 KiB in small fields", raw: `${GET}${"X-Abcdefghij: 0123456789012345678901234567890123456789\r\n".repeat(90)}${"X-B: ".padEnd(30000, "b")}\r\n\r\n`, status: 431 },
+  {
+    name: "header section over 32 KiB in small fields",
+    raw: `${GET}${"X-Abcdefghij: 0123456789012345678901234567890123456789\r\n".repeat(90)}${
+      "X-B: ".padEnd(30000, "b")
+    }\r\n\r\n`,
+    status: 431
+  },
   { name: "101 fields", raw: `${GET}${"X-A: 1\r\n".repeat(101)}\r\n`, status: 431 },
   { name: "endless field line (64 KiB, no LF)", raw: `${GET}X-A: ${"a".repeat(64 * 1024)}`, status: 431 },
   // chunk sizes
-  ...["zz", "-1", "+5", "0x5", " 5", "5 ", "\t5", "5\t", "", "ffffffffffffffffff", "20000000000000", "5_0", "5 ;x", "g"].map(
-    (size): Rejected => ({
-      name: `chunk size ${JSON.stringify(size)}`,
-      raw: `${GET}Transfer-Encoding: chunked\r\n\r\n${size}\r\nhello\r\n0\r\n\r\n`,
-      status: 400
-    })
-  ),
+  ...["zz", "-1", "+5", "0x5", " 5", "5 ", "\t5", "5\t", "", "ffffffffffffffffff", "20000000000000", "5_0", "5 ;x", "g"]
+    .map(
+      (size): Rejected => ({
+        name: `chunk size ${JSON.stringify(size)}`,
+        raw: `${GET}Transfer-Encoding: chunked\r\n\r\n${size}\r\nhello\r\n0\r\n\r\n`,
+        status: 400
+      })
+    ),
   {
     name: "chunk data longer than its size",
     raw: `${GET}Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`,
@@ -223,8 +303,16 @@ const rejected: ReadonlyArray<Rejected> = [
     raw: `${GET}Transfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n`,
     status: 400
   },
-  { name: "chunk size ended by a bare LF", raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n`, status: 400 },
-  { name: "chunk data ended by a bare LF", raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n`, status: 400 },
+  {
+    name: "chunk size ended by a bare LF",
+    raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n`,
+    status: 400
+  },
+  {
+    name: "chunk data ended by a bare LF",
+    raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n`,
+    status: 400
+  },
   {
     name: "chunk extension with a NUL",
     raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5;a=\x00\r\nhello\r\n0\r\n\r\n`,
@@ -278,15 +366,25 @@ const accepted: ReadonlyArray<Accepted> = [
   })),
   {
     name: "chunk size with leading zeros, upper-case hex, extensions and a trailer",
-    raw: `${GET}Transfer-Encoding: chunked\r\n\r\n000${hex(SMUGGLED.length).toUpperCase()};a=1;b="x y"\r\n${SMUGGLED}\r\n0;end\r\nX-T: 1\r\n\r\n`,
+    raw: `${GET}Transfer-Encoding: chunked\r\n\r\n000${
+      hex(SMUGGLED.length).toUpperCase()
+    };a=1;b="x y"\r\n${SMUGGLED}\r\n0;end\r\nX-T: 1\r\n\r\n`,
     statuses: [200, 200]
   },
   {
     name: "chunks split mid-request",
-    raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5\r\n${SMUGGLED.slice(0, 5)}\r\n${hex(SMUGGLED.length - 5)}\r\n${SMUGGLED.slice(5)}\r\n0\r\n\r\n`,
+    raw: `${GET}Transfer-Encoding: chunked\r\n\r\n5\r\n${SMUGGLED.slice(0, 5)}\r\n${hex(SMUGGLED.length - 5)}\r\n${
+      SMUGGLED.slice(5)
+    }\r\n0\r\n\r\n`,
     statuses: [200, 200]
   },
-  ...["Content-Length: N", "Content-Length:N", "Content-Length: 00N", "Content-Length: N, N", "Content-Length: N\r\ncontent-length: N"]
+  ...[
+    "Content-Length: N",
+    "Content-Length:N",
+    "Content-Length: 00N",
+    "Content-Length: N, N",
+    "Content-Length: N\r\ncontent-length: N"
+  ]
     .map((cl): Accepted => ({
       name: JSON.stringify(cl),
       raw: `${GET}${cl.replaceAll("N", String(SMUGGLED.length))}\r\n\r\n${SMUGGLED}`,
@@ -310,11 +408,19 @@ const accepted: ReadonlyArray<Accepted> = [
   },
   { name: "HTTP/1.2 is answered as 1.1", raw: "GET /index.html HTTP/1.2\r\nHost: a\r\n\r\n", statuses: [200, 200] },
   { name: "an unknown method", raw: "BREW /index.html HTTP/1.1\r\nHost: a\r\n\r\n", statuses: [501, 200] },
-  { name: "lower-case method is another method", raw: "get /index.html HTTP/1.1\r\nHost: a\r\n\r\n", statuses: [501, 200] },
+  {
+    name: "lower-case method is another method",
+    raw: "get /index.html HTTP/1.1\r\nHost: a\r\n\r\n",
+    statuses: [501, 200]
+  },
   { name: "absolute-form target", raw: "GET http://a/index.html HTTP/1.1\r\nHost: a\r\n\r\n", statuses: [200, 200] },
   // well framed, but names no file: refused by the file layer, the connection kept
   { name: "%00 in the target", raw: "GET /small.txt%00.html HTTP/1.1\r\nHost: a\r\n\r\n", statuses: [400, 200] },
-  { name: "overlong UTF-8 in the target", raw: "GET /%c0%ae%c0%ae/small.txt HTTP/1.1\r\nHost: a\r\n\r\n", statuses: [400, 200] },
+  {
+    name: "overlong UTF-8 in the target",
+    raw: "GET /%c0%ae%c0%ae/small.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+    statuses: [400, 200]
+  },
   {
     name: "a body on a GET",
     raw: `${GET}Content-Length: 5\r\n\r\nhello`,
@@ -335,72 +441,98 @@ describe("hostile requests against the built server", () => {
     if (rest.length > 0) return `bytes after the response: ${JSON.stringify(rest.toString("latin1").slice(0, 100))}`
     if (r.status !== c.status) return `status ${r.status}, wanted ${c.status}`
     if (r.headers.get("connection") !== "close") return "no Connection: close"
-    if (r.body.toString() !== errorPageOf(c.status, reasons[c.status]!)) return `body: ${r.body.toString().slice(0, 200)}`
+    if (r.body.toString() !== errorPageOf(c.status, reasons[c.status]!)) {
+      return `body: ${r.body.toString().slice(0, 200)}`
+    }
     if (!got.closed) return "not closed"
     return undefined
   }
 
-  it(`refuses ${rejected.length} smuggling and malformed requests with the right status and a close, whole or split`, async () => {
-    const problems: Array<string> = []
-    const statuses = new Map<number, number>()
-    for (const mode of ["whole", "split"] as const) {
-      const results = await inBatches(rejected, 16, async (c) => {
-        const input = c.raw + followUp
-        return [c, await exchange(server.port, mode === "whole" ? input : split(input), { gapMs: 3, timeoutMs: 4000 })] as const
-      })
-      for (const [c, got] of results) {
-        const problem = checkRejected(c, got)
-        if (problem !== undefined) problems.push(`${mode} ${c.name}: ${problem}`)
-        if (mode === "whole") statuses.set(c.status, (statuses.get(c.status) ?? 0) + 1)
-      }
-    }
-    expect(problems).toEqual([])
-    // the corpus reaches every refusal status
-    expect([...statuses.keys()].sort()).toEqual([400, 413, 414, 431, 501, 505])
-    expect(server.stderr()).toBe("")
-  }, 60_000)
-
-  it(`frames ${accepted.length} unusual but valid requests exactly: a request inside a body is never answered`, async () => {
-    const problems: Array<string> = []
-    const results = await inBatches(accepted, 16, async (c) =>
-      [
-        c,
-        await exchange(server.port, c.raw + followUp, {
-          timeoutMs: 3000,
-          until: (data) => parseResponses(data).responses.length >= c.statuses.length
+  it(
+    `refuses ${rejected.length} smuggling and malformed requests with the right status and a close, whole or split`,
+    async () => {
+      const problems: Array<string> = []
+      const statuses = new Map<number, number>()
+      for (const mode of ["whole", "split"] as const) {
+        const results = await inBatches(rejected, 16, async (c) => {
+          const input = c.raw + followUp
+          return [
+            c,
+            await exchange(server.port, mode === "whole" ? input : split(input), { gapMs: 3, timeoutMs: 4000 })
+          ] as const
         })
-      ] as const)
-    for (const [c, got] of results) {
-      const { responses, rest } = parseResponses(got.data)
-      const text = got.data.toString("latin1")
-      const statuses = responses.map((r) => r.status)
-      if (text.includes(fixture.smuggled)) problems.push(`${c.name}: served the smuggled request`)
-      else if (JSON.stringify(statuses) !== JSON.stringify(c.statuses)) problems.push(`${c.name}: ${JSON.stringify(statuses)}`)
-      else if (rest.length > 0) problems.push(`${c.name}: bytes after the responses`)
-      // the last answer is /small.txt, and then the connection is kept (unless the last was an error)
-      else if (c.statuses.at(-1) === 200 && responses.at(-1)!.body.toString() !== fixture.small) problems.push(`${c.name}: wrong last body`)
-      else if (c.statuses.at(-1) === 200 && got.closed) problems.push(`${c.name}: closed`)
-    }
-    expect(problems).toEqual([])
-  }, 30_000)
+        for (const [c, got] of results) {
+          const problem = checkRejected(c, got)
+          if (problem !== undefined) problems.push(`${mode} ${c.name}: ${problem}`)
+          if (mode === "whole") statuses.set(c.status, (statuses.get(c.status) ?? 0) + 1)
+        }
+      }
+      expect(problems).toEqual([])
+      // the corpus reaches every refusal status
+      expect([...statuses.keys()].sort()).toEqual([400, 413, 414, 431, 501, 505])
+      expect(server.stderr()).toBe("")
+    },
+    60_000
+  )
 
-  it("a body too big to discard: answered, then closed; a request inside it or after it is never answered", async () => {
-    const withTail = (size: number) => "a".repeat(size - SMUGGLED.length) + SMUGGLED
-    const chunk = "a".repeat(0x10000)
-    const cases = [
-      ["Content-Length 2 MiB", `${GET}Content-Length: ${2 * 1024 * 1024}\r\n\r\n${withTail(2 * 1024 * 1024)}`],
-      ["Content-Length 7 MiB", `${GET}Content-Length: ${7 * 1024 * 1024}\r\n\r\n${withTail(7 * 1024 * 1024)}`],
-      ["chunked 1.3 MiB", `${GET}Transfer-Encoding: chunked\r\n\r\n${`10000\r\n${chunk}\r\n`.repeat(20)}${chunkedSmuggle}`]
-    ] as const
-    for (const [name, raw] of cases) {
-      const got = await exchange(server.port, raw + SMUGGLED, { timeoutMs: 5000 })
-      const { responses } = parseResponses(got.data)
-      expect(responses.map((r) => r.status), name).toEqual([200])
-      expect(responses[0]!.headers.get("connection"), name).toBe("close")
-      expect(got.data.toString("latin1"), name).not.toContain(fixture.smuggled)
-      expect(got.closed, name).toBe(true)
-    }
-  }, 30_000)
+  it(
+    `frames ${accepted.length} unusual but valid requests exactly: a request inside a body is never answered`,
+    async () => {
+      const problems: Array<string> = []
+      const results = await inBatches(accepted, 16, async (c) =>
+        [
+          c,
+          await exchange(server.port, c.raw + followUp, {
+            timeoutMs: 3000,
+            until: (data) => parseResponses(data).responses.length >= c.statuses.length
+          })
+        ] as const)
+      for (const [c, got] of results) {
+        const { responses, rest } = parseResponses(got.data)
+        const text = got.data.toString("latin1")
+        const statuses = responses.map((r) => r.status)
+        if (text.includes(fixture.smuggled)) problems.push(`${c.name}: served the smuggled request`)
+        else if (JSON.stringify(statuses) !== JSON.stringify(c.statuses)) {
+          problems.push(
+            `${c.name}: ${JSON.stringify(statuses)}`
+          )
+        } else if (rest.length > 0) problems.push(`${c.name}: bytes after the responses`)
+        // the last answer is /small.txt, and then the connection is kept (unless the last was an error)
+        else if (c.statuses.at(-1) === 200 && responses.at(-1)!.body.toString() !== fixture.small) {
+          problems.push(
+            `${c.name}: wrong last body`
+          )
+        } else if (c.statuses.at(-1) === 200 && got.closed) problems.push(`${c.name}: closed`)
+      }
+      expect(problems).toEqual([])
+    },
+    30_000
+  )
+
+  it(
+    "a body too big to discard: answered, then closed; a request inside it or after it is never answered",
+    async () => {
+      const withTail = (size: number) => "a".repeat(size - SMUGGLED.length) + SMUGGLED
+      const chunk = "a".repeat(0x10000)
+      const cases = [
+        ["Content-Length 2 MiB", `${GET}Content-Length: ${2 * 1024 * 1024}\r\n\r\n${withTail(2 * 1024 * 1024)}`],
+        ["Content-Length 7 MiB", `${GET}Content-Length: ${7 * 1024 * 1024}\r\n\r\n${withTail(7 * 1024 * 1024)}`],
+        [
+          "chunked 1.3 MiB",
+          `${GET}Transfer-Encoding: chunked\r\n\r\n${`10000\r\n${chunk}\r\n`.repeat(20)}${chunkedSmuggle}`
+        ]
+      ] as const
+      for (const [name, raw] of cases) {
+        const got = await exchange(server.port, raw + SMUGGLED, { timeoutMs: 5000 })
+        const { responses } = parseResponses(got.data)
+        expect(responses.map((r) => r.status), name).toEqual([200])
+        expect(responses[0]!.headers.get("connection"), name).toBe("close")
+        expect(got.data.toString("latin1"), name).not.toContain(fixture.smuggled)
+        expect(got.closed, name).toBe(true)
+      }
+    },
+    30_000
+  )
 
   it("after a response that ends the connection, the requests pipelined behind it are never answered", async () => {
     const cases = [
@@ -408,7 +540,10 @@ describe("hostile requests against the built server", () => {
       ["Connection: keep-alive, close", [get("/index.html", "Connection: keep-alive, close\r\n")]],
       ["HTTP/1.0 without keep-alive", ["GET /index.html HTTP/1.0\r\n\r\n"]],
       // answered before the body comes (the client waits for a 100 that never comes), so the body is never read
-      ["Expect: 100-continue, the body later", [`${POST}Expect: 100-continue\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`, SMUGGLED]]
+      ["Expect: 100-continue, the body later", [
+        `${POST}Expect: 100-continue\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`,
+        SMUGGLED
+      ]]
     ] as const
     for (const [name, pieces] of cases) {
       const got = await exchange(server.port, [...pieces.slice(0, -1), pieces.at(-1)! + SMUGGLED + SMUGGLED], {
@@ -424,26 +559,30 @@ describe("hostile requests against the built server", () => {
     }
   })
 
-  it("a TLS ClientHello, random binary and an HTTP/2 preface with frames get an answer and a close, not a hang", async () => {
-    // a ClientHello record header and handshake header, then bytes without a line feed
-    const hello = Buffer.concat([
-      Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
-      Buffer.alloc(500, 0x42)
-    ])
-    const h2 = Buffer.concat([
-      Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
-      Buffer.from([0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00])
-    ])
-    const binary = Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 73 + 11) & 0xff))
-    for (const [name, input, status] of [["TLS", hello, 400], ["h2", h2, 505], ["binary", binary, 400]] as const) {
-      const got = await exchange(server.port, input, { timeoutMs: 2500 })
-      const { responses } = parseResponses(got.data)
-      expect(responses.map((r) => r.status), name).toEqual([status])
-      expect(got.closed, name).toBe(true)
-      // well before the 3 s header timeout: the garbage is refused as soon as it is seen
-      expect(got.ms, name).toBeLessThan(2000)
-    }
-  }, 30_000)
+  it(
+    "a TLS ClientHello, random binary and an HTTP/2 preface with frames get an answer and a close, not a hang",
+    async () => {
+      // a ClientHello record header and handshake header, then bytes without a line feed
+      const hello = Buffer.concat([
+        Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
+        Buffer.alloc(500, 0x42)
+      ])
+      const h2 = Buffer.concat([
+        Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
+        Buffer.from([0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00])
+      ])
+      const binary = Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 73 + 11) & 0xff))
+      for (const [name, input, status] of [["TLS", hello, 400], ["h2", h2, 505], ["binary", binary, 400]] as const) {
+        const got = await exchange(server.port, input, { timeoutMs: 2500 })
+        const { responses } = parseResponses(got.data)
+        expect(responses.map((r) => r.status), name).toEqual([status])
+        expect(got.closed, name).toBe(true)
+        // well before the 3 s header timeout: the garbage is refused as soon as it is seen
+        expect(got.ms, name).toBeLessThan(2000)
+      }
+    },
+    30_000
+  )
 
   it("the server still serves normally afterwards and logged no error", async () => {
     const got = await exchange(server.port, get("/small.txt", "Connection: close\r\n"))
@@ -480,7 +619,23 @@ const dots = [
 ]
 
 /** Every spelling of the separator we try (the first "/" of the target is always raw). */
-const separators = ["/", "%2f", "%2F", "%5c", "%5C", "\\", "%252f", "%255c", "%c0%af", "%c1%9c", "%e0%80%af", "//", "/./", "%2f%2f", "/%2e/"]
+const separators = [
+  "/",
+  "%2f",
+  "%2F",
+  "%5c",
+  "%5C",
+  "\\",
+  "%252f",
+  "%255c",
+  "%c0%af",
+  "%c1%9c",
+  "%e0%80%af",
+  "//",
+  "/./",
+  "%2f%2f",
+  "/%2e/"
+]
 
 const depths = [1, 2, 3, 4, 5, 6, 7, 8]
 
@@ -541,7 +696,13 @@ describe("path traversal against the built server", () => {
     const worker = async () => {
       while (queue.length > 0) {
         const batch = queue.splice(0, 40)
-        const got = await exchange(server.port, batch.map((t, i) => `GET ${t} HTTP/1.1\r\nHost: a\r\n${i === batch.length - 1 ? "Connection: close\r\n" : ""}\r\n`), { timeoutMs: 5000 })
+        const got = await exchange(
+          server.port,
+          batch.map((t, i) =>
+            `GET ${t} HTTP/1.1\r\nHost: a\r\n${i === batch.length - 1 ? "Connection: close\r\n" : ""}\r\n`
+          ),
+          { timeoutMs: 5000 }
+        )
         const { responses } = parseResponses(got.data)
         const text = got.data.toString("latin1")
         for (const marker of markers) if (text.includes(marker)) leaks.push(`${batch.join(" ")}: ${marker}`)
@@ -562,8 +723,23 @@ describe("path traversal against the built server", () => {
   }, 60_000)
 
   it("a directory redirect never leads off the site: the Location is one path on this server, whatever the slashes", async () => {
-    const targets = ["//sub", "///sub?x", "//evil.example/../sub", "//evil.example/%2e%2e/sub", "http://a//sub", "http://a//evil.example/%2e%2e/sub", "/./sub", "/%2e/sub", "//sub/..//sub"]
-    const got = await exchange(server.port, targets.map((t, i) => `GET ${t} HTTP/1.1\r\nHost: a\r\n${i === targets.length - 1 ? "Connection: close\r\n" : ""}\r\n`))
+    const targets = [
+      "//sub",
+      "///sub?x",
+      "//evil.example/../sub",
+      "//evil.example/%2e%2e/sub",
+      "http://a//sub",
+      "http://a//evil.example/%2e%2e/sub",
+      "/./sub",
+      "/%2e/sub",
+      "//sub/..//sub"
+    ]
+    const got = await exchange(
+      server.port,
+      targets.map((t, i) =>
+        `GET ${t} HTTP/1.1\r\nHost: a\r\n${i === targets.length - 1 ? "Connection: close\r\n" : ""}\r\n`
+      )
+    )
     const { responses } = parseResponses(got.data)
     expect(responses.map((r) => r.status)).toEqual(targets.map(() => 301))
     for (const r of responses) expect(r.headers.get("location")).toMatch(/^\/sub\/(\?x)?$/)

@@ -145,8 +145,20 @@ export const startServer = (
   } = {}
 ): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const command = [process.execPath, ...(options.nodeOptions ?? []), options.bin ?? bin, "server", "0", "--root", root, ...args]
-    const spawnOptions = { stdio: ["ignore", "pipe", "pipe"] as Array<"ignore" | "pipe">, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) }
+    const command = [
+      process.execPath,
+      ...(options.nodeOptions ?? []),
+      options.bin ?? bin,
+      "server",
+      "0",
+      "--root",
+      root,
+      ...args
+    ]
+    const spawnOptions = {
+      stdio: ["ignore", "pipe", "pipe"] as Array<"ignore" | "pipe">,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd })
+    }
     // with maxFds, the shell lowers its descriptor limit and becomes the server (same pid)
     const child = options.maxFds === undefined
       ? spawn(command[0]!, command.slice(1), spawnOptions)
@@ -291,7 +303,10 @@ export const parseOne = (
     ? 0
     : Number(headers.get("content-length") ?? 0)
   if (data.length < end + 4 + length) return undefined
-  return { response: { status, statusLine, headers, body: data.subarray(end + 4, end + 4 + length) }, next: end + 4 + length }
+  return {
+    response: { status, statusLine, headers, body: data.subarray(end + 4, end + 4 + length) },
+    next: end + 4 + length
+  }
 }
 
 /**
@@ -520,7 +535,9 @@ const steps = (fixture: Fixture): ReadonlyArray<Step> => {
       request: `HEAD /medium.bin HTTP/1.1\r\nHost: x\r\n\r\n`,
       head: true,
       check: (r) =>
-        r.status !== 200 || r.headers.get("content-length") !== String(fixture.mediumSize) ? `HEAD: ${r.status}` : undefined
+        r.status !== 200 || r.headers.get("content-length") !== String(fixture.mediumSize)
+          ? `HEAD: ${r.status}`
+          : undefined
     },
     {
       request: get("/medium.bin", "Range: bytes=1000-4999\r\n"),
@@ -637,7 +654,8 @@ export const mixedLoad = (
           const r = await conn.response({ head: step.head })
           if (r === undefined) broken++
           else {
-            const problem = step.check(r) ?? (r.headers.get("connection") === "close" ? undefined : "no Connection: close")
+            const problem = step.check(r) ??
+              (r.headers.get("connection") === "close" ? undefined : "no Connection: close")
             if (problem === undefined) ok++
             else wrong.push(`close ${step.request.split("\r\n")[0]}: ${problem}`)
             await conn.closed()

@@ -1,10 +1,10 @@
 // End-to-end: the built CLI's server as a process, spoken to over raw TCP sockets.
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 
 const repo = path.resolve(import.meta.dirname, "../..")
 const bin = path.join(repo, "dist/fiberhttp.js")
@@ -181,7 +181,9 @@ describe("fiberhttp server (built CLI)", () => {
     expect(response.headers.get("content-length")).toBe("15")
     expect(response.headers.get("etag")).toMatch(/^".+"$/)
     expect(response.headers.get("last-modified")).toMatch(/GMT$/)
-    expect(response.headers.get("server")).toBe(`fiberhttp/${JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")).version}`)
+    expect(response.headers.get("server")).toBe(
+      `fiberhttp/${JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")).version}`
+    )
     expect(response.body.toString()).toBe("h1{color:teal}\n")
   })
 
@@ -242,7 +244,8 @@ describe("fiberhttp server (built CLI)", () => {
 
   it("a browser-like sequence on one keep-alive connection", async () => {
     const client = await RawClient.connect(server.port)
-    const browser = "User-Agent: Mozilla/5.0\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n"
+    const browser =
+      "User-Agent: Mozilla/5.0\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n"
     const seen: Array<[number, string | undefined]> = []
     const etags = new Map<string, string>()
     for (const target of ["/", "/style.css", "/app.js", "/logo.svg", "/favicon.ico"]) {
@@ -270,7 +273,9 @@ describe("fiberhttp server (built CLI)", () => {
   it("logs one line per request with the connection and its fiber", async () => {
     await fetchRaw(server.port, get("/style.css?log-check"))
     await new Promise((r) => setTimeout(r, 100))
-    expect(server.stdout()).toMatch(/ 127\.0\.0\.1:\d+ c\d+#\d+ "GET \/style\.css\?log-check HTTP\/1\.1" 200 15 [\d.]+ms\n/)
+    expect(server.stdout()).toMatch(
+      / 127\.0\.0\.1:\d+ c\d+#\d+ "GET \/style\.css\?log-check HTTP\/1\.1" 200 15 [\d.]+ms\n/
+    )
   })
 })
 
@@ -363,29 +368,41 @@ describe("fiberhttp server: command line and shutdown", () => {
     expect(bad.err).toContain("invalid port 70000")
   }, 30_000)
 
-  it("real timers: 408 after --header-timeout, a quiet close after --keep-alive-timeout, 503 past --max-connections", async () => {
-    const server = await start(["--header-timeout", "0.3", "--keep-alive-timeout", "0.3", "--max-connections", "2", "--quiet"])
-    const slow = await RawClient.connect(server.port)
-    slow.send("GET /app.js HTTP/1.1\r\nHost: x\r\n")
-    const kept = await RawClient.connect(server.port)
-    kept.send(get("/app.js"))
-    expect((await kept.response())!.status).toBe(200)
-    const third = await RawClient.connect(server.port)
-    const refused = (await third.response())!
-    expect(refused.status).toBe(503)
-    third.socket.end()
-    await third.closed()
-    const timedOut = (await slow.response())!
-    expect(timedOut.status).toBe(408)
-    expect(timedOut.headers.get("connection")).toBe("close")
-    slow.socket.end()
-    await slow.closed()
-    const idleSince = Date.now()
-    await kept.closed()
-    expect(Date.now() - idleSince).toBeLessThan(1000)
-    server.child.kill("SIGINT")
-    expect((await server.exited).code).toBe(0)
-  }, 30_000)
+  it(
+    "real timers: 408 after --header-timeout, a quiet close after --keep-alive-timeout, 503 past --max-connections",
+    async () => {
+      const server = await start([
+        "--header-timeout",
+        "0.3",
+        "--keep-alive-timeout",
+        "0.3",
+        "--max-connections",
+        "2",
+        "--quiet"
+      ])
+      const slow = await RawClient.connect(server.port)
+      slow.send("GET /app.js HTTP/1.1\r\nHost: x\r\n")
+      const kept = await RawClient.connect(server.port)
+      kept.send(get("/app.js"))
+      expect((await kept.response())!.status).toBe(200)
+      const third = await RawClient.connect(server.port)
+      const refused = (await third.response())!
+      expect(refused.status).toBe(503)
+      third.socket.end()
+      await third.closed()
+      const timedOut = (await slow.response())!
+      expect(timedOut.status).toBe(408)
+      expect(timedOut.headers.get("connection")).toBe("close")
+      slow.socket.end()
+      await slow.closed()
+      const idleSince = Date.now()
+      await kept.closed()
+      expect(Date.now() - idleSince).toBeLessThan(1000)
+      server.child.kill("SIGINT")
+      expect((await server.exited).code).toBe(0)
+    },
+    30_000
+  )
 
   it("a client that stops reading mid-download is dropped after --write-timeout", async () => {
     const server = await start(["--write-timeout", "0.5", "--trace"])
@@ -393,7 +410,9 @@ describe("fiberhttp server: command line and shutdown", () => {
     stuck.socket.pause()
     stuck.send(get("/big.bin"))
     const deadline = Date.now() + 10_000
-    while (!server.stdout().includes("reader stalled") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    while (!server.stdout().includes("reader stalled") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
     expect(server.stdout()).toMatch(/completed parent=.* reader stalled/)
     expect(server.stdout()).toMatch(/"GET \/big\.bin HTTP\/1\.1" 200 \d+ /)
     stuck.socket.destroy()
@@ -481,7 +500,9 @@ describe("fiberhttp server: hostile names and uploads (built CLI)", () => {
   it("--listing: names escaped as text, percent-encoded as hrefs; nothing a browser would run", async () => {
     const page = (await fetchRaw(server.port, get("/listed/"))).body.toString()
     expect(page).not.toContain("<img")
-    expect(page).toContain(`<a href="%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.html">&lt;img src=x onerror=alert(1)&gt;.html</a>`)
+    expect(page).toContain(
+      `<a href="%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.html">&lt;img src=x onerror=alert(1)&gt;.html</a>`
+    )
     expect(page).toContain(`<a href="q%22%26%25.txt">q&quot;&amp;%.txt</a>`)
     expect(page).toContain(`<a href="it&#39;s%20here.txt">it&#39;s here.txt</a>`)
     // not a scheme: a:b stays a relative reference

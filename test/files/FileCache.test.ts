@@ -1,6 +1,6 @@
 import { FileSystem, Path } from "@effect/platform"
-import { SystemError } from "@effect/platform/Error"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, TestClock } from "effect"
 import * as NFS from "node:fs"
@@ -22,7 +22,13 @@ const fileOf = (lookup: Lookup): FileEntry => {
 describe("FileCache (bookkeeping)", () => {
   const entry = (name: string, size: number) => {
     const file: FileEntry = { path: `/srv/${name}`, size, mtime: new Date(0), ino: 1 }
-    return { candidate: file.path, stamp: name, lookup: { _tag: "File", file } as const, resolvedAt: 0, bytes: undefined }
+    return {
+      candidate: file.path,
+      stamp: name,
+      lookup: { _tag: "File", file } as const,
+      resolvedAt: 0,
+      bytes: undefined
+    }
   }
 
   it("keeps content only for a remembered entry, of the right size, within the per-file bound", () => {
@@ -135,7 +141,9 @@ const inMemory = <A, E>(
 ) => {
   const memory = memoryFs()
   for (const [path, text] of Object.entries(files)) memory.put(path, text)
-  return Effect.flatMap(StaticFiles.make("/srv", options), (service) => body(service, memory)).pipe(Effect.provide(memory.layer))
+  return Effect.flatMap(StaticFiles.make("/srv", options), (service) => body(service, memory)).pipe(
+    Effect.provide(memory.layer)
+  )
 }
 
 describe("StaticFiles with its cache (file system in memory)", () => {
@@ -212,7 +220,9 @@ describe("StaticFiles with its cache (file system in memory)", () => {
       Effect.gen(function*() {
         expect(yield* serve(service, "/a.txt")).toBe("first")
         memory.calls.length = 0
-        for (const spelling of ["//a.txt", "/./a.txt", "/b/../a.txt", "/%61.txt"]) expect(yield* serve(service, spelling)).toBe("first")
+        for (const spelling of ["//a.txt", "/./a.txt", "/b/../a.txt", "/%61.txt"]) {
+          expect(yield* serve(service, spelling)).toBe("first")
+        }
         expect(memory.calls).toEqual(Array(4).fill("stat /srv/a.txt"))
       })))
 

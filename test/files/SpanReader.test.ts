@@ -1,8 +1,8 @@
-import * as NFS from "node:fs"
 import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as NFS from "node:fs"
 import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
 import { SpanReader } from "../../src/files/SpanReader.ts"
 

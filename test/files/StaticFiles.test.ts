@@ -1,6 +1,6 @@
 import { FileSystem, Path } from "@effect/platform"
-import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
@@ -26,46 +26,61 @@ const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 31 + (i >
  *   base/outside/       a sibling that must never be reachable
  *   base/root-link  ->  root
  */
-const fixtureWith = (options?: { readonly cacheBytes?: number }) => Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const base = yield* fs.makeTempDirectoryScoped({ prefix: "fiberhttp-files-" })
-  const root = path.join(base, "root")
-  const outside = path.join(base, "outside")
-  const at = (...names: Array<string>) => path.join(root, ...names)
-  for (const dir of [root, outside, at("both"), at("htmonly"), at("empty"), at("été"), at(".hidden-dir"), at("escaping-index"),
-    at("dir-index"), at("dir-index", "index.html"), at("dir-index-only"), at("dir-index-only", "index.html")]) {
-    yield* fs.makeDirectory(dir)
-  }
-  const files: Array<[string, string]> = [
-    [at("index.html"), "<h1>home</h1>"],
-    [at("index.htm"), "old home"],
-    [at("hello.txt"), "hello world"],
-    [at("empty.txt"), ""],
-    [at("<b>&.txt"), "markup in the name"],
-    [at(".secret"), "dotfile"],
-    [at(".hidden-dir", "a.txt"), "in a dot directory"],
-    [at("both", "index.html"), "both: html"],
-    [at("both", "index.htm"), "both: htm"],
-    [at("htmonly", "index.htm"), "htm only"],
-    [at("dir-index", "index.htm"), "htm beside an index.html directory"],
-    [at("été", "index.html"), "accents"],
-    [at("locked.txt"), "no one may read this"],
-    [path.join(outside, "secret.txt"), "outside the root"]
-  ]
-  for (const [file, text] of files) yield* fs.writeFileString(file, text)
-  yield* fs.writeFile(at("big.bin"), bigContent)
-  yield* fs.chmod(at("locked.txt"), 0o000)
-  yield* fs.symlink("hello.txt", at("link-in.txt"))
-  yield* fs.symlink("../outside/secret.txt", at("link-out.txt"))
-  yield* fs.symlink(outside, at("link-out-dir"))
-  yield* fs.symlink("../../outside/secret.txt", at("escaping-index", "index.html"))
-  yield* fs.symlink("no-such-file", at("broken"))
-  yield* fs.symlink(root, path.join(base, "root-link"))
-  execFileSync("mkfifo", [at("fifo")])
-  const service = yield* StaticFiles.make(root, options)
-  return { service, base, outside, realRoot: service.root, path }
-})
+const fixtureWith = (options?: { readonly cacheBytes?: number }) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const base = yield* fs.makeTempDirectoryScoped({ prefix: "fiberhttp-files-" })
+    const root = path.join(base, "root")
+    const outside = path.join(base, "outside")
+    const at = (...names: Array<string>) => path.join(root, ...names)
+    for (
+      const dir of [
+        root,
+        outside,
+        at("both"),
+        at("htmonly"),
+        at("empty"),
+        at("été"),
+        at(".hidden-dir"),
+        at("escaping-index"),
+        at("dir-index"),
+        at("dir-index", "index.html"),
+        at("dir-index-only"),
+        at("dir-index-only", "index.html")
+      ]
+    ) {
+      yield* fs.makeDirectory(dir)
+    }
+    const files: Array<[string, string]> = [
+      [at("index.html"), "<h1>home</h1>"],
+      [at("index.htm"), "old home"],
+      [at("hello.txt"), "hello world"],
+      [at("empty.txt"), ""],
+      [at("<b>&.txt"), "markup in the name"],
+      [at(".secret"), "dotfile"],
+      [at(".hidden-dir", "a.txt"), "in a dot directory"],
+      [at("both", "index.html"), "both: html"],
+      [at("both", "index.htm"), "both: htm"],
+      [at("htmonly", "index.htm"), "htm only"],
+      [at("dir-index", "index.htm"), "htm beside an index.html directory"],
+      [at("été", "index.html"), "accents"],
+      [at("locked.txt"), "no one may read this"],
+      [path.join(outside, "secret.txt"), "outside the root"]
+    ]
+    for (const [file, text] of files) yield* fs.writeFileString(file, text)
+    yield* fs.writeFile(at("big.bin"), bigContent)
+    yield* fs.chmod(at("locked.txt"), 0o000)
+    yield* fs.symlink("hello.txt", at("link-in.txt"))
+    yield* fs.symlink("../outside/secret.txt", at("link-out.txt"))
+    yield* fs.symlink(outside, at("link-out-dir"))
+    yield* fs.symlink("../../outside/secret.txt", at("escaping-index", "index.html"))
+    yield* fs.symlink("no-such-file", at("broken"))
+    yield* fs.symlink(root, path.join(base, "root-link"))
+    execFileSync("mkfifo", [at("fifo")])
+    const service = yield* StaticFiles.make(root, options)
+    return { service, base, outside, realRoot: service.root, path }
+  })
 const fixture = fixtureWith()
 
 const fileOf = (lookup: Lookup): FileEntry => {
@@ -148,7 +163,9 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       for (const target of ["/.secret", "/.hidden-dir/", "/.hidden-dir/a.txt", "/%2esecret"]) {
         expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
       }
-      expect(text((yield* collect(service.stream(fileOf(yield* service.lookup("/.secret", shown))))).bytes)).toBe("dotfile")
+      expect(text((yield* collect(service.stream(fileOf(yield* service.lookup("/.secret", shown))))).bytes)).toBe(
+        "dotfile"
+      )
       expect(fileOf(yield* service.lookup("/.hidden-dir/a.txt", shown)).size).toBe(18)
       expect((yield* service.lookup("/.hidden-dir/", shown))._tag).toBe("Directory")
     }).pipe(Effect.provide(NodeFs)))
@@ -175,7 +192,14 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
     Effect.gen(function*() {
       const { service } = yield* fixture
       const MB = 1024 * 1024
-      for (const target of ["/" + "a/".repeat(MB / 2), "/" + "a".repeat(MB), "/" + "a".repeat(300), "/" + "a/".repeat(3000)]) {
+      for (
+        const target of [
+          "/" + "a/".repeat(MB / 2),
+          "/" + "a".repeat(MB),
+          "/" + "a".repeat(300),
+          "/" + "a/".repeat(3000)
+        ]
+      ) {
         expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
       }
       expect(fileOf(yield* service.lookup("/" + "a/../".repeat(3000) + "hello.txt", hidden)).size).toBe(11)
@@ -300,7 +324,12 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         const big = fileOf(yield* service.lookup("/big.bin", hidden))
         const hello = fileOf(yield* service.lookup("/hello.txt", hidden))
         expect(text(yield* service.read(hello))).toBe(text((yield* collect(service.stream(hello))).bytes))
-        for (const [start, end] of [[0, chunkSize - 1], [1, chunkSize], [bigSize - chunkSize, bigSize - 1], [7, 7]] as const) {
+        for (
+          const [start, end] of [[0, chunkSize - 1], [1, chunkSize], [bigSize - chunkSize, bigSize - 1], [
+            7,
+            7
+          ]] as const
+        ) {
           const read = yield* service.read(big, { start, end })
           expect(sameBytes(read, bigContent.subarray(start, end + 1))).toBe(true)
           expect(sameBytes(read, (yield* collect(service.stream(big, { start, end }))).bytes)).toBe(true)
@@ -311,7 +340,9 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       Effect.gen(function*() {
         const { service } = yield* fixture
         const big = fileOf(yield* service.lookup("/big.bin", hidden))
-        for (const range of [undefined, { start: 3, end: bigSize - 2 }, { start: chunkSize - 1, end: 2 * chunkSize + 1 }]) {
+        for (
+          const range of [undefined, { start: 3, end: bigSize - 2 }, { start: chunkSize - 1, end: 2 * chunkSize + 1 }]
+        ) {
           const copies: Array<Uint8Array> = []
           const buffers = new Set<ArrayBufferLike>()
           yield* Stream.runForEach(service.stream(big, range, { reuseBuffer: true }), (chunk) =>
@@ -372,7 +403,9 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       Effect.gen(function*() {
         const { service } = yield* fixture
         const file = fileOf(yield* service.lookup("/hello.txt", hidden))
-        for (const range of [{ start: 5, end: 3 }, { start: 0, end: 11 }, { start: -1, end: 3 }, { start: 0.5, end: 3 }]) {
+        for (
+          const range of [{ start: 5, end: 3 }, { start: 0, end: 11 }, { start: -1, end: 3 }, { start: 0.5, end: 3 }]
+        ) {
           const exit = yield* Effect.exit(Stream.runDrain(service.stream(file, range)))
           expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
         }
@@ -499,14 +532,18 @@ describe("StaticFiles error mapping (fake file system)", () => {
   it.effect("an unreadable index is Forbidden, not skipped", () =>
     Effect.gen(function*() {
       expect(yield* lookup("/")).toEqual({ _tag: "Forbidden" })
-    }).pipe(Effect.provide(fake({ access: (path) => path === "/srv/index.html" ? failure("access", "PermissionDenied")(path) : Effect.void }))))
+    }).pipe(Effect.provide(fake({
+      access: (path) => path === "/srv/index.html" ? failure("access", "PermissionDenied")(path) : Effect.void
+    }))))
 
   it.effect("ENOTDIR and ELOOP (reported as BadResource) are NotFound", () =>
     Effect.gen(function*() {
       expect(yield* lookup("/a.txt/b")).toEqual({ _tag: "NotFound" })
     }).pipe(Effect.provide(fake({
       realPath: (path) =>
-        path === "/srv" ? Effect.succeed(path) : failure("realPath", "BadResource", path.endsWith("/b") ? "ENOTDIR" : "ELOOP")(path)
+        path === "/srv"
+          ? Effect.succeed(path)
+          : failure("realPath", "BadResource", path.endsWith("/b") ? "ENOTDIR" : "ELOOP")(path)
     }))))
 
   it.effect("any other failure is a FileError carrying its cause", () =>

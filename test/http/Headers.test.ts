@@ -2,7 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Headers } from "../../src/http/Headers.ts"
 
 describe("Headers", () => {
-  const headers = new Headers([["Content-Type", "text/html"], ["X-Tag", "a"], ["x-tag", "b"], ["Connection", "Keep-Alive, Upgrade"]])
+  const headers = new Headers([["Content-Type", "text/html"], ["X-Tag", "a"], ["x-tag", "b"], [
+    "Connection",
+    "Keep-Alive, Upgrade"
+  ]])
 
   it("looks names up ignoring case, keeping order and original case", () => {
     expect(headers.get("content-type")).toBe("text/html")

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import type { RequestHead } from "../../src/http/message.ts"
-import { RequestParser, type RequestLimits } from "../../src/http/RequestParser.ts"
+import { type RequestLimits, RequestParser } from "../../src/http/RequestParser.ts"
 import { bytes, cuts, feed, type Outcome, property, splitAt } from "./support.ts"
 
 const parseChunks = (chunks: ReadonlyArray<Uint8Array>, limits: Partial<RequestLimits> = {}): Outcome<RequestHead> => {
@@ -15,7 +15,20 @@ const parseChunks = (chunks: ReadonlyArray<Uint8Array>, limits: Partial<RequestL
 const byteByByte = (data: Uint8Array) => Array.from(data, (_, i) => data.subarray(i, i + 1))
 
 /** The first bytes a TLS client sends: a handshake record holding a ClientHello, no line feed anywhere. */
-const clientHello = Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, ...new Array(40).fill(0x42)])
+const clientHello = Uint8Array.from([
+  0x16,
+  0x03,
+  0x01,
+  0x02,
+  0x00,
+  0x01,
+  0x00,
+  0x01,
+  0xfc,
+  0x03,
+  0x03,
+  ...new Array(40).fill(0x42)
+])
 
 describe("RequestParser: partial request lines", () => {
   it("a TLS ClientHello is refused at its first byte (400), whole or byte by byte", () => {
@@ -49,7 +62,9 @@ describe("RequestParser: partial request lines", () => {
     expect(parseChunks([bytes("A".repeat(9000))]).error).toBe("UriTooLong")
     expect(parseChunks([bytes("A".repeat(65) + "\x16")], { maxStartLineSize: 64 }).error).toBe("UriTooLong")
     expect(parseChunks([bytes("A".repeat(63) + "\x16")], { maxStartLineSize: 64 }).error).toBe("InvalidMethod")
-    expect(parseChunks(byteByByte(bytes("A".repeat(63) + "\x16")), { maxStartLineSize: 64 }).error).toBe("InvalidMethod")
+    expect(parseChunks(byteByByte(bytes("A".repeat(63) + "\x16")), { maxStartLineSize: 64 }).error).toBe(
+      "InvalidMethod"
+    )
   })
 
   it("property: any split gives the outcome of the whole, and the line once complete is refused the same way", () => {
@@ -77,7 +92,21 @@ describe("RequestParser: partial request lines", () => {
 
   it("property: lines with CR, LF and garbage anywhere (complete, bare-LF ended, over the limit) split any way agree", () => {
     const piece = fc.oneof(
-      fc.constantFrom("GET", "G", " ", "/", "\r", "\n", "\r\n", "HTTP/1.1", "A".repeat(70), "\x16\x03", "\x00", "\t", "Host: a"),
+      fc.constantFrom(
+        "GET",
+        "G",
+        " ",
+        "/",
+        "\r",
+        "\n",
+        "\r\n",
+        "HTTP/1.1",
+        "A".repeat(70),
+        "\x16\x03",
+        "\x00",
+        "\t",
+        "Host: a"
+      ),
       fc.integer({ min: 0, max: 255 }).map((b) => String.fromCharCode(b))
     )
     const input = fc.array(piece, { maxLength: 20 }).map((parts) => bytes(parts.join("")))

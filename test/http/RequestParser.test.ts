@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { type ParseErrorCode, statusOf } from "../../src/http/errors.ts"
 import type { RequestHead } from "../../src/http/message.ts"
-import { defaultRequestLimits, RequestParser, type RequestLimits } from "../../src/http/RequestParser.ts"
+import { defaultRequestLimits, type RequestLimits, RequestParser } from "../../src/http/RequestParser.ts"
 import { serializeRequestHead } from "../../src/http/serialize.ts"
 import {
   bodyOf,
@@ -13,8 +13,8 @@ import {
   encodeBody,
   extraFields,
   feed,
-  type Outcome,
   originTarget,
+  type Outcome,
   property,
   splitAt,
   token,
@@ -106,13 +106,31 @@ const rejections: ReadonlyArray<Case> = [
   ["HTTP/11.0", "GET / HTTP/11.0\r\nHost: a\r\n\r\n", "InvalidVersion", 400],
   ["HTTP/1.1 with trailing space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", "InvalidTarget", 400],
   ["request line over the limit", `GET /${"a".repeat(8 * 1024)} HTTP/1.1\r\nHost: a\r\n\r\n`, "UriTooLong", 414],
-  ["request line over a set limit", `GET /${"a".repeat(100)} HTTP/1.1\r\n`, "UriTooLong", 414, { maxStartLineSize: 64 }],
+  ["request line over a set limit", `GET /${"a".repeat(100)} HTTP/1.1\r\n`, "UriTooLong", 414, {
+    maxStartLineSize: 64
+  }],
   ["endless request line", "GET /" + "a".repeat(9000), "UriTooLong", 414],
   // Host
   ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", "MissingHost", 400],
   ["two Host fields", `${GET}Host: b\r\n\r\n`, "DuplicateHost", 400],
   ["two Host fields in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", "DuplicateHost", 400],
-  ...["a b", "a/b", "user@a", "a?b", "a#b", "a:8x", "a:80:80", "[::1", "::1", "[]", "[::1]x", "a%4", "a%zz", "\xe9t\xe9", "a\tb"].map(
+  ...[
+    "a b",
+    "a/b",
+    "user@a",
+    "a?b",
+    "a#b",
+    "a:8x",
+    "a:80:80",
+    "[::1",
+    "::1",
+    "[]",
+    "[::1]x",
+    "a%4",
+    "a%zz",
+    "\xe9t\xe9",
+    "a\tb"
+  ].map(
     (v): Case => [`Host ${JSON.stringify(v)}`, `GET / HTTP/1.1\r\nHost: ${v}\r\n\r\n`, "InvalidHost", 400]
   ),
   ["invalid Host in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", "InvalidHost", 400],
@@ -156,9 +174,19 @@ const rejections: ReadonlyArray<Case> = [
   ["quoted transfer coding", `${POST}Transfer-Encoding: "chunked"\r\n\r\n`, "InvalidTransferEncoding", 400],
   // Only SP and HTAB are optional whitespace: a peer that trims more (NBSP)
   // must not see "chunked" where another sees an unknown coding.
-  ["chunked followed by NBSP", `${POST}Transfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n`, "InvalidTransferEncoding", 400],
+  [
+    "chunked followed by NBSP",
+    `${POST}Transfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n`,
+    "InvalidTransferEncoding",
+    400
+  ],
   ["NBSP before chunked", `${POST}Transfer-Encoding: \xa0chunked\r\n\r\n0\r\n\r\n`, "InvalidTransferEncoding", 400],
-  ["NBSP around a list element", `${POST}Transfer-Encoding: \xa0, chunked\r\n\r\n0\r\n\r\n`, "InvalidTransferEncoding", 400],
+  [
+    "NBSP around a list element",
+    `${POST}Transfer-Encoding: \xa0, chunked\r\n\r\n0\r\n\r\n`,
+    "InvalidTransferEncoding",
+    400
+  ],
   ["chunked with a parameter", `${POST}Transfer-Encoding: chunked;q=1\r\n\r\n`, "InvalidTransferEncoding", 400],
   [
     "Transfer-Encoding in HTTP/1.0",
@@ -167,7 +195,14 @@ const rejections: ReadonlyArray<Case> = [
     400
   ],
   ...["abc", "-1", "+1", "1 2", "0x10", "", "1,", ",1", "1.0", "1e3", "\xb9"].map(
-    (v): Case => [`Content-Length ${JSON.stringify(v)}`, `${POST}Content-Length: ${v}\r\n\r\n`, "InvalidContentLength", 400]
+    (
+      v
+    ): Case => [
+      `Content-Length ${JSON.stringify(v)}`,
+      `${POST}Content-Length: ${v}\r\n\r\n`,
+      "InvalidContentLength",
+      400
+    ]
   ),
   ["Content-Length overflow", `${POST}Content-Length: 99999999999999999999\r\n\r\n`, "InvalidContentLength", 400],
   ["Content-Length past 2^53", `${POST}Content-Length: 9007199254740993\r\n\r\n`, "InvalidContentLength", 400],
@@ -184,7 +219,9 @@ const rejections: ReadonlyArray<Case> = [
   ["chunk size overflow", chunked("fffffffffffffffff\r\n"), "ChunkSizeOverflow", 400],
   ["chunk size past 2^53", chunked("20000000000000\r\n"), "ChunkSizeOverflow", 400],
   ...["0x5", "+5", "-5", "5_0", " 5", "5 ", "\t5", "5\t", "", "g", ";a"].map(
-    (size): Case => [`chunk size ${JSON.stringify(size)}`, chunked(`${size}\r\nabcde\r\n0\r\n\r\n`), "InvalidChunkSize", 400]
+    (
+      size
+    ): Case => [`chunk size ${JSON.stringify(size)}`, chunked(`${size}\r\nabcde\r\n0\r\n\r\n`), "InvalidChunkSize", 400]
   ),
   ["chunk extension over the limit", chunked(`1;${"a".repeat(5000)}\r\nx\r\n0\r\n\r\n`), "ChunkExtensionTooLong", 400],
   [
@@ -278,8 +315,21 @@ describe("RequestParser accepts", () => {
   })
 
   it("Host values: empty (no authority), names, IP literals, ports, percent-escapes", () => {
-    for (const host of ["", "example.com", "example.com:8080", "example.com:", "127.0.0.1:80", "[::1]", "[::1]:8080",
-      "[v1.fe80::a+en1]", "xn--bcher-kva.example", "a%41b", "a_b-c~d!$&'()*+,;="]) {
+    for (
+      const host of [
+        "",
+        "example.com",
+        "example.com:8080",
+        "example.com:",
+        "127.0.0.1:80",
+        "[::1]",
+        "[::1]:8080",
+        "[v1.fe80::a+en1]",
+        "xn--bcher-kva.example",
+        "a%41b",
+        "a_b-c~d!$&'()*+,;="
+      ]
+    ) {
       expect(one(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).head.headers.get("Host")).toBe(host)
     }
   })
@@ -324,7 +374,9 @@ describe("RequestParser accepts", () => {
 
   it("a chunked body with extensions and trailers", () => {
     const { head, body, trailers } = one(
-      chunked('5;name=value;q="a;b"\r\nhello\r\n1; x = 1\r\n \r\n00A\r\n0123456789\r\n000;end\r\nT-A: 1\r\nT-B: 2\r\n\r\n')
+      chunked(
+        "5;name=value;q=\"a;b\"\r\nhello\r\n1; x = 1\r\n \r\n00A\r\n0123456789\r\n000;end\r\nT-A: 1\r\nT-B: 2\r\n\r\n"
+      )
     )
     expect(head.framing).toEqual({ _tag: "Chunked" })
     expect(body).toBe("hello 0123456789")
@@ -344,7 +396,8 @@ describe("RequestParser accepts", () => {
     expect(parse(`${GET}X: 12345\r\n\r\n`, { maxHeaderSectionSize: 20 }).error).toBe("HeaderSectionTooLarge")
     expect(one(`${POST}Content-Length: 10\r\n\r\n0123456789`, { maxBodySize: 10 }).body).toBe("0123456789")
     expect(one(chunked(`1;${"a".repeat(9)}\r\nx\r\n0\r\n\r\n`), { maxChunkExtensionSize: 10 }).body).toBe("x")
-    expect(one(chunked("1;aaaa\r\nx\r\n1;aaaa\r\ny\r\n1;a\r\nz\r\n0\r\n\r\n"), { maxChunkExtensionSize: 12 }).body).toBe("xyz")
+    expect(one(chunked("1;aaaa\r\nx\r\n1;aaaa\r\ny\r\n1;a\r\nz\r\n0\r\n\r\n"), { maxChunkExtensionSize: 12 }).body)
+      .toBe("xyz")
   })
 })
 
@@ -448,7 +501,10 @@ describe("RequestParser properties", () => {
 
   it("any split of damaged input gives the same outcome as the whole", () => {
     const damaged = fc
-      .tuple(requestSpec, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }))
+      .tuple(
+        requestSpec,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 })
+      )
       .map(([spec, edits]) => {
         const wire = encodeRequest(spec).wire.slice()
         for (const [at, byte] of edits) wire[at % wire.length] = byte
@@ -464,9 +520,25 @@ describe("RequestParser properties", () => {
     const noise = fc.oneof(
       fc.uint8Array({ maxLength: 400 }),
       fc
-        .array(fc.constantFrom("GET / HTTP/1.1", "\r\n", "\r", "\n", "Host: a", ":", " ", "a", "Transfer-Encoding: chunked", "0", "5", ";"), {
-          maxLength: 60
-        })
+        .array(
+          fc.constantFrom(
+            "GET / HTTP/1.1",
+            "\r\n",
+            "\r",
+            "\n",
+            "Host: a",
+            ":",
+            " ",
+            "a",
+            "Transfer-Encoding: chunked",
+            "0",
+            "5",
+            ";"
+          ),
+          {
+            maxLength: 60
+          }
+        )
         .map((parts) => bytes(parts.join("")))
     )
     property(fc.tuple(noise, cuts), ([data, at]) => {

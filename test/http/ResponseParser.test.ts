@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { type ParseErrorCode, statusOf } from "../../src/http/errors.ts"
 import type { ResponseHead } from "../../src/http/message.ts"
-import { ResponseParser, type ResponseLimits } from "../../src/http/ResponseParser.ts"
+import { type ResponseLimits, ResponseParser } from "../../src/http/ResponseParser.ts"
 import { serializeResponseHead } from "../../src/http/serialize.ts"
 import {
   bodyOf,
@@ -60,14 +60,18 @@ const rejections: ReadonlyArray<Case> = [
   ["HTTP/1.01", "HTTP/1.01 200 OK\r\n\r\n", "InvalidStatusLine"],
   ["HTTP/2.0", "HTTP/2.0 200 OK\r\n\r\n", "VersionNotSupported"],
   ["empty line before the status line", `\r\n${OK}\r\n`, "InvalidStatusLine"],
-  ["status line over the limit", `HTTP/1.1 200 ${"a".repeat(100)}\r\n\r\n`, "InvalidStatusLine", { maxStartLineSize: 64 }],
+  ["status line over the limit", `HTTP/1.1 200 ${"a".repeat(100)}\r\n\r\n`, "InvalidStatusLine", {
+    maxStartLineSize: 64
+  }],
   ["bare CR ending the status line", "HTTP/1.1 200 OK\rX: 1\r\n\r\n", "BareCR"],
   ["bare LF ending the status line", "HTTP/1.1 200 OK\nX: 1\r\n\r\n", "BareLF"],
   ["bare LF ending a field line", `${OK}X: 1\n\r\n`, "BareLF"],
   ["whitespace before a colon", `${OK}Content-Length : 0\r\n\r\n`, "WhitespaceBeforeColon"],
   ["obs-fold", `${OK}X: 1\r\n 2\r\n\r\n`, "ObsFold"],
   ["NUL in a value", `${OK}X: 1\x00\r\n\r\n`, "InvalidHeaderValue"],
-  ["header section over the limit", `${OK}X: ${"a".repeat(200)}\r\n\r\n`, "HeaderSectionTooLarge", { maxHeaderSectionSize: 100 }],
+  ["header section over the limit", `${OK}X: ${"a".repeat(200)}\r\n\r\n`, "HeaderSectionTooLarge", {
+    maxHeaderSectionSize: 100
+  }],
   ["too many fields", `${OK}${"X: 1\r\n".repeat(5)}\r\n`, "TooManyHeaders", { maxHeaderCount: 4 }],
   [
     "Transfer-Encoding with Content-Length",
@@ -76,7 +80,11 @@ const rejections: ReadonlyArray<Case> = [
   ],
   ["chunked twice", `${OK}Transfer-Encoding: chunked, chunked\r\n\r\n`, "ChunkedNotLast"],
   ["a coding that is no token", `${OK}Transfer-Encoding: gz(ip), chunked\r\n\r\n`, "InvalidTransferEncoding"],
-  ["Transfer-Encoding in HTTP/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "TransferEncodingInHttp10"],
+  [
+    "Transfer-Encoding in HTTP/1.0",
+    "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "TransferEncodingInHttp10"
+  ],
   ["invalid Content-Length", `${OK}Content-Length: 1x\r\n\r\n`, "InvalidContentLength"],
   ["Content-Length overflow", `${OK}Content-Length: 123456789012345678901\r\n\r\n`, "InvalidContentLength"],
   ["conflicting Content-Length", `${OK}Content-Length: 1\r\nContent-Length: 2\r\n\r\n`, "ConflictingContentLength"],
@@ -169,7 +177,10 @@ describe("ResponseParser accepts", () => {
   it("skips interim responses and counts them", () => {
     const parser = new ResponseParser()
     const result = parser.execute(
-      bytes("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" + `${OK}Content-Length: 2\r\n\r\nhi`)
+      bytes(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" +
+          `${OK}Content-Length: 2\r\n\r\nhi`
+      )
     )
     expect(result.events.map((e) => e._tag)).toEqual(["Head", "Body", "End"])
     expect(result.events[0]?._tag === "Head" && result.events[0].head.status).toBe(200)
@@ -263,7 +274,10 @@ describe("ResponseParser properties", () => {
   it("random and damaged input never throws, holds at most its limits, and ignores splits", () => {
     const limits = { maxStartLineSize: 64, maxHeaderSectionSize: 128, maxHeaderCount: 4, maxChunkExtensionSize: 8 }
     const damaged = fc
-      .tuple(responseSpec, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }))
+      .tuple(
+        responseSpec,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 })
+      )
       .map(([spec, edits]) => {
         const wire = encodeResponse(spec).wire.slice()
         for (const [at, byte] of edits) wire[at % wire.length] = byte

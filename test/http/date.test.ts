@@ -28,22 +28,24 @@ describe("HTTP-date", () => {
   })
 
   it("returns undefined for junk and impossible dates", () => {
-    for (const junk of [
-      "",
-      "yesterday",
-      "Sun, 06 Nov 1994 08:49:37 UTC",
-      "Sun, 6 Nov 1994 08:49:37 GMT",
-      "sun, 06 Nov 1994 08:49:37 GMT",
-      "Sun, 06 Nov 1994 08:49:37 GMT ",
-      " Sun, 06 Nov 1994 08:49:37 GMT",
-      "Sun, 31 Feb 1994 08:49:37 GMT",
-      "Sun, 00 Nov 1994 08:49:37 GMT",
-      "Sun, 06 Nov 1994 24:00:00 GMT",
-      "Sun, 06 Nov 1994 08:60:00 GMT",
-      "Sunday, 06-Nov-1994 08:49:37 GMT",
-      "Sun Nov 6 08:49:37 1994",
-      "1994-11-06T08:49:37Z"
-    ]) {
+    for (
+      const junk of [
+        "",
+        "yesterday",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 6 Nov 1994 08:49:37 GMT",
+        "sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT ",
+        " Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 31 Feb 1994 08:49:37 GMT",
+        "Sun, 00 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:60:00 GMT",
+        "Sunday, 06-Nov-1994 08:49:37 GMT",
+        "Sun Nov 6 08:49:37 1994",
+        "1994-11-06T08:49:37Z"
+      ]
+    ) {
       expect(parseHttpDate(junk)).toBeUndefined()
     }
   })

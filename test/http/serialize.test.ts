@@ -27,7 +27,12 @@ describe("serializeRequestHead", () => {
   })
 
   it("writes HTTP/1.0 and Latin-1 values byte for byte", () => {
-    const head = serializeRequestHead({ method: "GET", target: "/", version: { major: 1, minor: 0 }, headers: [["X", "caf\xe9"]] })
+    const head = serializeRequestHead({
+      method: "GET",
+      target: "/",
+      version: { major: 1, minor: 0 },
+      headers: [["X", "caf\xe9"]]
+    })
     expect(text(head)).toBe("GET / HTTP/1.0\r\nX: caf\xe9\r\n\r\n")
     expect(head.length).toBe(text(head).length)
   })
@@ -84,7 +89,10 @@ describe("serializeResponseHead", () => {
   })
 
   it("serialized fields always come back intact, or the serializer refuses", () => {
-    const anyText = fc.string({ unit: fc.integer({ min: 0, max: 0x17f }).map((c) => String.fromCharCode(c)), maxLength: 20 })
+    const anyText = fc.string({
+      unit: fc.integer({ min: 0, max: 0x17f }).map((c) => String.fromCharCode(c)),
+      maxLength: 20
+    })
     property(fc.tuple(fc.oneof(token, anyText), fc.oneof(fieldValue, anyText)), ([name, value]) => {
       let wire: Uint8Array
       try {

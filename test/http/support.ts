@@ -139,7 +139,7 @@ export type BodySpec =
   }
 
 const bodyText = fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 60 })
-const chunkExt = fc.constantFrom("", ";a", ";a=b", ';name="quoted; value"', "; x = 1", ";a;b=c")
+const chunkExt = fc.constantFrom("", ";a", ";a=b", ";name=\"quoted; value\"", "; x = 1", ";a;b=c")
 
 export const bodySpec: fc.Arbitrary<BodySpec> = fc.oneof(
   fc.constant({ kind: "none" as const }),

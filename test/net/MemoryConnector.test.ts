@@ -7,7 +7,7 @@ import { bytes, readAll, text } from "./helpers.ts"
 
 /** Reads from the peer until the blank line that ends an HTTP head. */
 const readHead = (peer: Peer) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     let head = ""
     while (!head.includes("\r\n\r\n")) {
       const chunk = yield* peer.read
@@ -18,7 +18,7 @@ const readHead = (peer: Peer) =>
   })
 
 const dial = (host: string, port: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const connector = yield* Connector
     const [address] = yield* connector.resolve(host)
     return yield* connector.connect(address!, port, host)
@@ -26,14 +26,14 @@ const dial = (host: string, port: number) =>
 
 describe("MemoryConnector", () => {
   it.scoped("a scripted server with delays: the client's timings are exact under TestClock", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let seen = ""
       const layer = MemoryConnector.layer({
         servers: {
           "example.com:80": {
             connectDelay: "20 millis",
             script: (peer) =>
-              Effect.gen(function* () {
+              Effect.gen(function*() {
                 seen = yield* readHead(peer)
                 yield* Effect.sleep("5 millis")
                 yield* peer.write("HTTP/1.1 200 OK\r\n")
@@ -43,7 +43,7 @@ describe("MemoryConnector", () => {
           }
         }
       })
-      const client = Effect.gen(function* () {
+      const client = Effect.gen(function*() {
         const start = yield* Clock.currentTimeMillis
         const connection = yield* dial("example.com", 80)
         const connected = (yield* Clock.currentTimeMillis) - start
@@ -66,13 +66,12 @@ describe("MemoryConnector", () => {
         response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
       })
       expect(seen).toBe("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
-    })
-  )
+    }))
 
   it.effect("resolution: names in servers and literals resolve, others fail; a custom resolver wins", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const byDefault = yield* Effect.provide(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const connector = yield* Connector
           return {
             a: yield* connector.resolve("a.test"),
@@ -93,15 +92,18 @@ describe("MemoryConnector", () => {
         Effect.flatMap(Connector, (c) => c.resolve("x.test")),
         MemoryConnector.layer({
           servers: {},
-          resolve: (host) => Effect.succeed([{ address: "::1", family: 6 as const }, { address: `10.0.0.${host.length}`, family: 4 as const }])
+          resolve: (host) =>
+            Effect.succeed([{ address: "::1", family: 6 as const }, {
+              address: `10.0.0.${host.length}`,
+              family: 4 as const
+            }])
         })
       )
       expect(custom).toEqual([{ address: "::1", family: 6 }, { address: "10.0.0.6", family: 4 }])
-    })
-  )
+    }))
 
   it.scoped("connection failures: refused, unreachable, unknown server, and a hang a timeout interrupts", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const refused = yield* Effect.flip(dial("a.test", 80))
       expect(refused._tag === "ConnectError" && refused.reason).toBe("Refused")
       const unreachable = yield* Effect.flip(dial("b.test", 80))
@@ -123,11 +125,10 @@ describe("MemoryConnector", () => {
           }
         })
       )
-    )
-  )
+    ))
 
   it.scoped("a server that resets mid-response: the client reads what came, then SocketError Reset", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const connection = yield* dial("10.0.0.1", 8080)
       yield* connection.write(bytes("GET / HTTP/1.1\r\n\r\n"))
       expect(Option.map(yield* connection.read, text)).toEqual(Option.some("HTTP/1.1 200 OK\r\nContent-Le"))
@@ -137,7 +138,7 @@ describe("MemoryConnector", () => {
         MemoryConnector.layer({
           servers: {
             "10.0.0.1:8080": (peer) =>
-              Effect.gen(function* () {
+              Effect.gen(function*() {
                 yield* readHead(peer)
                 yield* peer.write("HTTP/1.1 200 OK\r\nContent-Le")
                 yield* peer.reset
@@ -145,11 +146,10 @@ describe("MemoryConnector", () => {
           }
         })
       )
-    )
-  )
+    ))
 
   it.scoped("a script that finishes ends the connection; one that fails resets it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const finished = yield* dial("ok.test", 80)
       expect(yield* readAll(finished)).toBe("bye")
       const failed = yield* dial("bad.test", 80)
@@ -164,22 +164,20 @@ describe("MemoryConnector", () => {
           }
         })
       )
-    )
-  )
+    ))
 
   it.scoped("a client that never reads: the script's writes block beyond the window", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let written = 0
       const layer = MemoryConnector.layer({
         servers: {
           "slow.test:80": {
             window: 10,
-            script: (peer) =>
-              Effect.forever(Effect.zipRight(peer.write("12345"), Effect.sync(() => (written += 5))))
+            script: (peer) => Effect.forever(Effect.zipRight(peer.write("12345"), Effect.sync(() => (written += 5))))
           }
         }
       })
-      yield* Effect.gen(function* () {
+      yield* Effect.gen(function*() {
         const connection = yield* dial("slow.test", 80)
         yield* Effect.repeatN(Effect.yieldNow(), 20)
         expect(written).toBe(10)
@@ -187,14 +185,13 @@ describe("MemoryConnector", () => {
         yield* Effect.repeatN(Effect.yieldNow(), 20)
         expect(written).toBe(15)
       }).pipe(Effect.provide(layer))
-    })
-  )
+    }))
 
   it.scoped("startTls: identity by default, untrusted certificates need verify=false, scripted failures", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const connector = yield* Connector
       const open = (host: string, verify: boolean) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const tcp = yield* dial(host, 443)
           return yield* connector.startTls(tcp, { servername: host, verify })
         })
@@ -215,6 +212,5 @@ describe("MemoryConnector", () => {
           }
         })
       )
-    )
-  )
+    ))
 })

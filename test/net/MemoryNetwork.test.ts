@@ -10,7 +10,7 @@ const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 describe("MemoryNetwork", () => {
   it.scoped("a byte-by-byte exchange, half-close, then the server ends and closes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       expect(listener.port).toBe(40000)
       const peer = yield* (yield* MemoryNetwork).connect(listener.port, { remoteAddress: "192.0.2.7" })
@@ -37,11 +37,10 @@ describe("MemoryNetwork", () => {
       expect(yield* peer.status).toEqual({ ended: true, destroyed: true })
       yield* peer.closed
       expect(yield* peer.readAllText).toBe("HTTP/1.1 200 OK\r\n\r\n")
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("a peer that never reads blocks the server's writes beyond its window", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const peer = yield* (yield* MemoryNetwork).connect(listener.port, { window: 8 })
       const server = yield* listener.accept
@@ -55,11 +54,10 @@ describe("MemoryNetwork", () => {
       expect(Option.map(yield* peer.read, text)).toEqual(Option.some("12345678"))
       yield* Fiber.join(blocked)
       expect(Option.map(yield* peer.read, text)).toEqual(Option.some("9"))
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("bytesFlushed counts what the peer's window has taken, also during one pending write", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const peer = yield* (yield* MemoryNetwork).connect(listener.port, { window: 4096 })
       const server = yield* listener.accept
@@ -89,11 +87,10 @@ describe("MemoryNetwork", () => {
       }
       yield* Fiber.join(writing)
       expect(server.bytesFlushed()).toBe(5 + big.length)
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("a stalled write can be timed out with TestClock and interrupted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       yield* (yield* MemoryNetwork).connect(listener.port, { window: 0 })
       const server = yield* listener.accept
@@ -102,11 +99,10 @@ describe("MemoryNetwork", () => {
       expect(yield* Fiber.poll(write)).toEqual(Option.none())
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(write)).toEqual(Option.none())
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("destroy closes like node's socket.destroy(): FIN when nothing is left unread, a reset otherwise", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const network = yield* MemoryNetwork
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
 
@@ -140,11 +136,10 @@ describe("MemoryNetwork", () => {
       yield* thirdServer.destroy
       expect(Option.map(yield* third.read, text)).toEqual(Option.some("partial"))
       expect((yield* Effect.flip(third.read)).reason).toBe("Reset")
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("a peer's reset: the server's pending read and its writes fail with Reset", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const peer = yield* (yield* MemoryNetwork).connect(listener.port)
       const server = yield* listener.accept
@@ -153,11 +148,10 @@ describe("MemoryNetwork", () => {
       yield* peer.reset
       expect((yield* Effect.flip(Fiber.join(reading))).reason).toBe("Reset")
       expect((yield* Effect.flip(server.write(bytes("late")))).reason).toBe("Reset")
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("destroy frees a write blocked on a full window", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const peer = yield* (yield* MemoryNetwork).connect(listener.port, { window: 0 })
       const server = yield* listener.accept
@@ -166,11 +160,10 @@ describe("MemoryNetwork", () => {
       yield* server.destroy
       expect((yield* Effect.flip(Fiber.join(blocked))).reason).toBe("Closed")
       yield* peer.closed
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("ports: in use, refused, and released when the listener closes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sockets = yield* SocketServer
       const network = yield* MemoryNetwork
       const listener = yield* sockets.listen({ host: "::", port: 8080 })
@@ -194,11 +187,10 @@ describe("MemoryNetwork", () => {
       expect(yield* network.ports).toEqual([])
       const again = yield* sockets.listen({ host: "::", port: 8080 })
       expect(again.port).toBe(8080)
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("closing the listener's scope releases its port and closes untaken connections", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sockets = yield* SocketServer
       const network = yield* MemoryNetwork
       const listenerScope = yield* Scope.make()
@@ -208,11 +200,10 @@ describe("MemoryNetwork", () => {
       yield* untaken.closed
       expect(yield* network.ports).toEqual([])
       expect((yield* sockets.listen({ host: "127.0.0.1", port: 8080 })).port).toBe(8080)
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 
   it.scoped("the server reads a request, answers it, and the peer gets everything", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const peer = yield* (yield* MemoryNetwork).connect(listener.port)
       const server = yield* listener.accept
@@ -222,6 +213,5 @@ describe("MemoryNetwork", () => {
       yield* server.write(bytes("pong"))
       yield* server.end
       expect(yield* peer.readAllText).toBe("pong")
-    }).pipe(Effect.provide(Memory.layer))
-  )
+    }).pipe(Effect.provide(Memory.layer)))
 })

@@ -1,6 +1,6 @@
-import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import * as net from "node:net"
 import { Connector } from "../../src/net/Connector.ts"
 import { ListenError, SocketError } from "../../src/net/errors.ts"
 import * as NodeConnector from "../../src/net/NodeConnector.ts"
@@ -12,7 +12,7 @@ const NodeNet = Layer.merge(NodeSocketServer.layer, NodeConnector.layer)
 
 /** Opens a client connection to host:port through the node connector. */
 const dial = (host: string, port: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const connector = yield* Connector
     const [address] = yield* connector.resolve(host)
     return yield* connector.connect(address!, port, host)
@@ -43,7 +43,7 @@ const chunk64k = new Uint8Array(64 * 1024).fill(120)
 describe("node:net SocketServer and Connector", () => {
   for (const host of ["127.0.0.1", "::1"]) {
     it.scopedLive(`round trip with half-close on ${host}, port 0`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const listener = yield* (yield* SocketServer).listen({ host, port: 0 })
         expect(listener.port).toBeGreaterThan(0)
         expect(listener.host).toBe(host)
@@ -67,12 +67,11 @@ describe("node:net SocketServer and Connector", () => {
         expect(yield* readAll(client)).toBe("HTTP/1.1 200 OK\r\n\r\n")
         yield* server.destroy
         yield* server.destroy
-      }).pipe(Effect.provide(NodeNet))
-    )
+      }).pipe(Effect.provide(NodeNet)))
   }
 
   it.scopedLive("a second listener on a used port fails with ListenError naming the port", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sockets = yield* SocketServer
       const first = yield* sockets.listen({ host: "127.0.0.1", port: 0 })
       const error = yield* Effect.flip(sockets.listen({ host: "127.0.0.1", port: first.port }))
@@ -81,19 +80,17 @@ describe("node:net SocketServer and Connector", () => {
       expect(error.port).toBe(first.port)
       expect(error.host).toBe("127.0.0.1")
       expect(error.message).toContain(`127.0.0.1:${first.port}`)
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("an unusable address fails with ListenError", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       // TEST-NET-1 (RFC 5737) is assigned to no local interface.
       const error = yield* Effect.flip((yield* SocketServer).listen({ host: "192.0.2.1", port: 0 }))
       expect(error.reason).toBe("AddressNotAvailable")
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("writes and end to a peer that never reads stay pending, are interruptible, and fail once destroyed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       yield* stalledPeer(listener.port)
       const server = yield* listener.accept
@@ -115,11 +112,10 @@ describe("node:net SocketServer and Connector", () => {
       const error = yield* Effect.flip(server.write(chunk64k))
       expect(error).toBeInstanceOf(SocketError)
       expect(error.reason).toBe("Closed")
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("a server that does not read pauses the socket: the client's writes stall, nothing is lost", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const client = yield* dial("127.0.0.1", listener.port)
       const server = yield* listener.accept
@@ -135,11 +131,10 @@ describe("node:net SocketServer and Connector", () => {
       const reader = yield* Effect.fork(countAll(server))
       yield* client.end
       expect(yield* Fiber.join(reader)).toBe(written + chunk64k.length)
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("read returns a reset as SocketError Reset", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const peer = yield* stalledPeer(listener.port)
       const server = yield* listener.accept
@@ -147,13 +142,12 @@ describe("node:net SocketServer and Connector", () => {
       yield* Effect.sync(() => peer.resetAndDestroy())
       const error = yield* Effect.flip(Fiber.join(reading))
       expect(error.reason).toBe("Reset")
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.live("closing the scope releases the port at once, with a stalled peer and an untaken connection", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { port, untaken } = yield* Effect.scoped(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
           yield* stalledPeer(listener.port)
           const server = yield* Effect.acquireRelease(listener.accept, (c) => c.destroy)
@@ -174,11 +168,10 @@ describe("node:net SocketServer and Connector", () => {
         untaken.resume()
       }).pipe(Effect.timeoutTo({ duration: "1 second", onSuccess: () => true, onTimeout: () => false }))
       expect(closed).toBe(true)
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("close stops accepting: pending and later accepts fail with SocketError Closed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const waiting = yield* Effect.fork(listener.accept)
       yield* Effect.sleep("20 millis")
@@ -187,21 +180,19 @@ describe("node:net SocketServer and Connector", () => {
       expect((yield* Effect.flip(Fiber.join(waiting))).reason).toBe("Closed")
       expect((yield* Effect.flip(listener.accept)).reason).toBe("Closed")
       expect(yield* canBind("127.0.0.1", listener.port)).toBe(true)
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("IPv6 any address accepts IPv6 loopback connections", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "::", port: 0 })
       const client = yield* dial("::1", listener.port)
       const server = yield* listener.accept
       yield* client.write(bytes("ping"))
       expect(yield* readAtLeast(server, 4)).toBe("ping")
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("connecting to a closed port fails with ConnectError Refused", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const port = yield* Effect.scoped(
         Effect.map((yield* SocketServer).listen({ host: "127.0.0.1", port: 0 }), (l) => l.port)
       )
@@ -211,19 +202,17 @@ describe("node:net SocketServer and Connector", () => {
       expect(error.reason).toBe("Refused")
       expect(error.port).toBe(port)
       expect(error.message).toContain("refused")
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("arguments node:net throws on (a port out of range) fail with ConnectError, not a defect", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const connector = yield* Connector
       const exit = yield* Effect.exit(connector.connect({ address: "127.0.0.1", family: 4 }, 70000, "127.0.0.1"))
       expect(Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? exit.cause.error._tag : exit).toBe("ConnectError")
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("a connect attempt is interruptible (connect timeout)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const connector = yield* Connector
       // TEST-NET-1: either unroutable at once or silently dropped until the timeout.
       const result = yield* connector.connect({ address: "192.0.2.1", family: 4 }, 80, "192.0.2.1").pipe(
@@ -235,11 +224,10 @@ describe("node:net SocketServer and Connector", () => {
       const outcome = result[1]
       if (outcome._tag === "Left") expect(outcome.left._tag).toBe("ConnectError")
       else expect(outcome.right).toEqual(Option.none())
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.effect("resolve: an unknown name fails with ResolveError; literals and localhost resolve", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const connector = yield* Connector
       const error = yield* Effect.flip(connector.resolve("does-not-exist.invalid"))
       expect(error._tag).toBe("ResolveError")
@@ -249,16 +237,15 @@ describe("node:net SocketServer and Connector", () => {
       expect(yield* connector.resolve("::1")).toEqual([{ address: "::1", family: 6 }])
       const local = yield* connector.resolve("localhost")
       expect(local.some(({ address }) => address === "127.0.0.1" || address === "::1")).toBe(true)
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("many chunks both ways arrive intact and in order", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
       const client = yield* dial("127.0.0.1", listener.port)
       const server = yield* listener.accept
       const lines = Array.from({ length: 2000 }, (_, i) => `line ${i}\n`)
-      const echo = Effect.gen(function* () {
+      const echo = Effect.gen(function*() {
         while (true) {
           const chunk = yield* server.read
           if (Option.isNone(chunk)) return yield* server.end
@@ -270,6 +257,5 @@ describe("node:net SocketServer and Connector", () => {
       for (const line of lines) yield* client.write(bytes(line))
       yield* client.end
       expect(yield* Fiber.join(received)).toBe(lines.join(""))
-    }).pipe(Effect.provide(NodeNet))
-  )
+    }).pipe(Effect.provide(NodeNet)))
 })

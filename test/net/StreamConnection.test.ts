@@ -1,6 +1,6 @@
-import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option } from "effect"
+import * as net from "node:net"
 import { fromSocket } from "../../src/net/StreamConnection.ts"
 import { readAtLeast, text } from "./helpers.ts"
 
@@ -52,7 +52,7 @@ const flood = (socket: net.Socket, limit: number) =>
 
 describe("StreamConnection", () => {
   it.scopedLive("a connection that is not read keeps at most about one high-water mark buffered", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
       const connection = fromSocket(serverSocket)
       const sent = yield* flood(client, 256 * 1024 * 1024)
@@ -63,11 +63,10 @@ describe("StreamConnection", () => {
       expect(serverSocket.isPaused() || serverSocket.readableFlowing !== true).toBe(true)
       const first = yield* connection.read
       expect(Option.isSome(first)).toBe(true)
-    })
-  )
+    }))
 
   it.scopedLive("read takes what is buffered first and ends with None after the peer's FIN", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
       const connection = fromSocket(serverSocket)
       client.end("hello")
@@ -84,11 +83,10 @@ describe("StreamConnection", () => {
       yield* connection.write(new TextEncoder().encode("world"))
       yield* connection.end
       expect(yield* Fiber.join(reader)).toBe("world")
-    })
-  )
+    }))
 
   it.scopedLive("a pending read is interruptible; after destroy, reads fail with Closed even with bytes buffered", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
       const connection = fromSocket(serverSocket)
       const pending = yield* Effect.fork(connection.read)
@@ -102,58 +100,63 @@ describe("StreamConnection", () => {
       const error = yield* Effect.flip(connection.read)
       expect(error.reason).toBe("Closed")
       expect((yield* Effect.flip(connection.end)).reason).toBe("Closed")
-    })
-  )
+    }))
 })
 
 describe("StreamConnection progress", () => {
-  it.scopedLive("bytesFlushed grows while one large write is still pending on a slow reader", () =>
-    Effect.gen(function* () {
-      const [serverSocket, clientSocket] = yield* socketPair
-      const server = fromSocket(serverSocket)
-      const client = fromSocket(clientSocket)
-      expect(server.bytesFlushed()).toBe(0)
-      yield* server.write(new TextEncoder().encode("small"))
-      yield* Effect.sleep("10 millis")
-      expect(server.bytesFlushed()).toBe(5)
-      // far more than the kernel buffers of both sockets hold
-      const size = 64 * 1024 * 1024
-      const writing = yield* Effect.fork(server.write(new Uint8Array(size)))
-      yield* Effect.sleep("50 millis")
-      let got = 0
-      const samples: Array<number> = [server.bytesFlushed()]
-      // the reader takes a few MiB at a time, pausing between
-      for (let round = 1; round <= 4; round++) {
-        while (got < round * 4 * 1024 * 1024) got += Option.getOrThrow(yield* client.read).length
+  it.scopedLive(
+    "bytesFlushed grows while one large write is still pending on a slow reader",
+    () =>
+      Effect.gen(function*() {
+        const [serverSocket, clientSocket] = yield* socketPair
+        const server = fromSocket(serverSocket)
+        const client = fromSocket(clientSocket)
+        expect(server.bytesFlushed()).toBe(0)
+        yield* server.write(new TextEncoder().encode("small"))
+        yield* Effect.sleep("10 millis")
+        expect(server.bytesFlushed()).toBe(5)
+        // far more than the kernel buffers of both sockets hold
+        const size = 64 * 1024 * 1024
+        const writing = yield* Effect.fork(server.write(new Uint8Array(size)))
         yield* Effect.sleep("50 millis")
-        samples.push(server.bytesFlushed())
-        expect(Option.isNone(yield* Fiber.poll(writing))).toBe(true)
-      }
-      for (let i = 1; i < samples.length; i++) expect(samples[i]).toBeGreaterThan(samples[i - 1]!)
-      // the counter never runs ahead of what the reader could have been sent
-      expect(samples[samples.length - 1]).toBeLessThan(size)
-      while (got < size + 5) got += Option.getOrThrow(yield* client.read).length
-      yield* Fiber.join(writing)
-      expect(server.bytesFlushed()).toBe(size + 5)
-    }), 30_000
+        let got = 0
+        const samples: Array<number> = [server.bytesFlushed()]
+        // the reader takes a few MiB at a time, pausing between
+        for (let round = 1; round <= 4; round++) {
+          while (got < round * 4 * 1024 * 1024) got += Option.getOrThrow(yield* client.read).length
+          yield* Effect.sleep("50 millis")
+          samples.push(server.bytesFlushed())
+          expect(Option.isNone(yield* Fiber.poll(writing))).toBe(true)
+        }
+        for (let i = 1; i < samples.length; i++) expect(samples[i]).toBeGreaterThan(samples[i - 1]!)
+        // the counter never runs ahead of what the reader could have been sent
+        expect(samples[samples.length - 1]).toBeLessThan(size)
+        while (got < size + 5) got += Option.getOrThrow(yield* client.read).length
+        yield* Fiber.join(writing)
+        expect(server.bytesFlushed()).toBe(size + 5)
+      }),
+    30_000
   )
 
-  it.scopedLive("a large write fails typed when the socket is reset mid-way, and a pending one is interruptible", () =>
-    Effect.gen(function* () {
-      const [serverSocket, clientSocket] = yield* socketPair
-      const server = fromSocket(serverSocket)
-      const big = new Uint8Array(64 * 1024 * 1024)
-      const interrupted = yield* Effect.fork(server.write(big))
-      yield* Effect.sleep("50 millis")
-      yield* Fiber.interrupt(interrupted)
-      const failing = yield* Effect.fork(server.write(big))
-      yield* Effect.sleep("50 millis")
-      clientSocket.resetAndDestroy()
-      const exit = yield* Fiber.await(failing)
-      expect(Exit.isFailure(exit)).toBe(true)
-      const error = yield* Effect.flip(Fiber.join(failing))
-      expect(error._tag).toBe("SocketError")
-    }), 10_000
+  it.scopedLive(
+    "a large write fails typed when the socket is reset mid-way, and a pending one is interruptible",
+    () =>
+      Effect.gen(function*() {
+        const [serverSocket, clientSocket] = yield* socketPair
+        const server = fromSocket(serverSocket)
+        const big = new Uint8Array(64 * 1024 * 1024)
+        const interrupted = yield* Effect.fork(server.write(big))
+        yield* Effect.sleep("50 millis")
+        yield* Fiber.interrupt(interrupted)
+        const failing = yield* Effect.fork(server.write(big))
+        yield* Effect.sleep("50 millis")
+        clientSocket.resetAndDestroy()
+        const exit = yield* Fiber.await(failing)
+        expect(Exit.isFailure(exit)).toBe(true)
+        const error = yield* Effect.flip(Fiber.join(failing))
+        expect(error._tag).toBe("SocketError")
+      }),
+    10_000
   )
 })
 
@@ -162,7 +165,7 @@ describe("StreamConnection on a long keep-alive connection", () => {
   const listenerCounts = (socket: net.Socket) => events.map((event) => socket.listenerCount(event))
 
   it.scopedLive("10k request/response rounds add no listener to either socket", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const [serverSocket, clientSocket] = yield* socketPair
       const server = fromSocket(serverSocket)
       const client = fromSocket(clientSocket)
@@ -178,7 +181,5 @@ describe("StreamConnection on a long keep-alive connection", () => {
         yield* Fiber.join(reply)
       }
       expect([listenerCounts(serverSocket), listenerCounts(clientSocket)]).toEqual(before)
-    }), 30_000
-  )
-
+    }), 30_000)
 })

@@ -8,7 +8,7 @@ export const text = (chunk: Uint8Array): string => decoder.decode(chunk)
 
 /** Reads until the peer's FIN and returns everything as one string. */
 export const readAll = (connection: Connection): Effect.Effect<string, SocketError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     let out = ""
     while (true) {
       const chunk = yield* connection.read
@@ -19,7 +19,7 @@ export const readAll = (connection: Connection): Effect.Effect<string, SocketErr
 
 /** Reads until at least `size` bytes arrived (or FIN) and returns them as a string. */
 export const readAtLeast = (connection: Connection, size: number): Effect.Effect<string, SocketError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     let out = ""
     while (out.length < size) {
       const chunk = yield* connection.read
@@ -31,7 +31,7 @@ export const readAtLeast = (connection: Connection, size: number): Effect.Effect
 
 /** Counts bytes until the peer's FIN. */
 export const countAll = (connection: Connection): Effect.Effect<number, SocketError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     let total = 0
     while (true) {
       const chunk = yield* connection.read
@@ -51,7 +51,7 @@ export const writeUntilStalled = (
   limit: number,
   patience: Duration.DurationInput = "300 millis"
 ): Effect.Effect<{ readonly written: number; readonly stalled: boolean }, SocketError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     let written = 0
     while (written < limit) {
       const done = yield* connection.write(chunk).pipe(Effect.timeoutOption(patience))

@@ -73,36 +73,57 @@ describe("AccessLog: whatever the client sent", () => {
     maxLength: 40
   })
 
-  it.effect.prop("text: one line, no control character, the request line quoted unambiguously", [hostile], ([line]) =>
-    Effect.gen(function*() {
-      const log = AccessLog.memory({ format: "text", quiet: false, trace: true })
-      yield* Effect.provide(
-        Effect.flatMap(AccessLog.AccessLog, (l) =>
-          Effect.zipRight(
-            l.request({ ...entry, requestLine: line }),
-            l.trace({ time: entry.time, event: "request-begun", connection: "c7", fiber: "#42", parent: "p", detail: line })
-          )),
-        log.layer
-      )
-      for (const out of log.out) expect(out).not.toMatch(CONTROL)
-      const quoted = /"((?:[^"\\]|\\.)*)" 200 /.exec(log.out[0]!)
-      expect(quoted).not.toBeNull()
-    }))
+  it.effect.prop(
+    "text: one line, no control character, the request line quoted unambiguously",
+    [hostile],
+    ([line]) =>
+      Effect.gen(function*() {
+        const log = AccessLog.memory({ format: "text", quiet: false, trace: true })
+        yield* Effect.provide(
+          Effect.flatMap(AccessLog.AccessLog, (l) =>
+            Effect.zipRight(
+              l.request({ ...entry, requestLine: line }),
+              l.trace({
+                time: entry.time,
+                event: "request-begun",
+                connection: "c7",
+                fiber: "#42",
+                parent: "p",
+                detail: line
+              })
+            )),
+          log.layer
+        )
+        for (const out of log.out) expect(out).not.toMatch(CONTROL)
+        const quoted = /"((?:[^"\\]|\\.)*)" 200 /.exec(log.out[0]!)
+        expect(quoted).not.toBeNull()
+      })
+  )
 
-  it.effect.prop("json: valid JSON that gives the request line back exactly", [hostile], ([line]) =>
-    Effect.gen(function*() {
-      const log = AccessLog.memory({ format: "json", quiet: false, trace: false })
-      yield* Effect.provide(Effect.flatMap(AccessLog.AccessLog, (l) => l.request({ ...entry, requestLine: line })), log.layer)
-      expect(log.out).toHaveLength(1)
-      expect(log.out[0]).not.toMatch(CONTROL)
-      expect(JSON.parse(log.out[0]!).request).toBe(line)
-    }))
+  it.effect.prop(
+    "json: valid JSON that gives the request line back exactly",
+    [hostile],
+    ([line]) =>
+      Effect.gen(function*() {
+        const log = AccessLog.memory({ format: "json", quiet: false, trace: false })
+        yield* Effect.provide(
+          Effect.flatMap(AccessLog.AccessLog, (l) => l.request({ ...entry, requestLine: line })),
+          log.layer
+        )
+        expect(log.out).toHaveLength(1)
+        expect(log.out[0]).not.toMatch(CONTROL)
+        expect(JSON.parse(log.out[0]!).request).toBe(line)
+      })
+  )
 
   it.effect("text errors: a client-chosen path in the message cannot start a line of its own or reach the terminal raw", () =>
     Effect.gen(function*() {
       const log = AccessLog.memory({ format: "text", quiet: false, trace: false })
       const message = "GET /x: EIO: i/o error, open '/srv/\r\n2026-01-01T00:00:00Z fake line \u001b[2J'"
-      yield* Effect.provide(Effect.flatMap(AccessLog.AccessLog, (l) => l.error(message, Cause.fail(new Error(message)))), log.layer)
+      yield* Effect.provide(
+        Effect.flatMap(AccessLog.AccessLog, (l) => l.error(message, Cause.fail(new Error(message)))),
+        log.layer
+      )
       const text = log.err.join("\n")
       expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
       expect(text.split("\n").some((l) => l.startsWith("2026-01-01"))).toBe(false)

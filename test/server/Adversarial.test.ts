@@ -5,8 +5,8 @@ import * as MemoryNet from "../../src/net/MemoryNetwork.ts"
 import { MemoryNetwork } from "../../src/net/MemoryNetwork.ts"
 import { SocketServer } from "../../src/net/SocketServer.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
-import * as Server from "../../src/server/Server.ts"
 import * as Response from "../../src/server/Response.ts"
+import * as Server from "../../src/server/Server.ts"
 import { Client, get, startServer, tick, until, untilSleeping } from "./harness.ts"
 
 describe("Server: adversarial clients", () => {
@@ -198,21 +198,25 @@ describe("Server: shutdown, structured", () => {
       expect(server.log.out.filter((l) => l.includes(" finalized "))).toHaveLength(forked)
     }))
 
-  it.scoped("after 3000 short connections the connection set is empty: nothing left to drain", () =>
-    Effect.gen(function*() {
-      const server = yield* startServer({ trace: true })
-      for (let i = 0; i < 3000; i++) {
-        const client = yield* server.connect()
-        yield* client.send(get("/hello.txt", "Connection: close\r\n"))
-        yield* client.untilClosed
-      }
-      yield* server.shutdown
-      expect(server.log.out.find((l) => l.includes(" draining "))).toContain(
-        "interrupting 0 connection(s) between requests; 0 response(s) in flight"
-      )
-      expect(server.log.out.find((l) => l.includes(" drained "))).toContain("no response left in flight")
-      expect(server.log.out.filter((l) => l.includes(" finalized "))).toHaveLength(3000)
-    }), 60_000)
+  it.scoped(
+    "after 3000 short connections the connection set is empty: nothing left to drain",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startServer({ trace: true })
+        for (let i = 0; i < 3000; i++) {
+          const client = yield* server.connect()
+          yield* client.send(get("/hello.txt", "Connection: close\r\n"))
+          yield* client.untilClosed
+        }
+        yield* server.shutdown
+        expect(server.log.out.find((l) => l.includes(" draining "))).toContain(
+          "interrupting 0 connection(s) between requests; 0 response(s) in flight"
+        )
+        expect(server.log.out.find((l) => l.includes(" drained "))).toContain("no response left in flight")
+        expect(server.log.out.filter((l) => l.includes(" finalized "))).toHaveLength(3000)
+      }),
+    60_000
+  )
 })
 
 describe("Server: accept errors", () => {
@@ -235,11 +239,13 @@ describe("Server: accept errors", () => {
             })
           }))
       })
-      const running = yield* Server.serve({ ...Server.defaults, ports: [0] }, () =>
-        Effect.succeed(Response.html(200, "ok"))).pipe(
-          Effect.provideService(SocketServer, flaky),
-          Effect.provide(context)
-        )
+      const running = yield* Server.serve(
+        { ...Server.defaults, ports: [0] },
+        () => Effect.succeed(Response.html(200, "ok"))
+      ).pipe(
+        Effect.provideService(SocketServer, flaky),
+        Effect.provide(context)
+      )
       const network = Context.get(context, MemoryNetwork)
       const peer = yield* Effect.orDie(network.connect(running.addresses[0]!.port))
       const client = new Client(peer)

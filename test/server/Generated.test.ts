@@ -4,25 +4,86 @@ import * as fc from "fast-check"
 import { get, startServer } from "./harness.ts"
 
 const fragments = [
-  "GET", "HEAD", "POST", "BREW", " ", "  ", "/", "/hello.txt", "/..", "/%2e%2e", "%", "%zz", "?", "*",
-  "http://h/", "HTTP/1.1", "HTTP/1.0", "HTTP/9.9", "HTTP/1.", "\r\n", "\n", "\r", "\x00", "\x7f", "\xff",
-  "Host: x", "Host:", ":", " : ", "Content-Length: ", "Content-Length: 3", "-1", "99999999999999999999",
-  "Transfer-Encoding: chunked", "Transfer-Encoding: gzip", "Connection: close", "Expect: 100-continue",
-  "0", "5", "a", "ffffffffffffffffff", ";ext=1", "abc", "\t", "\r\n\r\n"
+  "GET",
+  "HEAD",
+  "POST",
+  "BREW",
+  " ",
+  "  ",
+  "/",
+  "/hello.txt",
+  "/..",
+  "/%2e%2e",
+  "%",
+  "%zz",
+  "?",
+  "*",
+  "http://h/",
+  "HTTP/1.1",
+  "HTTP/1.0",
+  "HTTP/9.9",
+  "HTTP/1.",
+  "\r\n",
+  "\n",
+  "\r",
+  "\x00",
+  "\x7f",
+  "\xff",
+  "Host: x",
+  "Host:",
+  ":",
+  " : ",
+  "Content-Length: ",
+  "Content-Length: 3",
+  "-1",
+  "99999999999999999999",
+  "Transfer-Encoding: chunked",
+  "Transfer-Encoding: gzip",
+  "Connection: close",
+  "Expect: 100-continue",
+  "0",
+  "5",
+  "a",
+  "ffffffffffffffffff",
+  ";ext=1",
+  "abc",
+  "\t",
+  "\r\n\r\n"
 ]
 
 /** Requests put together from valid and invalid parts: reaches 413, 414, 431, 501 and 505 too. */
 const assembled = fc
   .record({
     method: fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", "BREW", "G@T", ""),
-    target: fc.constantFrom("/", "/hello.txt", "/%2e%2e/x", "*", "http://h/hello.txt", "/a b", `/${"a".repeat(9000)}`, "/%zz", "/\x00"),
+    target: fc.constantFrom(
+      "/",
+      "/hello.txt",
+      "/%2e%2e/x",
+      "*",
+      "http://h/hello.txt",
+      "/a b",
+      `/${"a".repeat(9000)}`,
+      "/%zz",
+      "/\x00"
+    ),
     version: fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.", "http/1.1"),
     eol: fc.constantFrom("\r\n", "\r\n", "\n", "\r"),
     headers: fc.array(
       fc.constantFrom(
-        "Host: x", "Host: x", "Host: y", "Content-Length: 3", "Content-Length: -1", "Content-Length: 99999999999",
-        "Transfer-Encoding: chunked", "Transfer-Encoding: gzip, chunked", "Connection: close", `X: ${"a".repeat(40000)}`,
-        "Bad Name: v", "X: \x00", " folded", "Expect: 100-continue"
+        "Host: x",
+        "Host: x",
+        "Host: y",
+        "Content-Length: 3",
+        "Content-Length: -1",
+        "Content-Length: 99999999999",
+        "Transfer-Encoding: chunked",
+        "Transfer-Encoding: gzip, chunked",
+        "Connection: close",
+        `X: ${"a".repeat(40000)}`,
+        "Bad Name: v",
+        "X: \x00",
+        " folded",
+        "Expect: 100-continue"
       ),
       { maxLength: 6 }
     ),
@@ -42,33 +103,38 @@ const hostile = fc.oneof(
   )
 )
 
-const statuses = (text: string): Array<number> =>
-  [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+const statuses = (text: string): Array<number> => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
 
 describe("Server: hostile input, generated", () => {
-  it.scoped("any bytes: answered with a non-5xx status (or 501/505) or closed, never a crash", () =>
-    Effect.gen(function*() {
-      const server = yield* startServer()
-      const seen: Array<number> = []
-      const samples = fc.sample(hostile, { numRuns: 300, seed: 20261126 })
-      for (const input of samples) {
-        const client = yield* server.connect()
-        yield* Effect.ignore(client.send(input))
-        yield* Effect.ignore(client.peer.end)
-        const output = yield* client.untilClosed
-        for (const status of statuses(output)) {
-          expect(status >= 500 && status !== 501 && status !== 505, JSON.stringify(input.toString("latin1"))).toBe(false)
+  it.scoped(
+    "any bytes: answered with a non-5xx status (or 501/505) or closed, never a crash",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startServer()
+        const seen: Array<number> = []
+        const samples = fc.sample(hostile, { numRuns: 300, seed: 20261126 })
+        for (const input of samples) {
+          const client = yield* server.connect()
+          yield* Effect.ignore(client.send(input))
+          yield* Effect.ignore(client.peer.end)
+          const output = yield* client.untilClosed
+          for (const status of statuses(output)) {
+            expect(status >= 500 && status !== 501 && status !== 505, JSON.stringify(input.toString("latin1"))).toBe(
+              false
+            )
+          }
+          seen.push(...statuses(output))
+          yield* client.peer.destroy
         }
-        seen.push(...statuses(output))
-        yield* client.peer.destroy
-      }
-      // the samples reach several outcomes, not only the first parse error
-      expect(new Set(seen).size).toBeGreaterThanOrEqual(4)
-      expect(server.log.err).toEqual([])
-      const check = yield* server.connect()
-      yield* check.send(get("/hello.txt"))
-      expect((yield* check.response())!.status).toBe(200)
-    }), 60_000)
+        // the samples reach several outcomes, not only the first parse error
+        expect(new Set(seen).size).toBeGreaterThanOrEqual(4)
+        expect(server.log.err).toEqual([])
+        const check = yield* server.connect()
+        yield* check.send(get("/hello.txt"))
+        expect((yield* check.response())!.status).toBe(200)
+      }),
+    60_000
+  )
 })
 
 describe("Server: pipelining, generated", () => {

@@ -39,7 +39,7 @@ describe("Server: requests on a connection", () => {
       yield* until(() => server.log.out.length === 2, "two access lines")
       const [a, b] = server.log.out as [string, string]
       expect(a).toMatch(/ 127\.0\.0\.1:\d+ c\d+#\d+ "GET \/hello\.txt HTTP\/1\.1" 200 12 [\d.]+ms$/)
-      expect(b).toContain('"GET / HTTP/1.1" 200 14')
+      expect(b).toContain("\"GET / HTTP/1.1\" 200 14")
       // same connection, same fiber
       expect(a.split(" ")[2]).toBe(b.split(" ")[2])
     }))
@@ -144,7 +144,7 @@ describe("Server: requests on a connection", () => {
       expect(rest).toContain("Content-Length: 20")
       expect(server.log.err).toHaveLength(1)
       expect(server.log.err[0]).toContain("file ended after 10 of 20 bytes")
-      expect(server.log.out[0]).toContain('"GET /x HTTP/1.1" 200 10 ')
+      expect(server.log.out[0]).toContain("\"GET /x HTTP/1.1\" 200 10 ")
     }))
 })
 
@@ -164,7 +164,8 @@ describe("Server: a streamed body that fails before its first chunk", () => {
                 _tag: "Stream",
                 length: 20,
                 stream: failing,
-                unavailable: () => Effect.succeed({ status: 503, headers: new Headers([["Retry-After", "1"]]), body: { _tag: "Empty" } })
+                unavailable: () =>
+                  Effect.succeed({ status: 503, headers: new Headers([["Retry-After", "1"]]), body: { _tag: "Empty" } })
               }
             })
             : Effect.succeed({ status: 204, headers: new Headers(), body: { _tag: "Empty" } })
@@ -177,13 +178,14 @@ describe("Server: a streamed body that fails before its first chunk", () => {
       expect(refused.headers.get("content-type")).toBeUndefined()
       expect((yield* client.response())!.status).toBe(204)
       yield* until(() => server.log.out.length === 2, "two access lines")
-      expect(server.log.out[0]).toContain('"GET /x HTTP/1.1" 503 0 ')
+      expect(server.log.out[0]).toContain("\"GET /x HTTP/1.1\" 503 0 ")
     }))
 
   it.scoped("without an answer from the handler: a 500, logged once", () =>
     Effect.gen(function*() {
       const server = yield* startServer({
-        handler: () => Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 20, stream: failing } })
+        handler: () =>
+          Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 20, stream: failing } })
       })
       const client = yield* server.connect()
       yield* client.send(get("/x"))
@@ -244,7 +246,11 @@ describe("Server: hostile input", () => {
     ["two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
     ["space before colon", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400],
     ["obsolete line folding", "GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400],
-    ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    [
+      "Content-Length with Transfer-Encoding",
+      "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400
+    ],
     ["conflicting Content-Length", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400],
     ["negative Content-Length", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400],
     ["chunked not last", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400],
@@ -280,7 +286,17 @@ describe("Server: hostile input", () => {
     Effect.gen(function*() {
       const server = yield* startServer()
       const client = yield* server.connect()
-      for (const target of ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/%252e%252e%252fetc", "/..%5c..%5cetc", "/%c0%ae%c0%ae/etc", "/a%00.txt"]) {
+      for (
+        const target of [
+          "/../../etc/passwd",
+          "/%2e%2e/%2e%2e/etc/passwd",
+          "/%2E%2E%2Fetc%2Fpasswd",
+          "/%252e%252e%252fetc",
+          "/..%5c..%5cetc",
+          "/%c0%ae%c0%ae/etc",
+          "/a%00.txt"
+        ]
+      ) {
         yield* client.send(get(target))
         const response = (yield* client.response())!
         expect([400, 404], target).toContain(response.status)
@@ -399,7 +415,11 @@ describe("Server: timeouts", () => {
       const body = Stream.repeatEffect(Effect.sync(() => (pulled++, chunk))).pipe(Stream.take(1000))
       const server = yield* startServer({
         handler: () =>
-          Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 1000 * chunk.length, stream: body } })
+          Effect.succeed({
+            status: 200,
+            headers: new Headers(),
+            body: { _tag: "Stream", length: 1000 * chunk.length, stream: body }
+          })
       })
       const client = yield* server.connect({ window: 128 * 1024 })
       yield* client.send(get("/huge"))
@@ -500,7 +520,11 @@ describe("Server: connections and shutdown", () => {
       const server = yield* startServer({
         trace: true,
         handler: () =>
-          Effect.succeed({ status: 200, headers: new Headers(), body: { _tag: "Stream", length: 1000 * chunk.length, stream: endless } })
+          Effect.succeed({
+            status: 200,
+            headers: new Headers(),
+            body: { _tag: "Stream", length: 1000 * chunk.length, stream: endless }
+          })
       })
       const client = yield* server.connect({ window: chunk.length })
       yield* client.send(get("/slow"))
@@ -577,11 +601,12 @@ describe("Server: connections and shutdown", () => {
     Effect.gen(function*() {
       const server = yield* startServer()
       const scope = yield* Scope.make()
-      const failed = yield* Server.serve({ ...Server.defaults, ports: [0, server.port] }, () => Effect.die("unused")).pipe(
-        Scope.extend(scope),
-        Effect.provide(server.context),
-        Effect.flip
-      )
+      const failed = yield* Server.serve({ ...Server.defaults, ports: [0, server.port] }, () => Effect.die("unused"))
+        .pipe(
+          Scope.extend(scope),
+          Effect.provide(server.context),
+          Effect.flip
+        )
       expect(failed._tag).toBe("ListenError")
       expect(failed.port).toBe(server.port)
       expect(failed.reason).toBe("AddressInUse")

@@ -132,4 +132,3 @@ describe("Watchdogs (one fiber for every connection's deadlines)", () => {
       expect(fired).toEqual(["keep:read@20001"])
     }))
 })
-

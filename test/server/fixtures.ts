@@ -1,9 +1,9 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Chunk, Effect, Layer, Stream } from "effect"
+import { StaticFiles } from "../../src/files/StaticFiles.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
-import { StaticFiles } from "../../src/files/StaticFiles.ts"
 import type { Response } from "../../src/server/Response.ts"
 
 export const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)

@@ -3,8 +3,8 @@ import { MemoryNetwork, type PeerOptions } from "../../src/net/MemoryNetwork.ts"
 import * as MemoryNet from "../../src/net/MemoryNetwork.ts"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
-import * as Server from "../../src/server/Server.ts"
 import type { Handler } from "../../src/server/Response.ts"
+import * as Server from "../../src/server/Server.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
 import { siteLayer } from "./fixtures.ts"
 
@@ -18,7 +18,8 @@ export interface ParsedResponse {
 const decoder = new TextDecoder()
 const HEAD_END = new Uint8Array([13, 10, 13, 10])
 
-const indexOfHeadEnd = (bytes: Uint8Array): number => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf(HEAD_END)
+const indexOfHeadEnd = (bytes: Uint8Array): number =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf(HEAD_END)
 
 const concat = (a: Uint8Array, b: Uint8Array) => {
   const out = new Uint8Array(a.length + b.length)
