@@ -1,7 +1,10 @@
 import { Command } from "@effect/cli"
+import { Console, Effect } from "effect"
 import { VERSION } from "../version.ts"
-import { clientCommand } from "./ClientCommand.ts"
-import { serverCommand } from "./ServerCommand.ts"
+import { normalize, type Normalized } from "./argv.ts"
+import { clientCommand, clientOptionSpecs } from "./ClientCommand.ts"
+import { ExitCode } from "./ExitCode.ts"
+import { serverCommand, serverOptionSpecs } from "./ServerCommand.ts"
 
 const fiberhttp = Command.make("fiberhttp").pipe(
   Command.withDescription("An HTTP/1.1 client and static-file server on raw TCP sockets, built on Effect."),
@@ -10,25 +13,59 @@ const fiberhttp = Command.make("fiberhttp").pipe(
 
 const runCli = Command.run(fiberhttp, { name: "fiberhttp", version: VERSION })
 
-/** The server's on/off options. */
-const serverFlags = new Set(["--quiet", "--listing", "--dotfiles", "--trace"])
-
 /**
- * @effect/cli lets an on/off option take the next word as its value when
- * that word reads as one ("0", "1", "true", "no"...), so `server --quiet 0`
- * would mean "not quiet, port 8080". A port is what users mean by a number
- * there: an on/off option of the server followed by a number is written
- * `--flag=true`, leaving the number to be a port.
+ * The command line with each subcommand's words normalized (see argv.ts):
+ * argv is node, the script, then the subcommand and its words.
  */
-export const normalizeArgs = (argv: ReadonlyArray<string>): Array<string> => {
-  // argv: node, the script, then the subcommand
-  const args = [...argv]
-  if (args[2] !== "server") return args
-  for (let i = 3; i < args.length - 1; i++) {
-    if (args[i] === "--") break
-    if (serverFlags.has(args[i]!) && /^\d+$/.test(args[i + 1]!)) args[i] = `${args[i]}=true`
-  }
-  return args
+export const normalizeArgs = (argv: ReadonlyArray<string>): Normalized => {
+  const command = argv[2]
+  const specs = command === "client" ? clientOptionSpecs : command === "server" ? serverOptionSpecs : undefined
+  if (specs === undefined) return { _tag: "Args", args: [...argv] }
+  const words = normalize(argv.slice(3), specs)
+  return words._tag === "Usage" ? words : { _tag: "Args", args: [...argv.slice(0, 3), ...words.args] }
 }
 
-export const run = (argv: ReadonlyArray<string>) => runCli(normalizeArgs(argv))
+/** ANSI SGR sequences, as @effect/cli's help and its error texts carry them. */
+const ansi = /\u001b\[[0-9;]*m/g
+
+const wantsColour = (stream: NodeJS.WriteStream): boolean =>
+  stream.isTTY === true && (process.env.NO_COLOR ?? "") === "" && process.env.TERM !== "dumb"
+
+const plain = (args: ReadonlyArray<unknown>) =>
+  args.map((arg) => (typeof arg === "string" ? arg.replace(ansi, "") : arg))
+
+/**
+ * The console @effect/cli prints help and usage errors with: colours only on
+ * a terminal and without NO_COLOR (https://no-color.org), so `--help | less`
+ * or a file gets plain text.
+ */
+const withPlainConsole = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Console.consoleWith(Effect.succeed), (console) => {
+    const outPlain = !wantsColour(process.stdout)
+    const errPlain = !wantsColour(process.stderr)
+    if (!outPlain && !errPlain) return effect
+    const out = (f: (...args: ReadonlyArray<unknown>) => Effect.Effect<void>) => (...args: ReadonlyArray<unknown>) =>
+      f(...(outPlain ? plain(args) : args))
+    const err = (f: (...args: ReadonlyArray<unknown>) => Effect.Effect<void>) => (...args: ReadonlyArray<unknown>) =>
+      f(...(errPlain ? plain(args) : args))
+    // the default console's methods live on its prototype: keep them, replace four
+    const replaced: Console.Console = Object.assign(Object.create(console) as Console.Console, {
+      log: out((...args) => console.log(...args)),
+      info: out((...args) => console.info(...args)),
+      error: err((...args) => console.error(...args)),
+      warn: err((...args) => console.warn(...args))
+    })
+    return Effect.withConsole(effect, replaced)
+  })
+
+export const run = (argv: ReadonlyArray<string>) =>
+  Effect.suspend(() => {
+    const normalized = normalizeArgs(argv)
+    if (normalized._tag === "Usage") {
+      return Effect.zipRight(
+        Console.error(`fiberhttp ${argv[2]}: ${normalized.message}; see fiberhttp ${argv[2]} --help`),
+        Effect.fail(new ExitCode({ code: 2 }))
+      )
+    }
+    return withPlainConsole(runCli(normalized.args))
+  })

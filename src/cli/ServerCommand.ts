@@ -1,5 +1,5 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Path } from "@effect/platform"
+import { FileSystem, Path } from "@effect/platform"
 import { Console, Duration, Effect, Layer } from "effect"
 import * as NodeFastPaths from "../files/NodeFastPaths.ts"
 import { StaticFiles } from "../files/StaticFiles.ts"
@@ -8,6 +8,7 @@ import * as AccessLog from "../server/AccessLog.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
 import { VERSION } from "../version.ts"
+import type { OptionSpec } from "./argv.ts"
 import { ExitCode, signalIsNormalStop } from "./ExitCode.ts"
 
 const ports = Args.integer({ name: "port" }).pipe(
@@ -111,6 +112,45 @@ const options = {
   )
 }
 
+/** How the server's options may be spelled (see argv.ts); the ports are positionals. */
+export const serverOptionSpecs: ReadonlyArray<OptionSpec> = [
+  { name: "root", value: true },
+  { name: "host", value: true },
+  { name: "listing", value: false },
+  { name: "dotfiles", value: false },
+  { name: "max-connections", value: true, integer: true },
+  { name: "header-timeout", value: true },
+  { name: "keep-alive-timeout", value: true },
+  { name: "write-timeout", value: true },
+  { name: "file-cache", value: true, integer: true },
+  { name: "max-requests", value: true, integer: true },
+  { name: "grace", value: true },
+  { name: "quiet", value: false },
+  { name: "log-format", value: true },
+  { name: "trace", value: false }
+]
+
+/** The root must be a directory we can list: said plainly before anything listens. */
+const checkRoot = (given: string, resolved: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const problem = yield* fs.stat(resolved).pipe(
+      Effect.map((info) => (info.type === "Directory" ? undefined : `not a directory: ${given}`)),
+      Effect.catchAll((error) =>
+        Effect.succeed(
+          error._tag === "SystemError" && error.reason === "NotFound"
+            ? `no such directory: ${given}`
+            : error._tag === "SystemError" && error.reason === "PermissionDenied"
+            ? `cannot open directory ${given}: permission denied`
+            : `cannot open directory ${given}: ${error.message}`
+        )
+      )
+    )
+    if (problem !== undefined) {
+      return yield* Effect.zipRight(Console.error(`fiberhttp server: ${problem}`), new ExitCode({ code: 1 }))
+    }
+  })
+
 const urlOf = ({ host, port }: Server.BoundAddress): string =>
   host.includes(":") ? `http://[${host}]:${port}/` : `http://${host}:${port}/`
 
@@ -119,6 +159,7 @@ export const serverCommand = Command.make("server", options, (o) =>
     yield* signalIsNormalStop
     const path = yield* Path.Path
     const root = path.resolve(o.root)
+    yield* checkRoot(o.root, root)
     const logOptions: AccessLog.AccessLogOptions = { format: o.logFormat, quiet: o.quiet, trace: o.trace }
     const config: Server.ServerConfig = {
       host: o.host,
