@@ -6,7 +6,9 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Effect, Layer } from "effect"
 import { run } from "./Cli.ts"
-import { exitCodeOf } from "./ExitCode.ts"
+import { exitCodeOf, recordSignals } from "./ExitCode.ts"
+
+recordSignals()
 
 const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 

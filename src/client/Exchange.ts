@@ -1,4 +1,4 @@
-import { Clock, Effect, Fiber, Option, Stream } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { HttpParseError } from "../http/errors.ts"
 import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
@@ -43,7 +43,8 @@ const notHttp = () =>
     cause: new HttpParseError({
       code: "InvalidStatusLine",
       message: "not an HTTP/1.x response (the reply does not begin with \"HTTP/\")"
-    })
+    }),
+    part: "protocol"
   })
 
 /** A 101 the request did not ask for: the server now speaks something else (RFC 9110 section 15.2.2). */
@@ -52,7 +53,8 @@ const unsolicitedSwitch = () =>
     cause: new HttpParseError({
       code: "InvalidStatusLine",
       message: "101 Switching Protocols to a request without Upgrade"
-    })
+    }),
+    part: "head"
   })
 
 export type ExchangeError = EmptyReply | SendError | ReceiveError | TruncatedResponse | MalformedResponse | LocalIoError
@@ -71,6 +73,8 @@ export const exchange = <E, R>(options: {
   /** The request carries an Upgrade field (-H Upgrade: ...): only then may the answer be a 101. */
   readonly upgrade: boolean
   readonly onHead: (head: ResponseHead, sentAt: bigint, firstByteAt: bigint) => Effect.Effect<BodySink<E, R>, E, R>
+  /** Each interim (1xx) response before the final one, as it arrives (103 Early Hints). */
+  readonly onInterim: (head: ResponseHead) => Effect.Effect<void, E, R>
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
   Effect.gen(function*() {
     const { connection } = options
@@ -138,6 +142,9 @@ export const exchange = <E, R>(options: {
       Effect.gen(function*() {
         for (const event of result.events) {
           switch (event._tag) {
+            case "Interim":
+              yield* options.onInterim(event.head)
+              break
             case "Head":
               // the parser has already skipped interim 1xx responses
               if (event.head.status === 101 && !options.upgrade) return yield* failed(unsolicitedSwitch())
@@ -154,7 +161,11 @@ export const exchange = <E, R>(options: {
               break
           }
         }
-        if (result.error !== undefined) return yield* failed(new MalformedResponse({ cause: result.error }))
+        if (result.error !== undefined) {
+          return yield* failed(
+            new MalformedResponse({ cause: result.error, part: head === undefined ? "head" : "body" })
+          )
+        }
         if (trailers !== undefined && result.consumed < input) extraBytes = true
         return trailers !== undefined
       })
@@ -181,7 +192,15 @@ export const exchange = <E, R>(options: {
       }
     })
     // The body read from --data-file may fail while the response is awaited.
-    yield* Effect.raceFirst(readResponse, Effect.zipRight(Fiber.join(sending), Effect.never))
+    // The sending fiber's own end, and its interruption by stopSending, are
+    // not an outcome: only its failure is (raceFirst would take an
+    // interruption as the result and the run would end as if by a signal).
+    const uploadFailure = Effect.flatMap(
+      Fiber.await(sending),
+      (exit) =>
+        Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Effect.failCause(exit.cause) : Effect.never
+    )
+    yield* Effect.raceFirst(readResponse, uploadFailure)
     // A response that ended before the upload did: the rest is not sent.
     yield* stopSending
     const doneAt = yield* Clock.currentTimeNanos
