@@ -3,7 +3,7 @@ import type { Headers } from "../http/Headers.ts"
 import type { ResponseHead } from "../http/message.ts"
 import { type InvalidHeadError, serializeRequestHead } from "../http/serialize.ts"
 import type { Connection } from "../net/Connection.ts"
-import { Connector } from "../net/Connector.ts"
+import { Connector, type ResolvedAddress } from "../net/Connector.ts"
 import type { ConnectError } from "../net/errors.ts"
 import { EmptyReply, ReceiveError, type RequestError, SendError, TimeoutError, TooManyRedirects } from "./errors.ts"
 import { type BodySink, exchange } from "./Exchange.ts"
@@ -19,12 +19,49 @@ export interface FetchOptions {
   /** Milliseconds for DNS + TCP + TLS, or undefined for no limit. */
   readonly connectTimeout: number | undefined
   readonly insecure: boolean
+  /** --location-trusted: -H credentials go to every origin a redirect leads to. */
+  readonly locationTrusted: boolean
+  /** --resolve: addresses for host:port instead of DNS. */
+  readonly resolve: ReadonlyArray<ResolveOverride>
+  /** --connect-to: host:port pairs connected to instead of the URL's. */
+  readonly connectTo: ReadonlyArray<ConnectTo>
+  /** --cacert/--capath: PEM certificates trusted instead of the system's. */
+  readonly ca: ReadonlyArray<string> | undefined
 }
+
+/** --resolve HOST:PORT:ADDR[,ADDR]. */
+export interface ResolveOverride {
+  readonly host: string
+  readonly port: number
+  readonly addresses: ReadonlyArray<ResolvedAddress>
+}
+
+/** --connect-to HOST1:PORT1:HOST2:PORT2; an undefined part matches any, or keeps the URL's. */
+export interface ConnectTo {
+  readonly fromHost: string | undefined
+  readonly fromPort: number | undefined
+  readonly toHost: string | undefined
+  readonly toPort: number | undefined
+}
+
+/** Where a target's connection goes: the URL's host and port unless --connect-to says otherwise. */
+export const routeOf = (target: Target, rules: ReadonlyArray<ConnectTo>): { host: string; port: number } => {
+  const rule = rules.find((r) =>
+    (r.fromHost === undefined || r.fromHost.toLowerCase() === target.host.toLowerCase()) &&
+    (r.fromPort === undefined || r.fromPort === target.port)
+  )
+  return { host: rule?.toHost ?? target.host, port: rule?.toPort ?? target.port }
+}
+
+/** Request fields that carry credentials: not sent to another origin after a redirect unless trusted. */
+const credentialFields = new Set(["authorization", "cookie", "proxy-authorization"])
 
 /** One response received: a redirect on the way, or the final one. */
 export interface Hop {
   readonly target: Target
   readonly head: ResponseHead
+  /** Interim (1xx) responses before the final head. */
+  readonly interims: ReadonlyArray<ResponseHead>
   readonly trailers: Headers
   readonly bodyBytes: number
   readonly timings: Timings
@@ -36,6 +73,8 @@ export interface Hop {
 export interface HeadInfo {
   readonly target: Target
   readonly head: ResponseHead
+  /** Interim (1xx) responses that came before this head, in order. */
+  readonly interims: ReadonlyArray<ResponseHead>
   /** -L will follow this response: its body is not the answer. */
   readonly redirecting: boolean
   readonly timings: Omit<Timings, "done">
@@ -52,6 +91,8 @@ interface OpenConnection {
   readonly origin: string
   readonly connection: Connection
   readonly scope: Scope.CloseableScope
+  /** Taken when the connection opened: the socket forgets it once closed. */
+  readonly remoteAddress: string
 }
 
 const originOf = (target: Target) => `${target.scheme}://${target.host}:${target.port}`
@@ -78,13 +119,17 @@ export const makeSession = (options: FetchOptions) =>
     const openConnection = (target: Target, start: bigint) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(sessionScope, ExecutionStrategy.sequential)
+        const route = routeOf(target, options.connectTo)
+        const override = options.resolve.find((r) =>
+          r.host.toLowerCase() === route.host.toLowerCase() && r.port === route.port
+        )
         const opening = Effect.gen(function*() {
-          const addresses = yield* connector.resolve(target.host)
+          const addresses = override === undefined ? yield* connector.resolve(route.host) : override.addresses
           const dnsAt = yield* Clock.currentTimeNanos
           let connection: Connection | undefined
           let lastError: ConnectError | undefined
           for (const address of addresses) {
-            const attempt = yield* Effect.either(connector.connect(address, target.port, target.host))
+            const attempt = yield* Effect.either(connector.connect(address, route.port, route.host))
             if (attempt._tag === "Right") {
               connection = attempt.right
               break
@@ -95,11 +140,16 @@ export const makeSession = (options: FetchOptions) =>
           const connectAt = yield* Clock.currentTimeNanos
           let tlsAt: bigint | undefined
           if (target.scheme === "https") {
-            connection = yield* connector.startTls(connection, { servername: target.host, verify: !options.insecure })
+            connection = yield* connector.startTls(connection, {
+              servername: target.host,
+              verify: !options.insecure,
+              ca: options.ca
+            })
             tlsAt = yield* Clock.currentTimeNanos
           }
           return {
             connection,
+            remoteAddress: connection.remoteAddress,
             dns: millisBetween(start, dnsAt),
             connect: millisBetween(start, connectAt),
             tls: tlsAt === undefined ? undefined : millisBetween(start, tlsAt)
@@ -146,11 +196,12 @@ export const makeSession = (options: FetchOptions) =>
               connect: undefined,
               tls: undefined
             }
+            const interims: Array<ResponseHead> = []
             let open = reusing
             if (open === undefined) {
               const fresh = yield* openConnection(target, start)
-              opened = fresh
-              open = { origin, connection: fresh.connection, scope: fresh.scope }
+              opened = { dns: fresh.dns, connect: fresh.connect, tls: fresh.tls }
+              open = { origin, connection: fresh.connection, scope: fresh.scope, remoteAddress: fresh.remoteAddress }
               current = open
             }
             let redirecting = false
@@ -160,6 +211,7 @@ export const makeSession = (options: FetchOptions) =>
               head,
               body,
               upgrade,
+              onInterim: (interim) => Effect.sync(() => void interims.push(interim)),
               onHead: (response, sentAt, firstByteAt) => {
                 headArrived = true
                 redirecting = options.followRedirects &&
@@ -168,6 +220,7 @@ export const makeSession = (options: FetchOptions) =>
                 return onHead({
                   target,
                   head: response,
+                  interims,
                   redirecting,
                   timings: {
                     ...opened,
@@ -180,10 +233,11 @@ export const makeSession = (options: FetchOptions) =>
             const hop: Hop = {
               target,
               head: result.head,
+              interims,
               trailers: result.trailers,
               bodyBytes: result.bodyBytes,
               reused: reusing !== undefined,
-              remoteAddress: open.connection.remoteAddress,
+              remoteAddress: open.remoteAddress,
               timings: {
                 ...opened,
                 sent: millisBetween(start, result.sentAt),
@@ -221,13 +275,24 @@ export const makeSession = (options: FetchOptions) =>
         let body = options.spec.body
         let next = target
         // A -H Host names a virtual host on the first server: like curl, it is
-        // not sent to another host a redirect leads to.
-        const elsewhere: RequestSpec = {
-          ...options.spec,
-          headers: options.spec.headers.filter(([name]) => name.toLowerCase() !== "host")
+        // not sent to another host a redirect leads to. Credentials given with
+        // -H (Authorization, Cookie, Proxy-Authorization) are for the first
+        // origin alone: another host, port or scheme does not get them
+        // (curl's rule) unless --location-trusted says so.
+        const specFor = (hop: Target): RequestSpec => {
+          const otherHost = hop.host !== target.host
+          const otherOrigin = originOf(hop) !== originOf(target) && !options.locationTrusted
+          if (!otherHost && !otherOrigin) return options.spec
+          return {
+            ...options.spec,
+            headers: options.spec.headers.filter(([name]) => {
+              const lower = name.toLowerCase()
+              return !(otherHost && lower === "host") && !(otherOrigin && credentialFields.has(lower))
+            })
+          }
         }
         while (true) {
-          const spec = next.host === target.host ? options.spec : elsewhere
+          const spec = specFor(next)
           const { hop, redirecting } = yield* request(next, method, body, spec, onHead)
           hops.push(hop)
           if (!redirecting) return hops

@@ -17,6 +17,8 @@ export class Output extends Context.Tag("fiberhttp/client/Output")<
      * downloaded to nowhere, which against an endless body would never end.
      */
     readonly stdoutClosed: () => string | undefined
+    /** Whether stdout is a terminal: binary bodies are not printed to one unless asked (-o -). */
+    readonly stdoutIsTTY: boolean
     /** Whether stderr is a terminal: the progress bar is drawn only then. */
     readonly stderrIsTTY: boolean
     readonly stderrColumns: number
@@ -52,6 +54,7 @@ export const layerProcess: Layer.Layer<Output> = Layer.sync(Output, () => {
     stdout: stdout.write,
     stderr: writeTo(process.stderr).write,
     stdoutClosed: stdout.closed,
+    stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     stderrColumns: process.stderr.columns ?? 80
   })
@@ -66,6 +69,7 @@ export interface CapturedOutput {
 
 export const makeCapture = (
   options: {
+    readonly stdoutIsTTY?: boolean
     readonly stderrIsTTY?: boolean
     readonly stderrColumns?: number
     /** stdout's reader goes away once this many bytes were written to it (`| head -c N`). */
@@ -107,6 +111,7 @@ export const makeCapture = (
       stdout: push(out),
       stderr: push(err),
       stdoutClosed: () => (stdoutBytes >= closesAfter ? "the reader has gone (EPIPE)" : undefined),
+      stdoutIsTTY: options.stdoutIsTTY ?? false,
       stderrIsTTY: options.stderrIsTTY ?? false,
       stderrColumns: options.stderrColumns ?? 80
     })

@@ -9,6 +9,8 @@ import { UsageError } from "./Target.ts"
 export interface RequestBody {
   readonly length: number
   readonly chunks: Stream.Stream<Uint8Array, LocalIoError>
+  /** Sent as Content-Type unless -H gives one (curl's -d: application/x-www-form-urlencoded). */
+  readonly contentType: string | undefined
 }
 
 /** What to send, independent of where: -X, -H, -d/--data-file. */
@@ -53,7 +55,10 @@ export const requestHeaders = (
     ["User-Agent", `fiberhttp/${VERSION}`],
     ["Accept", "*/*"]
   ]
-  if (body !== undefined) defaults.push(["Content-Length", String(body.length)])
+  if (body !== undefined) {
+    if (body.contentType !== undefined) defaults.push(["Content-Type", body.contentType])
+    defaults.push(["Content-Length", String(body.length)])
+  }
   const own = spec.headers.filter(([name]) => !framingFields.has(name.toLowerCase()))
   const named = (wanted: string) => own.filter(([name]) => name.toLowerCase() === wanted)
   // An override takes its default's place, so that Host stays first (RFC 9110 section 7.2).

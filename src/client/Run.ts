@@ -1,10 +1,21 @@
 import { FileSystem } from "@effect/platform"
 import { Clock, Effect, Fiber, Queue, type Scope } from "effect"
+import { parseHttpDate } from "../http/date.ts"
+import type { ResponseHead } from "../http/message.ts"
 import type { Connector } from "../net/Connector.ts"
-import { LocalIoError, type RequestError, TimeoutError } from "./errors.ts"
+import { decoderFor } from "./ContentDecoding.ts"
+import {
+  BinaryToTerminal,
+  HttpStatusError,
+  LocalIoError,
+  type RequestError,
+  ResumeError,
+  TimeoutError
+} from "./errors.ts"
 import type { BodySink } from "./Exchange.ts"
 import { describe, exitCodeOf } from "./exitCodes.ts"
-import { type FetchOptions, type HeadInfo, type Hop, makeSession } from "./Fetch.ts"
+import { type FetchOptions, type HeadInfo, makeSession } from "./Fetch.ts"
+import { fileProblem } from "./fileProblem.ts"
 import { Output } from "./Output.ts"
 import * as Render from "./Render.ts"
 import { summarize } from "./Stats.ts"
@@ -17,8 +28,20 @@ export interface ClientConfig {
   readonly fetch: FetchOptions
   /** full: status line, headers, body; body: the body alone; json: one object per target. */
   readonly mode: "full" | "body" | "json"
-  /** -o: the body goes to this file (one target only). */
+  /** -o: the body goes to this file (one target only); `-o -` is stdout, given as undefined. */
   readonly outputFile: string | undefined
+  /** -i: with -o, the status line and headers still go to stdout. */
+  readonly include: boolean
+  /** `-o -`: the body goes to stdout even when it is binary and stdout a terminal. */
+  readonly stdoutAsked: boolean
+  /** -f: a status of 400 or more is a failure (exit 22), its body not shown. */
+  readonly fail: boolean
+  /** --retry: transient failures are tried again this many times at most. */
+  readonly retry: number
+  /** --compressed: decode the Content-Encoding the request asked for. */
+  readonly compressed: boolean
+  /** -C: the -o file is resumed at this offset (the request carries its Range). */
+  readonly resumeFrom: number | undefined
   readonly ttl: boolean
   readonly timing: boolean
   readonly count: number
@@ -89,7 +112,7 @@ const withMaxTime = <A, E, R>(config: ClientConfig, effect: Effect.Effect<A, E, 
       onTimeout: () => new TimeoutError({ phase: "transfer", millis: config.maxTime! })
     })
 
-const headersJson = (hop: Hop) => hop.head.headers.entries.map(([name, value]) => [name, value])
+const headersJson = (head: ResponseHead) => head.headers.entries.map(([name, value]) => [name, value])
 
 const micros = (ms: number) => Math.round(ms * 1000) / 1000
 
@@ -103,12 +126,12 @@ const timingsJson = (t: Timings) => {
 }
 
 /** Opens -o's file when the final head arrives and writes the body to it, drawing progress on a terminal. */
-const fileSink = (path: string, info: HeadInfo) =>
+const fileSink = (path: string, info: HeadInfo, append: boolean) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const output = yield* Output
-    const file = yield* fs.open(path, { flag: "w" }).pipe(
-      Effect.mapError((e) => new LocalIoError({ direction: "write", path, message: e.message }))
+    const file = yield* fs.open(path, { flag: append ? "a" : "w" }).pipe(
+      Effect.mapError((e) => new LocalIoError({ direction: "write", path, message: fileProblem(e) }))
     )
     const framing = info.head.framing
     const total = framing._tag === "ContentLength" ? framing.length : undefined
@@ -125,7 +148,7 @@ const fileSink = (path: string, info: HeadInfo) =>
     const sink: BodySink<LocalIoError> = (chunk) =>
       Effect.gen(function*() {
         yield* file.writeAll(chunk).pipe(
-          Effect.mapError((e) => new LocalIoError({ direction: "write", path, message: e.message }))
+          Effect.mapError((e) => new LocalIoError({ direction: "write", path, message: fileProblem(e) }))
         )
         bytes += chunk.length
         if (!output.stderrIsTTY) return
@@ -145,28 +168,140 @@ const fileSink = (path: string, info: HeadInfo) =>
     return { sink, finish }
   })
 
-/** One target, once: prints as the mode says and returns the hops. */
+/** HTTP statuses --retry tries again (curl's list). */
+const transientStatuses = new Set([408, 429, 500, 502, 503, 504])
+
+/** Longest wait between --retry attempts (curl's cap on its doubling). */
+const MAX_RETRY_WAIT = 10 * 60 * 1000
+
+/** Retry-After in milliseconds (seconds or an HTTP-date), or undefined. */
+const retryAfterMillis = (head: ResponseHead, now: number): number | undefined => {
+  const value = head.headers.get("retry-after")?.trim()
+  if (value === undefined || value === "") return undefined
+  if (/^[0-9]+$/.test(value)) return Math.min(Number(value) * 1000, MAX_RETRY_WAIT)
+  const date = parseHttpDate(value, now)
+  return date === undefined ? undefined : Math.min(Math.max(0, date - now), MAX_RETRY_WAIT)
+}
+
+/** A body chunk holds a NUL byte: binary, as curl judges it. */
+const looksBinary = (chunk: Uint8Array) => chunk.indexOf(0) >= 0
+
+/** Content-Encoding other than identity. */
+const encodingOf = (head: ResponseHead) => {
+  const value = head.headers.get("content-encoding")?.trim().toLowerCase()
+  return value === undefined || value === "" || value === "identity" ? undefined : value
+}
+
+const interimText = (heads: ReadonlyArray<ResponseHead>) => heads.map((head) => Render.headText(head)).join("")
+
+/** Why a try of --retry failed, when it is worth another: curl's transient failures. */
+type Retryable = { readonly why: string; readonly waitMs: number | undefined }
+
+/** One try of one target: prints as the mode says and returns the hops, or that a retry is wanted. */
+const fetchOnceTry = (
+  config: ClientConfig,
+  target: Target,
+  printer: Printer,
+  session: Effect.Effect.Success<ReturnType<typeof makeSession>>,
+  retriesLeft: number
+) =>
+  Effect.gen(function*() {
+    let finish: Effect.Effect<void, RequestError> = Effect.void
+    let retry: Retryable | undefined
+    // with -b or -o the saved or printed body stays the body alone: --ttl goes to stderr
+    const ttlOut = config.mode === "body" || config.outputFile !== undefined ? printer.err : printer.out
+    const showHead = config.mode === "full" && (config.outputFile === undefined || config.include)
+    const onHead = (
+      info: HeadInfo
+    ): Effect.Effect<BodySink<RequestError>, RequestError, FileSystem.FileSystem | Output | Scope.Scope> =>
+      Effect.gen(function*() {
+        const status = info.head.status
+        if (!info.redirecting && retriesLeft > 0 && transientStatuses.has(status)) {
+          const now = yield* Clock.currentTimeMillis
+          retry = {
+            why: `${status}${info.head.reason === "" ? "" : ` ${info.head.reason}`}`,
+            waitMs: retryAfterMillis(info.head, now)
+          }
+          return discardBody
+        }
+        if (config.ttl && config.mode !== "json") yield* ttlOut(Render.ttlText(info.timings))
+        if (config.fail && status >= 400 && !info.redirecting) {
+          return yield* Effect.fail(new HttpStatusError({ status, reason: info.head.reason }))
+        }
+        if (showHead) yield* printer.out(Render.wireBytes(interimText(info.interims) + Render.headText(info.head)))
+        if (info.redirecting) return discardBody
+        let sink: BodySink<RequestError>
+        if (config.outputFile !== undefined) {
+          let append = false
+          if (config.resumeFrom !== undefined) {
+            // 416: the file is already whole (curl's rule); 206: the rest follows
+            if (status === 416) return discardBody
+            if (status !== 206) return yield* Effect.fail(new ResumeError({ status }))
+            append = true
+          }
+          const file = yield* fileSink(config.outputFile, info, append)
+          finish = file.finish
+          sink = file.sink
+        } else if (config.mode === "json") {
+          return discardBody
+        } else {
+          const output = yield* Output
+          const toStdout = stdoutSink(printer, output)
+          const encoding = encodingOf(info.head)
+          const guarded = output.stdoutIsTTY && !config.stdoutAsked
+          if (guarded && encoding !== undefined && !(config.compressed && decoderFor(encoding) !== undefined)) {
+            return yield* Effect.fail(new BinaryToTerminal())
+          }
+          sink = guarded
+            ? (chunk) => (looksBinary(chunk) ? Effect.fail(new BinaryToTerminal()) : toStdout(chunk))
+            : toStdout
+        }
+        const decoder = config.compressed ? decoderFor(encodingOf(info.head)) : undefined
+        if (decoder === undefined) return sink
+        const written = finish
+        finish = Effect.zipRight(
+          Effect.flatMap(decoder.end, (chunks) => Effect.forEach(chunks, sink, { discard: true })),
+          written
+        )
+        return (chunk) =>
+          Effect.flatMap(decoder.push(chunk), (chunks) => Effect.forEach(chunks, sink, { discard: true }))
+      })
+    const fetched = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(
+      Effect.tap(() => Effect.suspend(() => finish)),
+      Effect.either
+    )
+    if (fetched._tag === "Left") {
+      const error = fetched.left
+      // curl's transient failures: a timeout, a name that did not resolve
+      if (retriesLeft > 0 && (error._tag === "TimeoutError" || error._tag === "ResolveError")) {
+        return { _tag: "Retry" as const, retry: { why: describe(error), waitMs: undefined } }
+      }
+      return yield* Effect.fail(error)
+    }
+    if (retry !== undefined) return { _tag: "Retry" as const, retry }
+    return { _tag: "Done" as const, hops: fetched.right, showHead }
+  })
+
+/** One target, once (with --retry, until a try is not transient): prints as the mode says. */
 const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
   Effect.gen(function*() {
     const session = yield* makeSession(config.fetch)
-    let finishFile: Effect.Effect<void> = Effect.void
-    const onHead = (
-      info: HeadInfo
-    ): Effect.Effect<BodySink<LocalIoError>, LocalIoError, FileSystem.FileSystem | Output | Scope.Scope> =>
-      Effect.gen(function*() {
-        if (config.ttl && config.mode !== "json") yield* printer.out(Render.ttlText(info.timings))
-        if (config.mode === "full") yield* printer.out(Render.wireBytes(Render.headText(info.head)))
-        if (info.redirecting) return discardBody
-        if (config.outputFile !== undefined) {
-          const file = yield* fileSink(config.outputFile, info)
-          finishFile = file.finish
-          return file.sink
-        }
-        return config.mode === "json" ? discardBody : stdoutSink(printer, yield* Output)
-      })
-    const hops = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(
-      Effect.ensuring(Effect.suspend(() => finishFile))
-    )
+    let retriesLeft = config.retry
+    let backoff = 1000
+    let outcome = yield* fetchOnceTry(config, target, printer, session, retriesLeft)
+    while (outcome._tag === "Retry") {
+      const wait = outcome.retry.waitMs ?? backoff
+      backoff = Math.min(backoff * 2, MAX_RETRY_WAIT)
+      yield* printer.err(
+        `fiberhttp: ${target.url}: ${outcome.retry.why}; retrying in ${Number((wait / 1000).toFixed(3))} s (${
+          retriesLeft === 1 ? "1 retry" : `${retriesLeft} retries`
+        } left)\n`
+      )
+      yield* Effect.sleep(wait)
+      retriesLeft--
+      outcome = yield* fetchOnceTry(config, target, printer, session, retriesLeft)
+    }
+    const hops = outcome.hops
     const final = hops[hops.length - 1]!
     if (config.mode === "full" && config.outputFile === undefined) {
       yield* printer.out(Render.wireBytes(Render.trailerText(final.trailers)))
@@ -181,7 +316,9 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
           httpVersion: `${final.head.version.major}.${final.head.version.minor}`,
           status: final.head.status,
           reason: final.head.reason,
-          headers: headersJson(final),
+          headers: headersJson(final.head),
+          interim: final.interims.map((head) => ({ status: head.status, headers: headersJson(head) })),
+          trailers: final.trailers.entries.map(([name, value]) => [name, value]),
           bodyBytes: final.bodyBytes,
           redirects: hops.length - 1,
           timings: timingsJson(final.timings)
@@ -196,41 +333,59 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
     const session = yield* makeSession(config.fetch)
     const totals: Array<number> = []
     const rounds: Array<unknown> = []
+    // rounds finished, answered or failed: a round cut short by Ctrl-C is not counted
+    let sent = 0
     let firstError: RequestError | undefined
-    for (let round = 1; round <= config.count; round++) {
-      if (round > 1 && config.interval > 0) yield* Effect.sleep(config.interval)
-      const result = yield* Effect.either(withMaxTime(config, session.fetch(target, () => Effect.succeed(discardBody))))
-      if (result._tag === "Left") {
-        firstError ??= result.left
-        if (config.mode === "json") rounds.push({ round, error: describe(result.left) })
-        else yield* printer.out(`${round}: ${describe(result.left)}\n`)
-        continue
-      }
-      const final = result.right[result.right.length - 1]!
-      const elapsed = result.right.reduce((sum, hop) => sum + hop.timings.done, 0)
-      totals.push(elapsed)
-      if (config.mode === "json") {
-        rounds.push({
-          round,
-          status: final.head.status,
-          bodyBytes: final.bodyBytes,
-          reused: final.reused,
-          timings: timingsJson(final.timings)
-        })
-      } else {
-        yield* printer.out(Render.roundLine(round, final.head, { ...final.timings, done: elapsed }, final.bodyBytes))
-        // `--count 1000 ... | head -3` stops after three rounds, not 997 later
-        yield* stdoutGone(yield* Output)
-      }
+    // the summary of the rounds so far, also when Ctrl-C ends the run (as httping does)
+    const summaryOut = (interrupted: boolean) => {
+      const summary = summarize(totals)
+      return config.mode === "json"
+        ? printer.out(
+          JSON.stringify({
+            url: target.url,
+            requests: sent,
+            ...(interrupted ? { interrupted: true } : {}),
+            rounds,
+            stats: summary ?? null
+          }) + "\n"
+        )
+        : printer.out(Render.summaryText(target.url, sent, summary))
     }
-    const summary = summarize(totals)
-    if (config.mode === "json") {
-      yield* printer.out(
-        JSON.stringify({ url: target.url, requests: config.count, rounds, stats: summary ?? null }) + "\n"
-      )
-    } else {
-      yield* printer.out(Render.summaryText(target.url, config.count, summary))
-    }
+    const loop = Effect.gen(function*() {
+      for (let round = 1; round <= config.count; round++) {
+        if (round > 1 && config.interval > 0) yield* Effect.sleep(config.interval)
+        const result = yield* Effect.either(
+          withMaxTime(config, session.fetch(target, () => Effect.succeed(discardBody)))
+        )
+        sent = round
+        if (result._tag === "Left") {
+          firstError ??= result.left
+          if (config.mode === "json") rounds.push({ round, error: describe(result.left) })
+          else yield* printer.out(`${round}: ${describe(result.left)}\n`)
+          continue
+        }
+        const final = result.right[result.right.length - 1]!
+        const elapsed = result.right.reduce((sum, hop) => sum + hop.timings.done, 0)
+        totals.push(elapsed)
+        if (config.mode === "json") {
+          rounds.push({
+            round,
+            status: final.head.status,
+            bodyBytes: final.bodyBytes,
+            reused: final.reused,
+            timings: timingsJson(final.timings)
+          })
+        } else {
+          yield* printer.out(
+            Render.roundLine(round, final.head, { ...final.timings, done: elapsed }, final.bodyBytes)
+          )
+          // `--count 1000 ... | head -3` stops after three rounds, not 997 later
+          yield* stdoutGone(yield* Output)
+        }
+      }
+    })
+    yield* loop.pipe(Effect.onInterrupt(() => summaryOut(true)))
+    yield* summaryOut(false)
     if (firstError !== undefined) return yield* Effect.fail(firstError)
   }).pipe(Effect.scoped)
 

@@ -35,10 +35,42 @@ export class TruncatedResponse extends Data.TaggedError("TruncatedResponse")<{
   readonly inHead: boolean
 }> {}
 
-/** The response is not valid HTTP/1.1 (curl exit 8). */
+/**
+ * The response is not valid HTTP/1.1. Where it went wrong decides curl's
+ * number: a reply that is not HTTP at all (curl's "HTTP/0.9 when not
+ * allowed", exit 1), a bad head (exit 8), bad chunked framing or trailers
+ * after a good head (curl's receive error, exit 56).
+ */
 export class MalformedResponse extends Data.TaggedError("MalformedResponse")<{
   readonly cause: HttpParseError
+  readonly part: "protocol" | "head" | "body"
 }> {}
+
+/** -f/--fail: the server answered 400 or more (curl exit 22). */
+export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
+  readonly status: number
+  readonly reason: string
+}> {}
+
+/** -C: the server ignored the range, so the file cannot be resumed (curl exit 33). */
+export class ResumeError extends Data.TaggedError("ResumeError")<{
+  readonly status: number
+}> {}
+
+/** --cacert/--capath could not be read or holds no certificate (curl exit 77). */
+export class CaCertError extends Data.TaggedError("CaCertError")<{
+  readonly path: string
+  readonly message: string
+}> {}
+
+/** --compressed: the body does not decode with its Content-Encoding (curl exit 61). */
+export class DecodeError extends Data.TaggedError("DecodeError")<{
+  readonly encoding: string
+  readonly message: string
+}> {}
+
+/** Binary output refused on a terminal (curl exit 23, with its warning). */
+export class BinaryToTerminal extends Data.TaggedError("BinaryToTerminal")<{}> {}
 
 /** The body could not be written where it goes (-o FILE) or --data-file could not be read (curl exit 23 / 26). */
 export class LocalIoError extends Data.TaggedError("LocalIoError")<{
@@ -61,5 +93,10 @@ export type RequestError =
   | MalformedResponse
   | LocalIoError
   | InvalidTarget
+  | HttpStatusError
+  | ResumeError
+  | CaCertError
+  | DecodeError
+  | BinaryToTerminal
 
 export type ClientError = RequestError | UsageError

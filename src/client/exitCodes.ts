@@ -15,7 +15,17 @@ export const exitCodeOf = (error: ClientError): number => {
     case "ConnectError":
       return 7
     case "MalformedResponse":
-      return 8
+      return error.part === "protocol" ? 1 : error.part === "head" ? 8 : 56
+    case "HttpStatusError":
+      return 22
+    case "ResumeError":
+      return 33
+    case "DecodeError":
+      return 61
+    case "CaCertError":
+      return 77
+    case "BinaryToTerminal":
+      return 23
     case "TruncatedResponse":
       return 18
     case "LocalIoError":
@@ -23,7 +33,7 @@ export const exitCodeOf = (error: ClientError): number => {
     case "TimeoutError":
       return 28
     case "TlsError":
-      return 35
+      return error.reason === "Certificate" ? 60 : 35
     case "TooManyRedirects":
       return 47
     case "EmptyReply":
@@ -72,7 +82,19 @@ export const describe = (error: ClientError): string => {
     case "ConnectError":
       return error.message
     case "MalformedResponse":
-      return `malformed response (${error.cause.code}): ${error.cause.message}`
+      return error.part === "protocol"
+        ? `not an HTTP response: ${error.cause.message}`
+        : `malformed response (${error.cause.code}): ${error.cause.message}`
+    case "HttpStatusError":
+      return `the server answered ${error.status}${error.reason === "" ? "" : ` ${printable(error.reason)}`} (--fail)`
+    case "ResumeError":
+      return `cannot resume: the server answered ${error.status} instead of 206 Partial Content to the range (-C)`
+    case "DecodeError":
+      return `cannot decode the ${error.encoding} body (--compressed): ${error.message}`
+    case "CaCertError":
+      return `cannot use CA certificates from ${error.path}: ${error.message}`
+    case "BinaryToTerminal":
+      return "binary output can mess up your terminal: use -o FILE to save it, or -o - to print it anyway"
     case "TruncatedResponse":
       return error.inHead
         ? "connection closed in the middle of the response head"

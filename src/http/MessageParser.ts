@@ -225,7 +225,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
             break loop
           }
           if (this.isInterim(head)) {
-            // An interim response (1xx) is dropped; the final one follows.
+            // An interim response (1xx) is reported, not acted on; the final one follows.
+            events.push({ _tag: "Interim", head })
             this.interims++
             this.phase = START_LINE
             continue

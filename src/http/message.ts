@@ -39,6 +39,8 @@ export interface ResponseHead {
  * passed to `execute` (no copy): use or copy them before reusing that buffer.
  */
 export type ParseEvent<Head> =
+  /** An interim (1xx) response head, reported and passed over: the final head follows. */
+  | { readonly _tag: "Interim"; readonly head: Head }
   | { readonly _tag: "Head"; readonly head: Head }
   | { readonly _tag: "Body"; readonly chunk: Uint8Array }
   | { readonly _tag: "End"; readonly trailers: Headers }

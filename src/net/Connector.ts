@@ -12,6 +12,8 @@ export interface TlsOptions {
   readonly servername: string
   /** false only with --insecure. */
   readonly verify: boolean
+  /** PEM certificates trusted instead of the system's (--cacert, --capath); undefined: the system's. */
+  readonly ca: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -123,12 +123,14 @@ export const make = (options: MemoryConnectorOptions) =>
         if (tls.fail !== undefined) {
           return yield* new TlsError({
             host: servername,
+            reason: "Handshake",
             message: `TLS handshake failed for ${servername}: ${tls.fail}`
           })
         }
         if (tls.untrusted === true && verify) {
           return yield* new TlsError({
             host: servername,
+            reason: "Certificate",
             message: `certificate verification failed for ${servername}: self-signed certificate`
           })
         }

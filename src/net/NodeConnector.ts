@@ -72,11 +72,13 @@ const certificateCode = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|
 
 const toTlsError = (host: string, error: ErrnoError): TlsError => {
   const code = error.code ?? ""
-  const what = certificateCode.test(code) ? "certificate verification failed" : "TLS handshake failed"
+  const certificate = certificateCode.test(code)
+  const what = certificate ? "certificate verification failed" : "TLS handshake failed"
   // OpenSSL errors carry a short `reason` ("wrong version number") besides their long message.
   const detail = (error as { reason?: unknown }).reason
   const text = typeof detail === "string" && detail !== "" ? detail : error.message
-  return new TlsError({ host, message: `${what} for ${host}: ${text}${code === "" ? "" : ` (${code})`}`, cause: error })
+  const message = `${what} for ${host}: ${text}${code === "" ? "" : ` (${code})`}`
+  return new TlsError({ host, reason: certificate ? "Certificate" : "Handshake", message, cause: error })
 }
 
 /** Waits for the TLS handshake (and, with `verify`, the certificate check); interruption destroys the socket. */
@@ -99,7 +101,13 @@ const awaitHandshake = (socket: tls.TLSSocket, host: string) =>
     const onClose = () => {
       done()
       resume(
-        Effect.fail(new TlsError({ host, message: `TLS handshake failed for ${host}: connection closed by peer` }))
+        Effect.fail(
+          new TlsError({
+            host,
+            reason: "Handshake",
+            message: `TLS handshake failed for ${host}: connection closed by peer`
+          })
+        )
       )
     }
     socket.once("secureConnect", onSecure)
@@ -139,7 +147,7 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
       return connection
     })
 
-  const startTls = (connection: Connection, { servername, verify }: TlsOptions) =>
+  const startTls = (connection: Connection, { ca, servername, verify }: TlsOptions) =>
     Effect.gen(function*() {
       const socket = sockets.get(connection)
       if (socket === undefined) {
@@ -154,6 +162,7 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
             // SNI carries host names only, never IP literals (RFC 6066 section 3).
             ...(net.isIP(servername) === 0 ? { servername } : {}),
             rejectUnauthorized: verify,
+            ...(ca === undefined ? {} : { ca: [...ca] }),
             ALPNProtocols: ["http/1.1"]
           })
         ),

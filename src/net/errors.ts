@@ -32,9 +32,10 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
   readonly cause?: unknown
 }> {}
 
-/** The TLS handshake or certificate verification failed (curl exit 35). */
+/** The TLS handshake (curl exit 35) or certificate verification (curl exit 60) failed. */
 export class TlsError extends Data.TaggedError("TlsError")<{
   readonly host: string
+  readonly reason: "Handshake" | "Certificate"
   readonly message: string
   readonly cause?: unknown
 }> {}

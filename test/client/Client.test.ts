@@ -181,7 +181,11 @@ describe("client failures (typed errors, exit codes, one line on stderr)", () =>
       const body = new Uint8Array(256 * 1024).fill(97)
       const upload = {
         ...defaults.fetch,
-        spec: { method: "POST", headers: [], body: { length: body.length, chunks: Stream.make(body) } }
+        spec: {
+          method: "POST",
+          headers: [],
+          body: { length: body.length, chunks: Stream.make(body), contentType: undefined }
+        }
       }
       // Reads the head only, then answers (or not) and closes: the body never fits in its small window.
       const rejecting = (response: string) => ({
@@ -343,7 +347,7 @@ describe("redirects", () => {
             spec: {
               method: "POST",
               headers: [],
-              body: { length: 3, chunks: Stream.make(new TextEncoder().encode("a=1")) }
+              body: { length: 3, chunks: Stream.make(new TextEncoder().encode("a=1")), contentType: undefined }
             }
           }
         }

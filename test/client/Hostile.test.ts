@@ -302,7 +302,11 @@ describe("stdout's reader goes away (`client URL | head`)", () => {
 describe("an answer while the upload is still going out", () => {
   const upload = (size: number) => ({
     ...defaults.fetch,
-    spec: { method: "PUT", headers: [], body: { length: size, chunks: Stream.make(new Uint8Array(size).fill(120)) } }
+    spec: {
+      method: "PUT",
+      headers: [],
+      body: { length: size, chunks: Stream.make(new Uint8Array(size).fill(120)), contentType: undefined }
+    }
   })
   /** Reads until the end of the request head, and no further. */
   const readHead = (peer: Peer) =>

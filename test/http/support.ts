@@ -56,7 +56,7 @@ export const feed = <Head>(
         body = ""
       } else if (event._tag === "Body") {
         body += text(event.chunk)
-      } else {
+      } else if (event._tag === "End") {
         messages.push({ head: head!, body, trailers: event.trailers.entries })
         head = undefined
       }
