@@ -128,7 +128,8 @@ export const exchange = <E, R>(options: {
         else yield* stopSending
         return yield* Effect.fail(sendFailure ?? error)
       })
-    const parser = new ResponseParser()
+    // a user agent's leniencies (RFC 9112 sections 2.2 and 5.2), as curl and browsers read heads
+    const parser = new ResponseParser({}, true)
     let received = 0
     let firstByteAt: bigint | undefined
     let head: ResponseHead | undefined

@@ -1,6 +1,6 @@
-import { CR, FIELD_VALUE, HEX, LF, SEMICOLON, TextWindow } from "./chars.ts"
+import { CR, FIELD_VALUE, HEX, HTAB, LF, SEMICOLON, SP, TextWindow } from "./chars.ts"
 import { HttpParseError, messageOf, type ParseErrorCode } from "./errors.ts"
-import { FieldSection, parseFieldLine, parsePlainFieldLine } from "./fields.ts"
+import { FieldSection, parseFieldLine, parsePlainFieldLine, unfoldFieldLine } from "./fields.ts"
 import { Headers } from "./Headers.ts"
 import type { BodyFraming, ParseEvent, ParseResult } from "./message.ts"
 
@@ -86,7 +86,19 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   /** Interim heads skipped before the latest final head. */
   protected skippedInterims = 0
 
-  protected constructor(protected readonly limits: MessageLimits) {}
+  /** Where the line after a bare LF begins (set when `readLine` returns BARE_LF). */
+  private afterBareLF = 0
+
+  /**
+   * Leniencies RFC 9112 allows a recipient and only a user agent takes: a
+   * bare LF ends a line of the head (section 2.2), and obs-fold is replaced
+   * by a space (section 5.2). A server's parser stays strict: leniency there
+   * is what request smuggling is made of.
+   */
+  protected constructor(
+    protected readonly limits: MessageLimits,
+    private readonly lenientHead: boolean = false
+  ) {}
 
   /** Bytes held from earlier inputs (a partial line); never above the limits. */
   get bufferedBytes(): number {
@@ -154,7 +166,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     loop: while (pos < end) {
       switch (this.phase) {
         case START_LINE: {
-          const next = this.readLine(input, pos, this.limits.maxStartLineSize)
+          let next = this.readLine(input, pos, this.limits.maxStartLineSize)
+          if (next === BARE_LF && this.lenientHead) next = this.afterBareLF
           if (next < 0) {
             // the first bytes of the line may decide it already, before its end or its length
             if (next === NEED_MORE) {
@@ -193,7 +206,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
               break
             }
           }
-          const next = this.readLine(input, pos, budget < 0 ? 0 : budget)
+          let next = this.readLine(input, pos, budget < 0 ? 0 : budget)
+          if (next === BARE_LF && this.lenientHead) next = this.afterBareLF
           if (next < 0) {
             if (next === NEED_MORE) {
               pos = end
@@ -210,7 +224,11 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
               code = "TooManyHeaders"
               break loop
             }
-            code = parseFieldLine(this.lineSource, lineStart, lineEnd, fields, this.text)
+            const source = this.lineSource
+            const folded = this.lenientHead && (source[lineStart] === SP || source[lineStart] === HTAB)
+            code = folded
+              ? unfoldFieldLine(source, lineStart, lineEnd, fields, this.text)
+              : parseFieldLine(source, lineStart, lineEnd, fields, this.text)
             if (code !== undefined) break loop
             break
           }
@@ -429,6 +447,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
       this.lineSource = input
       this.lineStart = pos
       this.lineEnd = bare ? lf : lf - 1
+      this.afterBareLF = lf + 1
       return bare ? BARE_LF : lf + 1
     }
     this.append(input, pos, lf, limit + 2)
@@ -438,6 +457,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     this.lineSource = this.lineBuffer
     this.lineStart = 0
     this.lineEnd = bare ? length : length - 1
+    this.afterBareLF = lf + 1
     return bare ? BARE_LF : lf + 1
   }
 

@@ -33,8 +33,9 @@ export class ResponseParser extends MessageParser<ResponseHead> {
   private requestMethod = "GET"
   protected readonly startLineTooLong = "InvalidStatusLine"
 
-  constructor(limits: Partial<ResponseLimits> = {}) {
-    super({ ...defaultResponseLimits, ...limits })
+  /** `lenient`: accept a bare LF as a head's line end and unfold obs-fold, as a user agent may (the client does). */
+  constructor(limits: Partial<ResponseLimits> = {}, lenient = false) {
+    super({ ...defaultResponseLimits, ...limits }, lenient)
   }
 
   /**

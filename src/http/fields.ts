@@ -70,6 +70,44 @@ export const parseFieldLine = (
   return undefined
 }
 
+/** Fields whose value decides framing, persistence or routing: never assembled from folded lines. */
+const unfoldable = (name: string): boolean => {
+  const lower = name.toLowerCase()
+  return lower !== "content-length" && lower !== "transfer-encoding" && lower !== "connection" && lower !== "host"
+}
+
+/**
+ * A line starting with whitespace, `bytes[start, end)`, read as obs-fold (RFC
+ * 9112 section 5.2): a user agent replaces the fold with SP, so its text is
+ * appended to the previous field's value after one space. Rejected before the
+ * first field (section 2.2), after a field that frames the message
+ * (Content-Length, Transfer-Encoding, Connection, Host: folding those is an
+ * ambiguity, not a style), and with bytes a value may not hold.
+ */
+export const unfoldFieldLine = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  section: FieldSection,
+  text: TextWindow
+): ParseErrorCode | undefined => {
+  const last = section.entries[section.entries.length - 1]
+  if (last === undefined || !unfoldable(last[0])) return "ObsFold"
+  let i = start
+  while (i < end && isWhitespace(bytes[i]!)) i++
+  const valueStart = i
+  for (; i < end; i++) {
+    const b = bytes[i]!
+    if (FIELD_VALUE[b] !== 1) return b === CR ? "BareCR" : "InvalidHeaderValue"
+  }
+  let valueEnd = end
+  while (valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]!)) valueEnd--
+  const more = text.slice(bytes, valueStart, valueEnd)
+  if (more !== "") last[1] = last[1] === "" ? more : `${last[1]} ${more}`
+  section.bytes += end - start + 2
+  return undefined
+}
+
 /**
  * The fast path for the common case: a complete, valid field line at
  * `bytes[start]` whose content (CRLF excluded) is at most `limit` bytes, read

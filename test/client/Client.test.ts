@@ -66,7 +66,7 @@ describe("client framing", () => {
       expect(result).toMatchObject({ code: 0, stdout: "until the very end" })
     }))
 
-  it.effect("interim 1xx responses are skipped", () =>
+  it.effect("interim 1xx responses are shown before the final one, as curl -i does", () =>
     Effect.gen(function*() {
       const result = yield* runAgainst(
         {
@@ -76,7 +76,11 @@ describe("client framing", () => {
         },
         ["http://a.test/"]
       )
-      expect(result).toMatchObject({ code: 0, stdout: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" })
+      expect(result).toMatchObject({
+        code: 0,
+        stdout:
+          "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+      })
     }))
 
   it.effect("HEAD, 204 and 304 have no body whatever the headers say", () =>
@@ -258,11 +262,11 @@ describe("client failures (typed errors, exit codes, one line on stderr)", () =>
       expect(result.stderr).toBe("fiberhttp: http://a.test/: no complete response within 0.25 s (--max-time)\n")
     }))
 
-  it.effect("TLS: an untrusted certificate fails with 35 unless --insecure", () =>
+  it.effect("TLS: an untrusted certificate fails with 60 (curl's number) unless --insecure", () =>
     Effect.gen(function*() {
       const server = { script: answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), tls: { untrusted: true } }
       const strict = yield* runAgainst({ "a.test:443": server }, ["https://a.test/"])
-      expect(strict.code).toBe(35)
+      expect(strict.code).toBe(60)
       expect(strict.stderr).toBe(
         "fiberhttp: https://a.test/: certificate verification failed for a.test: self-signed certificate\n"
       )

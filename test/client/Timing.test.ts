@@ -30,6 +30,8 @@ describe("timings under TestClock", () => {
         status: 200,
         reason: "OK",
         headers: [["Content-Length", "4"]],
+        interim: [],
+        trailers: [],
         bodyBytes: 4,
         redirects: 0,
         timings: { dnsMs: 0, connectMs: 3, tlsMs: 4, sendMs: 0, waitMs: 5, receiveMs: 2, firstByteMs: 12, totalMs: 14 }

@@ -140,12 +140,12 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(head.stdout.toString()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
   })
 
-  it("sends -d with Content-Length as a POST, and -H fields (a default one replaced in its place)", async () => {
+  it("sends -d with Content-Length and curl's form Content-Type as a POST, and -H fields (a default one replaced in its place)", async () => {
     const server = await rawServer((socket) => socket.write(response("ok")))
     const result = await run(["-d", "a=1&b=2", "-H", "X-One: 1", "-H", "Accept: text/plain", server.url])
     expect(result.code).toBe(0)
     expect(server.received[0]).toBe(
-      `POST / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUser-Agent: fiberhttp/${version}\r\nAccept: text/plain\r\nContent-Length: 7\r\nX-One: 1\r\n\r\na=1&b=2`
+      `POST / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUser-Agent: fiberhttp/${version}\r\nAccept: text/plain\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\nX-One: 1\r\n\r\na=1&b=2`
     )
   })
 
@@ -360,7 +360,7 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     }
   })
 
-  it("saves the body with -o, without a progress bar when stderr is not a terminal", async () => {
+  it("saves the body with -o, nothing on stdout (the head with -i), no progress bar when stderr is not a terminal", async () => {
     const body = "x".repeat(100_000)
     const server = await rawServer((socket) => socket.write(response(body)))
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-client-"))
@@ -368,8 +368,11 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
       const file = path.join(dir, "out.txt")
       const result = await run(["-o", file, server.url])
       expect(result.code).toBe(0)
-      expect(result.stdout.toString()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+      expect(result.stdout.toString()).toBe("")
       expect(result.stderr).toBe("")
+      expect(fs.readFileSync(file, "utf8")).toBe(body)
+      const included = await run(["-i", "-o", file, server.url])
+      expect(included.stdout.toString()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
       expect(fs.readFileSync(file, "utf8")).toBe(body)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
@@ -429,9 +432,9 @@ describe("fiberhttp client (built CLI) over TLS", () => {
     expect(result.stderr).toContain("TLS handshake")
   })
 
-  it("without -k refuses the certificate (exit 35)", async () => {
+  it("without -k refuses the certificate (exit 60, as curl)", async () => {
     const result = await run([`https://localhost:${port}/`])
-    expect(result.code).toBe(35)
+    expect(result.code).toBe(60)
     expect(result.stderr).toContain(`fiberhttp: https://localhost:${port}/: certificate verification failed`)
   })
 })

@@ -174,7 +174,7 @@ describe("ResponseParser accepts", () => {
     })
   })
 
-  it("skips interim responses and counts them", () => {
+  it("reports interim responses, then the final one, and counts them", () => {
     const parser = new ResponseParser()
     const result = parser.execute(
       bytes(
@@ -182,8 +182,14 @@ describe("ResponseParser accepts", () => {
           `${OK}Content-Length: 2\r\n\r\nhi`
       )
     )
-    expect(result.events.map((e) => e._tag)).toEqual(["Head", "Body", "End"])
-    expect(result.events[0]?._tag === "Head" && result.events[0].head.status).toBe(200)
+    expect(result.events.map((e) => e._tag)).toEqual(["Interim", "Interim", "Head", "Body", "End"])
+    expect(result.events.map((e) => (e._tag === "Interim" || e._tag === "Head" ? e.head.status : 0))).toEqual([
+      100,
+      103,
+      200,
+      0,
+      0
+    ])
     expect(parser.interimResponses).toBe(2)
   })
 
@@ -290,5 +296,57 @@ describe("ResponseParser properties", () => {
       })
       expect(parseChunks(splitAt(data, at), [], limits)).toEqual(parseChunks([data], [], limits))
     }, 500)
+  })
+})
+
+describe("ResponseParser, lenient as a user agent (the client's reading, RFC 9112 sections 2.2 and 5.2)", () => {
+  /** The head's fields (and the body) of one response parsed whole and split at every byte. */
+  const lenient = (input: string) => {
+    const outcomes = [input.length, ...Array.from({ length: input.length - 1 }, (_, i) => i + 1)].map((cut) => {
+      const parser = new ResponseParser({}, true)
+      const events = [
+        ...parser.execute(bytes(input.slice(0, cut))).events,
+        ...(cut < input.length ? parser.execute(bytes(input.slice(cut))).events : [])
+      ]
+      const head = events.find((e) => e._tag === "Head")
+      const body = events.filter((e) => e._tag === "Body").map((e) => Buffer.from(e.chunk).toString("latin1"))
+      return { fields: head?._tag === "Head" ? head.head.headers.entries : undefined, body: body.join("") }
+    })
+    for (const outcome of outcomes) expect(outcome).toEqual(outcomes[0])
+    return outcomes[0]!
+  }
+  const rejects = (input: string) => {
+    const result = new ResponseParser({}, true).execute(bytes(input))
+    return result.error?.code
+  }
+
+  it("replaces obs-fold with one space, however the input is split", () => {
+    expect(lenient("HTTP/1.1 200 OK\r\nX-A: one\r\n  two\r\n\tthree \r\nContent-Length: 2\r\n\r\nok")).toEqual({
+      fields: [["X-A", "one two three"], ["Content-Length", "2"]],
+      body: "ok"
+    })
+  })
+
+  it("refuses a fold before the first field or after a field that frames the message", () => {
+    expect(rejects("HTTP/1.1 200 OK\r\n X: 1\r\n\r\n")).toBe("ObsFold")
+    expect(rejects("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 0\r\n\r\nok")).toBe("ObsFold")
+    expect(rejects("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n")).toBe("ObsFold")
+  })
+
+  it("takes a bare LF as a line end in the head, as curl and browsers do; a bare CR stays refused", () => {
+    expect(lenient("HTTP/1.1 200 OK\nX-A: one\nContent-Length: 2\n\nok")).toEqual({
+      fields: [["X-A", "one"], ["Content-Length", "2"]],
+      body: "ok"
+    })
+    expect(rejects("HTTP/1.1 200 OK\r\nX-A: one\rX-B: two\r\nContent-Length: 0\r\n\r\n")).toBeDefined()
+  })
+
+  it("keeps chunked framing strict: a bare LF there is refused", () => {
+    expect(rejects("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n")).toBe("BareLF")
+  })
+
+  it("the strict parser (the default) still refuses both", () => {
+    expect(new ResponseParser().execute(bytes("HTTP/1.1 200 OK\r\nX: 1\r\n 2\r\n\r\n")).error?.code).toBe("ObsFold")
+    expect(new ResponseParser().execute(bytes("HTTP/1.1 200 OK\nX: 1\n\n")).error?.code).toBe("BareLF")
   })
 })
