@@ -53,6 +53,8 @@ export const parseUrl = (input: string, portOverride?: number): Either.Either<Ta
   const scheme = schemeOf.exec(input)?.[1]?.toLowerCase()
   if (scheme === undefined) return bad("not a URL (expected http://host[:port]/path)")
   if (scheme !== "http" && scheme !== "https") return bad(`unsupported scheme "${scheme}" (only http and https)`)
+  const rest = input.slice(scheme.length + 3)
+  if (rest.startsWith("[") && !/^\[[^\]/?#]*\]/.test(rest)) return bad("the [ of the IPv6 address is not closed")
   const portText = authorityPort.exec(input)?.[1]
   let port: number = defaultPort[scheme]
   if (portText !== undefined && portText !== "") {
@@ -109,6 +111,20 @@ export const parseTargets = (
     if (token.startsWith("-") && token !== "-") {
       return Either.left(new UsageError({ message: `unknown option ${token} (see fiberhttp client --help)` }))
     }
+    // `http:/host` or `http:host` would otherwise be the seed form's host "http"
+    if (/^https?:/i.test(token) && !/^https?:\/\//i.test(token)) {
+      return Either.left(
+        new InvalidTarget({ input: token, message: "malformed URL: the scheme is followed by :// (http://host/path)" })
+      )
+    }
+    // the seed form's port after a host: a word that cannot be a host name in that place is a bad port
+    if (pending.length > 0 && !isPort(token) && /^[A-Za-z0-9_-]+$/.test(token) && token.toLowerCase() !== "localhost") {
+      return Either.left(
+        new UsageError({
+          message: `"${token}" is not a port (a number from 1 to 65535); give further hosts as URLs (http://${token}/)`
+        })
+      )
+    }
     if (isPort(token)) {
       const ports: Array<number> = []
       while (i < positionals.length && isPort(positionals[i]!)) {
@@ -121,6 +137,12 @@ export const parseTargets = (
       }
       if (pending.length === 0) {
         return Either.left(new UsageError({ message: `port ${ports.join(" ")} does not follow a host name` }))
+      }
+      const withPort = pending.find((host) => /^(?:\[[^\]]*\]|[^/?#:]*):[0-9]*(?:[/?#]|$)/.test(host))
+      if (withPort !== undefined) {
+        return Either.left(
+          new UsageError({ message: `${withPort} already names a port: give the port once, in the target or after it` })
+        )
       }
       if (ports.length !== 1 && ports.length !== pending.length) {
         return Either.left(

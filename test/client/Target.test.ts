@@ -107,3 +107,29 @@ describe("resolveLocation", () => {
     expect(Either.isLeft(resolveLocation(base, "ftp://c.test/"))).toBe(true)
   })
 })
+
+describe("parseTargets: usage errors that say what is wrong", () => {
+  it("refuses http:/host (one slash) as a bad URL instead of looking up a host named http", () => {
+    expect(rejection("http:/127.0.0.1:8080/x")).toMatchObject({ _tag: "InvalidTarget" })
+    expect(rejection("https:example.com")).toMatchObject({ _tag: "InvalidTarget" })
+  })
+
+  it("says that the [ of an IPv6 literal is not closed", () => {
+    expect(rejection("http://[::1").message).toContain("[ of the IPv6 address is not closed")
+    expect(targets("http://[::1]:8080/")[0]).toMatchObject({ host: "::1", port: 8080 })
+  })
+
+  it("refuses a target that names a port followed by another port", () => {
+    const error = rejection("localhost:8080/x", "9090")
+    expect(error).toMatchObject({ _tag: "UsageError" })
+    expect(error.message).toContain("localhost:8080/x already names a port")
+  })
+
+  it("says that a word after a host is not a port", () => {
+    const error = rejection("127.0.0.1", "abc")
+    expect(error).toMatchObject({ _tag: "UsageError" })
+    expect(error.message).toContain("\"abc\" is not a port")
+    expect(targets("127.0.0.1", "localhost")).toHaveLength(2)
+    expect(targets("abc")[0]).toMatchObject({ host: "abc", port: 80 })
+  })
+})
