@@ -118,3 +118,46 @@ describe("-o FILE", () => {
       expect(result.stderr).toMatch(/^fiberhttp: http:\/\/a\.test\/: could not write \/readonly\/x: /)
     }))
 })
+
+describe("binary output to a terminal (curl's rule)", () => {
+  const replying = (response: Uint8Array | string) => (peer: Peer) =>
+    Effect.gen(function*() {
+      yield* readRequest(peer)
+      yield* peer.write(response)
+      yield* Effect.never
+    })
+  const gzipHead = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n"
+  const warning = "fiberhttp: http://a.test/: binary output can mess up your terminal: " +
+    "use -o FILE to save it, or -o - to print it anyway\n"
+
+  it.effect("a compressed body is not printed to a terminal: one line on stderr, exit 23", () =>
+    Effect.gen(function*() {
+      const result = yield* runAgainst({ "a.test:80": replying(`${gzipHead}\x1f\x8b\x08\x00`) }, ["http://a.test/"], {
+        mode: "body"
+      }, { stdoutIsTTY: true })
+      expect(result).toMatchObject({ code: 23, stdout: "", stderr: warning })
+    }))
+
+  it.effect("a body with a NUL byte is not printed to a terminal either; -o - or a pipe prints it", () =>
+    Effect.gen(function*() {
+      const binary = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na\x00b"
+      const tty = yield* runAgainst({ "a.test:80": replying(binary) }, ["http://a.test/"], { mode: "body" }, {
+        stdoutIsTTY: true
+      })
+      expect(tty).toMatchObject({ code: 23, stdout: "", stderr: warning })
+      const asked = yield* runAgainst({ "a.test:80": replying(binary) }, ["http://a.test/"], {
+        mode: "body",
+        stdoutAsked: true
+      }, { stdoutIsTTY: true })
+      expect(asked).toMatchObject({ code: 0, stdout: "a\x00b" })
+      const piped = yield* runAgainst({ "a.test:80": replying(binary) }, ["http://a.test/"], { mode: "body" })
+      expect(piped).toMatchObject({ code: 0, stdout: "a\x00b" })
+      const text = yield* runAgainst(
+        { "a.test:80": replying("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi") },
+        ["http://a.test/"],
+        { mode: "body" },
+        { stdoutIsTTY: true }
+      )
+      expect(text).toMatchObject({ code: 0, stdout: "hi" })
+    }))
+})

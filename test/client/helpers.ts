@@ -86,6 +86,7 @@ export const runAgainst = (
     readonly advance?: Duration.DurationInput
     readonly fs?: Layer.Layer<FileSystem.FileSystem>
     readonly stderrIsTTY?: boolean
+    readonly stdoutIsTTY?: boolean
     /** stdout's reader goes away after this many bytes (`| head -c N`). */
     readonly stdoutClosesAfter?: number
   } = {}
@@ -94,6 +95,7 @@ export const runAgainst = (
     const targets = Either.getOrThrow(parseTargets(args))
     const { captured, layer } = Output.makeCapture({
       stderrIsTTY: options.stderrIsTTY ?? false,
+      stdoutIsTTY: options.stdoutIsTTY ?? false,
       stderrColumns: 60,
       ...(options.stdoutClosesAfter === undefined ? {} : { stdoutClosesAfter: options.stdoutClosesAfter })
     })

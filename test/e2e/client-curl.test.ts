@@ -537,12 +537,22 @@ describe("usage errors", () => {
     expect(twice.code).toBe(7)
   })
 
-  it("--help has no colour codes when stdout is not a terminal", () => {
+  it("--help has no colour codes when stdout is not a terminal, or with NO_COLOR on a terminal", () => {
     for (const command of ["client", "server"]) {
       const help = spawnSync(process.execPath, [bin, command, "--help"], { encoding: "utf8" })
       expect(help.status).toBe(0)
       expect(help.stdout).toContain("USAGE")
       expect(help.stdout).not.toContain("\u001b[")
+      // a terminal through util-linux's script(1): colours, unless NO_COLOR
+      const onTerminal = (env: NodeJS.ProcessEnv) =>
+        spawnSync("script", ["-qec", `"${process.execPath}" "${bin}" ${command} --help`, "/dev/null"], {
+          encoding: "utf8",
+          env: { ...process.env, ...env }
+        }).stdout
+      expect(onTerminal({ NO_COLOR: "" })).toContain("\u001b[")
+      const plain = onTerminal({ NO_COLOR: "1" })
+      expect(plain).toContain("USAGE")
+      expect(plain).not.toContain("\u001b[")
     }
   })
 })
