@@ -478,9 +478,11 @@ export const clientCommand = Command.make("client", { targets, ...options }, (pa
   }).pipe(Effect.provide(ClientEnvironment))).pipe(
     Command.withDescription(
       "Send a request to each target, print the response, and time the round trip. " +
-        "Exit status (curl's numbers): 0 success, 2 usage error, 3 bad URL, 6 name not resolved, 7 connection failed, " +
-        "8 malformed response, 18 response cut short, 23 cannot write -o file, 26 cannot read --data-file, " +
-        "28 timeout, 35 TLS failure, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure, 130 interrupted (Ctrl-C); " +
+        "Exit status (curl's numbers): 0 success, 1 not HTTP, 2 usage error, 3 bad URL, 6 name not resolved, " +
+        "7 connection failed, 8 malformed response head, 18 response cut short, 22 --fail on 400+, " +
+        "23 cannot write (or binary to a terminal), 26 cannot read --data-file, 28 timeout, 33 -C refused, " +
+        "35 TLS handshake, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure or bad chunks, " +
+        "60 certificate not verified, 61 --compressed decoding, 77 --cacert/--capath, 130 SIGINT, 143 SIGTERM; " +
         "with several targets, the first failing target's status."
     )
   )

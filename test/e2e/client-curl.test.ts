@@ -333,6 +333,12 @@ describe("curl's exit numbers, checked against curl on the same server", () => {
     expect((await curl(["--cacert", path.join(certDir, "cert.pem"), url])).code).toBe(0)
     const capath = await run(["--capath", certDir, "-b", url])
     expect(capath.code).toBe(0)
+    // NODE_EXTRA_CA_CERTS adds to the system's store: Node reads it at start
+    const extra = spawnSync(process.execPath, [bin, "client", "-b", url], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(certDir, "cert.pem") }
+    })
+    expect({ code: extra.status, out: extra.stdout }).toEqual({ code: 0, out: "secure" })
     const missingCa = await run(["--cacert", path.join(certDir, "nope.pem"), url])
     expect(missingCa.code).toBe(77)
     expect((await curl(["--cacert", path.join(certDir, "nope.pem"), url])).code).toBe(77)
