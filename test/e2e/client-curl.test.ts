@@ -97,8 +97,11 @@ const curl = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdou
 const fieldOf = (head: string, name: string) => new RegExp(`\\r\\n${name}: *([^\\r]*)\\r\\n`, "i").exec(head)?.[1]
 
 /** The client started for a signal or a pipe: resolves with its exit code and output. */
-const start = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [bin, "client", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => {
+  const child = spawn(process.execPath, [bin, "client", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env }
+  })
   let stdout = ""
   let stderr = ""
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
@@ -334,11 +337,8 @@ describe("curl's exit numbers, checked against curl on the same server", () => {
     const capath = await run(["--capath", certDir, "-b", url])
     expect(capath.code).toBe(0)
     // NODE_EXTRA_CA_CERTS adds to the system's store: Node reads it at start
-    const extra = spawnSync(process.execPath, [bin, "client", "-b", url], {
-      encoding: "utf8",
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(certDir, "cert.pem") }
-    })
-    expect({ code: extra.status, out: extra.stdout }).toEqual({ code: 0, out: "secure" })
+    const extra = await start(["-b", url], { NODE_EXTRA_CA_CERTS: path.join(certDir, "cert.pem") }).exited
+    expect({ code: extra.code, out: extra.stdout }).toEqual({ code: 0, out: "secure" })
     const missingCa = await run(["--cacert", path.join(certDir, "nope.pem"), url])
     expect(missingCa.code).toBe(77)
     expect((await curl(["--cacert", path.join(certDir, "nope.pem"), url])).code).toBe(77)
