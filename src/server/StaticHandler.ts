@@ -23,8 +23,8 @@ export interface StaticOptions {
 }
 
 const KNOWN_METHODS = new Set(["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"])
-const ALLOW_405 = new Headers([["Allow", "GET, HEAD"]])
-const ALLOW_OPTIONS = new Headers([["Allow", "GET, HEAD, OPTIONS"]])
+/** What a 405 and an OPTIONS answer both list (RFC 9110 section 10.2.1). */
+const ALLOW = new Headers([["Allow", "GET, HEAD, OPTIONS"]])
 const RETRY_SOON = new Headers([["Retry-After", "1"]])
 
 /**
@@ -243,8 +243,8 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         return rawPath === undefined ? Effect.succeed(Response.errorPage(400)) : serveGet(head, rawPath)
       }
       if (method === "OPTIONS") {
-        return Effect.succeed({ status: 204, headers: ALLOW_OPTIONS, body: Response.empty })
+        return Effect.succeed({ status: 204, headers: ALLOW, body: Response.empty })
       }
-      return Effect.succeed(KNOWN_METHODS.has(method) ? Response.errorPage(405, ALLOW_405) : Response.errorPage(501))
+      return Effect.succeed(KNOWN_METHODS.has(method) ? Response.errorPage(405, ALLOW) : Response.errorPage(501))
     }
   })

@@ -101,7 +101,7 @@ describe("Server: requests on a connection", () => {
       yield* client.send(get("/hello.txt"))
       const post = (yield* client.response())!
       expect(post.status).toBe(405)
-      expect(post.headers.get("allow")).toBe("GET, HEAD")
+      expect(post.headers.get("allow")).toBe("GET, HEAD, OPTIONS")
       expect((yield* client.response())!.status).toBe(405)
       expect((yield* client.response())!.text).toBe("hello world\n")
     }))

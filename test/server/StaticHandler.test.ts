@@ -210,7 +210,7 @@ describe("StaticHandler", () => {
       for (const method of ["POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT"]) {
         const response = yield* handle(request(method, "/hello.txt"))
         expect(response.status, method).toBe(405)
-        expect(response.headers.get("Allow")).toBe("GET, HEAD")
+        expect(response.headers.get("Allow")).toBe("GET, HEAD, OPTIONS")
       }
       const options = yield* handle(request("OPTIONS", "*"))
       expect(options.status).toBe(204)
