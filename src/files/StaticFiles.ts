@@ -203,6 +203,8 @@ export const make = (
       Effect.catchTag("BadArgument", "SystemError", (error) => Effect.fail(toFileError(root, error)))
     )
     const rootPrefix = rootPath.endsWith(path.sep) ? rootPath : rootPath + path.sep
+    /** Windows: a "\\" decoded from a URL must not reach the file system, where it would separate names. */
+    const backslashIsSeparator = path.sep === "\\"
     const isInside = (real: string) => real === rootPath || real.startsWith(rootPrefix)
 
     const settle = (candidate: string) => (error: PlatformError): Effect.Effect<Located, FileError> => {
@@ -326,7 +328,7 @@ export const make = (
       })
 
     const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
-      const decoded = decodeUrlPath(rawPath, options)
+      const decoded = decodeUrlPath(rawPath, backslashIsSeparator ? { ...options, backslashIsSeparator } : options)
       // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
       // share one entry instead of each holding a copy and pushing the popular ones out.
       const key = cache === undefined || decoded._tag !== "Path"
