@@ -7,7 +7,7 @@
 //   SECTIONS=small,close DURATION=3 npm run bench  a subset, shorter wrk runs
 //
 // Sections (by name or number): 1 small, 2 close, 3 large, 4 idle, 5 shutdown,
-// 6 client, 7 parser. Environment:
+// 6 client, 7 parser, 8 listing. Environment:
 //   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
 //   ROUNDS=2         interleaved rounds (order reversed every other round), so
 //                    that a change in the machine's load hits every server alike
@@ -17,7 +17,8 @@
 //   SERVERS=fiberhttp,node,http-server,nginx   the servers of sections 1-3
 //   LARGE=8,50       concurrent downloads in section 3;  LARGE_MIB=100  its file size
 //   IDLE=1000,10000  idle connection counts in section 4;  SHUTDOWN_CONNECTIONS=1000
-//   RUNS=15          runs per client in section 6
+//   RUNS=15          runs per client in section 6, per server in section 8
+//   LISTING=10000    entries of the directory listed in section 8
 //   WRK=/path/to/wrk, NGINX=/path/to/nginx   other binaries (a missing path skips them)
 //   BASELINE_STAT=async   the node:http baseline with the callback fs.stat instead of statSync
 //   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
@@ -53,7 +54,7 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const PROJECT = resolve(HERE, "../..")
 const env = process.env
 
-const SECTION_NAMES = ["small", "close", "large", "idle", "shutdown", "client", "parser"]
+const SECTION_NAMES = ["small", "close", "large", "idle", "shutdown", "client", "parser", "listing"]
 const DEFAULTS = {
   SECTIONS: SECTION_NAMES.join(","),
   DURATION: "10",
@@ -66,6 +67,7 @@ const DEFAULTS = {
   IDLE: "1000,10000",
   SHUTDOWN_CONNECTIONS: "1000",
   RUNS: "15",
+  LISTING: "10000",
   ROUNDS: "2",
   MAX_MINUTES: "15"
 }
@@ -981,6 +983,75 @@ const client = async (page) => {
   }
 }
 
+/**
+ * Section 8: one directory of LISTING files listed (--listing) by fiberhttp
+ * and by `python3 -m http.server`, each GET on a fresh connection timed by
+ * curl (time_total), the servers interleaved, after one warm-up each.
+ */
+const listing = async () => {
+  const count = Number(setting("LISTING"))
+  const python = which("python3")
+  const title = `directory listing of ${fmt(count)} entries, curl time_total (median of ${RUNS})`
+  if (!available.curl) return row("8", title, "SKIPPED", "", "curl is not installed")
+  const listed = join(tmp, "listing")
+  mkdirSync(join(listed, "many"), { recursive: true })
+  for (let i = 0; i < count; i++) {
+    writeFileSync(join(listed, "many", `file-${String(i).padStart(6, "0")}.txt`), "x".repeat(i % 100))
+  }
+  log(`directory listing: ${fmt(count)} entries, ${RUNS} runs each`)
+  const servers = []
+  try {
+    const mine = start(process.execPath, [BIN, "server", "0", "--root", listed, "--listing", "--quiet"])
+    const minePort = await waitFor(mine, "fiberhttp", async () => {
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(mine.out)
+      return m === null ? undefined : Number(m[1])
+    })
+    servers.push({ name: "fiberhttp", child: mine, port: minePort, times: [] })
+    if (python !== undefined) {
+      const port = await freePort()
+      const child = start(python, ["-m", "http.server", String(port), "--bind", "127.0.0.1", "-d", listed])
+      await waitFor(child, "python3 -m http.server", async () => ((await canConnect(port)) ? port : undefined))
+      servers.push({ name: "python", child, port, times: [] })
+    }
+    for (let i = -1; i < RUNS; i++) {
+      for (const server of i % 2 === 0 ? servers : [...servers].reverse()) {
+        const r = await run(available.curl, [
+          "-s",
+          "-o",
+          join(tmp, `listing-${server.name}.html`),
+          "-w",
+          "%{http_code} %{time_total}",
+          `http://127.0.0.1:${server.port}/many/`
+        ], { timeoutMs: 30_000 })
+        const [status, seconds] = r.out.trim().split(" ")
+        if (r.code !== 0 || status !== "200") {
+          notes.push(`listing: ${server.name} answered ${status} (curl exit ${r.code}) ${r.err.trim().slice(0, 200)}`)
+        } else if (i >= 0) server.times.push(Number(seconds) * 1000)
+        if (i === -1) {
+          const links = readFileSync(join(tmp, `listing-${server.name}.html`), "utf8").match(/href="file-/g)?.length
+          if (links !== count) notes.push(`listing: ${server.name} listed ${links} of ${count} files`)
+        }
+      }
+    }
+    const mineMs = median(servers[0].times)
+    if (python === undefined) return row("8", title, `${ms(mineMs)} ms`, "python3", "not installed")
+    const theirs = median(servers[1].times)
+    const r = ratio(mineMs, theirs)
+    row(
+      "8",
+      title,
+      `${ms(mineMs)} ms`,
+      "python3 -m http.server",
+      `${ms(theirs)} ms`,
+      r === undefined ? "?" : `${r.toFixed(2)}x time`,
+      "≤ 1x time",
+      verdict(r !== undefined && r <= 1)
+    )
+  } finally {
+    for (const server of servers) await stop(server.child, "SIGINT")
+  }
+}
+
 /** Section 7: the parser benchmark (its own process), its two ratios. */
 const parser = async () => {
   log("parser benchmark")
@@ -1104,6 +1175,7 @@ const main = async () => {
   if (sections.has("shutdown")) await attempt("shutdown", shutdown)
   if (sections.has("client")) await attempt("client", () => client(page))
   if (sections.has("parser")) await attempt("parser", parser)
+  if (sections.has("listing")) await attempt("listing", listing)
 
   const out = [
     "",

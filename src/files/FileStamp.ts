@@ -79,7 +79,7 @@ const REMOTE_FILE_SYSTEMS = new Set([
 ])
 
 /** Whether the file system holding `path` is one of REMOTE_FILE_SYSTEMS; undefined when it cannot be told (no such path). */
-const isRemote = (path: string): boolean | undefined => {
+export const isRemote = (path: string): boolean | undefined => {
   try {
     return REMOTE_FILE_SYSTEMS.has(NFS.statfsSync(path).type >>> 0)
   } catch {

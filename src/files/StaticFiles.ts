@@ -1,6 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Array as Arr, Context, Data, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { DirectoryReader } from "./DirectoryReader.ts"
 import { FileCache } from "./FileCache.ts"
 import { type FileStamp, FileStamps, fromInfo } from "./FileStamp.ts"
 import { SpanReader } from "./SpanReader.ts"
@@ -177,6 +178,7 @@ export const make = (
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const spans = yield* Effect.serviceOption(SpanReader)
+    const directories = yield* Effect.serviceOption(DirectoryReader)
     const stamps = yield* Effect.serviceOption(FileStamps)
     const clock = yield* Effect.clock
     /** Milliseconds that a step of the wall clock does not move. */
@@ -203,6 +205,8 @@ export const make = (
       Effect.catchTag("BadArgument", "SystemError", (error) => Effect.fail(toFileError(root, error)))
     )
     const rootPrefix = rootPath.endsWith(path.sep) ? rootPath : rootPath + path.sep
+    /** Windows: a "\\" decoded from a URL must not reach the file system, where it would separate names. */
+    const backslashIsSeparator = path.sep === "\\"
     const isInside = (real: string) => real === rootPath || real.startsWith(rootPrefix)
 
     const settle = (candidate: string) => (error: PlatformError): Effect.Effect<Located, FileError> => {
@@ -326,7 +330,7 @@ export const make = (
       })
 
     const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
-      const decoded = decodeUrlPath(rawPath, options)
+      const decoded = decodeUrlPath(rawPath, backslashIsSeparator ? { ...options, backslashIsSeparator } : options)
       // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
       // share one entry instead of each holding a copy and pushing the popular ones out.
       const key = cache === undefined || decoded._tag !== "Path"
@@ -514,26 +518,44 @@ export const make = (
       }))
     }
 
+    /** An entry as lookup would serve it: what it resolves to, if that lies under the root. */
+    const entryOf = (dir: string, name: string) =>
+      Effect.map(locate(path.join(dir, name)), (found): Option.Option<DirectoryEntry> =>
+        // Broken, unreadable or escaping symlinks and special files are left out:
+        // lookup would not serve them either.
+        found._tag === "Found" && (found.info.type === "File" || found.info.type === "Directory")
+          ? Option.some({
+            name,
+            isDirectory: found.info.type === "Directory",
+            size: Number(found.info.size),
+            mtime: Option.getOrElse(found.info.mtime, () => new Date(0))
+          })
+          : Option.none())
+
     const list = (dir: string, options: LookupOptions): Effect.Effect<ReadonlyArray<DirectoryEntry>, FileError> =>
       Effect.gen(function*() {
         if (!isInside(dir)) return yield* new FileError({ path: dir, message: "not under the served root" })
+        const include = (name: string) => options.dotfiles || !name.startsWith(".")
+        if (Option.isSome(directories)) {
+          // dir is a real path under the root: a name in it that is not a symlink lies under
+          // the root as well, and its lstat is all there is to know; only symlinks are resolved
+          const items = yield* directories.value.read(dir, include).pipe(
+            Effect.mapError((error) => toFileError(dir, error))
+          )
+          const entries: Array<DirectoryEntry> = []
+          const links: Array<string> = []
+          for (const item of items) {
+            if (item.kind === "SymbolicLink") links.push(item.name)
+            else if (item.kind === "File" || item.kind === "Directory") {
+              const { mtimeMs, name, size } = item
+              entries.push({ name, isDirectory: item.kind === "Directory", size, mtime: new Date(mtimeMs) })
+            }
+          }
+          const linked = yield* Effect.forEach(links, (name) => entryOf(dir, name), { concurrency: 8 })
+          return entries.concat(Arr.getSomes(linked)).sort(compareEntries)
+        }
         const names = yield* fs.readDirectory(dir).pipe(Effect.mapError((error) => toFileError(dir, error)))
-        const entries = yield* Effect.forEach(
-          names.filter((name) => options.dotfiles || !name.startsWith(".")),
-          (name) =>
-            Effect.map(locate(path.join(dir, name)), (found): Option.Option<DirectoryEntry> =>
-              // Broken, unreadable or escaping symlinks and special files are left out:
-              // lookup would not serve them either.
-              found._tag === "Found" && (found.info.type === "File" || found.info.type === "Directory")
-                ? Option.some({
-                  name,
-                  isDirectory: found.info.type === "Directory",
-                  size: Number(found.info.size),
-                  mtime: Option.getOrElse(found.info.mtime, () => new Date(0))
-                })
-                : Option.none()),
-          { concurrency: 8 }
-        )
+        const entries = yield* Effect.forEach(names.filter(include), (name) => entryOf(dir, name), { concurrency: 8 })
         return Arr.getSomes(entries).sort(compareEntries)
       })
 

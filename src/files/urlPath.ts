@@ -12,9 +12,11 @@
  *   percent-decoded exactly once, as UTF-8 (strict: malformed escapes, invalid
  *   or overlong UTF-8 and NUL are Invalid). A "%252e" therefore becomes the
  *   literal name "%2e", never ".".
- * - A "/" or "\" that appears in a segment after decoding, or a raw "\", is
- *   Refused (404): it must never act as a separator, and no file we serve has
- *   such a name.
+ * - A "/" that appears in a segment after decoding is Refused (404): it must
+ *   never act as a separator, and no file can have such a name. So is a raw
+ *   "\" (clients that write one mean a separator), and, where "\" separates
+ *   paths (Windows: `backslashIsSeparator`), a decoded one. Elsewhere "%5C"
+ *   is an ordinary byte of a name ("back\slash.txt" is one file on POSIX).
  * - Empty segments ("//") and "." are dropped; ".." removes the previous
  *   segment, and a ".." with nothing left to remove (an escape above the root)
  *   is Refused. Dot segments count after decoding too ("%2e%2E").
@@ -95,6 +97,8 @@ const MAX_PATH_LENGTH = 16 * 1024
 
 export interface DecodeOptions {
   readonly dotfiles: boolean
+  /** The file system takes "\" as a separator (Windows): a decoded one is Refused as well as a raw one. */
+  readonly backslashIsSeparator?: boolean
 }
 
 export const decodeUrlPath = (target: string, options: DecodeOptions): UrlPathResult => {
@@ -127,7 +131,9 @@ export const decodeUrlPath = (target: string, options: DecodeOptions): UrlPathRe
     // last segment decides.
     trailingSlash = true
     if (name.length === 0 || name === ".") continue
-    if (raw.includes("\\") || name.includes("\\")) return refused("Backslash")
+    if (raw.includes("\\") || (options.backslashIsSeparator === true && name.includes("\\"))) {
+      return refused("Backslash")
+    }
     if (name.includes("/")) return refused("EncodedSeparator")
     if (name === "..") {
       if (segments.length === 0) return refused("Traversal")

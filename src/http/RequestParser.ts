@@ -35,6 +35,11 @@ export class RequestParser extends MessageParser<RequestHead> {
   /** Bytes of the current partial request line whose method part was checked, and whether that part ended. */
   private methodChecked = 0
   private methodEnded = false
+  /**
+   * The current message's request line once read whole: true when it parsed
+   * (it is rebuilt from its parts on demand), its raw text when it did not.
+   */
+  private lineRead: boolean | string = false
 
   constructor(limits: Partial<RequestLimits> = {}) {
     super({ ...defaultRequestLimits, ...limits })
@@ -42,7 +47,22 @@ export class RequestParser extends MessageParser<RequestHead> {
 
   /** See `MessageParser.run`: parses up to the end of one request. */
   execute(input: Uint8Array): ParseResult<RequestHead> {
+    // a call starting between messages starts a new one: the last one's line is done with
+    if (this.isIdle) this.lineRead = false
     return this.run(input)
+  }
+
+  /**
+   * The request line of the message in progress (or the one that failed),
+   * once it was read up to its line end: as parsed, or, when it was
+   * malformed, its raw bytes as latin1 text (escape them before printing).
+   * undefined before the line ended, so a refusal can say which request it
+   * refused.
+   */
+  get requestLine(): string | undefined {
+    if (this.lineRead === false) return undefined
+    if (this.lineRead !== true) return this.lineRead
+    return `${this.method} ${this.target} HTTP/${this.version.major}.${this.version.minor}`
   }
 
   /** request-line = method SP request-target SP HTTP-version */
@@ -51,6 +71,15 @@ export class RequestParser extends MessageParser<RequestHead> {
     this.methodEnded = false
     // Empty lines before a request line are ignored (RFC 9112 section 2.2).
     if (start === end) return "skip"
+    const refused = this.parseRequestLine(bytes, start, end)
+    // A line refused in its method is not a request (and is refused at its first
+    // bytes when it arrives in pieces): only a line with a method is kept.
+    if (refused === undefined) this.lineRead = true
+    else if (startsWithMethod(bytes, start, end)) this.lineRead = this.text.slice(bytes, start, end)
+    return refused
+  }
+
+  private parseRequestLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | undefined {
     let i = start
     while (i < end && TOKEN[bytes[i]!] === 1) i++
     if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidMethod")
@@ -126,6 +155,13 @@ export class RequestParser extends MessageParser<RequestHead> {
       keepAlive: keepAlive(version, fields.connection)
     }
   }
+}
+
+/** Whether `bytes[start, end)` starts with a method: a token, then SP. */
+const startsWithMethod = (bytes: Uint8Array, start: number, end: number): boolean => {
+  let i = start
+  while (i < end && TOKEN[bytes[i]!] === 1) i++
+  return i > start && i < end && bytes[i] === SP
 }
 
 /** The code for the byte at `i` that ended a start-line element early. */

@@ -10,7 +10,10 @@ export interface AccessEntry {
   readonly connection: string
   /** The connection fiber's id ("#42"): the seed's "thread info". */
   readonly fiber: string
-  /** "GET /index.html HTTP/1.1", or "-" when no request line was read. */
+  /**
+   * "GET /index.html HTTP/1.1"; for a request refused as malformed, the line
+   * as it arrived (bytes as latin1 text); "-" when no whole line was read.
+   */
   readonly requestLine: string
   readonly status: number
   /** Body bytes written. */
@@ -77,20 +80,34 @@ export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
   }
 >() {}
 
-/** host:port, with IPv6 addresses in brackets. */
-const remoteOf = (e: AccessEntry): string =>
-  e.remoteAddress.includes(":") ? `[${e.remoteAddress}]:${e.remotePort}` : `${e.remoteAddress}:${e.remotePort}`
+/**
+ * An IPv4 client of a dual-stack listener (`--host ::`) arrives as an
+ * IPv4-mapped IPv6 address (RFC 4291 section 2.5.5.2, "::ffff:127.0.0.1"):
+ * it is the IPv4 address, and is written as one.
+ */
+const unmapped = (address: string): string =>
+  address.length > 7 && address.slice(0, 7).toLowerCase() === "::ffff:" && address.includes(".", 7)
+    ? address.slice(7)
+    : address
+
+/** host:port of a peer, with IPv6 addresses in brackets and IPv4-mapped ones as IPv4. */
+export const formatPeer = (address: string, port: number): string => {
+  const host = unmapped(address)
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+const remoteOf = (e: AccessEntry): string => formatPeer(e.remoteAddress, e.remotePort)
 
 /**
  * Text that may come from a client, made safe for a line of the text log:
- * controls (C0, DEL, C1: line breaks, terminal escapes) as \xHH, and `"` and
- * `\` escaped so a quoted field ends where it seems to (as nginx does). The
- * parser already refuses such bytes in a request line; this holds whatever
- * reaches the log.
+ * controls (C0, DEL, C1: line breaks, terminal escapes) and the other
+ * non-ASCII bytes of a raw request line (latin1 text) as \xHH, and `"` and
+ * `\` escaped so a quoted field ends where it seems to (as nginx does). A
+ * request line that parsed holds none of these; a refused one may.
  */
 export const escapeText = (text: string): string =>
   text.replace(
-    /[\u0000-\u001f\u007f-\u009f"\\]/g,
+    /[\u0000-\u001f\u007f-\u00ff"\\]/g,
     (c) => c === "\"" || c === "\\" ? "\\" + c : "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")
   )
 
@@ -104,9 +121,13 @@ const indentLines = (text: string): string => text.split("\n").map((line) => "  
 const escapeControls = (text: string): string =>
   text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"))
 
-/** JSON.stringify leaves DEL and C1 controls raw; a terminal may act on them. */
+/**
+ * JSON.stringify leaves DEL and C1 controls raw, and a terminal may act on
+ * them; the rest of latin1 is escaped too, so that each byte a client sent
+ * in a refused request line reads as one \u00XX.
+ */
 const stringify = (value: unknown): string =>
-  JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16))
+  JSON.stringify(value).replace(/[\u007f-\u00ff]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16))
 
 const requestText = (e: AccessEntry): string =>
   `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${

@@ -91,7 +91,13 @@ type ReadOutcome =
   | { readonly _tag: "Closed"; readonly reason: string }
   /** The watchdog fired while waiting: it answers or closes; the loop only waits for the end. */
   | { readonly _tag: "Expired" }
-  | { readonly _tag: "Invalid"; readonly error: HttpParseError; readonly startedAt: number }
+  | {
+    readonly _tag: "Invalid"
+    readonly error: HttpParseError
+    readonly startedAt: number
+    /** The request line, when it was read before the input was refused. */
+    readonly requestLine: string | undefined
+  }
 
 /** What a connection's watchdog guards: a read (idle or mid-request), a write, or the drain after an error. */
 type Wait = "read" | "write" | "linger"
@@ -185,7 +191,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           }
           if (result.error !== undefined) {
             watchdog.disarm()
-            return { _tag: "Invalid", error: result.error, startedAt: startedAt! }
+            return { _tag: "Invalid", error: result.error, startedAt: startedAt!, requestLine: parser.requestLine }
           }
           if (head !== undefined) {
             // the response does not depend on the body: answer once it is gone, or at once when
@@ -333,13 +339,13 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         : Effect.void
 
     /** Answers input that is not HTTP, then closes. */
-    const refuse = (status: number, begun: number) =>
+    const refuse = (status: number, begun: number, requestLine = "-") =>
       Effect.gen(function*() {
         ctx.state.phase = "responding"
         const progress = { bytes: 0 }
         const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress, { status }).pipe(
           Effect.onExit(() =>
-            log.logsRequests ? log.request(accessEntry(begun, "-", status, progress.bytes)) : Effect.void
+            log.logsRequests ? log.request(accessEntry(begun, requestLine, status, progress.bytes)) : Effect.void
           ),
           Effect.either
         )
@@ -354,7 +360,9 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         const outcome = yield* readRequest
         if (outcome._tag === "Closed") return outcome.reason
         if (outcome._tag === "Expired") return yield* afterExpiry()
-        if (outcome._tag === "Invalid") return yield* refuse(outcome.error.status, outcome.startedAt)
+        if (outcome._tag === "Invalid") {
+          return yield* refuse(outcome.error.status, outcome.startedAt, outcome.requestLine)
+        }
 
         const { complete, head } = outcome
         const begun = outcome.startedAt

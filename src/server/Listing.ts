@@ -8,7 +8,12 @@ const ESCAPES: Readonly<Record<string, string>> = {
   "'": "&#39;"
 }
 
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+const SPECIAL = /[&<>"']/
+const SPECIALS = /[&<>"']/g
+
+/** Most names have nothing to escape: those are tested, not rewritten. */
+export const escapeHtml = (text: string): string =>
+  SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ESCAPES[c]!) : text
 
 const formatSize = (bytes: number): string => {
   if (bytes < 1024) return `${bytes} B`
@@ -22,7 +27,17 @@ const formatSize = (bytes: number): string => {
   return `${value.toFixed(1)} ${units[unit]}`
 }
 
-const formatDate = (date: Date): string => date.toISOString().slice(0, 16).replace("T", " ")
+const twoDigits = (n: number): string => (n < 10 ? "0" + n : String(n))
+
+/** "2026-11-26 00:49" (UTC); from the fields rather than toISOString, several times cheaper per row. */
+const formatDate = (date: Date): string =>
+  `${date.getUTCFullYear()}-${twoDigits(date.getUTCMonth() + 1)}-${twoDigits(date.getUTCDate())} ${
+    twoDigits(date.getUTCHours())
+  }:${twoDigits(date.getUTCMinutes())}`
+
+/** What an href needs beyond encodeURIComponent: nothing, for names of letters, digits and "-._~". */
+const PLAIN_NAME = /^[A-Za-z0-9._~-]*$/
+const hrefOf = (name: string): string => (PLAIN_NAME.test(name) ? name : escapeHtml(encodeURIComponent(name)))
 
 const byDirectoryThenName = (a: DirectoryEntry, b: DirectoryEntry): number =>
   a.isDirectory !== b.isDirectory ? (a.isDirectory ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
@@ -32,9 +47,8 @@ export const renderListing = (urlPath: string, entries: ReadonlyArray<DirectoryE
   const title = `Index of ${escapeHtml(urlPath)}`
   const rows = [...entries].sort(byDirectoryThenName).map((entry) => {
     const suffix = entry.isDirectory ? "/" : ""
-    const href = encodeURIComponent(entry.name) + suffix
     const size = entry.isDirectory ? "-" : formatSize(entry.size)
-    return `<tr><td><a href="${escapeHtml(href)}">${escapeHtml(entry.name + suffix)}</a></td>` +
+    return `<tr><td><a href="${hrefOf(entry.name)}${suffix}">${escapeHtml(entry.name)}${suffix}</a></td>` +
       `<td title="${entry.isDirectory ? "" : `${entry.size} bytes`}">${size}</td><td>${
         formatDate(entry.mtime)
       }</td></tr>`

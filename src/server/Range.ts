@@ -6,7 +6,7 @@ export type RangeRequest =
   | { readonly _tag: "None" }
   /** Inclusive byte offsets, already clipped to the file. */
   | { readonly _tag: "Single"; readonly start: number; readonly end: number }
-  /** Valid syntax, but no byte of it lies in the file: 416. */
+  /** Valid syntax, but no byte of it lies in the (non-empty) file: 416. */
   | { readonly _tag: "Unsatisfiable" }
 
 const NONE: RangeRequest = { _tag: "None" }
@@ -14,6 +14,9 @@ const UNSATISFIABLE: RangeRequest = { _tag: "Unsatisfiable" }
 const SPEC = /^(\d*)[ \t]*-[ \t]*(\d*)$/
 
 export const parseRange = (header: string, size: number): RangeRequest => {
+  // No range fits an empty representation; RFC 9110 section 14.1.1 lets the server
+  // ignore it then, and a 200 with the empty body is what nginx and python send.
+  if (size === 0) return NONE
   const eq = header.indexOf("=")
   if (eq === -1 || trimOws(header.slice(0, eq)).toLowerCase() !== "bytes") return NONE
   const specs = header.slice(eq + 1).split(",").map(trimOws).filter((s) => s !== "")
@@ -25,7 +28,7 @@ export const parseRange = (header: string, size: number): RangeRequest => {
   if (first === "") {
     if (last === "") return NONE
     const suffix = Number(last)
-    if (suffix === 0 || size === 0) return UNSATISFIABLE
+    if (suffix === 0) return UNSATISFIABLE
     return { _tag: "Single", start: Math.max(0, size - suffix), end: size - 1 }
   }
   const start = Number(first)

@@ -15,7 +15,7 @@ import { Headers } from "../http/Headers.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { ListenError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
-import { AccessLog, type TraceEvent } from "./AccessLog.ts"
+import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
 import * as Response from "./Response.ts"
 import { makeWatchdogs } from "./Watchdog.ts"
@@ -182,7 +182,10 @@ export const serve = (
       Effect.flatMap(Effect.fiberId, (id) => {
         const fiber = fiberName(id)
         const acquire = log.tracing
-          ? Effect.as(trace("forked", conn.id, fiber, parent, `from ${conn.remoteAddress}:${conn.remotePort}`), conn)
+          ? Effect.as(
+            trace("forked", conn.id, fiber, parent, `from ${formatPeer(conn.remoteAddress, conn.remotePort)}`),
+            conn
+          )
           : Effect.succeed(conn)
         const use = () =>
           Effect.interruptible(serveConnection(conn, {

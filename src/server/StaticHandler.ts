@@ -8,11 +8,13 @@ import {
   type LookupOptions,
   StaticFiles
 } from "../files/StaticFiles.ts"
+import { decodeUrlPath } from "../files/urlPath.ts"
 import { formatHttpDate, parseHttpDate } from "../http/date.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
 import { AccessLog } from "./AccessLog.ts"
 import { renderListing } from "./Listing.ts"
+import { LogThrottle } from "./LogThrottle.ts"
 import { trimOws } from "./ows.ts"
 import { parseRange } from "./Range.ts"
 import * as Response from "./Response.ts"
@@ -23,9 +25,13 @@ export interface StaticOptions {
 }
 
 const KNOWN_METHODS = new Set(["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"])
-const ALLOW_405 = new Headers([["Allow", "GET, HEAD"]])
-const ALLOW_OPTIONS = new Headers([["Allow", "GET, HEAD, OPTIONS"]])
+/** What a 405 and an OPTIONS answer both list (RFC 9110 section 10.2.1). */
+const ALLOW = new Headers([["Allow", "GET, HEAD, OPTIONS"]])
 const RETRY_SOON = new Headers([["Retry-After", "1"]])
+/** An unreadable file is logged once per this period, however often it is asked for. */
+export const DENIED_LOG_PERIOD_MS = 60_000
+/** Files logged as unreadable per period at most; more is said once, then not logged. */
+export const DENIED_LOG_MAX_FILES = 100
 
 /**
  * The path part of a request target, still percent-encoded and without the
@@ -147,13 +153,40 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
     /** When an overload was last logged (epoch ms): once a second is enough to say so. */
     let overloadLoggedAt = -Infinity
 
+    const clock = yield* Effect.clock
+    const deniedLogged = new LogThrottle(DENIED_LOG_PERIOD_MS, DENIED_LOG_MAX_FILES)
+    /**
+     * A file the server's user may not read is the operator's to fix: say
+     * so on stderr, once per file per period (clients may ask in a loop).
+     */
+    const logDenied = (key: string, what: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        switch (deniedLogged.admit(key, Number(clock.unsafeCurrentTimeNanos()) / 1e6)) {
+          case "yes":
+            return log.error(`permission denied, answering 403: ${what}`)
+          case "overflow":
+            return log.error(
+              `permission denied on more than ${DENIED_LOG_MAX_FILES} files within a minute: ` +
+                "answering 403 without logging more of them for now"
+            )
+          case "no":
+            return Effect.void
+        }
+      })
+    /** The file a lookup found unreadable, as its path under the root (decoded, normalized). */
+    const deniedLookup = (rawPath: string) => {
+      const decoded = decodeUrlPath(rawPath, lookupOptions)
+      const urlPath = decoded._tag === "Path" ? "/" + decoded.segments.join("/") : rawPath
+      return Effect.as(logDenied(urlPath, `${urlPath} (under ${files.root})`), Response.errorPage(403))
+    }
+
     /**
      * The answer to a file that could not be looked up or read: 403 when
      * refused, 503 when the process is out of descriptors (logged at most
      * once a second: an overload, not a bug), else 500, logged with its cause.
      */
     const answerFileError = (head: RequestHead) => (error: FileError): Effect.Effect<Response.Response> => {
-      if (error.denied === true) return Effect.succeed(Response.errorPage(403))
+      if (error.denied === true) return Effect.as(logDenied(error.path, error.path), Response.errorPage(403))
       if (error.overloaded === true) {
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const page = Response.errorPage(503, RETRY_SOON)
@@ -227,7 +260,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
             case "NotFound":
               return Effect.succeed(Response.errorPage(404))
             case "Forbidden":
-              return Effect.succeed(Response.errorPage(403))
+              return deniedLookup(rawPath)
           }
         }),
         Effect.catchTags({
@@ -243,8 +276,8 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         return rawPath === undefined ? Effect.succeed(Response.errorPage(400)) : serveGet(head, rawPath)
       }
       if (method === "OPTIONS") {
-        return Effect.succeed({ status: 204, headers: ALLOW_OPTIONS, body: Response.empty })
+        return Effect.succeed({ status: 204, headers: ALLOW, body: Response.empty })
       }
-      return Effect.succeed(KNOWN_METHODS.has(method) ? Response.errorPage(405, ALLOW_405) : Response.errorPage(501))
+      return Effect.succeed(KNOWN_METHODS.has(method) ? Response.errorPage(405, ALLOW) : Response.errorPage(501))
     }
   })

@@ -2,6 +2,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as NFS from "node:fs"
 import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
 import { StaticFiles } from "../../src/files/StaticFiles.ts"
 
@@ -55,5 +56,35 @@ describe("NodeFastPaths", () => {
       expect((yield* files.lookup("/out", options))._tag).toBe("NotFound")
       expect((yield* files.lookup("/missing", options))._tag).toBe("NotFound")
       expect((yield* files.lookup("/a.txt/x", options))._tag).toBe("NotFound")
+    }))
+})
+
+describe("NodeFastPaths: directory reads", () => {
+  it.scoped("lstat of every kept name, on the event loop or in the thread pool alike; unreadable names left out", () =>
+    Effect.gen(function*() {
+      const { root } = yield* tree
+      const path = `${root}/many`
+      NFS.mkdirSync(path)
+      for (let i = 0; i < 1500; i++) NFS.writeFileSync(`${path}/f${i}`, "x".repeat(i % 7))
+      NFS.writeFileSync(`${path}/.dot`, "")
+      NFS.mkdirSync(`${path}/sub`)
+      NFS.symlinkSync("f1", `${path}/link`)
+      NFS.symlinkSync("nowhere", `${path}/broken`)
+      // bytes that are not UTF-8: the name read back is decoded lossily and names nothing
+      NFS.writeFileSync(Buffer.concat([Buffer.from(`${path}/lat`), Buffer.from([0xe9])]), "")
+      const expected = NFS.readdirSync(path).filter((name) => !name.startsWith(".") && !name.startsWith("lat"))
+        .map((name) => {
+          const stats = NFS.lstatSync(`${path}/${name}`)
+          const kind = stats.isFile() ? "File" : stats.isDirectory() ? "Directory" : "SymbolicLink"
+          return { name, kind, size: stats.size, mtimeMs: stats.mtimeMs }
+        })
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+      expect(expected).toHaveLength(1503)
+      for (const where of ["slices", "threadPool"] as const) {
+        const items = yield* NodeFastPaths.readDirectory(path, (name) => !name.startsWith("."), where)
+        expect([...items].sort((a, b) => (a.name < b.name ? -1 : 1)), where).toEqual(expected)
+      }
+      const failed = yield* Effect.flip(NodeFastPaths.readDirectory(`${root}/a.txt`, () => true))
+      expect(failed.reason).toBe("BadResource")
     }))
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { posix } from "node:path"
+import { posix, win32 } from "node:path"
 import { decodeUrlPath, type UrlPathResult } from "../../src/files/urlPath.ts"
 
 const hidden = { dotfiles: false }
@@ -70,16 +70,32 @@ describe("decodeUrlPath", () => {
       ["/a%2fb", "EncodedSeparator"],
       ["/%2f", "EncodedSeparator"],
       ["/%2F%2Fevil.example", "EncodedSeparator"],
-      ["/%5c", "Backslash"],
-      ["/..%5c..%5cwindows", "Backslash"],
+      ["/a%2f%5cb", "EncodedSeparator"],
       ["/\\", "Backslash"],
       ["/..\\..\\x", "Backslash"],
       ["/a\\b", "Backslash"],
-      ["/a%2f%5cb", "Backslash"]
+      ["/a%5c\\b", "Backslash"]
     ])("%s", (input, reason) => {
       // the same with dotfiles allowed: they are refused for their own reason
       expect(decodeUrlPath(input, hidden)).toEqual({ _tag: "Refused", reason })
       expect(decodeUrlPath(input, shown)).toEqual({ _tag: "Refused", reason })
+    })
+  })
+
+  describe("a decoded \"\\\" is a byte of a name on POSIX, refused where it separates (Windows)", () => {
+    it.each<[string, ReadonlyArray<string>]>([
+      ["/back%5Cslash.txt", ["back\\slash.txt"]],
+      ["/%5c", ["\\"]],
+      ["/..%5c..%5cwindows", ["..\\..\\windows"]],
+      ["/a/%5C..", ["a", "\\.."]]
+    ])("%s", (input, segments) => {
+      const result = decodeUrlPath(input, shown)
+      expect(result._tag === "Path" && result.segments).toEqual(segments)
+      expect(result._tag === "Path" && result.encoded).toBe(input)
+      expect(decodeUrlPath(input, { dotfiles: true, backslashIsSeparator: true })).toEqual({
+        _tag: "Refused",
+        reason: "Backslash"
+      })
     })
   })
 
@@ -198,18 +214,22 @@ describe("decodeUrlPath", () => {
         { maxLength: 12 }
       ).map((parts) => "/" + parts.join(""))
       fc.assert(
-        fc.property(pathLike, fc.boolean(), (input, dotfiles) => {
-          const result = decodeUrlPath(input, { dotfiles })
+        fc.property(pathLike, fc.boolean(), fc.boolean(), (input, dotfiles, backslashIsSeparator) => {
+          const result = decodeUrlPath(input, { dotfiles, backslashIsSeparator })
           if (result._tag !== "Path") return
           for (const segment of result.segments) {
             expect(segment).not.toBe("")
             expect(segment).not.toBe(".")
             expect(segment).not.toBe("..")
-            expect(segment).not.toMatch(/[/\\\u0000]/)
+            expect(segment).not.toMatch(backslashIsSeparator ? /[/\\\u0000]/ : /[/\u0000]/)
             if (!dotfiles) expect(segment.startsWith(".")).toBe(false)
           }
           const joined = posix.join(root, ...result.segments)
           expect(joined === root || joined.startsWith(root + "/")).toBe(true)
+          if (backslashIsSeparator) {
+            const onWindows = win32.join("C:\\srv", ...result.segments)
+            expect(onWindows === "C:\\srv" || onWindows.startsWith("C:\\srv\\")).toBe(true)
+          }
           expect(result.encoded.startsWith("//")).toBe(false)
         }),
         { numRuns: 2000 }
@@ -255,9 +275,6 @@ describe("decodeUrlPath", () => {
           }
           if (expected === undefined) {
             expect(result._tag).toBe("Invalid")
-          } else if (expected.includes("\\")) {
-            // checked before "/": a segment holding both is reported as Backslash
-            expect(result).toEqual({ _tag: "Refused", reason: "Backslash" })
           } else if (expected.includes("/")) {
             expect(result).toEqual({ _tag: "Refused", reason: "EncodedSeparator" })
           } else {

@@ -276,6 +276,47 @@ describe("RequestParser rejections", () => {
   })
 })
 
+describe("RequestParser requestLine: what a refusal logs", () => {
+  const lineAfter = (...chunks: ReadonlyArray<string>) => {
+    const parser = new RequestParser()
+    let last: ReturnType<RequestParser["execute"]> | undefined
+    for (const chunk of chunks) {
+      let input = bytes(chunk)
+      do {
+        last = parser.execute(input)
+        input = input.subarray(last.consumed)
+      } while (last.error === undefined && last.consumed > 0 && input.length > 0)
+    }
+    return { line: parser.requestLine, error: last?.error?.code }
+  }
+
+  it("the line as parsed once it ended, for errors in the head after it", () => {
+    expect(lineAfter("GET /a?b=c HTTP/1.1\r\n\r\n")).toEqual({ line: "GET /a?b=c HTTP/1.1", error: "MissingHost" })
+    expect(lineAfter("GET /x HTTP/1.0\r\nHost : t\r\n")).toEqual({
+      line: "GET /x HTTP/1.0",
+      error: "WhitespaceBeforeColon"
+    })
+  })
+
+  it("a malformed line as its raw bytes, once it ended", () => {
+    expect(lineAfter("GET /a b HTTP/1.1\r\n")).toEqual({ line: "GET /a b HTTP/1.1", error: "InvalidTarget" })
+    expect(lineAfter("GET /\xe9\x01 HTTP/1.1\r\n")).toEqual({ line: "GET /\xe9\x01 HTTP/1.1", error: "InvalidTarget" })
+    expect(lineAfter("GET / HTTP/2.0\r\n")).toEqual({ line: "GET / HTTP/2.0", error: "VersionNotSupported" })
+  })
+
+  it("none before the line ended, or when it never did", () => {
+    expect(lineAfter("GET / HT").line).toBeUndefined()
+    expect(lineAfter("\x16\x03\x01\x02\x00\r\n").line).toBeUndefined()
+    expect(lineAfter(`GET /${"a".repeat(9000)} HTTP/1.1\r\n`).line).toBeUndefined()
+    expect(lineAfter("GET / HTTP/1.1\nHost: t\n\n").line).toBeUndefined()
+  })
+
+  it("a pipelined request's own line, not the previous one's", () => {
+    expect(lineAfter(`${GET}\r\n`, "\x16\x03\x01\r\n")).toEqual({ line: undefined, error: "InvalidMethod" })
+    expect(lineAfter(`${GET}\r\nPOST /p HTTP/1.1\r\n\r\n`)).toEqual({ line: "POST /p HTTP/1.1", error: "MissingHost" })
+  })
+})
+
 describe("RequestParser accepts", () => {
   const one = (raw: string, limits: Partial<RequestLimits> = {}) => {
     const outcome = parseBothWays(raw, limits)

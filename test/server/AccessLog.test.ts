@@ -41,6 +41,43 @@ describe("AccessLog", () => {
       })
     }))
 
+  it.effect("an IPv4 client of a dual-stack listener is written as IPv4, not as its mapped IPv6 form", () =>
+    Effect.gen(function*() {
+      const text = AccessLog.memory({ format: "text", quiet: false, trace: false })
+      const json = AccessLog.memory({ format: "json", quiet: false, trace: false })
+      const peers = ["::ffff:127.0.0.1", "::FFFF:10.0.0.2", "::1", "2001:db8::ffff:1", "::ffff:7f00:1", "192.0.2.7"]
+      for (const log of [text, json]) {
+        yield* Effect.provide(
+          Effect.flatMap(
+            AccessLog.AccessLog,
+            (l) => Effect.forEach(peers, (remoteAddress) => l.request({ ...entry, remoteAddress }))
+          ),
+          log.layer
+        )
+      }
+      const expected = ["127.0.0.1:51234", "10.0.0.2:51234", "[::1]:51234", "[2001:db8::ffff:1]:51234"]
+        .concat(["[::ffff:7f00:1]:51234", "192.0.2.7:51234"])
+      expect(text.out.map((l) => l.split(" ")[1])).toEqual(expected)
+      expect(json.out.map((l) => JSON.parse(l).remote)).toEqual(expected)
+    }))
+
+  it.effect("a refused request's raw line: every byte outside printable ASCII as \\xHH (text) or \\u00HH (JSON)", () =>
+    Effect.gen(function*() {
+      const raw = "GET /caf\xc3\xa9 \x01\"\\ HTTP/1.1"
+      const text = AccessLog.memory({ format: "text", quiet: false, trace: false })
+      const json = AccessLog.memory({ format: "json", quiet: false, trace: false })
+      for (const log of [text, json]) {
+        yield* Effect.provide(
+          Effect.flatMap(AccessLog.AccessLog, (l) => l.request({ ...entry, requestLine: raw, status: 400 })),
+          log.layer
+        )
+      }
+      expect(text.out[0]).toContain(` "GET /caf\\xc3\\xa9 \\x01\\"\\\\ HTTP/1.1" 400 `)
+      expect(json.out[0]).toMatch(/^[\x20-\x7e]+$/)
+      expect(json.out[0]).toContain(`"request":"GET /caf\\u00c3\\u00a9 \\u0001\\"\\\\ HTTP/1.1"`)
+      expect(JSON.parse(json.out[0]!).request).toBe(raw)
+    }))
+
   it.effect("--quiet drops access lines but not errors; traces only when asked", () =>
     Effect.gen(function*() {
       const log = AccessLog.memory({ format: "text", quiet: true, trace: false })

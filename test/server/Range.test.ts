@@ -31,8 +31,9 @@ describe("parseRange", () => {
     expect(parseRange(header, size)).toEqual(expected)
   })
 
-  it("an empty file satisfies no range", () => {
-    expect(parseRange("bytes=0-", 0)).toEqual({ _tag: "Unsatisfiable" })
-    expect(parseRange("bytes=-1", 0)).toEqual({ _tag: "Unsatisfiable" })
+  it("a range on an empty file is ignored: the whole (empty) file, as nginx and python answer", () => {
+    for (const header of ["bytes=0-", "bytes=-1", "bytes=0-0", "bytes=5-9", "bytes=-0"]) {
+      expect(parseRange(header, 0), header).toEqual({ _tag: "None" })
+    }
   })
 })

@@ -1,6 +1,6 @@
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Duration, Effect, Layer, Stream, TestClock } from "effect"
 import { chunkSize, FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
 import { formatHttpDate } from "../../src/http/date.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
@@ -210,7 +210,7 @@ describe("StaticHandler", () => {
       for (const method of ["POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT"]) {
         const response = yield* handle(request(method, "/hello.txt"))
         expect(response.status, method).toBe(405)
-        expect(response.headers.get("Allow")).toBe("GET, HEAD")
+        expect(response.headers.get("Allow")).toBe("GET, HEAD, OPTIONS")
       }
       const options = yield* handle(request("OPTIONS", "*"))
       expect(options.status).toBe(204)
@@ -231,14 +231,45 @@ describe("StaticHandler over a failing file system", () => {
       list: () => Effect.succeed([])
     })
 
-  it.effect("EACCES (Forbidden) is 403", () =>
+  it.effect("EACCES (Forbidden) is 403, logged to stderr once per file per minute, whatever the spelling", () =>
     Effect.gen(function*() {
       const log = AccessLog.memory(logOptions)
       const handle = yield* StaticHandler.make(plain).pipe(
         Effect.provide(Layer.merge(failing(() => Effect.succeed({ _tag: "Forbidden" })), log.layer))
       )
-      expect((yield* handle(request("GET", "/x.txt"))).status).toBe(403)
-      expect(log.err).toEqual([])
+      expect((yield* handle(request("GET", "/d/x.txt"))).status).toBe(403)
+      expect(log.err).toEqual(["error: permission denied, answering 403: /d/x.txt (under /srv)"])
+      for (const target of ["/d/x.txt", "//d/./x.txt?q", "/d/%78.txt", "/e/../d/x.txt"]) {
+        expect((yield* handle(request("GET", target))).status).toBe(403)
+      }
+      yield* TestClock.adjust(Duration.seconds(59))
+      expect((yield* handle(request("HEAD", "/d/x.txt"))).status).toBe(403)
+      expect(log.err).toHaveLength(1)
+      // another file is another line
+      yield* handle(request("GET", "/d/y.txt"))
+      expect(log.err).toHaveLength(2)
+      expect(log.err[1]).toContain("/d/y.txt")
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* handle(request("GET", "/d/x.txt"))
+      expect(log.err).toHaveLength(3)
+      expect(log.err[2]).toContain("/d/x.txt")
+    }))
+
+  it.effect("many unreadable names at once (under an unreadable directory): a bounded log, said once", () =>
+    Effect.gen(function*() {
+      const log = AccessLog.memory(logOptions)
+      const handle = yield* StaticHandler.make(plain).pipe(
+        Effect.provide(Layer.merge(failing(() => Effect.succeed({ _tag: "Forbidden" })), log.layer))
+      )
+      const max = StaticHandler.DENIED_LOG_MAX_FILES
+      for (let i = 0; i < max * 3; i++) {
+        expect((yield* handle(request("GET", `/locked/${i}`))).status).toBe(403)
+      }
+      expect(log.err).toHaveLength(max + 1)
+      expect(log.err[max]).toContain(`permission denied on more than ${max} files within a minute`)
+      yield* TestClock.adjust(Duration.millis(StaticHandler.DENIED_LOG_PERIOD_MS))
+      yield* handle(request("GET", `/locked/${max * 3}`))
+      expect(log.err).toHaveLength(max + 2)
     }))
 
   it.effect("a read refused after the lookup found the file (EACCES by access control) is still 403", () =>
@@ -253,7 +284,8 @@ describe("StaticHandler over a failing file system", () => {
       })
       const handle = yield* StaticHandler.make(plain).pipe(Effect.provide(Layer.merge(files, log.layer)))
       expect((yield* handle(request("GET", "/x.txt"))).status).toBe(403)
-      expect(log.err).toEqual([])
+      expect((yield* handle(request("GET", "/x.txt"))).status).toBe(403)
+      expect(log.err).toEqual([`error: permission denied, answering 403: ${entry.path}`])
     }))
 
   it.effect("an unexpected failure is 500, logged once with its cause", () =>
