@@ -36,7 +36,7 @@ describe("field names: only the framing names themselves act", () => {
       const outcome = parseRequest(`${POST}${name}: ${n}\r\n\r\n`)
       expect(outcome.error).toBeUndefined()
       expect(outcome.messages[0]?.head.framing).toEqual({ _tag: "None" })
-    })
+    }, 100)
   })
 
   it("a name as long as Transfer-Encoding is not Transfer-Encoding", () => {
@@ -44,7 +44,7 @@ describe("field names: only the framing names themselves act", () => {
       const outcome = parseRequest(`${POST}${name}: chunked\r\n\r\n`)
       expect(outcome.error).toBeUndefined()
       expect(outcome.messages[0]?.head.framing).toEqual({ _tag: "None" })
-    })
+    }, 100)
   })
 
   it("a name as long as Connection is not Connection: the connection persists", () => {
@@ -53,13 +53,13 @@ describe("field names: only the framing names themselves act", () => {
       expect(outcome.messages[0]?.head.keepAlive).toBe(true)
       const old = parseRequest(`POST / HTTP/1.0\r\n${name}: keep-alive\r\n\r\n`)
       expect(old.messages[0]?.head.keepAlive).toBe(false)
-    })
+    }, 100)
   })
 
   it("a name as long as Host is not Host: HTTP/1.1 without Host is refused", () => {
     property(sameLengthOther("host"), (name) => {
       expect(parseRequest(`GET / HTTP/1.1\r\n${name}: a\r\n\r\n`).error).toBe("MissingHost")
-    })
+    }, 100)
   })
 
   it("the framing names act in any case", () => {
@@ -73,7 +73,8 @@ describe("field names: only the framing names themselves act", () => {
         expect(byCoding.messages[0]?.head.framing).toEqual({ _tag: "Chunked" })
         expect(byCoding.messages[0]?.head.keepAlive).toBe(false)
         expect(parseRequest(`GET / HTTP/1.1\r\n${host}: a\r\n${host}: b\r\n\r\n`).error).toBe("DuplicateHost")
-      }
+      },
+      100
     )
   })
 })
@@ -97,6 +98,13 @@ describe("field lines end in CRLF: a bad byte before LF never passes", () => {
         const expected = b === "\r" ? "BareCR" : b === "\n" ? "BareLF" : "InvalidHeaderValue"
         expect(outcome.error, JSON.stringify(b)).toBe(expected)
       }
+    }
+  })
+
+  it("a line without a colon is no field, however it ends", () => {
+    for (const line of ["X-A", "X-A ", "X-A\t", "X-A 1", "X-A\x00", "X-A=1"]) {
+      expect(parseRequest(`${POST}${line}\r\n\r\n`).error, JSON.stringify(line)).toBe("InvalidHeaderName")
+      expect(parseRequest(`${POST}${line}\r\nY: 1\r\n\r\n`).error, JSON.stringify(line)).toBe("InvalidHeaderName")
     }
   })
 
