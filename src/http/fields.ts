@@ -7,6 +7,7 @@ import type { ParseErrorCode } from "./errors.ts"
  * while parsing so that nobody rescans the list with string compares.
  */
 export class FieldSection {
+  // Stryker disable next-line ArrayDeclaration: equivalent, the parser calls reset() before it reads a section
   entries: Array<[string, string]> = []
   hostCount = 0
   /** The first Host value. */
@@ -33,7 +34,7 @@ const isWhitespace = (b: number): boolean => b === SP || b === HTAB
 /**
  * Parses one field line `bytes[start, end)` (without its CRLF) into `section`
  * (RFC 9112 section 5): `name ":" OWS value OWS`. Returns the rejection code,
- * or undefined when the line was added.
+ * or undefined when the line was added. `bytes[end]` is the line's CR.
  */
 export const parseFieldLine = (
   bytes: Uint8Array,
@@ -47,19 +48,24 @@ export const parseFieldLine = (
   // sits between the start line and the first field: both are rejected.
   if (isWhitespace(first)) return "ObsFold"
   let i = start
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR, no tchar
   while (i < end && TOKEN[bytes[i]!] === 1) i++
   const nameEnd = i
   if (i === end) return "InvalidHeaderName"
   const stop = bytes[i]!
   if (stop !== COLON) {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: equivalent, a leading space returned above; else the scan stays on `stop`
     if (isWhitespace(stop) && i > start) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR
       while (i < end && isWhitespace(bytes[i]!)) i++
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR
       if (i < end && bytes[i] === COLON) return "WhitespaceBeforeColon"
     }
     return stop === CR ? "BareCR" : "InvalidHeaderName"
   }
   if (nameEnd === start) return "InvalidHeaderName"
   i++
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR
   while (i < end && isWhitespace(bytes[i]!)) i++
   const valueStart = i
   for (; i < end; i++) {
@@ -124,9 +130,13 @@ export const parsePlainFieldLine = (
   text: TextWindow
 ): number => {
   let i = start
+  // `end` is the input's end: past it bytes[i] is undefined and every scan stops,
+  // and a line that runs to the end goes to the slow path (-1) either way.
+  // Stryker disable next-line LogicalOperator: equivalent, see above
   while (i < end && TOKEN[bytes[i]!] === 1) i++
   if (i === start || i === end || bytes[i] !== COLON) return -1
   const nameEnd = i++
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, see above
   while (i < end && isWhitespace(bytes[i]!)) i++
   const valueStart = i
   while (i < end && FIELD_VALUE[bytes[i]!] === 1) i++
@@ -155,6 +165,7 @@ const addField = (
       if (equalsLower(bytes, start, "host") && section.hostCount++ === 0) section.host = value
       break
     case 10:
+      // Stryker disable next-line ArrayDeclaration: equivalent, the element it adds holds neither close nor keep-alive
       if (equalsLower(bytes, start, "connection")) (section.connection ??= []).push(value)
       break
     case 14:

@@ -145,6 +145,49 @@ describe("decodeUrlPath", () => {
     })
   })
 
+  describe("an escape is \"%\" and two hex digits, of either case", () => {
+    const visible = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i))
+    const hex = (c: string) => ("0123456789abcdef".includes(c.toLowerCase()) ? parseInt(c, 16) : -1)
+
+    it("any visible character as the second digit: decoded when a hex digit, else invalid", () => {
+      for (const c of visible) {
+        const result = decodeUrlPath(`/a%4${c}b`, hidden)
+        if (hex(c) >= 0) {
+          expect(result, c).toEqual(path([`a${String.fromCharCode(0x40 + hex(c))}b`], false, `/a%4${c}b`))
+        } else expect(result._tag, c).toBe("Invalid")
+      }
+    })
+
+    it("any visible character as the first digit: decoded when a hex digit, else invalid", () => {
+      for (const c of visible) {
+        // the escape %c9 is one byte; below 8 it is ASCII, from 8 on half a UTF-8 sequence
+        const result = decodeUrlPath(`/a%${c}9b`, hidden)
+        const byte = hex(c) * 16 + 9
+        if (hex(c) >= 0 && byte < 0x80) {
+          expect(result, c).toEqual(path([`a${String.fromCharCode(byte)}b`], false, `/a%${c}9b`))
+        } else {
+          expect(result._tag, c).toBe("Invalid")
+        }
+      }
+    })
+
+    it("an escape cut short by the end of its segment, its path or the query is invalid", () => {
+      for (const input of ["/a%", "/a%4", "/a%4/b", "/a%/b", "/%4?x=1", "/a%%41", "/a%4%41"]) {
+        expect(decodeUrlPath(input, hidden)._tag, input).toBe("Invalid")
+      }
+      expect(decodeUrlPath("/a%41", hidden)).toEqual(path(["aA"], false, "/a%41"))
+      expect(decodeUrlPath("/%41%42/%43", hidden)).toEqual(path(["AB", "C"], false, "/%41%42/%43"))
+    })
+
+    it("malformed escapes: %2:, %2X, %z0, %:0, %G0, %g0", () => {
+      for (
+        const escape of ["%2:", "%2X", "%z0", "%:0", "%G0", "%g0", "%/0", "%@0", "%`0", "%2G", "%2g", "%2@", "%2`"]
+      ) {
+        expect(decodeUrlPath(`/a${escape}`, hidden)._tag, escape).toBe("Invalid")
+      }
+    })
+  })
+
   describe("length is bounded", () => {
     it("a path over 16 KiB is refused before it is split or decoded", () => {
       const MB = 1024 * 1024

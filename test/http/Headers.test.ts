@@ -35,6 +35,34 @@ describe("Headers", () => {
     expect(new Headers([["X", "A^B"]]).hasToken("X", "a^b")).toBe(true)
   })
 
+  it("a name matches only a name of the same length: no prefix of either matches", () => {
+    const short = new Headers([["X-Tag", "a"], ["Content-Type", "text/html"]])
+    for (const name of ["X-Tags", "X-Ta", "X-Tag-", "Content-Type2", "Content-Typ", "Content", ""]) {
+      expect(short.get(name), name).toBeUndefined()
+      expect(short.getAll(name), name).toEqual([])
+      expect(short.hasToken(name, "a"), name).toBe(false)
+    }
+  })
+
+  it("set and remove act on the named field alone, keeping the others in order", () => {
+    expect(headers.set("X-Tag", "c").entries).toEqual([
+      ["Content-Type", "text/html"],
+      ["Connection", "Keep-Alive, Upgrade"],
+      ["X-Tag", "c"]
+    ])
+    expect(headers.remove("x-TAG").entries).toEqual([["Content-Type", "text/html"], [
+      "Connection",
+      "Keep-Alive, Upgrade"
+    ]])
+    expect(headers.set("X-New", "1").entries).toEqual([...headers.entries, ["X-New", "1"]])
+    expect(headers.remove("X-Absent").entries).toEqual(headers.entries)
+    expect(Headers.fromRecord({ A: "1", b: "2" }).entries).toEqual([["A", "1"], ["b", "2"]])
+    expect(headers.size).toBe(4)
+    expect(new Headers().size).toBe(0)
+    expect(headers.has("x-tag")).toBe(true)
+    expect(headers.has("x-other")).toBe(false)
+  })
+
   it("set, append and remove return new lists", () => {
     expect(headers.set("x-tag", "c").getAll("X-Tag")).toEqual(["c"])
     expect(headers.append("X-Tag", "c").getAll("x-tag")).toEqual(["a", "b", "c"])

@@ -1,6 +1,8 @@
+import { expect } from "@effect/vitest"
 import * as fc from "fast-check"
 import type { ParseErrorCode } from "../../src/http/errors.ts"
-import type { ParseResult } from "../../src/http/message.ts"
+import type { ParseResult, RequestHead } from "../../src/http/message.ts"
+import { type RequestLimits, RequestParser } from "../../src/http/RequestParser.ts"
 
 export const bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
 export const text = (data: Uint8Array): string => String.fromCharCode(...data)
@@ -59,6 +61,8 @@ export const feed = <Head>(
       } else if (event._tag === "End") {
         messages.push({ head: head!, body, trailers: event.trailers.entries })
         head = undefined
+      } else {
+        throw new Error(`unknown parse event ${JSON.stringify((event as { _tag: unknown })._tag)}`)
       }
     }
   }
@@ -176,3 +180,24 @@ export const trailersOf = (spec: BodySpec): ReadonlyArray<[string, string]> =>
 /** Runs `cases` through `fc.assert` with a fixed budget. */
 export const property = <T>(arbitrary: fc.Arbitrary<T>, predicate: (value: T) => void, numRuns = 300): void =>
   fc.assert(fc.property(arbitrary, predicate), { numRuns })
+
+/** Feeds `chunks` to a new RequestParser (see `feed`). */
+export const parseRequestChunks = (
+  chunks: ReadonlyArray<Uint8Array>,
+  limits: Partial<RequestLimits> = {}
+): Outcome<RequestHead> => {
+  const parser = new RequestParser(limits)
+  return feed(parser, (input) => parser.execute(input), chunks)
+}
+
+/** `raw` whole and one byte at a time: both must agree; the whole's outcome. */
+export const parseRequest = (raw: string, limits: Partial<RequestLimits> = {}): Outcome<RequestHead> => {
+  const data = bytes(raw)
+  const whole = parseRequestChunks([data], limits)
+  const bytewise = parseRequestChunks(Array.from(data, (_, i) => data.subarray(i, i + 1)), limits)
+  expect(bytewise, `${JSON.stringify(raw)} split byte by byte`).toEqual(whole)
+  return whole
+}
+
+/** All 256 byte values as one-character strings. */
+export const allBytes: ReadonlyArray<string> = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b))
