@@ -61,6 +61,8 @@ export const feed = <Head>(
       } else if (event._tag === "End") {
         messages.push({ head: head!, body, trailers: event.trailers.entries })
         head = undefined
+      } else if (event._tag === "Interim") {
+        // an interim (1xx) head is reported and then skipped; the final head follows
       } else {
         throw new Error(`unknown parse event ${JSON.stringify((event as { _tag: unknown })._tag)}`)
       }
