@@ -463,6 +463,9 @@ describe("curl's conventions", () => {
     const server = await rawServer((socket, request) => {
       const accepted = fieldOf(request.head, "accept-encoding") ?? ""
       if (!accepted.includes("gzip")) return socket.write(ok(text))
+      if (request.head.startsWith("HEAD ")) {
+        return socket.write(`HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${gzipped.length}\r\n\r\n`)
+      }
       // chunked, in pieces, so that decoding happens across reads
       socket.write("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
       for (let at = 0; at < gzipped.length; at += 1000) {
@@ -477,6 +480,9 @@ describe("curl's conventions", () => {
     expect(result.code).toBe(0)
     expect(result.stdout.toString()).toBe(text)
     expect(fieldOf(server.requests[0]!.head, "accept-encoding")).toBe("br, gzip, deflate")
+    // HEAD: no body, nothing to decode
+    const head = await run(["--compressed", "-I", server.url])
+    expect(head.code).toBe(0)
     const broken = await rawServer((socket) => socket.write(ok("not gzip at all", "Content-Encoding: gzip\r\n")))
     const failed = await run(["--compressed", "-b", broken.url])
     expect(failed.code).toBe(61)
