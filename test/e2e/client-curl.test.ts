@@ -291,6 +291,16 @@ describe("exit 130 and 143 only for signals", () => {
     expect(ended.code).toBe(130)
     expect(ended.stdout).toMatch(/--- http:\/\/127\.0\.0\.1:\d+\/: \d+ requests, \d+ answered, 0 failed ---\n/)
     expect(ended.stdout).toContain("round trip min/avg/max/stddev")
+
+    const json = start(["--json", "--count", "100", "--interval", "100ms", server.url])
+    const before = server.requests.length
+    await waitFor(() => server.requests.length >= before + 2)
+    json.child.kill("SIGINT")
+    const jsonEnded = await json.exited
+    expect(jsonEnded.code).toBe(130)
+    const summary = JSON.parse(jsonEnded.stdout)
+    expect(summary).toMatchObject({ interrupted: true })
+    expect(summary.rounds.length).toBe(summary.requests)
   })
 })
 
