@@ -85,6 +85,9 @@ export type OnHead<E, R> = (info: HeadInfo) => Effect.Effect<BodySink<E, R>, E, 
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 
+/** Interim (1xx) heads kept per response for showing; more are read and passed over. */
+const MAX_INTERIMS_KEPT = 16
+
 const idempotent = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 
 interface OpenConnection {
@@ -211,7 +214,11 @@ export const makeSession = (options: FetchOptions) =>
               head,
               body,
               upgrade,
-              onInterim: (interim) => Effect.sync(() => void interims.push(interim)),
+              // a flood of 1xx must not grow memory: the first few are kept for showing
+              onInterim: (interim) =>
+                Effect.sync(() => {
+                  if (interims.length < MAX_INTERIMS_KEPT) interims.push(interim)
+                }),
               onHead: (response, sentAt, firstByteAt) => {
                 headArrived = true
                 redirecting = options.followRedirects &&

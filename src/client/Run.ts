@@ -259,12 +259,20 @@ const fetchOnceTry = (
         const decoder = config.compressed ? decoderFor(encodingOf(info.head)) : undefined
         if (decoder === undefined) return sink
         const written = finish
+        // a response without body bytes (HEAD, 204, 304, an empty body) has nothing to decode
+        let encoded = false
         finish = Effect.zipRight(
-          Effect.flatMap(decoder.end, (chunks) => Effect.forEach(chunks, sink, { discard: true })),
+          Effect.suspend(() =>
+            encoded
+              ? Effect.flatMap(decoder.end, (chunks) => Effect.forEach(chunks, sink, { discard: true }))
+              : Effect.void
+          ),
           written
         )
-        return (chunk) =>
-          Effect.flatMap(decoder.push(chunk), (chunks) => Effect.forEach(chunks, sink, { discard: true }))
+        return (chunk) => {
+          encoded = true
+          return Effect.flatMap(decoder.push(chunk), (chunks) => Effect.forEach(chunks, sink, { discard: true }))
+        }
       })
     const fetched = yield* withMaxTime(config, session.fetch(target, onHead)).pipe(
       Effect.tap(() => Effect.suspend(() => finish)),

@@ -262,6 +262,31 @@ describe("client failures (typed errors, exit codes, one line on stderr)", () =>
       expect(result.stderr).toBe("fiberhttp: http://a.test/: no complete response within 0.25 s (--max-time)\n")
     }))
 
+  it.effect("--retry after a --max-time timeout: waits 1 s, then 2 s, and the next try answers", () =>
+    Effect.gen(function*() {
+      let connections = 0
+      const result = yield* runAgainst(
+        {
+          "a.test:80": (peer) =>
+            Effect.gen(function*() {
+              yield* readRequest(peer)
+              if (++connections <= 2) return yield* Effect.never
+              yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+              yield* Effect.never
+            })
+        },
+        ["http://a.test/"],
+        { maxTime: 250, retry: 3, mode: "body" }
+      )
+      expect(result).toMatchObject({ code: 0, stdout: "ok" })
+      // two timeouts of 250 ms, waits of 1 s and 2 s
+      expect(result.elapsed).toBe(3500)
+      expect(result.stderr).toBe(
+        "fiberhttp: http://a.test/: no complete response within 0.25 s (--max-time); retrying in 1 s (3 retries left)\n" +
+          "fiberhttp: http://a.test/: no complete response within 0.25 s (--max-time); retrying in 2 s (2 retries left)\n"
+      )
+    }))
+
   it.effect("TLS: an untrusted certificate fails with 60 (curl's number) unless --insecure", () =>
     Effect.gen(function*() {
       const server = { script: answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), tls: { untrusted: true } }

@@ -291,6 +291,16 @@ describe("exit 130 and 143 only for signals", () => {
     expect(ended.code).toBe(130)
     expect(ended.stdout).toMatch(/--- http:\/\/127\.0\.0\.1:\d+\/: \d+ requests, \d+ answered, 0 failed ---\n/)
     expect(ended.stdout).toContain("round trip min/avg/max/stddev")
+
+    const json = start(["--json", "--count", "100", "--interval", "100ms", server.url])
+    const before = server.requests.length
+    await waitFor(() => server.requests.length >= before + 2)
+    json.child.kill("SIGINT")
+    const jsonEnded = await json.exited
+    expect(jsonEnded.code).toBe(130)
+    const summary = JSON.parse(jsonEnded.stdout)
+    expect(summary).toMatchObject({ interrupted: true })
+    expect(summary.rounds.length).toBe(summary.requests)
   })
 })
 
@@ -463,6 +473,9 @@ describe("curl's conventions", () => {
     const server = await rawServer((socket, request) => {
       const accepted = fieldOf(request.head, "accept-encoding") ?? ""
       if (!accepted.includes("gzip")) return socket.write(ok(text))
+      if (request.head.startsWith("HEAD ")) {
+        return socket.write(`HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${gzipped.length}\r\n\r\n`)
+      }
       // chunked, in pieces, so that decoding happens across reads
       socket.write("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
       for (let at = 0; at < gzipped.length; at += 1000) {
@@ -477,6 +490,9 @@ describe("curl's conventions", () => {
     expect(result.code).toBe(0)
     expect(result.stdout.toString()).toBe(text)
     expect(fieldOf(server.requests[0]!.head, "accept-encoding")).toBe("br, gzip, deflate")
+    // HEAD: no body, nothing to decode
+    const head = await run(["--compressed", "-I", server.url])
+    expect(head.code).toBe(0)
     const broken = await rawServer((socket) => socket.write(ok("not gzip at all", "Content-Encoding: gzip\r\n")))
     const failed = await run(["--compressed", "-b", broken.url])
     expect(failed.code).toBe(61)
