@@ -30,7 +30,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
-import * as StaticFiles from "../../src/files/StaticFiles.ts"
+import * as NodeFileAccess from "../../src/files/NodeFileAccess.ts"
+import * as StaticFiles from "../../src/files/StaticFilesLayer.ts"
 import * as NodeSocketServer from "../../src/net/NodeSocketServer.ts"
 import { SocketServer } from "../../src/net/SocketServer.ts"
 import { AccessLog } from "../../src/server/AccessLog.ts"
@@ -84,7 +85,7 @@ const program = Effect.gen(function*() {
   truncateSync(join(root, "big.bin"), FILE_SIZE) // sparse: no disk space used, still read through the file system
 
   const layers = Layer.mergeAll(StaticFiles.layer(root), countingSocketServer, Layer.succeed(AccessLog, quietLog)).pipe(
-    Layer.provide(NodeContext.layer)
+    Layer.provide(Layer.merge(NodeContext.layer, NodeFileAccess.layer))
   )
   const ready = yield* Deferred.make<number>()
   const server = yield* Effect.gen(function*() {

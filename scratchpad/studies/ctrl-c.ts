@@ -33,7 +33,8 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as StaticFiles from "../../src/files/StaticFiles.ts"
+import * as NodeFileAccess from "../../src/files/NodeFileAccess.ts"
+import * as StaticFiles from "../../src/files/StaticFilesLayer.ts"
 import * as NodeSocketServer from "../../src/net/NodeSocketServer.ts"
 import { AccessLog } from "../../src/server/AccessLog.ts"
 import * as Server from "../../src/server/Server.ts"
@@ -106,7 +107,7 @@ const program = Effect.gen(function*() {
 
   const layers = Layer.mergeAll(StaticFiles.layer(root), NodeSocketServer.layer, Layer.succeed(AccessLog, timelineLog))
     .pipe(
-      Layer.provide(NodeContext.layer)
+      Layer.provide(Layer.merge(NodeContext.layer, NodeFileAccess.layer))
     )
   const ready = yield* Deferred.make<number>()
   const server = yield* Effect.gen(function*() {

@@ -7,7 +7,7 @@ import type { FileEntry, Lookup } from "./StaticFiles.ts"
 export interface Resolution {
   /** The path as joined under the root, symlinks unresolved: what the next request stats. */
   readonly candidate: string
-  /** The stamp of `candidate` when it was resolved (FileStamp.key). */
+  /** The stamp of `candidate` when it was resolved (FileStat.stamp). */
   readonly stamp: string
   /** The answer to hand out again, and its file. */
   readonly lookup: Lookup & { readonly _tag: "File" }

@@ -1,15 +1,14 @@
-import { FileSystem, Path } from "@effect/platform"
-import { NodeFileSystem, NodePath } from "@effect/platform-node"
-import { SystemError } from "@effect/platform/Error"
+import { Path } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, TestClock } from "effect"
+import { Effect, Layer, TestClock } from "effect"
 import * as NFS from "node:fs"
-import * as OS from "node:os"
 import * as NPath from "node:path"
+import { RESOLVE_AGAIN_MS, SETTLE_MS } from "../../src/files/CachedLookup.ts"
 import { FileCache } from "../../src/files/FileCache.ts"
-import * as FileStamp from "../../src/files/FileStamp.ts"
-import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
-import { type FileEntry, type Lookup, RESOLVE_AGAIN_MS, SETTLE_MS, StaticFiles } from "../../src/files/StaticFiles.ts"
+import * as MemoryFileAccess from "../../src/files/MemoryFileAccess.ts"
+import type { FileEntry, Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
+import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
+import { nodeTree, TreeOps } from "./trees.ts"
 
 const hidden = { dotfiles: false }
 const decoder = new TextDecoder()
@@ -78,73 +77,23 @@ describe("FileCache (bookkeeping)", () => {
   })
 })
 
-/**
- * A file system in memory, where files can be rewritten between requests,
- * counting the calls that reach it. "/srv" is the root.
- */
-const memoryFs = () => {
-  const files = new Map<string, { bytes: Uint8Array; mtime: number; ino: number }>()
-  const calls: Array<string> = []
-  let nextIno = 1
-  const put = (path: string, text: string, mtime = 1_000_000) =>
-    void files.set(path, { bytes: new TextEncoder().encode(text), mtime, ino: nextIno++ })
-  const missing = (method: string, path: string) =>
-    Effect.fail(new SystemError({ reason: "NotFound", module: "FileSystem", method, pathOrDescriptor: path }))
-  const isDirectory = (path: string) => path === "/srv" || [...files.keys()].some((name) => name.startsWith(path + "/"))
-  const info = (path: string): FileSystem.File.Info | undefined => {
-    const file = files.get(path)
-    if (file === undefined && !isDirectory(path)) return undefined
-    return {
-      type: file === undefined ? "Directory" : "File",
-      mtime: Option.some(new Date(file?.mtime ?? 0)),
-      atime: Option.none(),
-      birthtime: Option.none(),
-      dev: 1,
-      ino: Option.some(file?.ino ?? 0),
-      mode: 0o644,
-      nlink: Option.some(1),
-      uid: Option.none(),
-      gid: Option.none(),
-      rdev: Option.none(),
-      size: FileSystem.Size(file?.bytes.length ?? 0),
-      blksize: Option.none(),
-      blocks: Option.none()
-    }
-  }
-  const layer = Layer.merge(
-    FileSystem.layerNoop({
-      realPath: (path) => {
-        calls.push(`realPath ${path}`)
-        return info(path) === undefined ? missing("realPath", path) : Effect.succeed(path)
-      },
-      stat: (path) => {
-        calls.push(`stat ${path}`)
-        const found = info(path)
-        return found === undefined ? missing("stat", path) : Effect.succeed(found)
-      },
-      readFile: (path) => {
-        calls.push(`readFile ${path}`)
-        const file = files.get(path)
-        return file === undefined ? missing("readFile", path) : Effect.succeed(file.bytes)
-      }
-    }),
-    Path.layer
-  )
-  return { files, calls, put, layer }
-}
+/** Long before the test's clock starts: such files have settled (SETTLE_MS). */
+const longAgo = -1_000_000
 
-/** Runs `body` against StaticFiles over "/srv" on a file system in memory holding `files` (path: text). */
+/** Runs `body` against StaticFiles over "/srv" on FileAccess in memory holding `files` (path: text). */
 const inMemory = <A, E>(
   files: Record<string, string>,
-  body: (service: StaticFiles["Type"], memory: ReturnType<typeof memoryFs>) => Effect.Effect<A, E>,
+  body: (service: StaticFiles["Type"], memory: MemoryFileAccess.MemoryFiles) => Effect.Effect<A, E>,
   options?: { readonly cacheBytes?: number }
-) => {
-  const memory = memoryFs()
-  for (const [path, text] of Object.entries(files)) memory.put(path, text)
-  return Effect.flatMap(StaticFiles.make("/srv", options), (service) => body(service, memory)).pipe(
-    Effect.provide(memory.layer)
-  )
-}
+) =>
+  Effect.gen(function*() {
+    const memory = yield* MemoryFileAccess.MemoryFileTree
+    memory.makeDirectory("/srv")
+    for (const [path, text] of Object.entries(files)) memory.writeFile(path, text, { mtimeMs: longAgo })
+    const service = yield* StaticFilesLayer.make("/srv", options)
+    memory.calls.length = 0
+    return yield* body(service, memory)
+  }).pipe(Effect.provide(Layer.merge(MemoryFileAccess.layer, Path.layer)))
 
 describe("StaticFiles with its cache (file system in memory)", () => {
   const serve = (service: StaticFiles["Type"], rawPath: string) =>
@@ -161,22 +110,25 @@ describe("StaticFiles with its cache (file system in memory)", () => {
         memory.calls.length = 0
         expect(yield* serve(service, "/a.txt")).toBe("first")
         expect(yield* serve(service, "/a.txt")).toBe("first")
-        expect(memory.calls).toEqual(["stat /srv/a.txt", "stat /srv/a.txt"])
+        expect(memory.calls).toEqual(["stamp /srv/a.txt", "stamp /srv/a.txt"])
       })))
 
   it.effect("a file rewritten, replaced or removed is seen by the very next request", () =>
     inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
       Effect.gen(function*() {
         expect(yield* serve(service, "/a.txt")).toBe("first")
-        memory.put("/srv/a.txt", "second, longer", 1_000_000)
+        memory.writeFile("/srv/a.txt", "second, longer", { mtimeMs: longAgo })
         expect(yield* serve(service, "/a.txt")).toBe("second, longer")
-        // same size, same inode, only the modification time differs
-        memory.files.get("/srv/a.txt")!.bytes = new TextEncoder().encode("SECOND, LONGER")
-        memory.files.get("/srv/a.txt")!.mtime += 1
+        // same size, same inode, same modification time: only the change time differs
+        yield* TestClock.adjust(1)
+        memory.writeFile("/srv/a.txt", "SECOND, LONGER", { mtimeMs: longAgo })
         expect(yield* serve(service, "/a.txt")).toBe("SECOND, LONGER")
-        memory.files.delete("/srv/a.txt")
+        // replaced by a rename: a new inode
+        memory.replace("/srv/a.txt", "THIRD, LONGER!", { mtimeMs: longAgo })
+        expect(yield* serve(service, "/a.txt")).toBe("THIRD, LONGER!")
+        memory.remove("/srv/a.txt")
         expect(yield* serve(service, "/a.txt")).toBe("NotFound")
-        memory.put("/srv/a.txt", "back")
+        memory.writeFile("/srv/a.txt", "back")
         expect(yield* serve(service, "/a.txt")).toBe("back")
       })))
 
@@ -200,9 +152,9 @@ describe("StaticFiles with its cache (file system in memory)", () => {
         expect(yield* serve(service, "/")).toBe("home")
         memory.calls.length = 0
         expect(yield* serve(service, "/")).toBe("home")
-        expect(memory.calls).toEqual(["stat /srv/index.html"])
+        expect(memory.calls).toEqual(["stamp /srv/index.html"])
         expect(yield* serve(service, "/d/")).toBe("htm")
-        memory.put("/srv/d/index.html", "html")
+        memory.writeFile("/srv/d/index.html", "html")
         expect(yield* serve(service, "/d/")).toBe("html")
       })))
 
@@ -212,7 +164,7 @@ describe("StaticFiles with its cache (file system in memory)", () => {
         yield* serve(service, "/a.txt")
         memory.calls.length = 0
         yield* serve(service, "/a.txt")
-        expect(memory.calls).toEqual(["realPath /srv/a.txt", "stat /srv/a.txt", "readFile /srv/a.txt"])
+        expect(memory.calls).toEqual(["realPath /srv/a.txt", "stat /srv/a.txt", "readSpan /srv/a.txt"])
       }), { cacheBytes: 0 }))
 
   it.effect("the spellings of one path share one entry", () =>
@@ -223,27 +175,46 @@ describe("StaticFiles with its cache (file system in memory)", () => {
         for (const spelling of ["//a.txt", "/./a.txt", "/b/../a.txt", "/%61.txt"]) {
           expect(yield* serve(service, spelling)).toBe("first")
         }
-        expect(memory.calls).toEqual(Array(4).fill("stat /srv/a.txt"))
+        expect(memory.calls).toEqual(Array(4).fill("stamp /srv/a.txt"))
       })))
 
-  it.effect(`the bytes of a file changed less than ${SETTLE_MS} ms ago are read again each time`, () => {
-    const memory = memoryFs()
-    memory.put("/srv/a.txt", "fresh", 10_000)
-    return Effect.gen(function*() {
-      yield* TestClock.adjust(10_500)
-      const service = yield* StaticFiles.make("/srv")
-      expect(yield* serve(service, "/a.txt")).toBe("fresh")
-      memory.calls.length = 0
-      expect(yield* serve(service, "/a.txt")).toBe("fresh")
-      expect(memory.calls).toEqual(["stat /srv/a.txt", "readFile /srv/a.txt"])
-      yield* TestClock.adjust(SETTLE_MS)
-      // settled now; the full resolution is due again too (RESOLVE_AGAIN_MS), then the bytes are kept
-      yield* serve(service, "/a.txt")
-      memory.calls.length = 0
-      expect(yield* serve(service, "/a.txt")).toBe("fresh")
-      expect(memory.calls).toEqual(["stat /srv/a.txt"])
-    }).pipe(Effect.provide(memory.layer))
-  })
+  it.effect(`the bytes of a file changed less than ${SETTLE_MS} ms ago are read again each time`, () =>
+    inMemory({}, (service, memory) =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust(10_500)
+        memory.writeFile("/srv/a.txt", "fresh", { mtimeMs: 10_000 })
+        expect(yield* serve(service, "/a.txt")).toBe("fresh")
+        memory.calls.length = 0
+        expect(yield* serve(service, "/a.txt")).toBe("fresh")
+        expect(memory.calls).toEqual(["stamp /srv/a.txt", "readSpan /srv/a.txt"])
+        yield* TestClock.adjust(SETTLE_MS)
+        // settled now; the full resolution is due again too (RESOLVE_AGAIN_MS), then the bytes are kept
+        yield* serve(service, "/a.txt")
+        memory.calls.length = 0
+        expect(yield* serve(service, "/a.txt")).toBe("fresh")
+        expect(memory.calls).toEqual(["stamp /srv/a.txt"])
+      })))
+
+  it.effect("a file changed between its resolution and its first stamp is not remembered", () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        memory.beforeNext("stamp", "/srv/a.txt", () => memory.replace("/srv/a.txt", "second", { mtimeMs: longAgo }))
+        expect(yield* serve(service, "/a.txt")).toBe("secon")
+        memory.calls.length = 0
+        expect(yield* serve(service, "/a.txt")).toBe("second")
+        expect(memory.calls).toContain("realPath /srv/a.txt")
+      })))
+
+  it.effect("a cached file whose stamp fails is resolved in full, and its failure answered", () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        memory.fail("stamp", "/srv/a.txt", "EIO", 1)
+        expect(yield* serve(service, "/a.txt")).toBe("first")
+        memory.fail("stat", "/srv/a.txt", "EACCES", 1)
+        memory.fail("stamp", "/srv/a.txt", "EIO", 1)
+        expect(yield* serve(service, "/a.txt")).toBe("Forbidden")
+      })))
 
   it.effect("ranges of a cached file come from memory", () =>
     inMemory({ "/srv/a.txt": "0123456789" }, (service, memory) =>
@@ -253,30 +224,20 @@ describe("StaticFiles with its cache (file system in memory)", () => {
         memory.calls.length = 0
         const again = fileOf(yield* service.lookup("/a.txt", hidden))
         expect(decoder.decode(yield* service.read(again, { start: 7, end: 9 }))).toBe("789")
-        expect(memory.calls).toEqual(["stat /srv/a.txt"])
+        expect(memory.calls).toEqual(["stamp /srv/a.txt"])
       })))
 })
 
-describe("StaticFiles with its cache (real directory, native layer)", () => {
-  const Native = Layer.merge(NodeFastPaths.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
-
-  const tree = Effect.acquireRelease(
-    Effect.sync(() => {
-      const base = NFS.mkdtempSync(NPath.join(OS.tmpdir(), "fiberhttp-cache-"))
-      NFS.mkdirSync(NPath.join(base, "root"))
-      NFS.mkdirSync(NPath.join(base, "outside"))
-      NFS.writeFileSync(NPath.join(base, "outside", "secret.txt"), "outside!")
-      return base
-    }),
-    (base) => Effect.sync(() => NFS.rmSync(base, { recursive: true, force: true }))
-  )
-
+describe("StaticFiles with its cache (real directory, node:fs)", () => {
   it.scoped("rewrites of the same size, renames over and symlink changes are served at once", () =>
     Effect.gen(function*() {
-      const base = yield* tree
+      const base = (yield* TreeOps).base
       const root = NPath.join(base, "root")
+      NFS.mkdirSync(root)
+      NFS.mkdirSync(NPath.join(base, "outside"))
+      NFS.writeFileSync(NPath.join(base, "outside", "secret.txt"), "outside!")
       const at = (name: string) => NPath.join(root, name)
-      const service = yield* StaticFiles.make(root)
+      const service = yield* StaticFilesLayer.make(root)
       const serve = (rawPath: string) =>
         Effect.gen(function*() {
           const found = yield* service.lookup(rawPath, hidden)
@@ -306,42 +267,5 @@ describe("StaticFiles with its cache (real directory, native layer)", () => {
       // removed
       NFS.unlinkSync(at("a.txt"))
       expect(yield* serve("/a.txt")).toBe("NotFound")
-    }).pipe(Effect.provide(Native)))
-})
-
-describe("FileStamp (node:fs)", () => {
-  it.effect("stamps synchronously until three stats in a row are slow, then in the thread pool", () =>
-    Effect.gen(function*() {
-      // each stat appears to take `cost` ms
-      let clock = 0
-      let cost = 0
-      const stamps = FileStamp.make(() => (clock += cost / 2))
-      const path = import.meta.filename
-      const stamp = yield* stamps.stamp(path)
-      expect(stamp.isFile).toBe(true)
-      expect(stamp.size).toBe(NFS.statSync(path).size)
-      cost = 50
-      yield* stamps.stamp(path)
-      yield* stamps.stamp(path)
-      cost = 0
-      yield* stamps.stamp(path)
-      expect(stamps.synchronous()).toBe(true)
-      cost = 50
-      for (let i = 0; i < FileStamp.SLOW_STATS_TO_SWITCH; i++) yield* stamps.stamp(path)
-      expect(stamps.synchronous()).toBe(false)
-      // the thread pool gives the same stamp
-      expect((yield* stamps.stamp(path)).key).toBe(stamp.key)
-      const gone = yield* Effect.flip(stamps.stamp(path + ".missing"))
-      expect(gone.reason).toBe("NotFound")
-    }))
-
-  it.effect("files on a local file system are stamped synchronously (the check waits for a path that exists)", () =>
-    Effect.gen(function*() {
-      const stamps = FileStamp.make()
-      yield* Effect.flip(stamps.stamp("/no/such/directory/file"))
-      expect(stamps.synchronous()).toBe(true)
-      yield* stamps.stamp(import.meta.filename)
-      const remote = [0x6969, 0x65735546].includes(NFS.statfsSync(import.meta.filename).type >>> 0)
-      expect(stamps.synchronous()).toBe(!remote)
-    }))
+    }).pipe(Effect.provide(nodeTree)))
 })

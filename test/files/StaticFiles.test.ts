@@ -1,26 +1,22 @@
-import { FileSystem, Path } from "@effect/platform"
-import { NodeFileSystem, NodePath } from "@effect/platform-node"
-import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
+import { Path } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
-import { execFileSync } from "node:child_process"
+import { Cause, Chunk, Effect, Exit, Fiber, Layer, Stream, TestClock } from "effect"
 import * as NFS from "node:fs"
-import * as NodeFastPaths from "../../src/files/NodeFastPaths.ts"
-import { chunkSize, type FileEntry, type Lookup, StaticFiles, streamChunkSize } from "../../src/files/StaticFiles.ts"
+import type { FileAccess } from "../../src/files/FileAccess.ts"
+import * as MemoryFileAccess from "../../src/files/MemoryFileAccess.ts"
+import { MemoryFileTree } from "../../src/files/MemoryFileAccess.ts"
+import { chunkSize, type FileEntry, type Lookup, streamChunkSize } from "../../src/files/StaticFiles.ts"
+import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
+import { memoryTree, nodeTree, TreeOps, trees } from "./trees.ts"
 
-const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
-/** What the server runs on: realPath by realpath(3), and reads through SpanReader. */
-const Native = Layer.merge(NodeFastPaths.layer.pipe(Layer.provide(NodeFileSystem.layer)), NodePath.layer)
-const fileSystems = [["platform FileSystem", NodeFs], ["native layer", Native]] as const
 const hidden = { dotfiles: false }
 const shown = { dotfiles: true }
-const runsAsRoot = process.getuid?.() === 0
 
 const bigSize = 600 * 1024 + 7
 const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 31 + (i >> 8)) & 0xff)
 
 /**
- * A temporary tree, removed when the test's scope closes:
+ * The tree every shared case runs on, built the same way over either layer:
  *
  *   base/root/          the served root
  *   base/outside/       a sibling that must never be reachable
@@ -28,9 +24,9 @@ const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 31 + (i >
  */
 const fixtureWith = (options?: { readonly cacheBytes?: number }) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
+    const tree = yield* TreeOps
     const path = yield* Path.Path
-    const base = yield* fs.makeTempDirectoryScoped({ prefix: "fiberhttp-files-" })
+    const base = tree.base
     const root = path.join(base, "root")
     const outside = path.join(base, "outside")
     const at = (...names: Array<string>) => path.join(root, ...names)
@@ -50,7 +46,7 @@ const fixtureWith = (options?: { readonly cacheBytes?: number }) =>
         at("dir-index-only", "index.html")
       ]
     ) {
-      yield* fs.makeDirectory(dir)
+      tree.makeDirectory(dir)
     }
     const files: Array<[string, string]> = [
       [at("index.html"), "<h1>home</h1>"],
@@ -68,18 +64,18 @@ const fixtureWith = (options?: { readonly cacheBytes?: number }) =>
       [at("locked.txt"), "no one may read this"],
       [path.join(outside, "secret.txt"), "outside the root"]
     ]
-    for (const [file, text] of files) yield* fs.writeFileString(file, text)
-    yield* fs.writeFile(at("big.bin"), bigContent)
-    yield* fs.chmod(at("locked.txt"), 0o000)
-    yield* fs.symlink("hello.txt", at("link-in.txt"))
-    yield* fs.symlink("../outside/secret.txt", at("link-out.txt"))
-    yield* fs.symlink(outside, at("link-out-dir"))
-    yield* fs.symlink("../../outside/secret.txt", at("escaping-index", "index.html"))
-    yield* fs.symlink("no-such-file", at("broken"))
-    yield* fs.symlink(root, path.join(base, "root-link"))
-    execFileSync("mkfifo", [at("fifo")])
-    const service = yield* StaticFiles.make(root, options)
-    return { service, base, outside, realRoot: service.root, path }
+    for (const [file, text] of files) tree.writeFile(file, text)
+    tree.writeFile(at("big.bin"), bigContent)
+    tree.chmod(at("locked.txt"), 0o000)
+    tree.symlink("hello.txt", at("link-in.txt"))
+    tree.symlink("../outside/secret.txt", at("link-out.txt"))
+    tree.symlink(outside, at("link-out-dir"))
+    tree.symlink("../../outside/secret.txt", at("escaping-index", "index.html"))
+    tree.symlink("no-such-file", at("broken"))
+    tree.symlink(root, path.join(base, "root-link"))
+    tree.makeSpecial(at("fifo"))
+    const service = yield* StaticFilesLayer.make(root, options)
+    return { service, base, outside, realRoot: service.root, path, tree }
   })
 const fixture = fixtureWith()
 
@@ -104,7 +100,7 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 /** Byte equality without vitest's element-by-element deep compare (slow on 200 KiB). */
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
 
-describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) => {
+describe.each(trees)("StaticFiles over FileAccess %s", (_, Files) => {
   it.scoped("serves a file with its size, mtime and inode", () =>
     Effect.gen(function*() {
       const { realRoot, service } = yield* fixture
@@ -115,20 +111,20 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       expect(file.mtime.getTime()).toBeGreaterThan(0)
       expect(file.ino).toBeGreaterThan(0)
       expect(text((yield* collect(service.stream(file))).bytes)).toBe("hello world")
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("index.html is preferred over index.htm, at the root and below", () =>
     Effect.gen(function*() {
       const { realRoot, service } = yield* fixture
       expect(fileOf(yield* service.lookup("/", hidden)).path).toBe(`${realRoot}/index.html`)
       expect(fileOf(yield* service.lookup("/both/", hidden)).path).toBe(`${realRoot}/both/index.html`)
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("index.htm is used when alone", () =>
     Effect.gen(function*() {
       const { realRoot, service } = yield* fixture
       expect(fileOf(yield* service.lookup("/htmonly/", hidden)).path).toBe(`${realRoot}/htmonly/index.htm`)
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("a directory without its trailing slash redirects, keeping the path's encoding", () =>
     Effect.gen(function*() {
@@ -141,13 +137,13 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       // never a protocol-relative "//host/" location
       expect(yield* service.lookup("//empty", hidden)).toEqual({ _tag: "Redirect", location: "/empty/" })
       expect(fileOf(yield* service.lookup("/%C3%A9t%C3%A9/", hidden)).size).toBe(7)
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("a directory without an index is a Directory (listing is the server's choice)", () =>
     Effect.gen(function*() {
       const { realRoot, service } = yield* fixture
       expect(yield* service.lookup("/empty/", hidden)).toEqual({ _tag: "Directory", path: `${realRoot}/empty` })
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("missing names are NotFound, including a file used as a directory", () =>
     Effect.gen(function*() {
@@ -155,7 +151,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       for (const target of ["/nope", "/nope/", "/both/nope.html", "/hello.txt/", "/hello.txt/x", "/broken", "/fifo"]) {
         expect([target, yield* service.lookup(target, hidden)]).toEqual([target, { _tag: "NotFound" }])
       }
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("dotfiles are hidden unless asked for", () =>
     Effect.gen(function*() {
@@ -168,7 +164,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       )
       expect(fileOf(yield* service.lookup("/.hidden-dir/a.txt", shown)).size).toBe(18)
       expect((yield* service.lookup("/.hidden-dir/", shown))._tag).toBe("Directory")
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("traversal never leaves the root, whatever the encoding", () =>
     Effect.gen(function*() {
@@ -186,7 +182,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
       ) {
         expect([target, yield* service.lookup(target, shown)]).toEqual([target, { _tag: "NotFound" }])
       }
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("very long paths and names are NotFound, never a failure", () =>
     Effect.gen(function*() {
@@ -203,7 +199,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
       }
       expect(fileOf(yield* service.lookup("/" + "a/../".repeat(3000) + "hello.txt", hidden)).size).toBe(11)
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("an index name that is a directory is no index", () =>
     Effect.gen(function*() {
@@ -213,7 +209,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         _tag: "Directory",
         path: `${realRoot}/dir-index-only`
       })
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("undecodable paths fail with InvalidPath", () =>
     Effect.gen(function*() {
@@ -222,7 +218,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         const error = yield* Effect.flip(service.lookup(target, hidden))
         expect([target, error._tag]).toEqual([target, "InvalidPath"])
       }
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("symlinks: inside the root they serve their target, outside they do not exist", () =>
     Effect.gen(function*() {
@@ -236,33 +232,31 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         _tag: "Directory",
         path: `${realRoot}/escaping-index`
       })
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("a root given through a symlink is resolved once; paths handed out are real", () =>
     Effect.gen(function*() {
       const { base, path, realRoot } = yield* fixture
-      const viaLink = yield* StaticFiles.make(path.join(base, "root-link"))
+      const viaLink = yield* StaticFilesLayer.make(path.join(base, "root-link"))
       expect(viaLink.root).toBe(realRoot)
       expect(fileOf(yield* viaLink.lookup("/hello.txt", hidden)).path).toBe(`${realRoot}/hello.txt`)
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
   it.scoped("a root that is missing or not a directory fails with FileError", () =>
     Effect.gen(function*() {
       const { base, path } = yield* fixture
-      const missing = yield* Effect.flip(StaticFiles.make(path.join(base, "nope")))
+      const missing = yield* Effect.flip(StaticFilesLayer.make(path.join(base, "nope")))
       expect(missing._tag).toBe("FileError")
-      const notDir = yield* Effect.flip(StaticFiles.make(path.join(base, "outside", "secret.txt")))
+      const notDir = yield* Effect.flip(StaticFilesLayer.make(path.join(base, "outside", "secret.txt")))
       expect(notDir).toMatchObject({ _tag: "FileError", message: "root is not a directory" })
-    }).pipe(Effect.provide(NodeFs)))
+    }).pipe(Effect.provide(Files)))
 
-  it.scoped(`an unreadable file (mode 000) is ${runsAsRoot ? "readable by root, so a File" : "Forbidden"}`, () =>
+  it.scoped("an unreadable file (mode 000) is Forbidden (root reads it: a File)", () =>
     Effect.gen(function*() {
-      const { service } = yield* fixture
-      // root bypasses permission bits; the Forbidden mapping itself is tested
-      // deterministically with a fake file system below.
+      const { service, tree } = yield* fixture
       const lookup = yield* service.lookup("/locked.txt", hidden)
-      expect(lookup._tag).toBe(runsAsRoot ? "File" : "Forbidden")
-    }).pipe(Effect.provide(NodeFs)))
+      expect(lookup._tag).toBe(tree.modesApply ? "Forbidden" : "File")
+    }).pipe(Effect.provide(Files)))
 
   describe("stream", () => {
     it.scoped("a whole file arrives in chunks of at most chunkSize (256 KiB)", () =>
@@ -274,7 +268,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         expect(sameBytes(bytes, bigContent)).toBe(true)
         expect(chunkSize).toBe(256 * 1024)
         expect(chunkSizes).toEqual([chunkSize, chunkSize, bigSize - 2 * chunkSize])
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("a range gives exactly the requested bytes", () =>
       Effect.gen(function*() {
@@ -298,7 +292,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
           expect(sameBytes(bytes, bigContent.subarray(start, end + 1))).toBe(true)
           expect(chunkSizes.every((size) => size <= chunkSize)).toBe(true)
         }
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("an empty file is an empty stream", () =>
       Effect.gen(function*() {
@@ -306,17 +300,16 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         const file = fileOf(yield* service.lookup("/empty.txt", hidden))
         expect(file.size).toBe(0)
         expect((yield* collect(service.stream(file))).bytes.length).toBe(0)
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("a file that shrank after lookup fails the stream instead of ending short", () =>
       Effect.gen(function*() {
-        const { service } = yield* fixture
-        const fs = yield* FileSystem.FileSystem
+        const { service, tree } = yield* fixture
         const file = fileOf(yield* service.lookup("/big.bin", hidden))
-        yield* fs.truncate(file.path, 1000)
+        tree.truncate(file.path, 1000)
         const error = yield* Effect.flip(collect(service.stream(file)))
         expect(error).toMatchObject({ _tag: "FileError", message: `file ended after 1000 of ${bigSize} bytes` })
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("read gives the same bytes as stream, for the whole file and for ranges", () =>
       Effect.gen(function*() {
@@ -334,7 +327,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
           expect(sameBytes(read, bigContent.subarray(start, end + 1))).toBe(true)
           expect(sameBytes(read, (yield* collect(service.stream(big, { start, end }))).bytes)).toBe(true)
         }
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("reuseBuffer: every chunk read into one of two buffers, each valid until the next pull; same bytes", () =>
       Effect.gen(function*() {
@@ -358,46 +351,27 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
           expect(copies.length).toBe(Math.ceil((end - start + 1) / streamChunkSize))
           expect(buffers.size).toBeLessThanOrEqual(2)
         }
-      }).pipe(Effect.provide(NodeFs)))
-
-    it.scoped("reuseBuffer: a stream ended early leaves no read in flight and closes the file", () =>
-      Effect.gen(function*() {
-        const { service } = yield* fixture
-        const big = fileOf(yield* service.lookup("/big.bin", hidden))
-        const first = yield* Stream.runCollect(Stream.take(service.stream(big, undefined, { reuseBuffer: true }), 1))
-        expect(Chunk.unsafeHead(first).length).toBe(streamChunkSize)
-        // the descriptor was closed: the process holds no descriptor for the file
-        const open = NFS.readdirSync("/proc/self/fd").filter((fd) => {
-          try {
-            return NFS.readlinkSync(`/proc/self/fd/${fd}`) === big.path
-          } catch {
-            return false
-          }
-        })
-        expect(open).toEqual([])
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("read fails when the file shrank after lookup, and cuts one that grew to the length looked up", () =>
       Effect.gen(function*() {
         // without the cache: with it, the second read of the same entry would give what the first kept
-        const { service } = yield* fixtureWith({ cacheBytes: 0 })
-        const fs = yield* FileSystem.FileSystem
+        const { service, tree } = yield* fixtureWith({ cacheBytes: 0 })
         const file = fileOf(yield* service.lookup("/hello.txt", hidden))
-        yield* fs.writeFileString(file.path, "hello world, and more")
+        tree.writeFile(file.path, "hello world, and more")
         expect(text(yield* service.read(file))).toBe("hello world")
-        yield* fs.writeFileString(file.path, "hello")
+        tree.writeFile(file.path, "hello")
         const error = yield* Effect.flip(service.read(file))
         expect(error).toMatchObject({ _tag: "FileError", message: "file ended after 5 of 11 bytes" })
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("a file removed after lookup fails with FileError", () =>
       Effect.gen(function*() {
-        const { service } = yield* fixture
-        const fs = yield* FileSystem.FileSystem
+        const { service, tree } = yield* fixture
         const file = fileOf(yield* service.lookup("/hello.txt", hidden))
-        yield* fs.remove(file.path)
+        tree.remove(file.path)
         expect((yield* Effect.flip(collect(service.stream(file))))._tag).toBe("FileError")
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("a range that does not fit the file is a defect (the caller answers 416 first)", () =>
       Effect.gen(function*() {
@@ -409,7 +383,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
           const exit = yield* Effect.exit(Stream.runDrain(service.stream(file, range)))
           expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
         }
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
   })
 
   describe("list", () => {
@@ -437,7 +411,7 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         const hello = entries.find((entry) => entry.name === "hello.txt")
         expect(hello?.size).toBe(11)
         expect(hello?.mtime.getTime()).toBeGreaterThan(0)
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("dotfiles listed when asked for", () =>
       Effect.gen(function*() {
@@ -446,182 +420,229 @@ describe.each(fileSystems)("StaticFiles on a real directory (%s)", (_, NodeFs) =
         expect(names.slice(0, 2)).toEqual([".hidden-dir", "both"])
         expect(names).toContain(".secret")
         expect(names.indexOf(".secret")).toBe(names.indexOf("<b>&.txt") - 1)
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
 
     it.scoped("a directory outside the root is refused", () =>
       Effect.gen(function*() {
         const { outside, service } = yield* fixture
         expect((yield* Effect.flip(service.list(outside, shown)))._tag).toBe("FileError")
-      }).pipe(Effect.provide(NodeFs)))
+      }).pipe(Effect.provide(Files)))
   })
 })
 
-describe("StaticFiles error mapping (fake file system)", () => {
-  /** Mode 640 by default: not readable by all, so lookup asks access(2). */
-  const info = (type: FileSystem.File.Type, size = 3, mode = 0o640): FileSystem.File.Info => ({
-    type,
-    mtime: Option.some(new Date(1_000_000)),
-    atime: Option.none(),
-    birthtime: Option.none(),
-    dev: 1,
-    ino: Option.none(),
-    mode,
-    nlink: Option.none(),
-    uid: Option.none(),
-    gid: Option.none(),
-    rdev: Option.none(),
-    size: FileSystem.Size(size),
-    blksize: Option.none(),
-    blocks: Option.none()
-  })
+/** Lookups and reads over a tree in memory rooted at /srv, with failures and timing under the test's control. */
+const memory = <A, E>(
+  body: (files: MemoryFileAccess.MemoryFiles) => Effect.Effect<A, E, MemoryFileTree | FileAccess | Path.Path>
+) =>
+  Effect.flatMap(MemoryFileTree, (files) => {
+    files.makeDirectory("/srv")
+    files.writeFile("/srv/a.txt", "abc", { mode: 0o640 })
+    files.writeFile("/srv/open.txt", "abc", { mode: 0o444 })
+    files.writeFile("/srv/big.bin", bigContent, { mode: 0o444 })
+    files.writeFile("/srv/index.html", "home")
+    return body(files)
+  }).pipe(Effect.provide(Layer.merge(MemoryFileAccess.layer, Path.layer)))
 
-  const failure = (method: string, reason: SystemErrorReason, code?: string) => (path: string) =>
-    Effect.fail(
-      new SystemError({
-        reason,
-        module: "FileSystem",
-        method,
-        pathOrDescriptor: path,
-        ...(code === undefined ? {} : { cause: Object.assign(new Error(code), { code }) })
+const lookupIn = (target: string) =>
+  Effect.flatMap(StaticFilesLayer.make("/srv"), (service) => service.lookup(target, hidden))
+
+describe("StaticFiles failure mapping (FileAccess in memory)", () => {
+  it.effect("a file that exists but may not be read is Forbidden (EACCES and EPERM)", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        files.fail("checkReadable", "/srv/a.txt", "EACCES", 1)
+        expect(yield* lookupIn("/a.txt")).toEqual({ _tag: "Forbidden" })
+        files.fail("checkReadable", "/srv/a.txt", "EPERM", 1)
+        expect(yield* lookupIn("/a.txt")).toEqual({ _tag: "Forbidden" })
+        expect((yield* lookupIn("/a.txt"))._tag).toBe("File")
       })
-    )
+    ))
 
-  /** "/srv" is the root directory; everything else a 3-byte file unless overridden. */
-  const fake = (overrides: Partial<FileSystem.FileSystem>) =>
-    Layer.merge(
-      FileSystem.layerNoop({
-        realPath: (path) => Effect.succeed(path),
-        stat: (path) => Effect.succeed(info(path === "/srv" ? "Directory" : "File")),
-        access: () => Effect.void,
-        ...overrides
-      }),
-      Path.layer
-    )
-
-  const lookup = (target: string) =>
-    Effect.flatMap(StaticFiles.make("/srv"), (service) => service.lookup(target, hidden))
-
-  it.effect("a file that exists but cannot be opened for reading is Forbidden", () =>
-    Effect.gen(function*() {
-      expect(yield* lookup("/a.txt")).toEqual({ _tag: "Forbidden" })
-    }).pipe(Effect.provide(fake({ access: failure("access", "PermissionDenied", "EACCES") }))))
-
-  it.effect("a file readable by owner, group and others is served without asking access(2)", () => {
-    let asked = 0
-    return Effect.gen(function*() {
-      expect((yield* lookup("/a.txt"))._tag).toBe("File")
-      expect(asked).toBe(0)
-    }).pipe(Effect.provide(fake({
-      stat: (path) => Effect.succeed(path === "/srv" ? info("Directory") : info("File", 3, 0o444)),
-      access: (path) => Effect.suspend(() => (asked++, failure("access", "PermissionDenied", "EACCES")(path)))
-    })))
-  })
-
-  it.effect("EPERM (which the platform reports as Unknown) is Forbidden too", () =>
-    Effect.gen(function*() {
-      expect(yield* lookup("/a.txt")).toEqual({ _tag: "Forbidden" })
-    }).pipe(Effect.provide(fake({ access: failure("access", "Unknown", "EPERM") }))))
+  it.effect("a file readable by owner, group and others is served without asking access(2)", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        files.fail("checkReadable", "/srv/open.txt", "EACCES")
+        expect((yield* lookupIn("/open.txt"))._tag).toBe("File")
+        expect(files.calls.filter((call) => call.startsWith("checkReadable"))).toEqual([])
+      })
+    ))
 
   it.effect("a path under an unsearchable directory is Forbidden", () =>
-    Effect.gen(function*() {
-      expect(yield* lookup("/private/a.txt")).toEqual({ _tag: "Forbidden" })
-    }).pipe(Effect.provide(fake({
-      realPath: (path) => path === "/srv" ? Effect.succeed(path) : failure("realPath", "PermissionDenied")(path)
-    }))))
+    memory((files) =>
+      Effect.gen(function*() {
+        files.writeFile("/srv/private/a.txt", "a")
+        files.chmod("/srv/private", 0o600)
+        expect(yield* lookupIn("/private/a.txt")).toEqual({ _tag: "Forbidden" })
+      })
+    ))
 
   it.effect("an unreadable index is Forbidden, not skipped", () =>
-    Effect.gen(function*() {
-      expect(yield* lookup("/")).toEqual({ _tag: "Forbidden" })
-    }).pipe(Effect.provide(fake({
-      access: (path) => path === "/srv/index.html" ? failure("access", "PermissionDenied")(path) : Effect.void
-    }))))
-
-  it.effect("ENOTDIR and ELOOP (reported as BadResource) are NotFound", () =>
-    Effect.gen(function*() {
-      expect(yield* lookup("/a.txt/b")).toEqual({ _tag: "NotFound" })
-    }).pipe(Effect.provide(fake({
-      realPath: (path) =>
-        path === "/srv"
-          ? Effect.succeed(path)
-          : failure("realPath", "BadResource", path.endsWith("/b") ? "ENOTDIR" : "ELOOP")(path)
-    }))))
-
-  it.effect("any other failure is a FileError carrying its cause", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(lookup("/a.txt"))
-      expect(error).toMatchObject({ _tag: "FileError", path: "/srv/a.txt" })
-      expect(error._tag === "FileError" && error.cause).toBeInstanceOf(SystemError)
-    }).pipe(Effect.provide(fake({
-      stat: (path) => path === "/srv" ? Effect.succeed(info("Directory")) : failure("stat", "Busy", "EBUSY")(path)
-    }))))
-
-  it.effect("a file's size is a number and a missing inode is 0", () =>
-    Effect.gen(function*() {
-      expect(yield* lookup("/a.txt")).toEqual({
-        _tag: "File",
-        file: { path: "/srv/a.txt", size: 3, mtime: new Date(1_000_000), ino: 0 }
+    memory((files) =>
+      Effect.gen(function*() {
+        files.chmod("/srv/index.html", 0o200)
+        expect(yield* lookupIn("/")).toEqual({ _tag: "Forbidden" })
       })
-    }).pipe(Effect.provide(fake({}))))
+    ))
 
-  /** A file of `size` zero bytes whose seeks and reads are recorded in `calls`. */
-  const recordedFile = (size: number, calls: Array<string>): FileSystem.File => {
-    let position = 0
-    const file: Partial<FileSystem.File> = {
-      seek: (offset) =>
-        Effect.sync(() => {
-          calls.push(`seek ${offset}`)
-          position = Number(offset)
-          return BigInt(position)
-        }),
-      readAlloc: (want) =>
-        Effect.sync(() => {
-          calls.push(`read ${want}`)
-          const n = Math.min(Number(want), size - position)
-          position += n
-          return n === 0 ? Option.none() : Option.some(new Uint8Array(n))
+  it.effect("ENOTDIR, ELOOP and ENAMETOOLONG are NotFound", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        files.symlink("loop-b", "/srv/loop-a")
+        files.symlink("loop-a", "/srv/loop-b")
+        expect(yield* lookupIn("/a.txt/b")).toEqual({ _tag: "NotFound" })
+        expect(yield* lookupIn("/loop-a")).toEqual({ _tag: "NotFound" })
+        expect(yield* lookupIn("/" + "n".repeat(256))).toEqual({ _tag: "NotFound" })
+      })
+    ))
+
+  it.effect("any other failure is a FileError carrying its cause (500)", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        files.fail("stat", "/srv/a.txt", "EIO")
+        const error = yield* Effect.flip(lookupIn("/a.txt"))
+        expect(error).toMatchObject({ _tag: "FileError", path: "/srv/a.txt" })
+        expect(error._tag === "FileError" && error.cause).toMatchObject({ _tag: "FileAccessError", code: "EIO" })
+      })
+    ))
+
+  it.effect("out of descriptors when reading is an overloaded FileError (503); a refused read is denied (403)", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        const service = yield* StaticFilesLayer.make("/srv", { cacheBytes: 0 })
+        const small = fileOf(yield* service.lookup("/open.txt", hidden))
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        files.fail("readSpan", "/srv/open.txt", "EMFILE", 1)
+        expect(yield* Effect.flip(service.read(small))).toMatchObject({ reason: "Overloaded" })
+        files.fail("open", "/srv/big.bin", "ENFILE", 1)
+        expect(yield* Effect.flip(Stream.runDrain(service.stream(big)))).toMatchObject({ reason: "Overloaded" })
+        files.fail("readSpan", "/srv/open.txt", "EACCES", 1)
+        expect(yield* Effect.flip(service.read(small))).toMatchObject({ reason: "Denied" })
+        files.fail("read", "/srv/big.bin", "EBADF", 1)
+        const bad = yield* Effect.flip(Stream.runDrain(service.stream(big, undefined, { reuseBuffer: true })))
+        expect(bad).toMatchObject({ _tag: "FileError", reason: "Failed" })
+        expect(files.openFiles()).toBe(0)
+      })
+    ))
+
+  it.effect("a root that cannot be resolved fails with FileError", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        files.fail("realPath", "/srv", "EMFILE", 1)
+        expect(yield* Effect.flip(StaticFilesLayer.make("/srv"))).toMatchObject({
+          _tag: "FileError",
+          reason: "Overloaded"
         })
-    }
-    return file as FileSystem.File
-  }
+      })
+    ))
+})
 
-  /** A fake file system whose files (1,000,000 bytes each) record open, seek, read and close in `calls`. */
-  const recordingFs = (calls: Array<string>) =>
-    fake({
-      open: (path) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            calls.push(`open ${path}`)
-            return recordedFile(1_000_000, calls)
-          }),
-          () => Effect.sync(() => void calls.push("close"))
+describe("StaticFiles reading (FileAccess in memory)", () => {
+  const reads = (files: MemoryFileAccess.MemoryFiles) => files.calls.filter((call) => call.startsWith("read "))
+
+  it.effect("stream reads chunks from the open file only as the consumer pulls them", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        const service = yield* StaticFilesLayer.make("/srv")
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        files.calls.length = 0
+        const first = yield* Stream.runCollect(Stream.take(service.stream(big, { start: 10, end: bigSize - 1 }), 1))
+        expect(Chunk.toReadonlyArray(first).map((c) => c.length)).toEqual([chunkSize])
+        expect(files.calls).toEqual(["open /srv/big.bin", "read /srv/big.bin"])
+        expect(files.openFiles()).toBe(0)
+      })
+    ))
+
+  it.effect("reuseBuffer: the next chunk is read while the last is consumed, never more than one ahead", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        const service = yield* StaticFilesLayer.make("/srv")
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        files.calls.length = 0
+        const readsSeen: Array<number> = []
+        yield* Stream.runForEach(
+          service.stream(big, undefined, { reuseBuffer: true }),
+          () => Effect.sync(() => void readsSeen.push(reads(files).length))
         )
-    })
+        // chunk n is handed out once read n+1 has started (except the last)
+        const chunks = Math.ceil(bigSize / streamChunkSize)
+        expect(readsSeen).toEqual([...Array.from({ length: chunks - 1 }, (_, i) => i + 2), chunks])
+        expect(files.openFiles()).toBe(0)
+      })
+    ))
 
-  it.effect("stream reads chunks from the open file only as the consumer pulls them", () => {
-    const calls: Array<string> = []
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
-      const range = { start: 10, end: 3 * chunkSize + 1009 }
-      const first = yield* Stream.runCollect(Stream.take(service.stream(file, range), 1))
-      expect(Chunk.toReadonlyArray(first).map((c) => c.length)).toEqual([chunkSize])
-      expect(calls).toEqual(["open /srv/a.bin", "seek 10", `read ${chunkSize}`, "close"])
-      calls.length = 0
-      const { chunkSizes } = yield* collect(service.stream(file, range))
-      expect(chunkSizes).toEqual([chunkSize, chunkSize, chunkSize, 1000])
-      expect(calls).toEqual(["open /srv/a.bin", "seek 10", ...Array(3).fill(`read ${chunkSize}`), "read 1000", "close"])
-    }).pipe(Effect.provide(recordingFs(calls)))
-  })
+  it.effect("a slow read holds the consumer, not the event loop; interrupted, the file closes after the read ends", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        const service = yield* StaticFilesLayer.make("/srv")
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        files.slowReads("/srv/big.bin", "1 second")
+        const fiber = yield* Effect.fork(collect(service.stream(big, undefined, { reuseBuffer: true })))
+        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("1 second")
+        expect(files.openFiles()).toBe(1)
+        const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+        // the read ahead in flight is awaited before the file is closed
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(interrupting)
+        expect(files.openFiles()).toBe(0)
+        // uninterrupted, a slow stream ends with every byte
+        const whole = yield* Effect.fork(collect(service.stream(big)))
+        for (let i = 0; i < 4; i++) yield* TestClock.adjust("1 second")
+        expect(sameBytes((yield* Fiber.join(whole)).bytes, bigContent)).toBe(true)
+      })
+    ))
 
-  it.effect("read takes a span of up to chunkSize in one open, read and close; more is a defect", () => {
-    const calls: Array<string> = []
-    return Effect.gen(function*() {
-      const service = yield* StaticFiles.make("/srv")
-      const file = { path: "/srv/a.bin", size: 1_000_000, mtime: new Date(0), ino: 1 }
-      expect((yield* service.read(file, { start: 100, end: chunkSize + 99 })).length).toBe(chunkSize)
-      expect(calls).toEqual(["open /srv/a.bin", "seek 100", `read ${chunkSize}`, "close"])
-      const exit = yield* Effect.exit(service.read(file, { start: 0, end: chunkSize }))
-      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
-    }).pipe(Effect.provide(recordingFs(calls)))
-  })
+  it.effect("a file that grows or is replaced between lookup and read: cut to the length announced, or failed short", () =>
+    memory((files) =>
+      Effect.gen(function*() {
+        const service = yield* StaticFilesLayer.make("/srv", { cacheBytes: 0 })
+        const file = fileOf(yield* service.lookup("/a.txt", hidden))
+        files.append("/srv/a.txt", "def")
+        expect(text(yield* service.read(file))).toBe("abc")
+        files.replace("/srv/a.txt", "x")
+        expect(yield* Effect.flip(service.read(file))).toMatchObject({
+          reason: "Truncated",
+          message: "file ended after 1 of 3 bytes"
+        })
+        // a stream of a file replaced mid-way keeps reading the file it opened, as a descriptor does
+        const big = fileOf(yield* service.lookup("/big.bin", hidden))
+        let swapped = false
+        const chunks = yield* collect(Stream.tap(service.stream(big), () =>
+          Effect.sync(() => {
+            if (!swapped) files.replace("/srv/big.bin", "tiny")
+            swapped = true
+          })))
+        expect(sameBytes(chunks.bytes, bigContent)).toBe(true)
+      })
+    ))
+})
+
+describe("StaticFiles over node:fs only", () => {
+  it.scoped("reuseBuffer: a stream ended early leaves no read in flight and closes the descriptor", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      const big = fileOf(yield* service.lookup("/big.bin", hidden))
+      const first = yield* Stream.runCollect(Stream.take(service.stream(big, undefined, { reuseBuffer: true }), 1))
+      expect(Chunk.unsafeHead(first).length).toBe(streamChunkSize)
+      const open = NFS.readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return NFS.readlinkSync(`/proc/self/fd/${fd}`) === big.path
+        } catch {
+          return false
+        }
+      })
+      expect(open).toEqual([])
+    }).pipe(Effect.provide(nodeTree)))
+})
+
+describe("StaticFiles over memory only", () => {
+  it.scoped("a stream ended early closes its file", () =>
+    Effect.gen(function*() {
+      const { service } = yield* fixture
+      const files = yield* MemoryFileTree
+      const big = fileOf(yield* service.lookup("/big.bin", hidden))
+      yield* Stream.runCollect(Stream.take(service.stream(big, undefined, { reuseBuffer: true }), 1))
+      yield* Stream.runCollect(Stream.take(service.stream(big), 1))
+      expect(files.openFiles()).toBe(0)
+    }).pipe(Effect.provide(memoryTree)))
 })

@@ -1,0 +1,96 @@
+import { type Clock, Effect } from "effect"
+import type { FileAccess } from "./FileAccess.ts"
+import { FileCache } from "./FileCache.ts"
+import type { KeptBytes } from "./FileReader.ts"
+import type { Resolver } from "./Resolver.ts"
+import { chunkSize, type FileError, type InvalidPath, type Lookup, type LookupOptions } from "./StaticFiles.ts"
+import type { UrlPathResult } from "./urlPath.ts"
+
+/** A remembered resolution is redone in full at least this often, whatever its stamps say. */
+export const RESOLVE_AGAIN_MS = 1000
+/**
+ * The bytes of a file modified less than this long ago (either way) are not
+ * kept: a file system whose timestamps move once per timer tick, or a read
+ * that overlapped a write, could leave bytes that the file's stamp does not
+ * tell apart from the next version.
+ */
+export const SETTLE_MS = 1000
+/** Longer URL paths are resolved every time rather than remembered. */
+const MAX_CACHED_PATH = 1024
+
+export interface CachedLookup {
+  readonly lookup: (rawPath: string, options: LookupOptions) => Effect.Effect<Lookup, InvalidPath | FileError>
+  /** Where reads find and leave whole small files; undefined with the cache off. */
+  readonly kept: KeptBytes | undefined
+}
+
+/**
+ * Lookups through a FileCache of `cacheBytes` bytes (0: every lookup
+ * resolves in full). A full lookup that found a file is remembered: the next
+ * request for the same path stamps the same candidate, and a stamp equal to
+ * the one taken when it was found means the path still names this very
+ * file, unchanged, so the lookup (and, once read, the content) is handed out
+ * again. Any change to the file, a rename or a link changes the stamp. A
+ * directory renamed on the way to the file does not change it: the
+ * resolution is redone in full every RESOLVE_AGAIN_MS anyway.
+ */
+export const makeCachedLookup = (
+  resolver: Resolver,
+  files: FileAccess["Type"],
+  clock: Clock.Clock,
+  cacheBytes: number
+): CachedLookup => {
+  const resolve = (decoded: UrlPathResult) => Effect.map(resolver.resolve(decoded), (resolved) => resolved.lookup)
+  if (cacheBytes <= 0) {
+    return { lookup: (rawPath, options) => resolve(resolver.decode(rawPath, options)), kept: undefined }
+  }
+  const cache = new FileCache({ maxBytes: cacheBytes, maxFileBytes: chunkSize, maxEntries: 4096 })
+  /** Milliseconds that a step of the wall clock does not move. */
+  const monotonicNow = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+
+  const resolveAndRemember = (key: string, decoded: UrlPathResult) =>
+    Effect.flatMap(resolver.resolve(decoded), ({ candidate, lookup }) => {
+      if (candidate === undefined || lookup._tag !== "File") return Effect.succeed(lookup)
+      const resolvedAt = monotonicNow()
+      return files.stamp(candidate.path).pipe(
+        Effect.map((stamp) => {
+          // a stamp taken after a change would vouch for the old answer: remember only what agrees
+          if (stamp.stamp === candidate.stamp) {
+            cache.remember(key, { candidate: candidate.path, stamp: stamp.stamp, lookup, resolvedAt, bytes: undefined })
+          }
+          return lookup
+        }),
+        Effect.orElseSucceed(() => lookup)
+      )
+    })
+
+  const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
+    const decoded = resolver.decode(rawPath, options)
+    if (decoded._tag !== "Path") return resolve(decoded)
+    // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
+    // share one entry instead of each holding a copy and pushing the popular ones out.
+    const key = (options.dotfiles ? "." : "/") + decoded.segments.join("/") + (decoded.trailingSlash ? "/" : "")
+    if (key.length > MAX_CACHED_PATH) return resolve(decoded)
+    const known = cache.get(key)
+    const again = () => {
+      cache.forget(key)
+      return resolveAndRemember(key, decoded)
+    }
+    if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) return again()
+    return Effect.matchEffect(files.stamp(known.candidate), {
+      onFailure: again,
+      onSuccess: (stamp) => stamp.stamp === known.stamp ? Effect.succeed(known.lookup) : again()
+    })
+  }
+
+  return {
+    lookup,
+    kept: {
+      bytesOf: (file) => cache.bytesOf(file),
+      /** Keeps the whole content of a remembered entry, once the file has settled (see SETTLE_MS). */
+      keep: (file, bytes) => {
+        if (Math.abs(clock.unsafeCurrentTimeMillis() - file.mtime.getTime()) >= SETTLE_MS) cache.keep(file, bytes)
+      }
+    }
+  }
+}
