@@ -3,7 +3,7 @@ import { Console, Effect } from "effect"
 import { VERSION } from "../version.ts"
 import { normalize, type Normalized } from "./argv.ts"
 import { clientCommand, clientOptionSpecs } from "./ClientCommand.ts"
-import { ExitCode } from "./ExitCode.ts"
+import { ExitCode, ExitStatus, makeExitStatus } from "./ExitCode.ts"
 import { serverCommand, serverOptionSpecs } from "./ServerCommand.ts"
 
 const fiberhttp = Command.make("fiberhttp").pipe(
@@ -58,7 +58,7 @@ const withPlainConsole = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return Effect.withConsole(effect, replaced)
   })
 
-export const run = (argv: ReadonlyArray<string>) =>
+const run = (argv: ReadonlyArray<string>) =>
   Effect.suspend(() => {
     const normalized = normalizeArgs(argv)
     if (normalized._tag === "Usage") {
@@ -69,3 +69,18 @@ export const run = (argv: ReadonlyArray<string>) =>
     }
     return withPlainConsole(runCli(normalized.args))
   })
+
+/**
+ * One run of the program over `argv`: the effect (it needs the platform's
+ * services, which the entry point provides), where the signal that stops it
+ * is noted, and the exit status for its outcome. The status is this run's
+ * own: a second run in the same process starts afresh.
+ */
+export const program = (argv: ReadonlyArray<string>) => {
+  const status = makeExitStatus()
+  return {
+    run: run(argv).pipe(Effect.provideService(ExitStatus, status.service)),
+    noteSignal: status.noteSignal,
+    exitStatusOf: status.exitStatusOf
+  }
+}

@@ -1,19 +1,18 @@
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect, Either, Layer, Option, Stream } from "effect"
+import { Effect, Either, Option, Stream } from "effect"
 import { acceptEncoding } from "../client/ContentDecoding.ts"
-import { parseDuration } from "../client/Duration.ts"
 import { CaCertError, LocalIoError, type RequestError } from "../client/errors.ts"
 import { describe, exitCodeOf } from "../client/exitCodes.ts"
 import type { ConnectTo, ResolveOverride } from "../client/Fetch.ts"
 import { fileProblem } from "../client/fileProblem.ts"
 import * as Output from "../client/Output.ts"
+import { parseDuration } from "../client/parseDuration.ts"
 import { parseHeader, parseMethod, type RequestBody } from "../client/RequestSpec.ts"
 import { type ClientConfig, runClient } from "../client/Run.ts"
 import { parseTargets, UsageError } from "../client/Target.ts"
 import type { ResolvedAddress } from "../net/Connector.ts"
-import * as NodeConnector from "../net/NodeConnector.ts"
 import type { OptionSpec } from "./argv.ts"
 import { ExitCode } from "./ExitCode.ts"
 
@@ -460,8 +459,6 @@ const configure = (parsed: Parsed) =>
     return config
   })
 
-const ClientEnvironment = Layer.merge(NodeConnector.layer, Output.layerProcess)
-
 export const clientCommand = Command.make("client", { targets, ...options }, (parsed) =>
   Effect.gen(function*() {
     const code = yield* configure(parsed).pipe(
@@ -475,7 +472,7 @@ export const clientCommand = Command.make("client", { targets, ...options }, (pa
       )
     )
     if (code !== 0) return yield* Effect.fail(new ExitCode({ code }))
-  }).pipe(Effect.provide(ClientEnvironment))).pipe(
+  })).pipe(
     Command.withDescription(
       "Send a request to each target, print the response, and time the round trip. " +
         "Exit status (curl's numbers): 0 success, 1 not HTTP, 2 usage error, 3 bad URL, 6 name not resolved, " +

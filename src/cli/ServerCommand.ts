@@ -1,15 +1,16 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { FileSystem, Path } from "@effect/platform"
+import { Path } from "@effect/platform"
 import { Console, Duration, Effect, Layer } from "effect"
-import * as NodeFastPaths from "../files/NodeFastPaths.ts"
-import { StaticFiles } from "../files/StaticFiles.ts"
-import * as NodeSocketServer from "../net/NodeSocketServer.ts"
+import { FileAccess } from "../files/FileAccess.ts"
+import * as StaticFilesLayer from "../files/StaticFilesLayer.ts"
+import { formatHostPort } from "../net/hostPort.ts"
 import * as AccessLog from "../server/AccessLog.ts"
+import { LogSink } from "../server/LogSink.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
 import { VERSION } from "../version.ts"
 import type { OptionSpec } from "./argv.ts"
-import { ExitCode, signalIsNormalStop } from "./ExitCode.ts"
+import { ExitCode, ExitStatus } from "./ExitCode.ts"
 
 const ports = Args.integer({ name: "port" }).pipe(
   Args.withDescription("Ports to listen on, one listener each (default 8080; 0 picks a free port)."),
@@ -133,14 +134,14 @@ export const serverOptionSpecs: ReadonlyArray<OptionSpec> = [
 /** The root must be a directory we can list: said plainly before anything listens. */
 const checkRoot = (given: string, resolved: string) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const problem = yield* fs.stat(resolved).pipe(
+    const files = yield* FileAccess
+    const problem = yield* files.stat(resolved).pipe(
       Effect.map((info) => (info.type === "Directory" ? undefined : `not a directory: ${given}`)),
       Effect.catchAll((error) =>
         Effect.succeed(
-          error._tag === "SystemError" && error.reason === "NotFound"
+          error.code === "ENOENT"
             ? `no such directory: ${given}`
-            : error._tag === "SystemError" && error.reason === "PermissionDenied"
+            : error.reason === "Denied"
             ? `cannot open directory ${given}: permission denied`
             : `cannot open directory ${given}: ${error.message}`
         )
@@ -151,12 +152,11 @@ const checkRoot = (given: string, resolved: string) =>
     }
   })
 
-const urlOf = ({ host, port }: Server.BoundAddress): string =>
-  host.includes(":") ? `http://[${host}]:${port}/` : `http://${host}:${port}/`
+const urlOf = ({ host, port }: Server.BoundAddress): string => `http://${formatHostPort(host, port)}/`
 
 export const serverCommand = Command.make("server", options, (o) =>
   Effect.gen(function*() {
-    yield* signalIsNormalStop
+    yield* Effect.flatMap(ExitStatus, (status) => status.signalIsNormalStop)
     const path = yield* Path.Path
     const root = path.resolve(o.root)
     yield* checkRoot(o.root, root)
@@ -190,9 +190,8 @@ export const serverCommand = Command.make("server", options, (o) =>
     return yield* program.pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        StaticFiles.layer(root, { cacheBytes: o.fileCache * 1024 * 1024 }).pipe(Layer.provide(NodeFastPaths.layer)),
-        NodeSocketServer.layer,
-        AccessLog.layer(logOptions)
+        StaticFilesLayer.layer(root, { cacheBytes: o.fileCache * 1024 * 1024 }),
+        Layer.effect(AccessLog.AccessLog, Effect.map(LogSink, (sink) => AccessLog.make(logOptions, sink)))
       )),
       Effect.catchTags({
         ListenError: (error) =>

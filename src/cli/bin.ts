@@ -1,22 +1,20 @@
-// Deep imports on purpose: the package index pulls in undici and the HTTP
-// platform, which a one-request CLI would pay for at every start.
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Effect, Layer } from "effect"
-import { run } from "./Cli.ts"
-import { exitCodeOf, recordSignals } from "./ExitCode.ts"
+import { Effect } from "effect"
+import { program } from "./Cli.ts"
+import { NodeEnvironment } from "./NodeEnvironment.ts"
 
-recordSignals()
+const { exitStatusOf, noteSignal, run } = program(process.argv)
 
-const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+// Which signal arrived is noted before the runtime's own handlers interrupt
+// the main fiber (listeners run in the order they were added): an
+// interruption is a signal's only when one was seen.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => noteSignal(signal))
 
-run(process.argv).pipe(
-  Effect.provide(CliEnvironment),
+run.pipe(
+  Effect.provide(NodeEnvironment),
   NodeRuntime.runMain({
     // commands print their own one-line errors; @effect/cli prints usage errors
     disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+    teardown: (exit, onExit) => onExit(exitStatusOf(exit))
   })
 )

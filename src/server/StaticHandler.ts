@@ -186,8 +186,8 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
      * once a second: an overload, not a bug), else 500, logged with its cause.
      */
     const answerFileError = (head: RequestHead) => (error: FileError): Effect.Effect<Response.Response> => {
-      if (error.denied === true) return Effect.as(logDenied(error.path, error.path), Response.errorPage(403))
-      if (error.overloaded === true) {
+      if (error.reason === "Denied") return Effect.as(logDenied(error.path, error.path), Response.errorPage(403))
+      if (error.reason === "Overloaded") {
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const page = Response.errorPage(503, RETRY_SOON)
           if (now - overloadLoggedAt < 1000) return Effect.succeed(page)

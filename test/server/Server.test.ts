@@ -133,7 +133,7 @@ describe("Server: requests on a connection", () => {
     Effect.gen(function*() {
       const broken = Stream.concat(
         Stream.make(new Uint8Array(10)),
-        Stream.fail(new FileError({ path: "/x", message: "file ended after 10 of 20 bytes" }))
+        Stream.fail(new FileError({ reason: "Truncated", path: "/x", message: "file ended after 10 of 20 bytes" }))
       )
       const server = yield* startServer({
         handler: () =>
@@ -150,7 +150,7 @@ describe("Server: requests on a connection", () => {
 })
 
 describe("Server: a streamed body that fails before its first chunk", () => {
-  const failing = Stream.fail(new FileError({ path: "/x", message: "too many open files", overloaded: true }))
+  const failing = Stream.fail(new FileError({ reason: "Overloaded", path: "/x", message: "too many open files" }))
 
   it.scoped("gets the handler's answer for it (here 503) instead of a head promising the body; the connection goes on", () =>
     Effect.gen(function*() {

@@ -2,6 +2,7 @@ import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream, TestClock } from "effect"
 import { chunkSize, FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
+import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { formatHttpDate } from "../../src/http/date.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
@@ -176,7 +177,7 @@ describe("StaticHandler", () => {
       const handle = yield* StaticHandler.make(plain).pipe(
         Effect.provide(
           Layer.merge(
-            StaticFiles.layer(root).pipe(Layer.provide(NodeFs), Layer.orDie),
+            StaticFilesLayer.layer(root).pipe(Layer.provide(NodeFs), Layer.orDie),
             AccessLog.memory(logOptions).layer
           )
         )
@@ -226,8 +227,8 @@ describe("StaticHandler over a failing file system", () => {
     Layer.succeed(StaticFiles, {
       root: "/srv",
       lookup,
-      read: () => Effect.fail(new FileError({ path: entry.path, message: "EIO" })),
-      stream: () => Stream.fail(new FileError({ path: entry.path, message: "EIO" })),
+      read: () => Effect.fail(new FileError({ reason: "Failed", path: entry.path, message: "EIO" })),
+      stream: () => Stream.fail(new FileError({ reason: "Failed", path: entry.path, message: "EIO" })),
       list: () => Effect.succeed([])
     })
 
@@ -278,8 +279,8 @@ describe("StaticHandler over a failing file system", () => {
       const files = Layer.succeed(StaticFiles, {
         root: "/srv",
         lookup: () => Effect.succeed({ _tag: "File", file: entry }),
-        read: () => Effect.fail(new FileError({ path: entry.path, message: "permission denied", denied: true })),
-        stream: () => Stream.fail(new FileError({ path: entry.path, message: "permission denied", denied: true })),
+        read: () => Effect.fail(new FileError({ reason: "Denied", path: entry.path, message: "permission denied" })),
+        stream: () => Stream.fail(new FileError({ reason: "Denied", path: entry.path, message: "permission denied" })),
         list: () => Effect.succeed([])
       })
       const handle = yield* StaticHandler.make(plain).pipe(Effect.provide(Layer.merge(files, log.layer)))
@@ -294,7 +295,9 @@ describe("StaticHandler over a failing file system", () => {
       const handle = yield* StaticHandler.make(plain).pipe(
         Effect.provide(
           Layer.merge(
-            failing(() => Effect.fail(new FileError({ path: "/srv/x.txt", message: "I/O error (EIO)" }))),
+            failing(() =>
+              Effect.fail(new FileError({ reason: "Failed", path: "/srv/x.txt", message: "I/O error (EIO)" }))
+            ),
             log.layer
           )
         )

@@ -1,12 +1,13 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Chunk, Effect, Layer, Stream } from "effect"
-import { StaticFiles } from "../../src/files/StaticFiles.ts"
+import * as NodeFileAccess from "../../src/files/NodeFileAccess.ts"
+import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
 import type { Response } from "../../src/server/Response.ts"
 
-export const NodeFs = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+export const NodeFs = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeFileAccess.layer)
 
 export const bigSize = 300 * 1024 + 11
 export const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 7 + (i >> 10)) & 0xff)
@@ -37,7 +38,7 @@ export const siteRoot = Effect.gen(function*() {
 })
 
 /** A StaticFiles layer over a fresh temporary site (needs a Scope for the directory). */
-export const siteLayer = Layer.unwrapScoped(Effect.map(siteRoot, (root) => StaticFiles.layer(root))).pipe(
+export const siteLayer = Layer.unwrapScoped(Effect.map(siteRoot, (root) => StaticFilesLayer.layer(root))).pipe(
   Layer.provide(NodeFs),
   Layer.orDie
 )
