@@ -52,9 +52,13 @@ export const pathOfTarget = (target: string): string | undefined => {
   return query === -1 ? path : path.slice(0, query)
 }
 
-/** ETag from inode, size and mtime: changes whenever the file is replaced or rewritten. */
-export const etagOf = (file: FileEntry): string =>
-  `"${file.ino.toString(16)}-${file.size.toString(16)}-${file.mtime.getTime().toString(16)}"`
+/**
+ * ETag from size and mtime (in milliseconds): changes whenever the file is
+ * rewritten or replaced by another version, and is the same on every
+ * machine serving the same files (no inode), so revalidation works behind a
+ * load balancer. Strong: If-Range compares it byte for byte.
+ */
+export const etagOf = (file: FileEntry): string => `"${file.size.toString(16)}-${file.mtime.getTime().toString(16)}"`
 
 const opaque = (tag: string): string => (tag.startsWith("W/") ? tag.slice(2) : tag)
 
