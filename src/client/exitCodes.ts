@@ -1,3 +1,4 @@
+import { escapeControls } from "../http/chars.ts"
 import type { ClientError } from "./errors.ts"
 
 /**
@@ -56,10 +57,7 @@ const MAX_QUOTED = 200
  */
 export const printable = (text: string): string => {
   const cut = text.length > MAX_QUOTED ? text.slice(0, MAX_QUOTED) : text
-  const safe = cut.replace(
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`
-  )
+  const safe = escapeControls(cut)
   return cut === text ? safe : `${safe}... (${text.length} characters)`
 }
 

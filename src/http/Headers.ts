@@ -1,3 +1,5 @@
+import { isOws } from "./ows.ts"
+
 /**
  * Header fields as they arrived: order and original case are kept (a proxy or
  * a client printing a response must not reorder them), lookups ignore case.
@@ -61,8 +63,6 @@ export class Headers {
     return false
   }
 }
-
-const isOws = (c: number): boolean => c === 0x20 || c === 0x09
 
 /**
  * Whether the comma-separated list `value` has `token` (lowercase) as an

@@ -118,3 +118,11 @@ export const equalsLower = (bytes: Uint8Array, start: number, lower: string): bo
   }
   return true
 }
+
+/**
+ * `text` with its control characters (C0, DEL, C1: line breaks, terminal
+ * escapes) written as `\xHH`, so that text from a peer can neither end a
+ * line of output nor drive the terminal.
+ */
+export const escapeControls = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"))

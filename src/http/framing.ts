@@ -3,6 +3,7 @@ import type { ParseErrorCode } from "./errors.ts"
 import type { FieldSection } from "./fields.ts"
 import { listHasToken } from "./Headers.ts"
 import type { BodyFraming, HttpVersion } from "./message.ts"
+import { isOws, trimOws } from "./ows.ts"
 
 /**
  * Message framing (RFC 9112 section 6) from the Content-Length and
@@ -13,16 +14,6 @@ import type { BodyFraming, HttpVersion } from "./message.ts"
 export const NO_BODY: BodyFraming = { _tag: "None" }
 export const CHUNKED: BodyFraming = { _tag: "Chunked" }
 export const UNTIL_CLOSE: BodyFraming = { _tag: "UntilClose" }
-
-const isOws = (c: number): boolean => c === 0x20 || c === 0x09
-
-const trimOws = (text: string): string => {
-  let start = 0
-  let end = text.length
-  while (start < end && isOws(text.charCodeAt(start))) start++
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--
-  return text.slice(start, end)
-}
 
 /**
  * The body length from every Content-Length value: each a list of one or

@@ -1,4 +1,6 @@
 import { Cause, Clock, Context, Effect, Layer } from "effect"
+import { escapeControls } from "../http/chars.ts"
+import { formatHostPort } from "../net/hostPort.ts"
 
 /** One answered request (or a connection refused before any request). */
 export interface AccessEntry {
@@ -92,8 +94,7 @@ const unmapped = (address: string): string =>
 
 /** host:port of a peer, with IPv6 addresses in brackets and IPv4-mapped ones as IPv4. */
 export const formatPeer = (address: string, port: number): string => {
-  const host = unmapped(address)
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+  return formatHostPort(unmapped(address), port)
 }
 
 const remoteOf = (e: AccessEntry): string => formatPeer(e.remoteAddress, e.remotePort)
@@ -117,9 +118,6 @@ export const escapeText = (text: string): string =>
  * message, can pass for a log line of its own; controls escaped.
  */
 const indentLines = (text: string): string => text.split("\n").map((line) => "  " + escapeControls(line)).join("\n")
-
-const escapeControls = (text: string): string =>
-  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"))
 
 /**
  * JSON.stringify leaves DEL and C1 controls raw, and a terminal may act on

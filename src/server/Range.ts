@@ -1,4 +1,4 @@
-import { trimOws } from "./ows.ts"
+import { trimOws } from "../http/ows.ts"
 
 /** A Range header against a representation of `size` bytes (RFC 9110 section 14). */
 export type RangeRequest =

@@ -1,3 +1,6 @@
+/** OWS: SP or HTAB (RFC 9110 5.6.3), and nothing else. */
+export const isOws = (c: number): boolean => c === 0x20 || c === 0x09
+
 /**
  * `text` without leading and trailing OWS (SP and HTAB, RFC 9110 5.6.3).
  * String.prototype.trim would also strip NBSP, line breaks and other
@@ -10,5 +13,3 @@ export const trimOws = (text: string): string => {
   while (end > start && isOws(text.charCodeAt(end - 1))) end--
   return start === 0 && end === text.length ? text : text.slice(start, end)
 }
-
-const isOws = (c: number): boolean => c === 0x20 || c === 0x09
