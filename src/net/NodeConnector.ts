@@ -7,7 +7,7 @@ import type { Connection } from "./Connection.ts"
 import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
 import { formatTarget } from "./hostPort.ts"
-import { fromSocket } from "./StreamConnection.ts"
+import { fromSocket } from "./NodeStreamConnection.ts"
 
 type ErrnoError = NodeJS.ErrnoException
 

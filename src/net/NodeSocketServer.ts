@@ -4,8 +4,8 @@ import * as net from "node:net"
 import { makeAcceptQueue } from "./AcceptQueue.ts"
 import { ListenError } from "./errors.ts"
 import { formatHostPort } from "./hostPort.ts"
+import { fromSocket } from "./NodeStreamConnection.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
-import { fromSocket } from "./StreamConnection.ts"
 
 /**
  * Connections accepted by the kernel but not yet taken by `accept` wait here.

@@ -8,7 +8,7 @@ import { serializeResponseHead } from "../http/serialize.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { SocketError } from "../net/errors.ts"
 import { type AccessEntry, AccessLog } from "./AccessLog.ts"
-import * as Response from "./Response.ts"
+import * as ServerResponse from "./ServerResponse.ts"
 import type { Watchdogs } from "./Watchdog.ts"
 
 /** Per-connection limits, in milliseconds and counts. */
@@ -53,7 +53,7 @@ export interface ConnectionContext {
   readonly limits: ConnectionLimits
   /** The server's deadlines: this connection's timeouts are one entry there, not a fiber. */
   readonly watchdogs: Watchdogs
-  readonly handler: Response.Handler
+  readonly handler: ServerResponse.Handler
   /** The connection fiber's id ("#42"), for logs. */
   readonly fiber: string
   /** The owner, for traces. */
@@ -138,7 +138,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     /** The header section did not arrive in time: 408, a moment to read it, then the end. */
     const headerTimeout = (begun: number) =>
       Effect.gen(function*() {
-        const { bodyLength, bytes } = Response.encodeClosingError(408, now())
+        const { bodyLength, bytes } = ServerResponse.encodeClosingError(408, now())
         const sent = yield* Effect.either(
           Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(limits.writeTimeoutMs))
         )
@@ -221,12 +221,16 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     })
 
     /** The response head as bytes, with the connection's own fields. */
-    const headBytesOf = (head: RequestHead | undefined, response: Response.Response, keepAlive: boolean) => {
+    const headBytesOf = (
+      head: RequestHead | undefined,
+      response: ServerResponse.ServerResponse,
+      keepAlive: boolean
+    ) => {
       const status = response.status
       const body = response.body
       const entries: Array<readonly [string, string]> = [
-        ["Date", Response.dateHeader(now())],
-        ["Server", Response.SERVER],
+        ["Date", ServerResponse.dateHeader(now())],
+        ["Server", ServerResponse.SERVER],
         ...response.headers.entries
       ]
       if (status !== 204 && status !== 304) {
@@ -263,7 +267,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
      */
     const writeResponse = (
       head: RequestHead | undefined,
-      response: Response.Response,
+      response: ServerResponse.ServerResponse,
       keepAlive: boolean,
       progress: { bytes: number },
       sent: { status: number }
@@ -285,7 +289,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
             if (first._tag === "Left" && Option.isSome(first.left)) {
               const error = first.left.value
               const instead = body.unavailable?.(error) ??
-                Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), Response.errorPage(500))
+                Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), ServerResponse.errorPage(500))
               return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
             }
             const written = write(headBytesOf(head, response, keepAlive))
@@ -343,12 +347,13 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       Effect.gen(function*() {
         ctx.state.phase = "responding"
         const progress = { bytes: 0 }
-        const written = yield* writeResponse(undefined, Response.errorPage(status), false, progress, { status }).pipe(
-          Effect.onExit(() =>
-            log.logsRequests ? log.request(accessEntry(begun, requestLine, status, progress.bytes)) : Effect.void
-          ),
-          Effect.either
-        )
+        const written = yield* writeResponse(undefined, ServerResponse.errorPage(status), false, progress, { status })
+          .pipe(
+            Effect.onExit(() =>
+              log.logsRequests ? log.request(accessEntry(begun, requestLine, status, progress.bytes)) : Effect.void
+            ),
+            Effect.either
+          )
         ctx.state.phase = "reading"
         if (written._tag === "Right") yield* lingeringClose()
         return `answered ${status}`
@@ -373,7 +378,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         // a handler that dies has a bug: answer 500 and log it once, with its cause
         const response = yield* ctx.handler(head).pipe(
           Effect.catchAllDefect((defect) =>
-            Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), Response.errorPage(500))
+            Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), ServerResponse.errorPage(500))
           )
         )
         const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()

@@ -17,7 +17,7 @@ import type { ListenError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
-import * as Response from "./Response.ts"
+import * as ServerResponse from "./ServerResponse.ts"
 import { makeWatchdogs } from "./Watchdog.ts"
 
 export interface ServerConfig {
@@ -86,7 +86,7 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
  */
 export const serve = (
   config: ServerConfig,
-  handler: Response.Handler
+  handler: ServerResponse.Handler
 ): Effect.Effect<RunningServer, ListenError, Scope.Scope | SocketServer | AccessLog> =>
   Effect.gen(function*() {
     const sockets = yield* SocketServer
@@ -223,7 +223,7 @@ export const serve = (
     const refusal = (conn: Connection) =>
       Effect.gen(function*() {
         const begun = yield* Clock.currentTimeMillis
-        const { bodyLength, bytes } = Response.encodeClosingError(503, begun, new Headers([["Retry-After", "1"]]))
+        const { bodyLength, bytes } = ServerResponse.encodeClosingError(503, begun, new Headers([["Retry-After", "1"]]))
         const drain = Effect.iterate(true, { while: (more) => more, body: () => Effect.map(conn.read, Option.isSome) })
         // the 503 counts as sent once written, however the drain after it ends (reset, timeout)
         let sent = false

@@ -17,7 +17,7 @@ import { AccessLog } from "./AccessLog.ts"
 import { renderListing } from "./Listing.ts"
 import { LogThrottle } from "./LogThrottle.ts"
 import { parseRange } from "./Range.ts"
-import * as Response from "./Response.ts"
+import * as ServerResponse from "./ServerResponse.ts"
 
 export interface StaticOptions {
   readonly listing: boolean
@@ -104,7 +104,7 @@ const decodeForDisplay = (rawPath: string): string => {
   }
 }
 
-export const make = (options: StaticOptions): Effect.Effect<Response.Handler, never, StaticFiles | AccessLog> =>
+export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handler, never, StaticFiles | AccessLog> =>
   Effect.gen(function*() {
     const files = yield* StaticFiles
     const log = yield* AccessLog
@@ -120,9 +120,9 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
       file: FileEntry,
       length: number,
       range?: ByteRange
-    ): Effect.Effect<Response.Body, FileError> => {
+    ): Effect.Effect<ServerResponse.Body, FileError> => {
       if (head.method === "HEAD" || length > chunkSize) {
-        // the connection writes each chunk before it pulls the next (see Response.Body)
+        // the connection writes each chunk before it pulls the next (see ServerResponse.Body)
         return Effect.succeed({
           _tag: "Stream",
           length,
@@ -130,7 +130,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
           unavailable: answerFileError(head)
         })
       }
-      return Effect.map(files.read(file, range), (bytes): Response.Body => ({ _tag: "Bytes", bytes }))
+      return Effect.map(files.read(file, range), (bytes): ServerResponse.Body => ({ _tag: "Bytes", bytes }))
     }
 
     /**
@@ -181,7 +181,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
     const deniedLookup = (rawPath: string) => {
       const decoded = decodeUrlPath(rawPath, lookupOptions)
       const urlPath = decoded._tag === "Path" ? "/" + decoded.segments.join("/") : rawPath
-      return Effect.as(logDenied(urlPath, `${urlPath} (under ${files.root})`), Response.errorPage(403))
+      return Effect.as(logDenied(urlPath, `${urlPath} (under ${files.root})`), ServerResponse.errorPage(403))
     }
 
     /**
@@ -189,11 +189,11 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
      * refused, 503 when the process is out of descriptors (logged at most
      * once a second: an overload, not a bug), else 500, logged with its cause.
      */
-    const answerFileError = (head: RequestHead) => (error: FileError): Effect.Effect<Response.Response> => {
-      if (error.reason === "Denied") return Effect.as(logDenied(error.path, error.path), Response.errorPage(403))
+    const answerFileError = (head: RequestHead) => (error: FileError): Effect.Effect<ServerResponse.ServerResponse> => {
+      if (error.reason === "Denied") return Effect.as(logDenied(error.path, error.path), ServerResponse.errorPage(403))
       if (error.reason === "Overloaded") {
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const page = Response.errorPage(503, RETRY_SOON)
+          const page = ServerResponse.errorPage(503, RETRY_SOON)
           if (now - overloadLoggedAt < 1000) return Effect.succeed(page)
           overloadLoggedAt = now
           return Effect.as(log.error(`out of file descriptors, answering 503: ${error.message}`), page)
@@ -201,17 +201,17 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
       }
       return Effect.as(
         log.error(`${head.method} ${head.target}: ${error.message}`, Cause.fail(error)),
-        Response.errorPage(500)
+        ServerResponse.errorPage(500)
       )
     }
 
-    const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<Response.Response, FileError> => {
+    const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<ServerResponse.ServerResponse, FileError> => {
       const { etag, lastModified, type } = describe(file)
       if (notModified(head, file, etag)) {
         return Effect.succeed({
           status: 304,
           headers: new Headers([["Last-Modified", lastModified], ["ETag", etag]]),
-          body: Response.empty
+          body: ServerResponse.empty
         })
       }
       const headers: Array<[string, string]> = [
@@ -226,7 +226,7 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
         : { _tag: "None" as const }
       switch (range._tag) {
         case "Unsatisfiable":
-          return Effect.succeed(Response.errorPage(416, new Headers([["Content-Range", `bytes */${file.size}`]])))
+          return Effect.succeed(ServerResponse.errorPage(416, new Headers([["Content-Range", `bytes */${file.size}`]])))
         case "Single": {
           const { end, start } = range
           headers.push(["Content-Range", `bytes ${start}-${end}/${file.size}`])
@@ -245,30 +245,30 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
 
     const serveGet = (head: RequestHead, rawPath: string) =>
       files.lookup(rawPath, lookupOptions).pipe(
-        Effect.flatMap((found): Effect.Effect<Response.Response, FileError> => {
+        Effect.flatMap((found): Effect.Effect<ServerResponse.ServerResponse, FileError> => {
           switch (found._tag) {
             case "File":
               return serveFile(head, found.file)
             case "Redirect": {
               const query = head.target.indexOf("?")
               const location = query === -1 ? found.location : found.location + head.target.slice(query)
-              return Effect.succeed(Response.errorPage(301, new Headers([["Location", location]])))
+              return Effect.succeed(ServerResponse.errorPage(301, new Headers([["Location", location]])))
             }
             case "Directory":
               return options.listing
                 ? Effect.map(
                   files.list(found.path, lookupOptions),
-                  (entries) => Response.html(200, renderListing(decodeForDisplay(rawPath), entries))
+                  (entries) => ServerResponse.html(200, renderListing(decodeForDisplay(rawPath), entries))
                 )
-                : Effect.succeed(Response.errorPage(404))
+                : Effect.succeed(ServerResponse.errorPage(404))
             case "NotFound":
-              return Effect.succeed(Response.errorPage(404))
+              return Effect.succeed(ServerResponse.errorPage(404))
             case "Forbidden":
               return deniedLookup(rawPath)
           }
         }),
         Effect.catchTags({
-          InvalidPath: () => Effect.succeed(Response.errorPage(400)),
+          InvalidPath: () => Effect.succeed(ServerResponse.errorPage(400)),
           FileError: answerFileError(head)
         })
       )
@@ -277,11 +277,13 @@ export const make = (options: StaticOptions): Effect.Effect<Response.Handler, ne
       const method = head.method
       if (method === "GET" || method === "HEAD") {
         const rawPath = pathOfTarget(head.target)
-        return rawPath === undefined ? Effect.succeed(Response.errorPage(400)) : serveGet(head, rawPath)
+        return rawPath === undefined ? Effect.succeed(ServerResponse.errorPage(400)) : serveGet(head, rawPath)
       }
       if (method === "OPTIONS") {
-        return Effect.succeed({ status: 204, headers: ALLOW, body: Response.empty })
+        return Effect.succeed({ status: 204, headers: ALLOW, body: ServerResponse.empty })
       }
-      return Effect.succeed(KNOWN_METHODS.has(method) ? Response.errorPage(405, ALLOW) : Response.errorPage(501))
+      return Effect.succeed(
+        KNOWN_METHODS.has(method) ? ServerResponse.errorPage(405, ALLOW) : ServerResponse.errorPage(501)
+      )
     }
   })

@@ -5,8 +5,8 @@ import * as MemoryNet from "../../src/net/MemoryNetwork.ts"
 import { MemoryNetwork } from "../../src/net/MemoryNetwork.ts"
 import { SocketServer } from "../../src/net/SocketServer.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
-import * as Response from "../../src/server/Response.ts"
 import * as Server from "../../src/server/Server.ts"
+import * as ServerResponse from "../../src/server/ServerResponse.ts"
 import { Client, get, startServer, tick, until, untilSleeping } from "./harness.ts"
 
 describe("Server: adversarial clients", () => {
@@ -83,8 +83,8 @@ describe("Server: adversarial clients", () => {
     Effect.gen(function*() {
       const handler = (head: { readonly target: string }) =>
         head.target === "/slow"
-          ? Effect.as(Clock.sleep(Duration.seconds(3)), Response.html(200, "slow"))
-          : Effect.succeed(Response.html(200, "fast"))
+          ? Effect.as(Clock.sleep(Duration.seconds(3)), ServerResponse.html(200, "slow"))
+          : Effect.succeed(ServerResponse.html(200, "fast"))
       const server = yield* startServer({ handler })
       const client = yield* server.connect()
       yield* client.send(get("/slow") + get("/fast") + get("/fast"))
@@ -241,7 +241,7 @@ describe("Server: accept errors", () => {
       })
       const running = yield* Server.serve(
         { ...Server.defaults, ports: [0] },
-        () => Effect.succeed(Response.html(200, "ok"))
+        () => Effect.succeed(ServerResponse.html(200, "ok"))
       ).pipe(
         Effect.provideService(SocketServer, flaky),
         Effect.provide(context)

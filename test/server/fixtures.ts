@@ -5,7 +5,7 @@ import * as NodeFileAccess from "../../src/files/NodeFileAccess.ts"
 import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
-import type { Response } from "../../src/server/Response.ts"
+import type { ServerResponse } from "../../src/server/ServerResponse.ts"
 
 export const NodeFs = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeFileAccess.layer)
 
@@ -60,7 +60,7 @@ export const request = (
 const decoder = new TextDecoder()
 
 /** The whole body of a response. */
-export const bodyOf = (response: Response) => {
+export const bodyOf = (response: ServerResponse) => {
   const body = response.body
   switch (body._tag) {
     case "Empty":
@@ -82,7 +82,7 @@ export const bodyOf = (response: Response) => {
   }
 }
 
-export const textOf = (response: Response) => Effect.map(bodyOf(response), (b) => decoder.decode(b))
+export const textOf = (response: ServerResponse) => Effect.map(bodyOf(response), (b) => decoder.decode(b))
 
 /** Byte equality without vitest's deep diff, which is slow on large arrays. */
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0

@@ -10,14 +10,14 @@ import { VERSION } from "../version.ts"
  * What a handler answers. The connection adds Date, Server, Connection and
  * Content-Length, and leaves the body out for HEAD, 204 and 304.
  */
-export interface Response {
+export interface ServerResponse {
   readonly status: number
   readonly headers: Headers
   readonly body: Body
 }
 
 /** Answers one parsed request; never fails (failures become error responses). */
-export type Handler = (head: RequestHead) => Effect.Effect<Response>
+export type Handler = (head: RequestHead) => Effect.Effect<ServerResponse>
 
 export type Body =
   | { readonly _tag: "Empty" }
@@ -35,14 +35,14 @@ export type Body =
      * The answer instead, when the stream fails before its first chunk (no
      * head has gone out yet); without it, a logged 500.
      */
-    readonly unavailable?: (error: FileError) => Effect.Effect<Response>
+    readonly unavailable?: (error: FileError) => Effect.Effect<ServerResponse>
   }
 
 export const empty: Body = { _tag: "Empty" }
 
 const encoder = new TextEncoder()
 
-const renderErrorPage = (status: number, extra: Headers): Response => {
+const renderErrorPage = (status: number, extra: Headers): ServerResponse => {
   const title = `${status} ${reasonPhrase(status)}`
   const bytes = encoder.encode(
     `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head>` +
@@ -56,10 +56,10 @@ const renderErrorPage = (status: number, extra: Headers): Response => {
 }
 
 /** Pages without extra headers, built once per status: every 404 would otherwise encode its own. */
-const plainErrorPages = new Map<number, Response>()
+const plainErrorPages = new Map<number, ServerResponse>()
 
 /** A short HTML page for an error status. Treat it as immutable: plain pages are shared. */
-export const errorPage = (status: number, extra?: Headers): Response => {
+export const errorPage = (status: number, extra?: Headers): ServerResponse => {
   if (extra !== undefined && extra.size > 0) return renderErrorPage(status, extra)
   let page = plainErrorPages.get(status)
   if (page === undefined) {
@@ -69,7 +69,7 @@ export const errorPage = (status: number, extra?: Headers): Response => {
   return page
 }
 
-export const html = (status: number, text: string, extra: Headers = new Headers()): Response => ({
+export const html = (status: number, text: string, extra: Headers = new Headers()): ServerResponse => ({
   status,
   headers: new Headers([...extra.entries, ["Content-Type", "text/html; charset=utf-8"]]),
   body: { _tag: "Bytes", bytes: encoder.encode(text) }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option } from "effect"
 import * as net from "node:net"
-import { fromSocket } from "../../src/net/StreamConnection.ts"
+import { fromSocket } from "../../src/net/NodeStreamConnection.ts"
 import { readAtLeast, text } from "./helpers.ts"
 
 /** A connected pair of raw sockets on loopback: [server side, client side]. */
@@ -50,7 +50,7 @@ const flood = (socket: net.Socket, limit: number) =>
     pump()
   })
 
-describe("StreamConnection", () => {
+describe("NodeStreamConnection", () => {
   it.scopedLive("a connection that is not read keeps at most about one high-water mark buffered", () =>
     Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
@@ -103,7 +103,7 @@ describe("StreamConnection", () => {
     }))
 })
 
-describe("StreamConnection progress", () => {
+describe("NodeStreamConnection progress", () => {
   it.scopedLive(
     "bytesFlushed grows while one large write is still pending on a slow reader",
     () =>
@@ -160,7 +160,7 @@ describe("StreamConnection progress", () => {
   )
 })
 
-describe("StreamConnection on a long keep-alive connection", () => {
+describe("NodeStreamConnection on a long keep-alive connection", () => {
   const events = ["readable", "data", "end", "drain", "finish", "error", "close"] as const
   const listenerCounts = (socket: net.Socket) => events.map((event) => socket.listenerCount(event))
 
