@@ -1,6 +1,6 @@
 // The published package: packed, installed from its tarball into a fresh
 // prefix the way a user installs it, and run from there.
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,11 +32,14 @@ beforeAll(() => {
     encoding: "utf8"
   }).trim().split("\n").pop()!
   // no dependencies to fetch: the install must work offline
-  installOutput = execFileSync(
+  const installed = spawnSync(
     "npm",
     ["install", "--global", "--prefix", prefix, "--offline", "--no-audit", "--no-fund", path.join(work, tarball)],
-    { cwd: work, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
+    { cwd: work, encoding: "utf8" }
   )
+  if (installed.status !== 0) throw new Error(`npm install failed: ${installed.stderr}`)
+  // npm writes its warnings (install scripts to approve, deprecations) to stderr
+  installOutput = installed.stdout + installed.stderr
   installedBin = path.join(prefix, "bin", "fiberhttp")
 }, 120_000)
 
@@ -45,7 +48,7 @@ afterAll(() => {
 })
 
 describe("the installed package", () => {
-  it("installs with no dependencies and stays small", () => {
+  it("installs with no dependencies, no script to approve and no warning, and stays small", () => {
     const installed = path.join(prefix, "lib", "node_modules", "fiberhttp")
     expect(fs.existsSync(path.join(installed, "node_modules"))).toBe(false)
     expect(fs.readdirSync(path.join(prefix, "lib", "node_modules"))).toEqual(["fiberhttp"])
