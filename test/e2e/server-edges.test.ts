@@ -6,9 +6,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-
-const repo = path.resolve(import.meta.dirname, "../..")
-const bin = path.join(repo, "dist/fiberhttp.js")
+import { bin, ensureBuilt } from "./support.ts"
 
 interface Running {
   readonly child: ChildProcess
@@ -84,6 +82,7 @@ const accessLines = (server: Running) => server.stdout().split("\n").filter((l) 
 let scratch = ""
 
 beforeAll(() => {
+  ensureBuilt()
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-edges-"))
   fs.chmodSync(scratch, 0o755)
 })
