@@ -2,8 +2,9 @@
 // bundle (no TypeScript at run time, no module resolution), loaded through
 // bin-loader.mjs with a V8 code cache that this build primes.
 import { build } from "esbuild"
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { chmodSync, copyFileSync, readFileSync, rmSync } from "node:fs"
+import * as net from "node:net"
 
 // @effect/cli parses YAML, TOML and INI only for file-valued options, which
 // fiberhttp has none of; leaving those parsers out trims the bundle that every
@@ -37,5 +38,21 @@ await build({
 })
 copyFileSync("scripts/bin-loader.mjs", "dist/fiberhttp.js")
 chmodSync("dist/fiberhttp.js", 0o755)
-// prime the code cache
-execFileSync(process.execPath, ["dist/fiberhttp.js", "--version"], { stdio: "ignore" })
+// Prime the code cache with one client request to a loopback server of our
+// own: the cache then holds the functions a request runs (compiled lazily
+// during that run), so a user's first request compiles none of them
+// between its connect and its first byte.
+const server = net.createServer((socket) => {
+  socket.on("error", () => {})
+  socket.once("data", () => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+})
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve))
+await new Promise((resolve, reject) =>
+  execFile(
+    process.execPath,
+    ["dist/fiberhttp.js", "client", "-b", `http://127.0.0.1:${server.address().port}/`],
+    { timeout: 30_000 },
+    (error, stdout) => (error !== null ? reject(error) : stdout === "ok" ? resolve() : reject(new Error(stdout)))
+  )
+)
+server.close()

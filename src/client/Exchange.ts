@@ -1,4 +1,4 @@
-import { Cause, Clock, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { HttpParseError } from "../http/errors.ts"
 import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
@@ -14,16 +14,31 @@ import {
 } from "./errors.ts"
 import type { RequestBody } from "./RequestSpec.ts"
 
-/** Where a response body goes, chunk by chunk (stdout, a file, a counter). */
+/**
+ * Where a response body goes, chunk by chunk (stdout, a file, a counter).
+ * The chunk is the sink's only until its effect completes (the connection
+ * reads into the same memory next): a sink that keeps bytes copies them.
+ */
 export type BodySink<E = never, R = never> = (chunk: Uint8Array) => Effect.Effect<void, E, R>
 
-/** One request and its response on an open connection. Times are Clock nanoseconds. */
-export interface ExchangeResult {
+/**
+ * The instants of one exchange, on the connection's clock (nanoseconds),
+ * each taken by the transport where it happened: just before the request's
+ * first write, when its last byte was handed to the kernel, when the first
+ * response byte arrived.
+ */
+export interface ExchangeInstants {
+  readonly startedAt: bigint
+  readonly sentAt: bigint
+  readonly firstByteAt: bigint
+}
+
+/** One request and its response on an open connection. */
+export interface ExchangeResult extends ExchangeInstants {
   readonly head: ResponseHead
   readonly trailers: Headers
   readonly bodyBytes: number
-  readonly sentAt: bigint
-  readonly firstByteAt: bigint
+  /** When the response's last byte (or the close that ended it) arrived. */
   readonly doneAt: bigint
   /** The connection may carry the next request: both sides keep it alive and nothing extra arrived. */
   readonly reusable: boolean
@@ -72,7 +87,7 @@ export const exchange = <E, R>(options: {
   readonly body: RequestBody | undefined
   /** The request carries an Upgrade field (-H Upgrade: ...): only then may the answer be a 101. */
   readonly upgrade: boolean
-  readonly onHead: (head: ResponseHead, sentAt: bigint, firstByteAt: bigint) => Effect.Effect<BodySink<E, R>, E, R>
+  readonly onHead: (head: ResponseHead, instants: ExchangeInstants) => Effect.Effect<BodySink<E, R>, E, R>
   /** Each interim (1xx) response before the final one, as it arrives (103 Early Hints). */
   readonly onInterim: (head: ResponseHead) => Effect.Effect<void, E, R>
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
@@ -94,16 +109,20 @@ export const exchange = <E, R>(options: {
       Effect.matchEffect(connection.write(chunk), {
         onFailure: (cause) => Effect.fail(new SendError({ cause })),
         onSuccess: () =>
-          Effect.flatMap(Clock.currentTimeNanos, (now) =>
-            Effect.sync(() => {
-              bytesSent += chunk.length
-              if (bytesSent >= total) sentAt ??= now
-            }))
+          Effect.sync(() => {
+            bytesSent += chunk.length
+            if (bytesSent >= total) sentAt ??= connection.sentAt()
+          })
       })
     let sendFailure: SendError | undefined
+    // just before the first write, in the fiber that writes: forking it is the client's own time
+    let startedAt = 0n
     const sending = yield* Effect.fork(
       Effect.zipRight(
-        send(options.head),
+        Effect.suspend(() => {
+          startedAt = connection.now()
+          return send(options.head)
+        }),
         options.body === undefined ? Effect.void : Stream.runForEach(options.body.chunks, send)
       ).pipe(
         Effect.catchTag("SendError", (error) =>
@@ -137,6 +156,12 @@ export const exchange = <E, R>(options: {
     let bodyBytes = 0
     let trailers: Headers | undefined
     let extraBytes = false
+    // A response may begin before the request is all out (an early 413).
+    const instants = (): ExchangeInstants => ({
+      startedAt,
+      sentAt: sentAt === undefined || sentAt > firstByteAt! ? firstByteAt! : sentAt,
+      firstByteAt: firstByteAt!
+    })
 
     // Applies one parse step's events; true once the response has ended.
     const apply = (result: ParseResult<ResponseHead>, input: number) =>
@@ -151,7 +176,7 @@ export const exchange = <E, R>(options: {
               if (event.head.status === 101 && !options.upgrade) return yield* failed(unsolicitedSwitch())
               head = event.head
               if (head.status >= 300 && bytesSent < total) yield* stopSending
-              sink = yield* options.onHead(event.head, sentAt ?? firstByteAt!, firstByteAt!)
+              sink = yield* options.onHead(event.head, instants())
               break
             case "Body":
               bodyBytes += event.chunk.length
@@ -184,7 +209,7 @@ export const exchange = <E, R>(options: {
         }
         const chunk = next.value
         if (chunk.length === 0) continue
-        if (firstByteAt === undefined) firstByteAt = yield* Clock.currentTimeNanos
+        firstByteAt ??= connection.receivedAt()
         for (let i = 0; received + i < HTTP_NAME.length && i < chunk.length; i++) {
           if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
         }
@@ -202,15 +227,15 @@ export const exchange = <E, R>(options: {
         Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Effect.failCause(exit.cause) : Effect.never
     )
     yield* Effect.raceFirst(readResponse, uploadFailure)
+    // the arrival of what the last read returned: the body's last bytes, or the close that ended it
+    const doneAt = connection.receivedAt()
     // A response that ended before the upload did: the rest is not sent.
     yield* stopSending
-    const doneAt = yield* Clock.currentTimeNanos
     return {
       head: head!,
       trailers: trailers!,
       bodyBytes,
-      sentAt: sentAt ?? firstByteAt!,
-      firstByteAt: firstByteAt!,
+      ...instants(),
       doneAt,
       reusable: sendFailure === undefined && !uploadStopped && head!.keepAlive && !extraBytes &&
         head!.framing._tag !== "UntilClose"

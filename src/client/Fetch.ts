@@ -1,15 +1,15 @@
-import { Clock, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import type { Headers } from "../http/Headers.ts"
 import type { ResponseHead } from "../http/message.ts"
 import { type InvalidHeadError, serializeRequestHead } from "../http/serialize.ts"
 import type { Connection } from "../net/Connection.ts"
-import { Connector, type ResolvedAddress } from "../net/Connector.ts"
+import { type Connected, Connector, type ResolvedAddress, type Span } from "../net/Connector.ts"
 import type { ConnectError } from "../net/errors.ts"
 import { EmptyReply, ReceiveError, type RequestError, SendError, TimeoutError, TooManyRedirects } from "./errors.ts"
 import { type BodySink, exchange } from "./Exchange.ts"
 import { type RequestBody, requestHeaders, type RequestSpec } from "./RequestSpec.ts"
 import { InvalidTarget, resolveLocation, type Target } from "./Target.ts"
-import { millisBetween, type Timings } from "./Timings.ts"
+import { type HeadTimings, headTimings, type OpeningInstants, type Timings, timingsOf } from "./Timings.ts"
 
 /** How requests go out: the parts of the command line that are not about output. */
 export interface FetchOptions {
@@ -77,7 +77,7 @@ export interface HeadInfo {
   readonly interims: ReadonlyArray<ResponseHead>
   /** -L will follow this response: its body is not the answer. */
   readonly redirecting: boolean
-  readonly timings: Omit<Timings, "done">
+  readonly timings: HeadTimings
 }
 
 /** Told about each response head as it arrives; returns where that body goes. */
@@ -119,7 +119,7 @@ export const makeSession = (options: FetchOptions) =>
     yield* Effect.addFinalizer(() => discard)
 
     /** DNS, then TCP to each address in turn until one answers, then TLS for https. */
-    const openConnection = (target: Target, start: bigint) =>
+    const openConnection = (target: Target) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(sessionScope, ExecutionStrategy.sequential)
         const route = routeOf(target, options.connectTo)
@@ -127,36 +127,34 @@ export const makeSession = (options: FetchOptions) =>
           r.host.toLowerCase() === route.host.toLowerCase() && r.port === route.port
         )
         const opening = Effect.gen(function*() {
-          const addresses = override === undefined ? yield* connector.resolve(route.host) : override.addresses
-          const dnsAt = yield* Clock.currentTimeNanos
-          let connection: Connection | undefined
+          // --resolve gives the addresses: no lookup
+          const { addresses, lookup } = override === undefined
+            ? yield* connector.resolve(route.host)
+            : { addresses: override.addresses, lookup: undefined }
+          let connected: Connected | undefined
           let lastError: ConnectError | undefined
           for (const address of addresses) {
             const attempt = yield* Effect.either(connector.connect(address, route.port, route.host))
             if (attempt._tag === "Right") {
-              connection = attempt.right
+              connected = attempt.right
               break
             }
             lastError = attempt.left
           }
-          if (connection === undefined) return yield* Effect.fail(lastError!)
-          const connectAt = yield* Clock.currentTimeNanos
-          let tlsAt: bigint | undefined
+          if (connected === undefined) return yield* Effect.fail(lastError!)
+          let connection = connected.connection
+          let tls: Span | undefined
           if (target.scheme === "https") {
-            connection = yield* connector.startTls(connection, {
+            const secured = yield* connector.startTls(connection, {
               servername: target.host,
               verify: !options.insecure,
               ca: options.ca
             })
-            tlsAt = yield* Clock.currentTimeNanos
+            connection = secured.connection
+            tls = secured.handshake
           }
-          return {
-            connection,
-            remoteAddress: connection.remoteAddress,
-            dns: millisBetween(start, dnsAt),
-            connect: millisBetween(start, connectAt),
-            tls: tlsAt === undefined ? undefined : millisBetween(start, tlsAt)
-          }
+          const instants: OpeningInstants = { lookup, connect: connected.handshake, tls }
+          return { connection, remoteAddress: connection.remoteAddress, instants }
         }).pipe(Scope.extend(scope))
         const limited = options.connectTimeout === undefined
           ? opening
@@ -193,17 +191,12 @@ export const makeSession = (options: FetchOptions) =>
 
         const attempt = (reusing: OpenConnection | undefined) =>
           Effect.gen(function*() {
-            const start = yield* Clock.currentTimeNanos
-            let opened: { dns: number | undefined; connect: number | undefined; tls: number | undefined } = {
-              dns: undefined,
-              connect: undefined,
-              tls: undefined
-            }
             const interims: Array<ResponseHead> = []
+            let opening: OpeningInstants | undefined
             let open = reusing
             if (open === undefined) {
-              const fresh = yield* openConnection(target, start)
-              opened = { dns: fresh.dns, connect: fresh.connect, tls: fresh.tls }
+              const fresh = yield* openConnection(target)
+              opening = fresh.instants
               open = { origin, connection: fresh.connection, scope: fresh.scope, remoteAddress: fresh.remoteAddress }
               current = open
             }
@@ -219,7 +212,7 @@ export const makeSession = (options: FetchOptions) =>
                 Effect.sync(() => {
                   if (interims.length < MAX_INTERIMS_KEPT) interims.push(interim)
                 }),
-              onHead: (response, sentAt, firstByteAt) => {
+              onHead: (response, instants) => {
                 headArrived = true
                 redirecting = options.followRedirects &&
                   redirectStatuses.has(response.status) &&
@@ -229,11 +222,7 @@ export const makeSession = (options: FetchOptions) =>
                   head: response,
                   interims,
                   redirecting,
-                  timings: {
-                    ...opened,
-                    sent: millisBetween(start, sentAt),
-                    firstByte: millisBetween(start, firstByteAt)
-                  }
+                  timings: headTimings(opening, instants)
                 })
               }
             }).pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) && exit.value.reusable ? Effect.void : discard)))
@@ -245,12 +234,7 @@ export const makeSession = (options: FetchOptions) =>
               bodyBytes: result.bodyBytes,
               reused: reusing !== undefined,
               remoteAddress: open.remoteAddress,
-              timings: {
-                ...opened,
-                sent: millisBetween(start, result.sentAt),
-                firstByte: millisBetween(start, result.firstByteAt),
-                done: millisBetween(start, result.doneAt)
-              }
+              timings: timingsOf(opening, result)
             }
             return { hop, redirecting }
           })

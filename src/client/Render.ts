@@ -1,7 +1,7 @@
 import type { Headers } from "../http/Headers.ts"
 import type { ResponseHead } from "../http/message.ts"
-import type { Summary } from "./Stats.ts"
-import { connectTime, firstByteTime, phases, type Timings } from "./Timings.ts"
+import type { PhaseSummary, Summary } from "./Stats.ts"
+import { connectTime, firstByteTime, type HeadTimings, labels, phases, type Timings, totalTime } from "./Timings.ts"
 
 /** Milliseconds with microsecond resolution: "0.412 ms". */
 export const formatMs = (ms: number): string => `${ms.toFixed(3)} ms`
@@ -32,36 +32,54 @@ export const wireBytes = (text: string): Uint8Array => {
 /** The heading above each target's output when several are fetched. */
 export const heading = (url: string, first: boolean): string => `${first ? "" : "\n"}==> ${url} <==\n`
 
-/** --ttl: the TCP handshake (the network's round trip) and opening-to-first-byte, before the response. */
-export const ttlText = (timings: Pick<Timings, "dns" | "connect" | "firstByte">): string => {
+/**
+ * --ttl: the TCP handshake (the network's round trip) and the time to the
+ * first response byte, before the response; on a reused connection there
+ * was no handshake.
+ */
+export const ttlText = (timings: HeadTimings): string => {
   const connect = connectTime(timings)
+  const first = `${labels.firstByte} ${formatMs(firstByteTime(timings))}`
   return connect === undefined
-    ? `RTT: connection reused, first byte ${formatMs(timings.firstByte)} after the request started\n`
-    : `RTT: TCP connect ${formatMs(connect)}, first byte ${
-      formatMs(firstByteTime(timings))
-    } after opening the connection\n`
+    ? `RTT: connection reused, ${first}\n`
+    : `RTT: ${labels.connect} ${formatMs(connect)}, ${first}\n`
 }
 
-/** --timing: one line per phase with a bar placed on a shared time axis, then the total. */
+const labelWidth = Math.max(...Object.values(labels).map((label) => label.length)) + 2
+
+/**
+ * --timing: one line per phase with a bar placed on a shared time axis (the
+ * client's own work between two phases is the gap between their bars), then
+ * the first byte and the total, each since the request began.
+ */
 export const waterfall = (timings: Timings, barWidth = 40): string => {
-  const total = timings.done
+  const total = totalTime(timings)
   const scale = total > 0 ? barWidth / total : 0
-  const lines = phases(timings).map(({ name, start, duration }) => {
+  const lines = phases(timings).map(({ duration, name, start }) => {
     const from = Math.min(barWidth - 1, Math.floor(start * scale))
     const length = Math.max(1, Math.round(duration * scale))
     const bar = " ".repeat(from) + "#".repeat(Math.min(length, barWidth - from))
-    return `  ${name.padEnd(14)}${formatMs(duration).padStart(13)}  |${bar.padEnd(barWidth)}|\n`
+    return `  ${name.padEnd(labelWidth)}${formatMs(duration).padStart(13)}  |${bar.padEnd(barWidth)}|\n`
   })
-  return `${lines.join("")}  ${"Total".padEnd(14)}${formatMs(total).padStart(13)}\n`
+  const cumulative = (label: string, ms: number) => `  ${label.padEnd(labelWidth)}${formatMs(ms).padStart(13)}\n`
+  return lines.join("") + cumulative(labels.firstByte, firstByteTime(timings)) + cumulative(labels.total, total)
 }
 
-/** One round of --count. */
-export const roundLine = (round: number, head: ResponseHead, timings: Timings, bodyBytes: number): string => {
+/** One round of --count; `total` is the round's, redirects included. */
+export const roundLine = (
+  round: number,
+  head: ResponseHead,
+  timings: Timings,
+  bodyBytes: number,
+  total: number
+): string => {
   const connect = connectTime(timings)
-  const how = connect === undefined ? "reused" : `connect ${formatMs(connect)}`
+  const how = connect === undefined ? "reused" : `${labels.connect} ${formatMs(connect)}`
   return `${round}: ${head.status}${
     head.reason === "" ? "" : ` ${head.reason}`
-  }  ${bodyBytes} bytes  ${how}  first byte ${formatMs(timings.firstByte)}  total ${formatMs(timings.done)}\n`
+  }  ${bodyBytes} bytes  ${how}  ${labels.firstByte} ${formatMs(firstByteTime(timings))}  ${labels.total} ${
+    formatMs(total)
+  }\n`
 }
 
 const fixed = (ms: number) => ms.toFixed(3)
@@ -79,6 +97,15 @@ export const summaryText = (url: string, sent: number, summary: Summary | undefi
     `percentiles p50/p90/p99 = ${fixed(summary.p50)}/${fixed(summary.p90)}/${fixed(summary.p99)} ms\n`
   )
 }
+
+/** --count with --timing: each figure's statistics over the rounds that had it. */
+export const phaseSummaryText = (summaries: ReadonlyArray<PhaseSummary>): string =>
+  `per phase, min/avg/max/p50 in ms:\n` +
+  summaries.map(({ name, summary }) =>
+    `  ${name.padEnd(labelWidth)}${
+      [summary.min, summary.avg, summary.max, summary.p50].map(fixed).join("/")
+    }  (${summary.count} round${summary.count === 1 ? "" : "s"})\n`
+  ).join("")
 
 const units = ["B", "KiB", "MiB", "GiB", "TiB"]
 

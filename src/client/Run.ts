@@ -14,13 +14,13 @@ import {
 } from "./errors.ts"
 import type { BodySink } from "./Exchange.ts"
 import { describe, exitCodeOf } from "./exitCodes.ts"
-import { type FetchOptions, type HeadInfo, makeSession } from "./Fetch.ts"
+import { type FetchOptions, type HeadInfo, type Hop, makeSession } from "./Fetch.ts"
 import { fileProblem } from "./fileProblem.ts"
 import { Output } from "./Output.ts"
 import * as Render from "./Render.ts"
-import { summarize } from "./Stats.ts"
+import { summarize, summarizePhases } from "./Stats.ts"
 import type { Target } from "./Target.ts"
-import { phases, type Timings } from "./Timings.ts"
+import { firstByteTime, phases, type Timings, totalTime } from "./Timings.ts"
 
 /** What the client command asked for, validated. */
 export interface ClientConfig {
@@ -116,14 +116,24 @@ const headersJson = (head: ResponseHead) => head.headers.entries.map(([name, val
 
 const micros = (ms: number) => Math.round(ms * 1000) / 1000
 
-/** The waterfall's phases as durations in milliseconds (absent phases left out), plus the total. */
+/** The waterfall's phases as durations in milliseconds (absent phases left out), the first byte and the total. */
 const timingsJson = (t: Timings) => {
   const out: Record<string, number> = {}
   for (const phase of phases(t)) out[`${phase.key}Ms`] = micros(phase.duration)
-  out.firstByteMs = micros(t.firstByte)
-  out.totalMs = micros(t.done)
+  out.firstByteMs = micros(firstByteTime(t))
+  out.totalMs = micros(totalTime(t))
   return out
 }
+
+/** Each response of a request, redirects first: where it came from and its timings. */
+const hopsJson = (hops: ReadonlyArray<Hop>) =>
+  hops.map((hop) => ({
+    url: hop.target.url,
+    status: hop.head.status,
+    remoteAddress: hop.remoteAddress,
+    reused: hop.reused,
+    timings: timingsJson(hop.timings)
+  }))
 
 /** Opens -o's file when the final head arrives and writes the body to it, drawing progress on a terminal. */
 const fileSink = (path: string, info: HeadInfo, append: boolean) =>
@@ -314,7 +324,13 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
     if (config.mode === "full" && config.outputFile === undefined) {
       yield* printer.out(Render.wireBytes(Render.trailerText(final.trailers)))
     }
-    if (config.timing) yield* printer.err(Render.waterfall(final.timings))
+    if (config.timing) {
+      // with -L, each response's own waterfall under its URL
+      for (const hop of hops) {
+        if (hops.length > 1) yield* printer.err(`${hop.target.url} (${hop.head.status}):\n`)
+        yield* printer.err(Render.waterfall(hop.timings))
+      }
+    }
     if (config.mode === "json") {
       yield* printer.out(
         JSON.stringify({
@@ -329,7 +345,8 @@ const fetchOnce = (config: ClientConfig, target: Target, printer: Printer) =>
           trailers: final.trailers.entries.map(([name, value]) => [name, value]),
           bodyBytes: final.bodyBytes,
           redirects: hops.length - 1,
-          timings: timingsJson(final.timings)
+          timings: timingsJson(final.timings),
+          hops: hopsJson(hops)
         }) + "\n"
       )
     }
@@ -340,6 +357,7 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
   Effect.gen(function*() {
     const session = yield* makeSession(config.fetch)
     const totals: Array<number> = []
+    const answered: Array<{ readonly timings: Timings; readonly total: number }> = []
     const rounds: Array<unknown> = []
     // rounds finished, answered or failed: a round cut short by Ctrl-C is not counted
     let sent = 0
@@ -347,7 +365,10 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
     // the summary of the rounds so far, also when Ctrl-C ends the run (as httping does)
     const summaryOut = (interrupted: boolean) => {
       const summary = summarize(totals)
-      return config.mode === "json"
+      const phases = config.timing && answered.length > 0
+        ? printer.err(Render.phaseSummaryText(summarizePhases(answered)))
+        : Effect.void
+      const text = config.mode === "json"
         ? printer.out(
           JSON.stringify({
             url: target.url,
@@ -358,6 +379,7 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
           }) + "\n"
         )
         : printer.out(Render.summaryText(target.url, sent, summary))
+      return Effect.zipRight(text, phases)
     }
     const loop = Effect.gen(function*() {
       for (let round = 1; round <= config.count; round++) {
@@ -373,8 +395,9 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
           continue
         }
         const final = result.right[result.right.length - 1]!
-        const elapsed = result.right.reduce((sum, hop) => sum + hop.timings.done, 0)
+        const elapsed = result.right.reduce((sum, hop) => sum + totalTime(hop.timings), 0)
         totals.push(elapsed)
+        answered.push({ timings: final.timings, total: elapsed })
         if (config.mode === "json") {
           rounds.push({
             round,
@@ -384,9 +407,7 @@ const fetchRounds = (config: ClientConfig, target: Target, printer: Printer) =>
             timings: timingsJson(final.timings)
           })
         } else {
-          yield* printer.out(
-            Render.roundLine(round, final.head, { ...final.timings, done: elapsed }, final.bodyBytes)
-          )
+          yield* printer.out(Render.roundLine(round, final.head, final.timings, final.bodyBytes, elapsed))
           // `--count 1000 ... | head -3` stops after three rounds, not 997 later
           yield* stdoutGone(yield* Output)
         }

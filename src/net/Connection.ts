@@ -16,7 +16,12 @@ export interface Connection {
   readonly remotePort: number
   readonly localAddress: string
   readonly localPort: number
-  /** The next chunk, or None once the peer has finished sending (FIN). */
+  /**
+   * The next chunk, or None once the peer has finished sending (FIN). The
+   * chunk is the caller's until its next `read`: a transport may then reuse
+   * its memory (the client's TCP reads all land in one buffer), so whoever
+   * keeps bytes longer copies them.
+   */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
   /**
    * Sends a chunk; completes when the transport has taken it, after which
@@ -33,6 +38,20 @@ export interface Connection {
    * peer's doing.
    */
   readonly bytesFlushed: () => number
+  /**
+   * The clock of this connection's instants, in nanoseconds: the one its
+   * layer was given (the Node layers' high-resolution clock, the in-memory
+   * layers' `Clock`, so `TestClock` in tests).
+   */
+  readonly now: () => bigint
+  /**
+   * When the bytes of the chunk `read` last returned arrived, taken in the
+   * transport's own data callback (or, after None, when the FIN arrived):
+   * not when a fiber got round to reading them.
+   */
+  readonly receivedAt: () => bigint
+  /** When the transport took the last byte of the last completed `write` (handed to the kernel). */
+  readonly sentAt: () => bigint
   /** Flushes what is queued and half-closes (sends FIN). */
   readonly end: Effect.Effect<void, SocketError>
   /** Tears the connection down at once, dropping queued bytes. Idempotent, never blocks. */

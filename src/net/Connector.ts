@@ -17,22 +17,49 @@ export interface TlsOptions {
 }
 
 /**
- * The client's way out: each step is separate so that the client can time
- * DNS, TCP connect and TLS handshake with `Clock` on its own.
- * Connections are destroyed when the scope they were opened in closes.
+ * When something began and ended, in nanoseconds on the connector's clock
+ * (the clock of the connections it opens, `Connection.now`).
+ */
+export interface Span {
+  readonly startedAt: bigint
+  readonly endedAt: bigint
+}
+
+export interface Resolution {
+  readonly addresses: ReadonlyArray<ResolvedAddress>
+  /** The name lookup; undefined for an IP literal, which needs none. */
+  readonly lookup: Span | undefined
+}
+
+export interface Connected {
+  readonly connection: Connection
+  /**
+   * From just before the connect system call was issued (after the socket's
+   * own set-up) to the socket's connect callback: the TCP handshake.
+   */
+  readonly handshake: Span
+}
+
+/**
+ * The client's way out, one step at a time (resolve, connect, TLS), each
+ * reporting the instants it saw where they happened (in the socket's
+ * callbacks, on the clock its layer was given), so the client times the
+ * network rather than its own scheduling. Connections are destroyed when
+ * the scope they were opened in closes.
  */
 export class Connector extends Context.Tag("fiberhttp/net/Connector")<
   Connector,
   {
-    readonly resolve: (host: string) => Effect.Effect<ReadonlyArray<ResolvedAddress>, ResolveError>
+    readonly resolve: (host: string) => Effect.Effect<Resolution, ResolveError>
     readonly connect: (
       address: ResolvedAddress,
       port: number,
       host: string
-    ) => Effect.Effect<Connection, ConnectError, Scope.Scope>
+    ) => Effect.Effect<Connected, ConnectError, Scope.Scope>
+    /** The TLS connection over `connection`; its handshake from the ClientHello to 'secureConnect'. */
     readonly startTls: (
       connection: Connection,
       options: TlsOptions
-    ) => Effect.Effect<Connection, TlsError, Scope.Scope>
+    ) => Effect.Effect<Connected, TlsError, Scope.Scope>
   }
 >() {}

@@ -1,6 +1,6 @@
 import { type Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import type { Connection } from "./Connection.ts"
-import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
+import { Connector, type Resolution, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
 import { formatHostPort, formatTarget } from "./hostPort.ts"
 import { makePipe, type Peer, toPeer } from "./MemoryPipe.ts"
@@ -39,9 +39,11 @@ export interface MemoryConnectorOptions {
   /** Remote servers by "host:port" ("example.com:80", "10.0.0.1:8080", "[::1]:8080"). */
   readonly servers: Readonly<Record<string, Script | RemoteServer>>
   /**
-   * Name resolution. By default IP literals resolve to themselves, each host
-   * named in `servers` to an address of its own in 192.0.2.0/24, and any other
-   * name fails with ResolveError.
+   * Name resolution. By default IP literals resolve to themselves (with no
+   * lookup), each host named in `servers` to an address of its own in
+   * 192.0.2.0/24 (a lookup that takes no time), and any other name fails
+   * with ResolveError. A resolver given here is not called for IP literals;
+   * its lookup lasts as long as its effect (sleep in it for a slow DNS).
    */
   readonly resolve?: (host: string) => Effect.Effect<ReadonlyArray<ResolvedAddress>, ResolveError>
 }
@@ -62,8 +64,6 @@ const makeDefaultResolve = (keys: ReadonlyArray<string>) => {
     if (literalFamily(host) === undefined && !known.has(host)) known.set(host, `192.0.2.${known.size + 1}`)
   }
   return (host: string): Effect.Effect<ReadonlyArray<ResolvedAddress>, ResolveError> => {
-    const family = literalFamily(host)
-    if (family !== undefined) return Effect.succeed([{ address: host, family }])
     const address = known.get(host)
     if (address !== undefined) return Effect.succeed([{ address, family: 4 }])
     return Effect.fail(new ResolveError({ host, message: `cannot resolve ${host}: name not found (ENOTFOUND)` }))
@@ -73,6 +73,8 @@ const makeDefaultResolve = (keys: ReadonlyArray<string>) => {
 /** A Connector whose remote servers are scripts run in the layer's scope. */
 export const make = (options: MemoryConnectorOptions) =>
   Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeNanos()
     const scripts = yield* FiberSet.make()
     const remotes = new WeakMap<Connection, RemoteServer>()
     const servers = new Map<string, RemoteServer>(
@@ -82,8 +84,19 @@ export const make = (options: MemoryConnectorOptions) =>
     )
     let nextLocalPort = 50000
 
+    const lookup = options.resolve ?? makeDefaultResolve(Object.keys(options.servers))
+    const resolve = (host: string): Effect.Effect<Resolution, ResolveError> => {
+      const family = literalFamily(host)
+      if (family !== undefined) return Effect.succeed({ addresses: [{ address: host, family }], lookup: undefined })
+      return Effect.suspend(() => {
+        const startedAt = now()
+        return Effect.map(lookup(host), (addresses) => ({ addresses, lookup: { startedAt, endedAt: now() } }))
+      })
+    }
+
     const connect = (address: ResolvedAddress, port: number, host: string) =>
       Effect.gen(function*() {
+        const startedAt = now()
         const remote = servers.get(formatHostPort(host, port)) ?? servers.get(formatHostPort(address.address, port))
         const target = formatTarget(host, address.address, port)
         const refused = (reason: ConnectError["reason"], what: string) =>
@@ -95,10 +108,12 @@ export const make = (options: MemoryConnectorOptions) =>
 
         const [serverEnd, clientEnd] = makePipe({
           window: remote.window ?? defaultWindow,
+          now,
           server: { address: address.address, port },
           client: { address: address.family === 6 ? "::1" : "127.0.0.1", port: nextLocalPort++ }
         })
         const connection = yield* Effect.acquireRelease(Effect.succeed(clientEnd.connection), (c) => c.destroy)
+        const connectedAt = now()
         remotes.set(connection, remote)
         const script = remote.script ?? (() => Effect.never)
         yield* FiberSet.run(
@@ -109,7 +124,7 @@ export const make = (options: MemoryConnectorOptions) =>
             Effect.onExit((exit) => (Exit.isSuccess(exit) ? serverEnd.connection.destroy : serverEnd.reset))
           )
         )
-        return connection
+        return { connection, handshake: { startedAt, endedAt: connectedAt } }
       })
 
     const startTls = (connection: Connection, { servername, verify }: TlsOptions) =>
@@ -118,6 +133,7 @@ export const make = (options: MemoryConnectorOptions) =>
         if (remote === undefined) {
           return yield* Effect.dieMessage("startTls: the connection was not opened by this connector")
         }
+        const startedAt = now()
         const tls = remote.tls ?? {}
         if (tls.delay !== undefined) yield* Effect.sleep(tls.delay)
         if (tls.fail !== undefined) {
@@ -135,14 +151,10 @@ export const make = (options: MemoryConnectorOptions) =>
           })
         }
         // In memory the bytes need no encryption: the TLS connection is the TCP one.
-        return connection
+        return { connection, handshake: { startedAt, endedAt: now() } }
       })
 
-    return Connector.of({
-      resolve: options.resolve ?? makeDefaultResolve(Object.keys(options.servers)),
-      connect,
-      startTls
-    })
+    return Connector.of({ resolve, connect, startTls })
   })
 
 export const layer = (options: MemoryConnectorOptions): Layer.Layer<Connector> => Layer.scoped(Connector, make(options))

@@ -39,64 +39,67 @@ interface ListenerState {
 }
 
 /** Both services over one fresh network; ports are numbered from 40000. */
-export const make = Effect.sync(() => {
-  const listeners = new Map<number, ListenerState>()
-  let nextPort = firstPort
-  let nextPeerPort = firstPeerPort
+export const make = Effect.clockWith((clock) =>
+  Effect.sync(() => {
+    const listeners = new Map<number, ListenerState>()
+    let nextPort = firstPort
+    let nextPeerPort = firstPeerPort
 
-  const openListener = (host: string, port: number): ListenerState => {
-    const queue = makeAcceptQueue(Number.POSITIVE_INFINITY)
-    const close = Effect.zipRight(
-      Effect.sync(() => {
-        if (listeners.get(port)?.queue === queue) listeners.delete(port)
-      }),
-      queue.close
-    )
-    return { listener: { host, port, accept: queue.take, close }, queue }
-  }
-
-  const server = SocketServer.of({
-    listen: ({ host, port }) =>
-      Effect.acquireRelease(
-        Effect.suspend(() => {
-          if (port !== 0 && listeners.has(port)) {
-            const message = `cannot listen on ${formatHostPort(host, port)}: address already in use`
-            return Effect.fail(new ListenError({ host, port, reason: "AddressInUse", message }))
-          }
-          let chosen = port
-          while (chosen === 0 || listeners.has(chosen)) chosen = nextPort++
-          const state = openListener(host, chosen)
-          listeners.set(chosen, state)
-          return Effect.succeed(state.listener)
+    const openListener = (host: string, port: number): ListenerState => {
+      const queue = makeAcceptQueue(Number.POSITIVE_INFINITY)
+      const close = Effect.zipRight(
+        Effect.sync(() => {
+          if (listeners.get(port)?.queue === queue) listeners.delete(port)
         }),
-        (listener) => listener.close
+        queue.close
       )
-  })
+      return { listener: { host, port, accept: queue.take, close }, queue }
+    }
 
-  const network = MemoryNetwork.of({
-    connect: (port, options = {}) =>
-      Effect.acquireRelease(
-        Effect.suspend(() => {
-          const state = listeners.get(port)
-          if (state === undefined) {
-            const message = `cannot connect to 127.0.0.1:${port}: connection refused`
-            return Effect.fail(new ConnectError({ host: "127.0.0.1", port, reason: "Refused", message }))
-          }
-          const [serverEnd, peerEnd] = makePipe({
-            window: options.window ?? defaultWindow,
-            server: { address: state.listener.host, port },
-            client: { address: options.remoteAddress ?? "127.0.0.1", port: nextPeerPort++ }
-          })
-          state.queue.offer(serverEnd.connection)
-          return Effect.succeed(toPeer(peerEnd))
-        }),
-        (peer) => peer.destroy
-      ),
-    ports: Effect.sync(() => Array.from(listeners.keys()))
-  })
+    const server = SocketServer.of({
+      listen: ({ host, port }) =>
+        Effect.acquireRelease(
+          Effect.suspend(() => {
+            if (port !== 0 && listeners.has(port)) {
+              const message = `cannot listen on ${formatHostPort(host, port)}: address already in use`
+              return Effect.fail(new ListenError({ host, port, reason: "AddressInUse", message }))
+            }
+            let chosen = port
+            while (chosen === 0 || listeners.has(chosen)) chosen = nextPort++
+            const state = openListener(host, chosen)
+            listeners.set(chosen, state)
+            return Effect.succeed(state.listener)
+          }),
+          (listener) => listener.close
+        )
+    })
 
-  return { server, network }
-})
+    const network = MemoryNetwork.of({
+      connect: (port, options = {}) =>
+        Effect.acquireRelease(
+          Effect.suspend(() => {
+            const state = listeners.get(port)
+            if (state === undefined) {
+              const message = `cannot connect to 127.0.0.1:${port}: connection refused`
+              return Effect.fail(new ConnectError({ host: "127.0.0.1", port, reason: "Refused", message }))
+            }
+            const [serverEnd, peerEnd] = makePipe({
+              window: options.window ?? defaultWindow,
+              now: () => clock.unsafeCurrentTimeNanos(),
+              server: { address: state.listener.host, port },
+              client: { address: options.remoteAddress ?? "127.0.0.1", port: nextPeerPort++ }
+            })
+            state.queue.offer(serverEnd.connection)
+            return Effect.succeed(toPeer(peerEnd))
+          }),
+          (peer) => peer.destroy
+        ),
+      ports: Effect.sync(() => Array.from(listeners.keys()))
+    })
+
+    return { server, network }
+  })
+)
 
 /** An in-memory SocketServer, and the MemoryNetwork tests use to reach it. */
 export const layer: Layer.Layer<SocketServer | MemoryNetwork> = Layer.effectContext(

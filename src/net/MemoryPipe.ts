@@ -20,10 +20,14 @@ import { SocketError } from "./errors.ts"
 
 interface Channel {
   readonly chunks: Array<Uint8Array>
+  /** When each queued chunk was written, on the pipe's clock. */
+  readonly writtenAt: Array<bigint>
   unread: number
   /** Bytes ever written into the channel. */
   written: number
   fin: boolean
+  /** When the FIN was sent. */
+  finAt: bigint
   writerGone: boolean
   readerGone: boolean
   readonly window: number
@@ -61,9 +65,11 @@ export interface Endpoint {
 
 const newChannel = (window: number, waiting: Set<() => void>): Channel => ({
   chunks: [],
+  writtenAt: [],
   unread: 0,
   written: 0,
   fin: false,
+  finAt: 0n,
   writerGone: false,
   readerGone: false,
   window,
@@ -77,26 +83,38 @@ const makeEndpoint = (
   incoming: Channel,
   outgoing: Channel,
   state: { destroyed: boolean },
-  remoteState: { destroyed: boolean }
+  remoteState: { destroyed: boolean },
+  now: () => bigint
 ): Endpoint => {
   const waiting = incoming.waiting
   const closed = () => new SocketError({ reason: "Closed", message: `${id}: connection closed` })
   const reset = () => new SocketError({ reason: "Reset", message: `${id}: connection reset by peer` })
+
+  /** Instants: the data of the last chunk read (or the FIN) was written; the last write was taken. */
+  let receivedAt = 0n
+  let sentAt = 0n
 
   const readUpTo = (max: number) =>
     awaitCondition(waiting, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
       if (state.destroyed) return Exit.fail(closed())
       let chunk = incoming.chunks[0]
       if (chunk !== undefined) {
+        receivedAt = incoming.writtenAt[0]!
         if (chunk.length > max) {
           incoming.chunks[0] = chunk.subarray(max)
           chunk = chunk.subarray(0, max)
-        } else incoming.chunks.shift()
+        } else {
+          incoming.chunks.shift()
+          incoming.writtenAt.shift()
+        }
         incoming.unread -= chunk.length
         wakeAll(waiting)
         return Exit.succeed(Option.some(chunk))
       }
-      if (incoming.fin) return Exit.succeed(Option.none())
+      if (incoming.fin) {
+        receivedAt = incoming.finAt
+        return Exit.succeed(Option.none())
+      }
       if (incoming.writerGone) return Exit.fail(reset())
       return undefined
     })
@@ -110,7 +128,13 @@ const makeEndpoint = (
 
   const delivered = awaitCondition(
     waiting,
-    () => writeFailure() ?? (outgoing.unread <= outgoing.window ? Exit.void : undefined)
+    () => {
+      const failed = writeFailure()
+      if (failed !== undefined) return failed
+      if (outgoing.unread > outgoing.window) return undefined
+      sentAt = now()
+      return Exit.void
+    }
   )
 
   /** What the peer's window has taken: all but the unread bytes beyond it. */
@@ -127,6 +151,7 @@ const makeEndpoint = (
       if (chunk.length > 0) {
         // A copy, as a kernel would take: the caller may reuse its buffer.
         outgoing.chunks.push(chunk.slice())
+        outgoing.writtenAt.push(now())
         outgoing.unread += chunk.length
         outgoing.written += chunk.length
         wakeAll(waiting)
@@ -146,6 +171,7 @@ const makeEndpoint = (
   const finish = Effect.sync(() => {
     if (state.destroyed || outgoing.fin) return
     outgoing.fin = true
+    outgoing.finAt = now()
     wakeAll(waiting)
   })
 
@@ -155,9 +181,13 @@ const makeEndpoint = (
       state.destroyed = true
       // Unread bytes make the kernel answer the close with a reset.
       if (abortive || incoming.unread > 0) outgoing.writerGone = true
-      else outgoing.fin = true
+      else if (!outgoing.fin) {
+        outgoing.fin = true
+        outgoing.finAt = now()
+      }
       incoming.readerGone = true
       incoming.chunks.length = 0
+      incoming.writtenAt.length = 0
       incoming.unread = 0
       wakeAll(waiting)
     })
@@ -173,6 +203,9 @@ const makeEndpoint = (
       read,
       write,
       bytesFlushed,
+      now,
+      receivedAt: () => receivedAt,
+      sentAt: () => sentAt,
       end: Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered),
       destroy
     },
@@ -187,6 +220,8 @@ const makeEndpoint = (
 export interface PipeOptions {
   /** Unread bytes each direction holds before writes block. */
   readonly window: number
+  /** The clock of the connections' instants. */
+  readonly now: () => bigint
   readonly server: EndpointAddress
   readonly client: EndpointAddress
 }
@@ -201,8 +236,26 @@ export const makePipe = (options: PipeOptions): readonly [Endpoint, Endpoint] =>
   const serverState = { destroyed: false }
   const clientState = { destroyed: false }
   return [
-    makeEndpoint(nextConnectionId(), options.server, options.client, toServer, toClient, serverState, clientState),
-    makeEndpoint(nextConnectionId(), options.client, options.server, toClient, toServer, clientState, serverState)
+    makeEndpoint(
+      nextConnectionId(),
+      options.server,
+      options.client,
+      toServer,
+      toClient,
+      serverState,
+      clientState,
+      options.now
+    ),
+    makeEndpoint(
+      nextConnectionId(),
+      options.client,
+      options.server,
+      toClient,
+      toServer,
+      clientState,
+      serverState,
+      options.now
+    )
   ]
 }
 

@@ -1,9 +1,48 @@
 import { Effect, Exit, Option } from "effect"
-import type * as net from "node:net"
+import * as net from "node:net"
 import { awaitCondition, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
+
+/** The Node layers' clock: monotonic, nanoseconds. */
+export const hrtimeNow = (): bigint => process.hrtime.bigint()
+
+/**
+ * A TCP socket, not yet connected, that reads into one buffer of its own
+ * (node's `onread`): each read fills the buffer from the kernel directly, up
+ * to its size, so a download allocates nothing per chunk and takes large
+ * bites. Hand it to `fromSocket` with its `reads`.
+ */
+export const makeBufferedSocket = (size: number, options: net.SocketConstructorOpts) => {
+  const buffer = Buffer.allocUnsafe(size)
+  let deliver: (length: number) => boolean = () => false
+  const onread = { buffer, callback: (length: number) => deliver(length) }
+  // @types/node 20 leaves `onread` out of the constructor's options; node takes it there.
+  const socket = new net.Socket({ ...options, onread } as net.SocketConstructorOpts)
+  const reads: BufferedReads = {
+    buffer,
+    listen: (callback) => {
+      deliver = callback
+    }
+  }
+  return { socket, reads }
+}
+
+/** The one buffer a socket made by `makeBufferedSocket` reads into, and how to be told of each read. */
+export interface BufferedReads {
+  readonly buffer: Buffer
+  /** `callback(length)` runs in the socket's read callback; returning false stops reading until `socket.resume()`. */
+  readonly listen: (callback: (length: number) => boolean) => void
+}
+
+export interface SocketOptions {
+  readonly id?: string
+  /** The clock of the connection's instants (default `hrtimeNow`). */
+  readonly now?: () => bigint
+  /** The socket was made by `makeBufferedSocket`: read from its buffer, not from the stream. */
+  readonly reads?: BufferedReads
+}
 
 /**
  * Adapts a node:net Socket (or a tls.TLSSocket, which is one) to `Connection`.
@@ -14,7 +53,14 @@ import { SocketError } from "./errors.ts"
  * until `read` takes a chunk. A write completes once the kernel has taken
  * all of it (at once, or at the write's callback), so Node holds no
  * reference to the chunk any more and the caller may reuse its buffer.
- * Pending reads, writes and ends are interruptible.
+ * Pending reads, writes and ends are interruptible. With `reads` (a socket
+ * from `makeBufferedSocket`) the same holds with one buffer: a read stops
+ * the socket until the next `read`, which is when the buffer may be filled
+ * again.
+ *
+ * Instants are taken in the socket's own callbacks, on the clock `now`:
+ * when data arrived (the read callback, or 'readable'), when the FIN
+ * arrived, when the kernel took a write's last byte.
  *
  * Progress (`bytesFlushed`) is what Node has finished writing to the kernel:
  * the bytes handed to `write()` minus its `writableLength`. Node completes a
@@ -25,7 +71,9 @@ import { SocketError } from "./errors.ts"
  * The socket must be created with `allowHalfOpen: true`, so that a response
  * can still be written after the peer's FIN.
  */
-export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()): Connection => {
+export const fromSocket = (socket: net.Socket, options: SocketOptions = {}): Connection => {
+  const id = options.id ?? nextConnectionId()
+  const now = options.now ?? hrtimeNow
   let peer: { readonly address: string; readonly port: number } | undefined
   let failure: SocketError | undefined
   /** Bytes handed to socket.write. */
@@ -48,8 +96,14 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     wakeAll(writers)
   }
 
-  socket.on("readable", () => wakeAll(readers))
+  /** Instants on `now`: data of the chunk last read, the FIN, the last completed write. */
+  let receivedAt = 0n
+  let readableAt = 0n
+  let endedAt = 0n
+  let sentAt = 0n
+
   socket.on("end", () => {
+    endedAt = now()
     ended = true
     wakeAll(readers)
   })
@@ -63,15 +117,63 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
 
   const closed = () => new SocketError({ reason: "Closed", message: `${id}: connection closed` })
 
-  const read = awaitCondition(readers, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
-    if (destroyed) return Exit.fail(closed())
-    const chunk: Buffer | null = socket.read()
-    if (chunk !== null) return Exit.succeed(Option.some(chunk))
-    if (ended) return Exit.succeed(Option.none())
+  /** What a read gives when no data waits: the end, the failure, or undefined to wait. */
+  const noData = (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
+    if (ended) {
+      receivedAt = endedAt
+      return Exit.succeed(Option.none())
+    }
     if (failure !== undefined) return Exit.fail(failure)
     if (socket.destroyed) return Exit.fail(closed())
     return undefined
-  })
+  }
+
+  let take: () => Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined
+  const reads = options.reads
+  if (reads === undefined) {
+    socket.on("readable", () => {
+      readableAt = now()
+      wakeAll(readers)
+    })
+    take = () => {
+      if (destroyed) return Exit.fail(closed())
+      const chunk: Buffer | null = socket.read()
+      if (chunk !== null) {
+        receivedAt = readableAt
+        return Exit.succeed(Option.some(chunk))
+      }
+      return noData()
+    }
+  } else {
+    /** Bytes the last read callback put in the buffer, not yet handed out; the socket is stopped meanwhile. */
+    let pending = 0
+    let stopped = false
+    reads.listen((length) => {
+      readableAt = now()
+      pending = length
+      stopped = true
+      wakeAll(readers)
+      return false
+    })
+    take = () => {
+      if (destroyed) return Exit.fail(closed())
+      if (pending > 0) {
+        const chunk = reads.buffer.subarray(0, pending)
+        pending = 0
+        receivedAt = readableAt
+        return Exit.succeed(Option.some(chunk))
+      }
+      const done = noData()
+      if (done !== undefined) return done
+      // the caller is done with the last chunk: the buffer may be filled again
+      if (stopped) {
+        stopped = false
+        socket.resume()
+      }
+      return undefined
+    }
+  }
+  const read = awaitCondition(readers, take)
 
   const writeFailure = (): Exit.Exit<never, SocketError> | undefined => {
     if (failure !== undefined) return Exit.fail(failure)
@@ -92,10 +194,15 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     let outcome: Exit.Exit<void, SocketError> | undefined
     socket.write(chunk, (error) => {
       // Node calls back with the error before it emits 'error'
+      if (!error && outcome === undefined) sentAt = now()
       outcome = error ? Exit.fail(failure ?? toSocketError(id, error)) : Exit.void
       wakeAll(writers)
     })
-    if (socket.writableLength === 0) return Effect.void
+    if (socket.writableLength === 0) {
+      sentAt = now()
+      outcome = Exit.void
+      return Effect.void
+    }
     return awaitCondition(writers, () => outcome ?? writeFailure())
   }
 
@@ -180,6 +287,9 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     read,
     write,
     bytesFlushed,
+    now,
+    receivedAt: () => receivedAt,
+    sentAt: () => sentAt,
     end,
     destroy: Effect.sync(() => {
       destroyed = true

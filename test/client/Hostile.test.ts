@@ -341,9 +341,9 @@ describe("an answer while the upload is still going out", () => {
       )
       expect(result.code).toBe(0)
       expect(result.elapsed).toBe(0)
-      expect(result.stdout).toMatch(/^1: 413 Content Too Large {2}8 bytes {2}connect /)
+      expect(result.stdout).toMatch(/^1: 413 Content Too Large {2}8 bytes {2}TCP connect /)
       // the half-sent request left the connection unusable: the second round opened another
-      expect(result.stdout).toMatch(/\n2: 413 Content Too Large {2}8 bytes {2}connect /)
+      expect(result.stdout).toMatch(/\n2: 413 Content Too Large {2}8 bytes {2}TCP connect /)
       expect(connections).toBe(2)
     }))
 

@@ -1,5 +1,12 @@
+import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { Either } from "effect"
+import * as Output from "../../src/client/Output.ts"
+import { runClient } from "../../src/client/Run.ts"
+import { parseTargets } from "../../src/client/Target.ts"
+import { Connector } from "../../src/net/Connector.ts"
+import * as MemoryConnector from "../../src/net/MemoryConnector.ts"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
 import { defaults, readRequest, requestReader, runAgainst } from "./helpers.ts"
 
@@ -34,15 +41,31 @@ describe("timings under TestClock", () => {
         trailers: [],
         bodyBytes: 4,
         redirects: 0,
-        timings: { dnsMs: 0, connectMs: 3, tlsMs: 4, sendMs: 0, waitMs: 5, receiveMs: 2, firstByteMs: 12, totalMs: 14 }
+        timings: { dnsMs: 0, connectMs: 3, tlsMs: 4, sendMs: 0, waitMs: 5, receiveMs: 2, firstByteMs: 12, totalMs: 14 },
+        hops: [{
+          url: "https://a.test/",
+          status: 200,
+          remoteAddress: "192.0.2.1",
+          reused: false,
+          timings: {
+            dnsMs: 0,
+            connectMs: 3,
+            tlsMs: 4,
+            sendMs: 0,
+            waitMs: 5,
+            receiveMs: 2,
+            firstByteMs: 12,
+            totalMs: 14
+          }
+        }]
       })
     }))
 
-  it.effect("--ttl prints the TCP connect time and opening-to-first-byte before the response", () =>
+  it.effect("--ttl prints the TCP connect time and the time to the first byte before the response", () =>
     Effect.gen(function*() {
       const result = yield* runAgainst({ "a.test:443": timedServer }, ["https://a.test/"], { ttl: true })
       expect(result.stdout).toBe(
-        "RTT: TCP connect 3.000 ms, first byte 12.000 ms after opening the connection\n" +
+        "RTT: TCP connect 3.000 ms, first byte 12.000 ms\n" +
           "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"
       )
     }))
@@ -56,16 +79,136 @@ describe("timings under TestClock", () => {
       expect(result.stdout).toBe("body")
       expect(result.stderr).toBe(
         [
-          "  DNS lookup         0.000 ms  |#                                       |",
-          "  TCP connect        3.000 ms  |#########                               |",
-          "  TLS handshake      4.000 ms  |        ###########                     |",
-          "  Request sent       0.000 ms  |                    #                   |",
-          "  First byte         5.000 ms  |                    ##############      |",
-          "  Body done          2.000 ms  |                                  ######|",
-          "  Total             14.000 ms",
+          "  DNS lookup          0.000 ms  |#                                       |",
+          "  TCP connect         3.000 ms  |#########                               |",
+          "  TLS handshake       4.000 ms  |        ###########                     |",
+          "  send                0.000 ms  |                    #                   |",
+          "  wait                5.000 ms  |                    ##############      |",
+          "  receive             2.000 ms  |                                  ######|",
+          "  first byte         12.000 ms",
+          "  total              14.000 ms",
           ""
         ].join("\n")
       )
+    }))
+})
+
+describe("phases from the connector's instants", () => {
+  const answer = (peer: Peer) =>
+    Effect.gen(function*() {
+      yield* readRequest(peer)
+      yield* Effect.sleep("2 millis")
+      yield* peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    })
+
+  it.effect("an IP literal has no DNS phase, in --json and in the waterfall", () =>
+    Effect.gen(function*() {
+      const server = { "10.0.0.7:80": { connectDelay: "1 millis", script: answer } } as const
+      const json = yield* runAgainst(server, ["http://10.0.0.7/"], { mode: "json" })
+      expect(JSON.parse(json.stdout).timings).toEqual({
+        connectMs: 1,
+        sendMs: 0,
+        waitMs: 2,
+        receiveMs: 0,
+        firstByteMs: 3,
+        totalMs: 3
+      })
+      const waterfall = yield* runAgainst(server, ["http://10.0.0.7/"], { mode: "body", timing: true })
+      expect(waterfall.stderr).not.toContain("DNS")
+      expect(waterfall.stderr).toContain("  TCP connect         1.000 ms  |#############")
+    }))
+
+  it.effect("a slow name lookup is the DNS phase, and the clock starts with it", () =>
+    Effect.gen(function*() {
+      const { captured, layer } = Output.makeCapture()
+      const connector = MemoryConnector.layer({
+        servers: { "a.test:80": { connectDelay: "1 millis", script: answer } },
+        resolve: () => Effect.as(Effect.sleep("7 millis"), [{ address: "192.0.2.9", family: 4 as const }])
+      })
+      const targets = Either.getOrThrow(parseTargets(["http://a.test/"]))
+      const fiber = yield* Effect.fork(
+        runClient({ ...defaults, mode: "json", targets }).pipe(
+          Effect.provide(Layer.mergeAll(connector, layer, FileSystem.layerNoop({})))
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe(0)
+      expect(JSON.parse(captured.stdout()).timings).toEqual({
+        dnsMs: 7,
+        connectMs: 1,
+        sendMs: 0,
+        waitMs: 2,
+        receiveMs: 0,
+        firstByteMs: 10,
+        totalMs: 10
+      })
+    }))
+
+  it.effect("time the client spends between the network's events is in no phase", () =>
+    Effect.gen(function*() {
+      // A connector whose connect returns 5 ms after the handshake it reports
+      // ended, as a slow event loop would: TCP connect stays the handshake's 1 ms.
+      const slowToResume = Layer.effect(
+        Connector,
+        Effect.map(Connector, (inner) =>
+          Connector.of({
+            ...inner,
+            connect: (...args) => Effect.tap(inner.connect(...args), () => Effect.sleep("5 millis"))
+          }))
+      ).pipe(
+        Layer.provide(
+          MemoryConnector.layer({ servers: { "10.0.0.7:80": { connectDelay: "1 millis", script: answer } } })
+        )
+      )
+      const { captured, layer } = Output.makeCapture()
+      const targets = Either.getOrThrow(parseTargets(["http://10.0.0.7/"]))
+      const fiber = yield* Effect.fork(
+        runClient({ ...defaults, mode: "json", targets }).pipe(
+          Effect.provide(Layer.mergeAll(slowToResume, layer, FileSystem.layerNoop({})))
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe(0)
+      const { timings } = JSON.parse(captured.stdout())
+      expect(timings).toEqual({ connectMs: 1, sendMs: 0, waitMs: 2, receiveMs: 0, firstByteMs: 8, totalMs: 8 })
+    }))
+
+  it.effect("-L: --json gives each hop's timings, --timing each hop's waterfall", () =>
+    Effect.gen(function*() {
+      const servers = {
+        "a.test:80": {
+          connectDelay: "1 millis",
+          script: (peer: Peer) =>
+            Effect.gen(function*() {
+              yield* readRequest(peer)
+              yield* Effect.sleep("3 millis")
+              yield* peer.write("HTTP/1.1 302 Found\r\nLocation: http://b.test/\r\nContent-Length: 0\r\n\r\n")
+            })
+        },
+        "b.test:80": { connectDelay: "2 millis", script: answer }
+      } as const
+      const follow = { fetch: { ...defaults.fetch, followRedirects: true } }
+      const json = JSON.parse((yield* runAgainst(servers, ["http://a.test/"], { ...follow, mode: "json" })).stdout)
+      expect(json.redirects).toBe(1)
+      expect(json.hops).toEqual([
+        {
+          url: "http://a.test/",
+          status: 302,
+          remoteAddress: "192.0.2.1",
+          reused: false,
+          timings: { dnsMs: 0, connectMs: 1, sendMs: 0, waitMs: 3, receiveMs: 0, firstByteMs: 4, totalMs: 4 }
+        },
+        {
+          url: "http://b.test/",
+          status: 200,
+          remoteAddress: "192.0.2.2",
+          reused: false,
+          timings: { dnsMs: 0, connectMs: 2, sendMs: 0, waitMs: 2, receiveMs: 0, firstByteMs: 4, totalMs: 4 }
+        }
+      ])
+      expect(json.timings).toEqual(json.hops[1].timings)
+      const timing = yield* runAgainst(servers, ["http://a.test/"], { ...follow, mode: "body", timing: true })
+      expect(timing.stderr).toMatch(/^http:\/\/a\.test\/ \(302\):\n(.*\n){7}http:\/\/b\.test\/ \(200\):\n/)
     }))
 })
 
@@ -95,7 +238,7 @@ describe("--count", () => {
       // round 1 pays the TCP connect (1 ms); the others reuse the connection
       expect(result.stdout).toBe(
         [
-          "1: 200 OK  2 bytes  connect 1.000 ms  first byte 3.000 ms  total 3.000 ms",
+          "1: 200 OK  2 bytes  TCP connect 1.000 ms  first byte 3.000 ms  total 3.000 ms",
           "2: 200 OK  2 bytes  reused  first byte 4.000 ms  total 4.000 ms",
           "3: 200 OK  2 bytes  reused  first byte 6.000 ms  total 6.000 ms",
           "4: 200 OK  2 bytes  reused  first byte 8.000 ms  total 8.000 ms",
@@ -147,7 +290,7 @@ describe("--count", () => {
       const get = yield* runAgainst({ "a.test:80": oneAnswerPerConnection(gets) }, ["http://a.test/"], { count: 2 })
       expect(get.code).toBe(0)
       expect(gets.connections).toBe(2)
-      expect(get.stdout.split("\n")[1]).toMatch(/^2: 200 OK {2}2 bytes {2}connect /)
+      expect(get.stdout.split("\n")[1]).toMatch(/^2: 200 OK {2}2 bytes {2}TCP connect /)
 
       const posts = { connections: 0 }
       const post = yield* runAgainst({ "a.test:80": oneAnswerPerConnection(posts) }, ["http://a.test/"], {
@@ -158,6 +301,30 @@ describe("--count", () => {
       expect(post.code).toBe(55)
       expect(posts.connections).toBe(1)
       expect(post.stdout.split("\n")[1]).toMatch(/^2: send failure: .*reset/)
+    }))
+
+  it.effect("--timing: each figure's statistics over the rounds, with the same names", () =>
+    Effect.gen(function*() {
+      const counter = { connections: 0 }
+      const result = yield* runAgainst(
+        { "a.test:80": { connectDelay: "1 millis", script: keepAlive([2, 4, 6], counter) } },
+        ["http://a.test/"],
+        { count: 3, timing: true }
+      )
+      expect(result.code).toBe(0)
+      expect(result.stderr).toBe(
+        [
+          "per phase, min/avg/max/p50 in ms:",
+          "  DNS lookup     0.000/0.000/0.000/0.000  (1 round)",
+          "  TCP connect    1.000/1.000/1.000/1.000  (1 round)",
+          "  send           0.000/0.000/0.000/0.000  (3 rounds)",
+          "  wait           2.000/4.000/6.000/4.000  (3 rounds)",
+          "  receive        0.000/0.000/0.000/0.000  (3 rounds)",
+          "  first byte     3.000/4.333/6.000/4.000  (3 rounds)",
+          "  total          3.000/4.333/6.000/4.000  (3 rounds)",
+          ""
+        ].join("\n")
+      )
     }))
 
   it.effect("--json: the rounds and the statistics in one object", () =>

@@ -17,12 +17,16 @@ const readHead = (peer: Peer) =>
     return head
   })
 
-const dial = (host: string, port: number) =>
+const dial = (host: string, port: number) => Effect.map(dialTimed(host, port), ({ connection }) => connection)
+
+const dialTimed = (host: string, port: number) =>
   Effect.gen(function*() {
     const connector = yield* Connector
-    const [address] = yield* connector.resolve(host)
+    const { addresses: [address] } = yield* connector.resolve(host)
     return yield* connector.connect(address!, port, host)
   })
+
+const ms = (nanos: bigint) => Number(nanos) / 1e6
 
 describe("MemoryConnector", () => {
   it.scoped("a scripted server with delays: the client's timings are exact under TestClock", () =>
@@ -45,22 +49,38 @@ describe("MemoryConnector", () => {
       })
       const client = Effect.gen(function*() {
         const start = yield* Clock.currentTimeMillis
-        const connection = yield* dial("example.com", 80)
+        const { connection, handshake } = yield* dialTimed("example.com", 80)
         const connected = (yield* Clock.currentTimeMillis) - start
         expect(connection.remoteAddress).toBe("192.0.2.1")
         expect(connection.remotePort).toBe(80)
         yield* connection.write(bytes("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"))
+        const sentAt = ms(connection.sentAt())
         const first = yield* connection.read
         const firstByte = (yield* Clock.currentTimeMillis) - start
+        const firstArrived = ms(connection.receivedAt())
         const rest = yield* readAll(connection)
         const done = (yield* Clock.currentTimeMillis) - start
-        return { connected, firstByte, done, response: Option.match(first, { onNone: () => "", onSome: text }) + rest }
+        return {
+          connected,
+          // the instants the connector reports, on the TestClock
+          handshake: [ms(handshake.startedAt), ms(handshake.endedAt)],
+          sentAt,
+          firstArrived,
+          finArrived: ms(connection.receivedAt()),
+          firstByte,
+          done,
+          response: Option.match(first, { onNone: () => "", onSome: text }) + rest
+        }
       }).pipe(Effect.provide(layer), Effect.scoped)
       const fiber = yield* Effect.fork(client)
       yield* TestClock.adjust("100 millis")
       const result = yield* Fiber.join(fiber)
       expect(result).toEqual({
         connected: 20,
+        handshake: [0, 20],
+        sentAt: 20,
+        firstArrived: 25,
+        finArrived: 26,
         firstByte: 25,
         done: 26,
         response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
@@ -82,9 +102,13 @@ describe("MemoryConnector", () => {
         }),
         MemoryConnector.layer({ servers: { "a.test:80": () => Effect.void, "b.test:443": () => Effect.void } })
       )
-      expect(byDefault.a).toEqual([{ address: "192.0.2.1", family: 4 }])
-      expect(byDefault.b).toEqual([{ address: "192.0.2.2", family: 4 }])
-      expect(byDefault.v6).toEqual([{ address: "::1", family: 6 }])
+      expect(byDefault.a).toEqual({
+        addresses: [{ address: "192.0.2.1", family: 4 }],
+        lookup: { startedAt: 0n, endedAt: 0n }
+      })
+      expect(byDefault.b.addresses).toEqual([{ address: "192.0.2.2", family: 4 }])
+      // an IP literal needs no lookup
+      expect(byDefault.v6).toEqual({ addresses: [{ address: "::1", family: 6 }], lookup: undefined })
       expect(byDefault.missing._tag).toBe("ResolveError")
       expect(byDefault.missing.message).toContain("nowhere.invalid")
 
@@ -99,7 +123,7 @@ describe("MemoryConnector", () => {
             }])
         })
       )
-      expect(custom).toEqual([{ address: "::1", family: 6 }, { address: "10.0.0.6", family: 4 }])
+      expect(custom.addresses).toEqual([{ address: "::1", family: 6 }, { address: "10.0.0.6", family: 4 }])
     }))
 
   it.scoped("connection failures: refused, unreachable, unknown server, and a hang a timeout interrupts", () =>
@@ -193,7 +217,7 @@ describe("MemoryConnector", () => {
       const open = (host: string, verify: boolean) =>
         Effect.gen(function*() {
           const tcp = yield* dial(host, 443)
-          return yield* connector.startTls(tcp, { servername: host, verify, ca: undefined })
+          return (yield* connector.startTls(tcp, { servername: host, verify, ca: undefined })).connection
         })
       expect(yield* Effect.flatMap(open("good.test", true), readAll)).toBe("secret")
       const untrusted = yield* Effect.flip(open("self.test", true))

@@ -14,8 +14,8 @@ const NodeNet = Layer.merge(NodeSocketServer.layer, NodeConnector.layer)
 const dial = (host: string, port: number) =>
   Effect.gen(function*() {
     const connector = yield* Connector
-    const [address] = yield* connector.resolve(host)
-    return yield* connector.connect(address!, port, host)
+    const { addresses: [address] } = yield* connector.resolve(host)
+    return (yield* connector.connect(address!, port, host)).connection
   })
 
 /** A raw node client that never reads: its receive window fills up. */
@@ -233,10 +233,15 @@ describe("node:net SocketServer and Connector", () => {
       expect(error._tag).toBe("ResolveError")
       expect(error.host).toBe("does-not-exist.invalid")
       expect(error.message).toContain("does-not-exist.invalid")
-      expect(yield* connector.resolve("127.0.0.1")).toEqual([{ address: "127.0.0.1", family: 4 }])
-      expect(yield* connector.resolve("::1")).toEqual([{ address: "::1", family: 6 }])
+      // IP literals are their own address: no lookup
+      expect(yield* connector.resolve("127.0.0.1")).toEqual({
+        addresses: [{ address: "127.0.0.1", family: 4 }],
+        lookup: undefined
+      })
+      expect(yield* connector.resolve("::1")).toEqual({ addresses: [{ address: "::1", family: 6 }], lookup: undefined })
       const local = yield* connector.resolve("localhost")
-      expect(local.some(({ address }) => address === "127.0.0.1" || address === "::1")).toBe(true)
+      expect(local.addresses.some(({ address }) => address === "127.0.0.1" || address === "::1")).toBe(true)
+      expect(local.lookup!.endedAt).toBeGreaterThanOrEqual(local.lookup!.startedAt)
     }).pipe(Effect.provide(NodeNet)))
 
   it.scopedLive("many chunks both ways arrive intact and in order", () =>

@@ -77,7 +77,7 @@ const dialTls = (port: number, servername: string, verify: boolean) =>
   Effect.gen(function*() {
     const connector = yield* Connector
     const tcp = yield* connector.connect({ address: "127.0.0.1", family: 4 }, port, servername)
-    return yield* connector.startTls(tcp, { servername, verify, ca: undefined })
+    return (yield* connector.startTls(tcp.connection, { servername, verify, ca: undefined })).connection
   })
 
 const exchange = (connection: Connection, request: string) =>
