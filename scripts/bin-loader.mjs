@@ -7,6 +7,7 @@
 // rewritten when the directory is writable.
 import { readFileSync, writeFileSync } from "node:fs"
 import Module, { createRequire } from "node:module"
+import v8 from "node:v8"
 import { Script } from "node:vm"
 
 const file = new URL("./fiberhttp.cjs", import.meta.url).pathname
@@ -16,6 +17,14 @@ try {
   cachedData = readFileSync(cacheFile)
 } catch {}
 const script = new Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData })
+// A client run is short and waits on the network: it runs without V8's
+// optimizing compiler (whose code, zones and pages of the node binary would
+// be most of what a long download adds to memory) and with a young
+// generation that stays at its first size, so a 1 GiB download stays within
+// 64 MiB. Set after compiling, since V8 checks the code cache against the
+// flags in force; the cache is written with them back at their defaults.
+const client = process.argv[2] === "client"
+if (client) v8.setFlagsFromString("--no-opt --semi-space-growth-factor=1")
 const module = { exports: {} }
 script
   .runInThisContext()
@@ -26,6 +35,7 @@ cachedData = undefined
 if (rejected) {
   // after the run, so the cache also holds the functions it compiled lazily
   process.once("beforeExit", () => {
+    if (client) v8.setFlagsFromString("--opt --semi-space-growth-factor=2")
     try {
       writeFileSync(cacheFile, script.createCachedData())
     } catch {}

@@ -196,9 +196,10 @@ export const exchange = <E, R>(options: {
         return trailers !== undefined
       })
 
+    const readNext = Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
     const readResponse = Effect.gen(function*() {
       while (true) {
-        const next = yield* Effect.catchAll(connection.read, (cause) => failed(new ReceiveError({ cause })))
+        const next = yield* readNext
         if (Option.isNone(next)) {
           if (received === 0) return yield* failed(new EmptyReply())
           const truncated = () => failed(new TruncatedResponse({ received: bodyBytes, inHead: head === undefined }))
@@ -214,7 +215,15 @@ export const exchange = <E, R>(options: {
           if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
         }
         received += chunk.length
-        if (yield* apply(parser.execute(chunk, options.method), chunk.length)) break
+        const result = parser.execute(chunk, options.method)
+        // most chunks of a large body are one Body event: straight to the sink
+        const only = result.events.length === 1 && result.error === undefined ? result.events[0]! : undefined
+        if (only?._tag === "Body" && result.consumed === chunk.length) {
+          bodyBytes += only.chunk.length
+          yield* sink!(only.chunk)
+          continue
+        }
+        if (yield* apply(result, chunk.length)) break
       }
     })
     // The body read from --data-file may fail while the response is awaited.

@@ -25,24 +25,39 @@ export class Output extends Context.Tag("fiberhttp/client/Output")<
   }
 >() {}
 
-const writeTo = (stream: NodeJS.WriteStream) => {
+/** Writes to a process stream (exported for tests): see `Output`. */
+export const writeTo = (stream: NodeJS.WritableStream & { readonly writableLength: number }) => {
   let broken: string | undefined
   // A closed pipe (`fiberhttp client ... | head`) is not worth a crash: the
   // rest of the output is dropped, and `closed` says why.
   stream.on("error", (error: NodeJS.ErrnoException) => {
     broken ??= error.code === "EPIPE" ? "the reader has gone (EPIPE)" : error.message
   })
+  // Done once the stream holds none of the chunk (a body chunk's memory is
+  // reused by the next read): at once when it was written synchronously, as
+  // files, pipes and terminals are on Linux, else at its callback.
   const write = (chunk: Uint8Array | string): Effect.Effect<void> =>
-    Effect.async<void>((resume) => {
-      if (broken !== undefined) return resume(Effect.void)
-      if (stream.write(chunk)) return resume(Effect.void)
-      const done = () => {
-        stream.off("drain", done)
-        stream.off("error", done)
-        resume(Effect.void)
-      }
-      stream.once("drain", done)
-      stream.once("error", done)
+    Effect.suspend(() => {
+      if (broken !== undefined) return Effect.void
+      let written = false
+      let wake: (() => void) | undefined
+      stream.write(chunk, () => {
+        written = true
+        wake?.()
+      })
+      if (stream.writableLength === 0 || written) return Effect.void
+      return Effect.async<void>((resume) => {
+        const done = () => {
+          stream.off("error", done)
+          resume(Effect.void)
+        }
+        wake = done
+        stream.once("error", done)
+        return Effect.sync(() => {
+          wake = undefined
+          stream.off("error", done)
+        })
+      })
     })
   return { write, closed: () => broken }
 }
@@ -83,7 +98,7 @@ export const makeCapture = (
   const closesAfter = options.stdoutClosesAfter ?? Number.POSITIVE_INFINITY
   const push = (into: Array<Uint8Array>) => (chunk: Uint8Array | string) =>
     Effect.sync(() => {
-      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk.slice()
+      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : new Uint8Array(chunk)
       if (into !== out) return void into.push(bytes)
       const room = closesAfter - stdoutBytes
       if (room <= 0) return

@@ -79,10 +79,13 @@ const orderedPrinters = (count: number) =>
           yield* item.stream === "out" ? output.stdout(item.chunk) : output.stderr(item.chunk)
         }
       }), { discard: true })
+    // A queued body chunk is copied (a Buffer's slice would be a view): the
+    // connection reads into its memory again.
+    const own = (chunk: Uint8Array | string) => (typeof chunk === "string" ? chunk : new Uint8Array(chunk))
     const printers = queues.map((queue) => ({
       printer: {
-        out: (chunk: Uint8Array | string) => Queue.offer(queue, { stream: "out", chunk }),
-        err: (chunk: Uint8Array | string) => Queue.offer(queue, { stream: "err", chunk })
+        out: (chunk: Uint8Array | string) => Queue.offer(queue, { stream: "out", chunk: own(chunk) }),
+        err: (chunk: Uint8Array | string) => Queue.offer(queue, { stream: "err", chunk: own(chunk) })
       } satisfies Printer,
       close: Queue.offer(queue, undefined)
     }))
@@ -155,19 +158,19 @@ const fileSink = (path: string, info: HeadInfo, append: boolean) =>
         Render.progressLine({ bytes, total, elapsedMs: now - started, columns: output.stderrColumns })
       )
     }
-    const sink: BodySink<LocalIoError> = (chunk) =>
-      Effect.gen(function*() {
-        yield* file.writeAll(chunk).pipe(
-          Effect.mapError((e) => new LocalIoError({ direction: "write", path, message: fileProblem(e) }))
-        )
-        bytes += chunk.length
-        if (!output.stderrIsTTY) return
-        const now = yield* Clock.currentTimeMillis
-        if (now - drawnAt >= 100 || bytes === total) {
-          drawnAt = now
-          yield* draw(now)
-        }
-      })
+    const writeFailed = (e: Parameters<typeof fileProblem>[0]) =>
+      new LocalIoError({ direction: "write", path, message: fileProblem(e) })
+    const counted = (chunk: Uint8Array) => Effect.sync(() => void (bytes += chunk.length))
+    const progress = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (now - drawnAt < 100 && bytes !== total) return Effect.void
+      drawnAt = now
+      return draw(now)
+    })
+    // one write per chunk (a read brings up to the connection's whole buffer), nothing else when not drawing
+    const sink: BodySink<LocalIoError> = output.stderrIsTTY
+      ? (chunk) =>
+        Effect.zipRight(Effect.zipRight(Effect.mapError(file.writeAll(chunk), writeFailed), counted(chunk)), progress)
+      : (chunk) => Effect.mapError(file.writeAll(chunk), writeFailed)
     // the last frame stays on screen, complete, with its line ended
     const finish = output.stderrIsTTY
       ? Effect.flatMap(

@@ -150,7 +150,7 @@ const makeEndpoint = (
       const before = taken()
       if (chunk.length > 0) {
         // A copy, as a kernel would take: the caller may reuse its buffer.
-        outgoing.chunks.push(chunk.slice())
+        outgoing.chunks.push(new Uint8Array(chunk))
         outgoing.writtenAt.push(now())
         outgoing.unread += chunk.length
         outgoing.written += chunk.length

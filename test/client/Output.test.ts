@@ -2,6 +2,8 @@ import { FileSystem } from "@effect/platform"
 import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Writable } from "node:stream"
+import * as Output from "../../src/client/Output.ts"
 import { formatBytes, progressLine } from "../../src/client/Render.ts"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
 import { readRequest, runAgainst } from "./helpers.ts"
@@ -159,5 +161,29 @@ describe("binary output to a terminal (curl's rule)", () => {
         { stdoutIsTTY: true }
       )
       expect(text).toMatchObject({ code: 0, stdout: "hi" })
+    }))
+})
+
+describe("writing to a stream that is not synchronous", () => {
+  it.live("a write is done only once the stream holds none of the chunk, so its memory may be reused", () =>
+    Effect.gen(function*() {
+      const taken: Array<string> = []
+      const slow = new Writable({
+        highWaterMark: 1024 * 1024,
+        write: (chunk: Buffer, _encoding, callback) => {
+          setTimeout(() => {
+            taken.push(chunk.toString())
+            callback()
+          }, 20)
+        }
+      })
+      const { write } = Output.writeTo(slow)
+      const buffer = new TextEncoder().encode("first")
+      yield* write(buffer)
+      // the stream has taken it: overwriting the buffer now changes nothing already written
+      expect(taken).toEqual(["first"])
+      buffer.set(new TextEncoder().encode("again"))
+      yield* write(buffer)
+      expect(taken).toEqual(["first", "again"])
     }))
 })

@@ -331,6 +331,35 @@ describe("fiberhttp client (built CLI) against raw servers", () => {
     expect(lines[0].timings.totalMs).toBeGreaterThanOrEqual(150)
   })
 
+  it("several large bodies at once arrive intact: what waits for its turn to print is its own copy", async () => {
+    const pattern = (seed: number) => {
+      const body = Buffer.alloc(3 * 1024 * 1024)
+      for (let i = 0; i < body.length; i++) body[i] = (i * seed + (i >> 10)) & 0xff
+      return body
+    }
+    const bodies = [pattern(7), pattern(13)]
+    const servers = await Promise.all(
+      bodies.map((body) =>
+        rawServer((socket) => {
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`)
+          socket.write(body)
+        })
+      )
+    )
+    const result = await run(["-b", servers[0]!.url, servers[1]!.url], 30_000)
+    expect(result.code).toBe(0)
+    expect(
+      result.stdout.equals(
+        Buffer.concat([
+          Buffer.from(`==> ${servers[0]!.url}/ <==\n`),
+          bodies[0]!,
+          Buffer.from(`\n==> ${servers[1]!.url}/ <==\n`),
+          bodies[1]!
+        ])
+      )
+    ).toBe(true)
+  })
+
   it("repeats on one kept-alive connection with --count and prints statistics", async () => {
     const server = await rawServer((socket) => socket.write(response("pong")))
     const result = await run(["--count", "4", "--interval", "10ms", server.url])

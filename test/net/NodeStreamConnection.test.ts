@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option } from "effect"
 import * as net from "node:net"
-import { fromSocket } from "../../src/net/NodeStreamConnection.ts"
+import { fromSocket, makeBufferedSocket } from "../../src/net/NodeStreamConnection.ts"
 import { readAtLeast, text } from "./helpers.ts"
 
 /** A connected pair of raw sockets on loopback: [server side, client side]. */
@@ -182,4 +182,61 @@ describe("NodeStreamConnection on a long keep-alive connection", () => {
       }
       expect([listenerCounts(serverSocket), listenerCounts(clientSocket)]).toEqual(before)
     }), 30_000)
+})
+
+describe("StreamConnection reading into one buffer (makeBufferedSocket)", () => {
+  /** A loopback server that sends `body` to whoever connects, then ends. */
+  const sender = (body: Buffer) =>
+    Effect.acquireRelease(
+      Effect.async<net.Server>((resume) => {
+        const server = net.createServer((socket) => {
+          socket.on("error", () => {})
+          socket.end(body)
+        })
+        server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.succeed(server)))
+      }),
+      (server) => Effect.sync(() => server.close())
+    )
+
+  it.scopedLive("chunks never exceed the buffer, arrive intact, and carry the instants they arrived at", () =>
+    Effect.gen(function*() {
+      const body = Buffer.alloc(3 * 1024 * 1024)
+      for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 12)) & 0xff
+      const server = yield* sender(body)
+      const { reads, socket } = makeBufferedSocket(16 * 1024, { allowHalfOpen: true })
+      socket.on("error", () => {})
+      yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
+      socket.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
+      const connection = fromSocket(socket, { reads })
+      const received = Buffer.alloc(body.length)
+      let at = 0
+      let lastArrival = 0n
+      while (true) {
+        const chunk = yield* connection.read
+        if (Option.isNone(chunk)) break
+        // the chunk is a view into the socket's one buffer, valid until the next read
+        expect(chunk.value.buffer).toBe(reads.buffer.buffer)
+        expect(chunk.value.length).toBeLessThanOrEqual(16 * 1024)
+        received.set(chunk.value, at)
+        at += chunk.value.length
+        // the instant is the read callback's: never after the read returned, never before the previous one
+        expect(connection.receivedAt()).toBeGreaterThanOrEqual(lastArrival)
+        expect(connection.receivedAt()).toBeLessThanOrEqual(connection.now())
+        lastArrival = connection.receivedAt()
+      }
+      expect(at).toBe(body.length)
+      expect(received.equals(body)).toBe(true)
+    }))
+
+  it.scopedLive("sentAt is when the kernel took the last byte of the last write", () =>
+    Effect.gen(function*() {
+      const [serverSocket, client] = yield* socketPair
+      const connection = fromSocket(serverSocket)
+      client.on("data", () => {})
+      expect(connection.sentAt()).toBe(0n)
+      const before = connection.now()
+      yield* connection.write(new TextEncoder().encode("hello"))
+      expect(connection.sentAt()).toBeGreaterThanOrEqual(before)
+      expect(connection.sentAt()).toBeLessThanOrEqual(connection.now())
+    }))
 })
