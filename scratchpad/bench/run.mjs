@@ -7,7 +7,9 @@
 //   SECTIONS=small,close DURATION=3 npm run bench  a subset, shorter wrk runs
 //
 // Sections (by name or number): 1 small, 2 close, 3 large, 4 idle, 5 shutdown,
-// 6 client, 7 parser, 8 listing. Environment:
+// 6 client, 7 parser, 8 listing, 9 timing (client --ttl/--count against curl
+// -w, on nginx), 10 download (1 GiB from nginx, -o and -b, against curl).
+// Environment:
 //   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
 //   ROUNDS=2         interleaved rounds (order reversed every other round), so
 //                    that a change in the machine's load hits every server alike
@@ -17,8 +19,10 @@
 //   SERVERS=fiberhttp,node,http-server,nginx   the servers of sections 1-3
 //   LARGE=8,50       concurrent downloads in section 3;  LARGE_MIB=100  its file size
 //   IDLE=1000,10000  idle connection counts in section 4;  SHUTDOWN_CONNECTIONS=1000
-//   RUNS=15          runs per client in section 6, per server in section 8
+//   RUNS=15          runs per client in section 6, per server in section 8, per client in section 9
+//                    (cold runs, and reused rounds)
 //   LISTING=10000    entries of the directory listed in section 8
+//   DOWNLOAD_MIB=1024  the file of section 10;  DOWNLOAD_RUNS=3  runs per client and mode, interleaved
 //   WRK=/path/to/wrk, NGINX=/path/to/nginx   other binaries (a missing path skips them)
 //   BASELINE_STAT=async   the node:http baseline with the callback fs.stat instead of statSync
 //   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
@@ -54,7 +58,18 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const PROJECT = resolve(HERE, "../..")
 const env = process.env
 
-const SECTION_NAMES = ["small", "close", "large", "idle", "shutdown", "client", "parser", "listing"]
+const SECTION_NAMES = [
+  "small",
+  "close",
+  "large",
+  "idle",
+  "shutdown",
+  "client",
+  "parser",
+  "listing",
+  "timing",
+  "download"
+]
 const DEFAULTS = {
   SECTIONS: SECTION_NAMES.join(","),
   DURATION: "10",
@@ -68,6 +83,8 @@ const DEFAULTS = {
   SHUTDOWN_CONNECTIONS: "1000",
   RUNS: "15",
   LISTING: "10000",
+  DOWNLOAD_MIB: "1024",
+  DOWNLOAD_RUNS: "3",
   ROUNDS: "2",
   MAX_MINUTES: "15"
 }
@@ -79,7 +96,7 @@ const sections = new Set(
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== "")
-    .map((s) => (/^\d$/.test(s) ? SECTION_NAMES[Number(s) - 1] : s))
+    .map((s) => (/^\d+$/.test(s) ? SECTION_NAMES[Number(s) - 1] : s))
 )
 for (const s of sections) {
   if (!SECTION_NAMES.includes(s)) {
@@ -893,7 +910,7 @@ const shutdown = async () => {
   }
 }
 
-/** Section 6: cold client start-up against our server, and the --ttl figures against curl's. */
+/** Section 6: cold client start-up against our server. */
 const client = async (page) => {
   log(`client start-up: ${RUNS} runs each`)
   const server = await startServer("fiberhttp")
@@ -943,40 +960,6 @@ const client = async (page) => {
         `${ratio(mine, med("curl"))?.toFixed(2)}x time`
       )
     } else row("6", title, `${ms(mine)} ms`, "curl", "not installed")
-
-    // --ttl: TCP connect and first byte after opening the connection, against curl's own timers
-    const connect = []
-    const first = []
-    const curlConnect = []
-    const curlFirst = []
-    for (let i = 0; i < RUNS; i++) {
-      const a = await run(process.execPath, [BIN, "client", "--ttl", url], { timeoutMs: 10_000 })
-      const m = /TCP connect ([\d.]+) ms, first byte ([\d.]+) ms/.exec(a.out + a.err)
-      if (m !== null) {
-        connect.push(Number(m[1]))
-        first.push(Number(m[2]))
-      } else if (i === 0) notes.push(`client --ttl printed no RTT line: ${(a.out + a.err).slice(0, 200)}`)
-      if (available.curl) {
-        const b = await run(available.curl, [
-          "-s",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{time_connect} %{time_starttransfer}",
-          url
-        ], { timeoutMs: 10_000 })
-        const [c, f] = b.out.trim().split(" ").map((s) => Number(s) * 1000)
-        curlConnect.push(c)
-        curlFirst.push(f)
-      }
-    }
-    row(
-      "6",
-      `--ttl: TCP connect / first byte (median of ${RUNS})`,
-      `${ms(median(connect))} / ${ms(median(first))} ms`,
-      "curl time_connect / time_starttransfer",
-      available.curl ? `${ms(median(curlConnect))} / ${ms(median(curlFirst))} ms` : "not installed"
-    )
   } finally {
     await server.stop()
     collectStderr(server, "client")
@@ -1049,6 +1032,214 @@ const listing = async () => {
     )
   } finally {
     for (const server of servers) await stop(server.child, "SIGINT")
+  }
+}
+
+/**
+ * Section 9: what the client reports as TCP connect and first byte, against
+ * curl -w's time_connect and time_starttransfer on the same nginx, cold
+ * runs interleaved; then the first byte on a reused connection (--count
+ * against one curl fetching the URL RUNS + 1 times).
+ */
+const timing = async () => {
+  if (NGINX === undefined) {
+    row("9", "timing: SKIPPED", missingNginx)
+    return
+  }
+  if (!available.curl) {
+    row("9", "timing: SKIPPED", "curl is not installed")
+    return
+  }
+  const server = await startServer("nginx")
+  try {
+    const url = `http://127.0.0.1:${server.port}/index.html`
+    log(`timing: ${RUNS} cold runs each, then ${RUNS} reused rounds each`)
+    const mine = { connect: [], first: [] }
+    const theirs = { connect: [], first: [] }
+    for (let i = -1; i < RUNS; i++) {
+      const a = await run(process.execPath, [BIN, "client", "--ttl", "-b", url], { timeoutMs: 10_000 })
+      const m = /TCP connect ([\d.]+) ms, first byte ([\d.]+) ms/.exec(a.out + a.err)
+      const b = await run(
+        available.curl,
+        ["-s", "-o", "/dev/null", "-w", "%{time_connect} %{time_starttransfer}", url],
+        {
+          timeoutMs: 10_000
+        }
+      )
+      const [c, f] = b.out.trim().split(" ").map((t) => Number(t) * 1000)
+      if (m === null) {
+        notes.push(`timing: client --ttl printed no RTT line: ${(a.out + a.err).slice(0, 200)}`)
+        continue
+      }
+      if (i < 0) continue // the first pair warms the page cache and nginx
+      mine.connect.push(Number(m[1]))
+      mine.first.push(Number(m[2]))
+      theirs.connect.push(c)
+      theirs.first.push(f)
+    }
+    const versus = (what, a, b, slack) => {
+      const ma = median(a)
+      const mb = median(b)
+      row(
+        "9",
+        `${what} (median of ${a.length})`,
+        `${fmt(ma, 3)} ms`,
+        `curl ${what === "TCP connect" ? "time_connect" : "time_starttransfer"}`,
+        `${fmt(mb, 3)} ms`,
+        `${x(ratio(ma, mb))}, +${fmt(ma - mb, 3)} ms`,
+        `≤ curl + ${slack} ms`,
+        verdict(ma !== undefined && mb !== undefined && ma - mb <= slack)
+      )
+    }
+    versus("TCP connect", mine.connect, theirs.connect, 0.1)
+    versus("first byte", mine.first, theirs.first, 0.2)
+
+    // reused: the rounds after the first, on one kept-alive connection
+    const rounds = RUNS + 1
+    const a = await run(
+      process.execPath,
+      [BIN, "client", "--json", "--count", String(rounds), "--interval", "0", url],
+      { timeoutMs: 60_000 }
+    )
+    let reused = []
+    try {
+      reused = JSON.parse(a.out).rounds.filter((r) => r.reused).map((r) => r.timings.firstByteMs)
+    } catch {
+      notes.push(`timing: client --count --json gave no JSON: ${(a.out + a.err).slice(0, 200)}`)
+    }
+    const b = await run(
+      available.curl,
+      [
+        "-s",
+        ...Array.from({ length: rounds }, () => ["-o", "/dev/null", url]).flat(),
+        "-w",
+        "%{num_connects} %{time_starttransfer}\n"
+      ],
+      { timeoutMs: 60_000 }
+    )
+    const curlReused = b.out.trim().split("\n").map((l) => l.split(" ")).filter(([n]) => n === "0").map(([, t]) =>
+      Number(t) * 1000
+    )
+    const ma = median(reused)
+    const mb = median(curlReused)
+    row(
+      "9",
+      `first byte, reused connection (median of ${reused.length} rounds)`,
+      `${fmt(ma, 3)} ms`,
+      `curl time_starttransfer, reused (${curlReused.length})`,
+      `${fmt(mb, 3)} ms`,
+      `${x(ratio(ma, mb))}, +${fmt(ma - mb, 3)} ms`,
+      "≤ curl + 0.1 ms",
+      verdict(ma !== undefined && mb !== undefined && ma - mb <= 0.1)
+    )
+  } finally {
+    await server.stop()
+    collectStderr(server, "timing")
+  }
+}
+
+/** Runs `command` with stdout to /dev/null under /usr/bin/time: wall ms and peak RSS (bytes), or an error. */
+const timed = (command, args) =>
+  new Promise((resolve) => {
+    const devNull = openSync("/dev/null", "w")
+    const t0 = process.hrtime.bigint()
+    const child = spawn("/usr/bin/time", ["-f", "%M", command, ...args], {
+      detached: true,
+      cwd: PROJECT,
+      stdio: ["ignore", devNull, "pipe"]
+    })
+    closeSync(devNull)
+    children.add(child)
+    let err = ""
+    child.stderr.on("data", (d) => (err = (err + d).slice(-4000)))
+    const timer = setTimeout(() => killGroup(child), 300_000)
+    child.on("close", (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6
+      clearTimeout(timer)
+      children.delete(child)
+      const kb = Number(/(\d+)\s*$/.exec(err.trim())?.[1])
+      resolve(
+        code === 0 && !Number.isNaN(kb) ? { ms, rss: kb * 1024 } : { error: `exit ${code}: ${err.trim().slice(-300)}` }
+      )
+    })
+  })
+
+/** Section 10: a large file from nginx, saved with -o and written to /dev/null with -b, against curl. */
+const download = async () => {
+  if (NGINX === undefined) {
+    row("10", "download: SKIPPED", missingNginx)
+    return
+  }
+  if (!available.curl || !existsSync("/usr/bin/time")) {
+    row("10", "download: SKIPPED", "needs curl and /usr/bin/time (Debian: apt-get install -y curl time)")
+    return
+  }
+  const mibs = Number(setting("DOWNLOAD_MIB"))
+  const runs = Number(setting("DOWNLOAD_RUNS"))
+  const file = join(root, "download.bin")
+  if (!existsSync(file)) {
+    log(`download: writing a ${mibs} MiB file`)
+    const block = randomBytes(MiB)
+    const fd = openSync(file, "w")
+    for (let i = 0; i < mibs; i++) writeSync(fd, block)
+    closeSync(fd)
+  }
+  const server = await startServer("nginx")
+  const saved = join(tmp, "saved.bin")
+  try {
+    const url = `http://127.0.0.1:${server.port}/download.bin`
+    const cases = [
+      { key: "fh -b", command: process.execPath, args: [BIN, "client", "-b", url] },
+      { key: "curl -b", command: available.curl, args: ["-s", url] },
+      { key: "fh -o", command: process.execPath, args: [BIN, "client", "-o", saved, url], file: saved },
+      { key: "curl -o", command: available.curl, args: ["-s", "-o", saved, url], file: saved }
+    ]
+    const results = new Map(cases.map((c) => [c.key, []]))
+    await timed(available.curl, ["-s", url]) // the file into the page cache
+    for (let i = 0; i < runs; i++) {
+      for (const c of i % 2 === 0 ? cases : [...cases].reverse()) {
+        log(`download: ${c.key}, run ${i + 1}/${runs}`)
+        const r = await timed(c.command, c.args)
+        if (r.error !== undefined) notes.push(`download: \`${c.key}\` failed: ${r.error}`)
+        else if (c.file !== undefined && statSync(c.file).size !== mibs * MiB) {
+          notes.push(`download: \`${c.key}\` saved ${statSync(c.file).size} bytes`)
+        } else results.get(c.key).push(r)
+        if (c.file !== undefined) rmSync(c.file, { force: true })
+      }
+    }
+    for (const mode of ["-o FILE", "-b > /dev/null"]) {
+      const flag = mode.slice(0, 2)
+      const a = results.get(`fh ${flag}`)
+      const b = results.get(`curl ${flag}`)
+      const wall = (rs) => median(rs.map((r) => r.ms))
+      const peak = (rs) => (rs.length === 0 ? undefined : Math.max(...rs.map((r) => r.rss)))
+      const title = `${fmt(mibs)} MiB from nginx, ${mode} (median of ${a.length})`
+      const r = ratio(wall(a), wall(b))
+      row(
+        "10",
+        `${title}: wall time`,
+        `${ms(wall(a))} ms`,
+        "curl",
+        `${ms(wall(b))} ms`,
+        r === undefined ? "?" : `${r.toFixed(2)}x time`,
+        "≤ 1.5x time",
+        verdict(r !== undefined && r <= 1.5)
+      )
+      row(
+        "10",
+        `${title}: peak RSS`,
+        peak(a) === undefined ? "?" : mib(peak(a)),
+        "curl",
+        peak(b) === undefined ? "?" : mib(peak(b)),
+        x(ratio(peak(a), peak(b))),
+        "< 64 MiB",
+        verdict(peak(a) !== undefined && peak(a) < 64 * MiB)
+      )
+    }
+  } finally {
+    rmSync(saved, { force: true })
+    await server.stop()
+    collectStderr(server, "download")
   }
 }
 
@@ -1133,7 +1324,7 @@ const main = async () => {
   BIN = join(dist, basename(source))
   root = join(tmp, "www")
   mkdirSync(root)
-  NGINX = SERVERS.includes("nginx") ? available.nginx : undefined
+  NGINX = SERVERS.includes("nginx") || sections.has("timing") || sections.has("download") ? available.nginx : undefined
   const needsLarge = sections.has("large") || sections.has("shutdown")
   const page = makeFiles(root, { large: needsLarge })
   let head = "?"
@@ -1176,6 +1367,8 @@ const main = async () => {
   if (sections.has("client")) await attempt("client", () => client(page))
   if (sections.has("parser")) await attempt("parser", parser)
   if (sections.has("listing")) await attempt("listing", listing)
+  if (sections.has("timing")) await attempt("timing", timing)
+  if (sections.has("download")) await attempt("download", download)
 
   const out = [
     "",

@@ -11,8 +11,8 @@ import { fromSocket, hrtimeNow, makeBufferedSocket } from "./NodeStreamConnectio
 
 type ErrnoError = NodeJS.ErrnoException
 
-/** How much one read of a plain TCP connection takes from the kernel at most (one buffer per connection). */
-const READ_BUFFER = 1024 * 1024
+/** How much one read of a plain TCP connection takes from the kernel at most (two such buffers per connection). */
+const READ_BUFFER = 512 * 1024
 
 const lookup = (host: string, now: () => bigint) =>
   Effect.async<Resolution, ResolveError>((resume) => {
@@ -159,7 +159,7 @@ export const make = (now: () => bigint = hrtimeNow): Effect.Effect<Context.Tag.S
         const socket = yield* Effect.acquireRelease(
           Effect.try({
             try: () => {
-              const { reads, socket } = makeBufferedSocket(READ_BUFFER, { allowHalfOpen: true })
+              const { reads, socket } = makeBufferedSocket(READ_BUFFER, { allowHalfOpen: true }, now)
               // Node issues connect(2) on the next tick, after setting the socket up; it
               // says so just before with 'connectionAttempt' (Node 20.12 and later).
               socket.once("connectionAttempt", () => {

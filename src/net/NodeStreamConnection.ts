@@ -9,38 +9,77 @@ import { SocketError } from "./errors.ts"
 export const hrtimeNow = (): bigint => process.hrtime.bigint()
 
 /**
- * A TCP socket, not yet connected, that reads into one buffer of its own
- * (node's `onread`): each read fills the buffer from the kernel directly, up
- * to its size, so a download allocates nothing per chunk and takes large
- * bites. Hand it to `fromSocket` with its `reads`.
+ * A TCP socket, not yet connected, that reads into two buffers of its own
+ * in turn (node's `onread`): each read fills a buffer from the kernel
+ * directly, up to its size, so a download allocates nothing per chunk and
+ * takes large bites. The socket keeps reading while the buffer it would fill
+ * next is free, and stops only when the reader still holds that one: a
+ * response that arrives while the previous chunk is being handled is taken
+ * (and its arrival noted) at once. Hand it to `fromSocket` with its `reads`.
  */
-export const makeBufferedSocket = (size: number, options: net.SocketConstructorOpts) => {
-  const buffer = Buffer.allocUnsafe(size)
-  let deliver: (length: number) => boolean = () => false
-  const onread = { buffer, callback: (length: number) => deliver(length) }
+export const makeBufferedSocket = (size: number, options: net.SocketConstructorOpts, now: () => bigint = hrtimeNow) => {
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const
+  // node asks for the first buffer when it creates the handle (at connect), then after each read
+  let filling = 1
+  const arrived: Array<Arrival> = []
+  let lent: Buffer | undefined
+  let stopped = false
+  let onArrival = () => {}
+  const busy = (buffer: Buffer) => buffer === lent || arrived.some((a) => a.buffer === buffer)
+  const onread = {
+    buffer: () => {
+      filling = 1 - filling
+      return buffers[filling]
+    },
+    callback: (length: number, buffer: Buffer) => {
+      arrived.push({ buffer, length, at: now() })
+      onArrival()
+      // the next read goes into the other buffer: only once the reader is done with it
+      stopped = busy(buffers[1 - filling]!)
+      return !stopped
+    }
+  }
   // @types/node 20 leaves `onread` out of the constructor's options; node takes it there.
   const socket = new net.Socket({ ...options, onread } as net.SocketConstructorOpts)
   const reads: BufferedReads = {
-    buffer,
+    take: () => {
+      // asking again means the reader is done with the chunk it had
+      lent = undefined
+      const next = arrived.shift()
+      if (next !== undefined) lent = next.buffer
+      if (stopped && !busy(buffers[filling]!)) {
+        stopped = false
+        socket.resume()
+      }
+      return next
+    },
     listen: (callback) => {
-      deliver = callback
+      onArrival = callback
     }
   }
   return { socket, reads }
 }
 
-/** The one buffer a socket made by `makeBufferedSocket` reads into, and how to be told of each read. */
-export interface BufferedReads {
+/** Bytes a read put in one of the buffers, and when (the read callback's instant). */
+export interface Arrival {
   readonly buffer: Buffer
-  /** `callback(length)` runs in the socket's read callback; returning false stops reading until `socket.resume()`. */
-  readonly listen: (callback: (length: number) => boolean) => void
+  readonly length: number
+  readonly at: bigint
+}
+
+/** The reads of a socket made by `makeBufferedSocket`. */
+export interface BufferedReads {
+  /** The oldest arrival not yet taken; the one taken before is given back. */
+  readonly take: () => Arrival | undefined
+  /** `callback` runs in the socket's read callback, after each arrival. */
+  readonly listen: (callback: () => void) => void
 }
 
 export interface SocketOptions {
   readonly id?: string
   /** The clock of the connection's instants (default `hrtimeNow`). */
   readonly now?: () => bigint
-  /** The socket was made by `makeBufferedSocket`: read from its buffer, not from the stream. */
+  /** The socket was made by `makeBufferedSocket`: read from its buffers, not from the stream. */
   readonly reads?: BufferedReads
 }
 
@@ -54,9 +93,8 @@ export interface SocketOptions {
  * all of it (at once, or at the write's callback), so Node holds no
  * reference to the chunk any more and the caller may reuse its buffer.
  * Pending reads, writes and ends are interruptible. With `reads` (a socket
- * from `makeBufferedSocket`) the same holds with one buffer: a read stops
- * the socket until the next `read`, which is when the buffer may be filled
- * again.
+ * from `makeBufferedSocket`) the same holds with its two buffers: a chunk
+ * is a view into one of them, the reader's until its next `read`.
  *
  * Instants are taken in the socket's own callbacks, on the clock `now`:
  * when data arrived (the read callback, or 'readable'), when the FIN
@@ -145,32 +183,13 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions = {}): Con
       return noData()
     }
   } else {
-    /** Bytes the last read callback put in the buffer, not yet handed out; the socket is stopped meanwhile. */
-    let pending = 0
-    let stopped = false
-    reads.listen((length) => {
-      readableAt = now()
-      pending = length
-      stopped = true
-      wakeAll(readers)
-      return false
-    })
+    reads.listen(() => wakeAll(readers))
     take = () => {
       if (destroyed) return Exit.fail(closed())
-      if (pending > 0) {
-        const chunk = reads.buffer.subarray(0, pending)
-        pending = 0
-        receivedAt = readableAt
-        return Exit.succeed(Option.some(chunk))
-      }
-      const done = noData()
-      if (done !== undefined) return done
-      // the caller is done with the last chunk: the buffer may be filled again
-      if (stopped) {
-        stopped = false
-        socket.resume()
-      }
-      return undefined
+      const next = reads.take()
+      if (next === undefined) return noData()
+      receivedAt = next.at
+      return Exit.succeed(Option.some(next.buffer.subarray(0, next.length)))
     }
   }
   const read = awaitCondition(readers, take)
