@@ -1213,7 +1213,7 @@ const download = async () => {
       const b = results.get(`curl ${flag}`)
       const wall = (rs) => median(rs.map((r) => r.ms))
       const peak = (rs) => (rs.length === 0 ? undefined : Math.max(...rs.map((r) => r.rss)))
-      const title = `${fmt(mibs)} MiB from nginx, ${mode} (median of ${a.length})`
+      const title = `${fmt(mibs)} MiB from nginx, ${mode} (${a.length} runs; wall: median, RSS: highest)`
       const r = ratio(wall(a), wall(b))
       row(
         "10",
@@ -1228,7 +1228,7 @@ const download = async () => {
       row(
         "10",
         `${title}: peak RSS`,
-        peak(a) === undefined ? "?" : mib(peak(a)),
+        peak(a) === undefined ? "?" : `${mib(peak(a))} (runs: ${a.map((r) => fmt(r.rss / MiB)).join(", ")})`,
         "curl",
         peak(b) === undefined ? "?" : mib(peak(b)),
         x(ratio(peak(a), peak(b))),
