@@ -44,6 +44,9 @@ export interface ExchangeResult extends ExchangeInstants {
   readonly reusable: boolean
 }
 
+/** Bytes of a read the parser gets at once while no final head has arrived. */
+const HEAD_SLICE = 16 * 1024
+
 /** Every response begins with these bytes (RFC 9112 section 4: HTTP-name is case-sensitive). */
 const HTTP_NAME = new Uint8Array([0x48, 0x54, 0x54, 0x50, 0x2f])
 
@@ -215,6 +218,19 @@ export const exchange = <E, R>(options: {
           if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
         }
         received += chunk.length
+        if (head === undefined && chunk.length > HEAD_SLICE) {
+          // Until the final head, a large read goes to the parser a slice at
+          // a time: a flood of interim heads is handled (and the timeouts
+          // can fire) a slice at a time, not as one huge list of events.
+          let ended = false
+          for (let offset = 0; offset < chunk.length && !ended; offset += HEAD_SLICE) {
+            const part = chunk.subarray(offset, offset + HEAD_SLICE)
+            ended = yield* apply(parser.execute(part, options.method), part.length)
+            if (ended && offset + part.length < chunk.length) extraBytes = true
+          }
+          if (ended) break
+          continue
+        }
         const result = parser.execute(chunk, options.method)
         // most chunks of a large body are one Body event: straight to the sink
         const only = result.events.length === 1 && result.error === undefined ? result.events[0]! : undefined
