@@ -1,0 +1,92 @@
+import { Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Console, Effect, Layer, Option } from "effect"
+import * as NodeTlsSocketServer from "../net/NodeTlsSocketServer.ts"
+import { SocketServer } from "../net/SocketServer.ts"
+import type * as Server from "../server/Server.ts"
+import type { OptionSpec } from "./argv.ts"
+import { ExitCode } from "./ExitCode.ts"
+
+/** The server's development options: HTTPS, single-page apps, CORS, caching, compression, live reload. */
+export const options = {
+  tlsCert: Options.text("tls-cert").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("Serve HTTPS with this PEM certificate (chain); needs --tls-key."),
+    Options.optional
+  ),
+  tlsKey: Options.text("tls-key").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The PEM private key of --tls-cert (unencrypted)."),
+    Options.optional
+  )
+}
+
+/** How these options may be spelled on the command line (see argv.ts). */
+export const optionSpecs: ReadonlyArray<OptionSpec> = [
+  { name: "tls-cert", value: true },
+  { name: "tls-key", value: true }
+]
+
+export interface DevConfig {
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+}
+
+/** http or https, by whether a certificate was given. */
+export const schemeOf = (config: DevConfig): "http" | "https" => (Option.isSome(config.tlsCert) ? "https" : "http")
+
+export const urlOf = (scheme: string, { host, port }: Server.BoundAddress): string =>
+  host.includes(":") ? `${scheme}://[${host}]:${port}/` : `${scheme}://${host}:${port}/`
+
+const fail = (message: string) =>
+  Effect.zipRight(Console.error(`fiberhttp server: ${message}`), new ExitCode({ code: 1 }))
+
+const usage = (message: string) =>
+  Effect.zipRight(Console.error(`fiberhttp server: ${message}`), new ExitCode({ code: 2 }))
+
+/** Checks that the options fit together (usage errors, exit 2). */
+export const validate = (config: DevConfig): Effect.Effect<void, ExitCode> => {
+  if (Option.isSome(config.tlsCert) !== Option.isSome(config.tlsKey)) {
+    return usage("--tls-cert and --tls-key go together: give both or neither")
+  }
+  return Effect.void
+}
+
+/**
+ * The listeners: plain TCP, or TLS with the certificate and key read now;
+ * an unreadable file or a key that does not fit the certificate is exit 1
+ * with a message naming the file or the mismatch.
+ */
+export const socketServerLayer = (
+  config: DevConfig
+): Effect.Effect<Layer.Layer<SocketServer, never, SocketServer>, ExitCode, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    // plain TCP: the environment's listeners, as they are
+    if (Option.isNone(config.tlsCert) || Option.isNone(config.tlsKey)) return Layer.effect(SocketServer, SocketServer)
+    const fs = yield* FileSystem.FileSystem
+    const readPem = (option: string, file: string) =>
+      fs.readFile(file).pipe(
+        Effect.catchAll((error) =>
+          fail(
+            `cannot read ${option} ${file}: ${
+              error._tag === "SystemError" ? error.reason === "NotFound" ? "no such file" : error.reason : error.message
+            }`
+          )
+        )
+      )
+    const certFile = config.tlsCert.value
+    const keyFile = config.tlsKey.value
+    const cert = yield* readPem("--tls-cert", certFile)
+    const key = yield* readPem("--tls-key", keyFile)
+    const server = yield* NodeTlsSocketServer.make({ cert, key }).pipe(
+      Effect.catchTag("TlsConfigError", (error) =>
+        fail(
+          error.part === "cert"
+            ? `cannot use --tls-cert ${certFile}: ${error.message}`
+            : error.part === "key"
+            ? `cannot use --tls-key ${keyFile}: ${error.message}`
+            : `cannot use --tls-cert ${certFile} with --tls-key ${keyFile}: ${error.message}`
+        ))
+    )
+    return Layer.succeed(SocketServer, server)
+  })
