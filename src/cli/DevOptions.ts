@@ -1,11 +1,15 @@
-import { Options } from "@effect/cli"
+import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Console, Effect, Layer, Option } from "effect"
 import * as NodeTlsSocketServer from "../net/NodeTlsSocketServer.ts"
 import { SocketServer } from "../net/SocketServer.ts"
+import * as DevHandler from "../server/DevHandler.ts"
+import type * as Response from "../server/Response.ts"
 import type * as Server from "../server/Server.ts"
 import type { OptionSpec } from "./argv.ts"
 import { ExitCode } from "./ExitCode.ts"
+
+export { openBrowser } from "./openBrowser.ts"
 
 /** The server's development options: HTTPS, single-page apps, CORS, caching, compression, live reload. */
 export const options = {
@@ -18,18 +22,75 @@ export const options = {
     Options.withPseudoName("FILE"),
     Options.withDescription("The PEM private key of --tls-cert (unencrypted)."),
     Options.optional
+  ),
+  spa: Options.boolean("spa").pipe(
+    Options.withDescription(
+      "Single-page app: a GET for a missing path without an extension, from a browser (Accept: text/html), gets /index.html."
+    )
+  ),
+  fallback: Options.text("fallback").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("As --spa, with this file (a path under the root) instead of index.html."),
+    Options.optional
+  ),
+  cors: Options.boolean("cors").pipe(
+    Options.withDescription("Access-Control-Allow-Origin: * on responses; answer CORS preflights (GET, HEAD).")
+  ),
+  cache: Options.integer("cache").pipe(
+    Options.withPseudoName("SECONDS"),
+    Options.withDescription(
+      "Cache-Control: max-age=SECONDS on files (default no-cache: always revalidate; 0: no-store)."
+    ),
+    Options.optional,
+    Options.mapEffect((value) =>
+      Option.isNone(value) || (value.value >= 0 && value.value <= 31536000)
+        ? Effect.succeed(value)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p("--cache must be 0 to 31536000 (seconds)")))
+    )
+  ),
+  open: Options.boolean("open").pipe(
+    Options.withDescription("Open the first URL in the default browser (ignored without a display).")
   )
 }
 
 /** How these options may be spelled on the command line (see argv.ts). */
 export const optionSpecs: ReadonlyArray<OptionSpec> = [
   { name: "tls-cert", value: true },
-  { name: "tls-key", value: true }
+  { name: "tls-key", value: true },
+  { name: "spa", value: false },
+  { name: "fallback", value: true },
+  { name: "cors", value: false },
+  { name: "cache", value: true, integer: true },
+  { name: "open", value: false }
 ]
 
 export interface DevConfig {
   readonly tlsCert: Option.Option<string>
   readonly tlsKey: Option.Option<string>
+  readonly spa: boolean
+  readonly fallback: Option.Option<string>
+  readonly cors: boolean
+  readonly cache: Option.Option<number>
+  readonly open: boolean
+}
+
+/** The URL path of a file named on the command line relative to the root ("app shell.html" -> "/app%20shell.html"). */
+export const urlPathOf = (file: string): string =>
+  "/" + file.split(/[\\/]+/).filter((segment) => segment !== "" && segment !== ".").map(encodeURIComponent).join("/")
+
+/** The static handler wrapped with the development options. */
+export const wrapHandler = (handler: Response.Handler, config: DevConfig): Response.Handler => {
+  const fallback = Option.isSome(config.fallback)
+    ? urlPathOf(config.fallback.value)
+    : config.spa
+    ? "/index.html"
+    : undefined
+  return DevHandler.wrap(handler, {
+    cors: config.cors,
+    notFoundPage: "/404.html",
+    ...(fallback === undefined ? {} : { fallback }),
+    ...(Option.isSome(config.cache) ? { cacheSeconds: config.cache.value } : {})
+  })
 }
 
 /** http or https, by whether a certificate was given. */

@@ -186,9 +186,13 @@ export const serverCommand = Command.make("server", options, (o) =>
         )
 
     const program = Effect.gen(function*() {
-      const handler = yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles })
+      const handler = DevOptions.wrapHandler(
+        yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles }),
+        o
+      )
       const running = yield* Server.serve(config, handler)
       yield* announce(running.addresses)
+      if (o.open) yield* DevOptions.openBrowser(urlOf(running.addresses[0]!))
       return yield* Effect.never
     })
 
