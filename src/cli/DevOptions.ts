@@ -1,11 +1,13 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Console, Effect, Layer, Option } from "effect"
+import type { StaticFiles } from "../files/StaticFiles.ts"
 import * as NodeTlsSocketServer from "../net/NodeTlsSocketServer.ts"
 import { SocketServer } from "../net/SocketServer.ts"
+import * as Compression from "../server/Compression.ts"
 import * as DevHandler from "../server/DevHandler.ts"
-import type * as Response from "../server/Response.ts"
 import type * as Server from "../server/Server.ts"
+import type * as Response from "../server/ServerResponse.ts"
 import type { OptionSpec } from "./argv.ts"
 import { ExitCode } from "./ExitCode.ts"
 
@@ -50,6 +52,14 @@ export const options = {
   ),
   open: Options.boolean("open").pipe(
     Options.withDescription("Open the first URL in the default browser (ignored without a display).")
+  ),
+  compress: Options.boolean("compress").pipe(
+    Options.withDescription(
+      "Compress text files over 1 KiB on the fly (brotli or gzip, as the client accepts); on by default."
+    )
+  ),
+  noCompress: Options.boolean("no-compress").pipe(
+    Options.withDescription("No on-the-fly compression (precompressed .br/.gz files are still served).")
   )
 }
 
@@ -61,7 +71,9 @@ export const optionSpecs: ReadonlyArray<OptionSpec> = [
   { name: "fallback", value: true },
   { name: "cors", value: false },
   { name: "cache", value: true, integer: true },
-  { name: "open", value: false }
+  { name: "open", value: false },
+  { name: "compress", value: false },
+  { name: "no-compress", value: false }
 ]
 
 export interface DevConfig {
@@ -72,6 +84,7 @@ export interface DevConfig {
   readonly cors: boolean
   readonly cache: Option.Option<number>
   readonly open: boolean
+  readonly noCompress: boolean
 }
 
 /** The URL path of a file named on the command line relative to the root ("app shell.html" -> "/app%20shell.html"). */
@@ -79,19 +92,32 @@ export const urlPathOf = (file: string): string =>
   "/" + file.split(/[\\/]+/).filter((segment) => segment !== "" && segment !== ".").map(encodeURIComponent).join("/")
 
 /** The static handler wrapped with the development options. */
-export const wrapHandler = (handler: Response.Handler, config: DevConfig): Response.Handler => {
-  const fallback = Option.isSome(config.fallback)
-    ? urlPathOf(config.fallback.value)
-    : config.spa
-    ? "/index.html"
-    : undefined
-  return DevHandler.wrap(handler, {
-    cors: config.cors,
-    notFoundPage: "/404.html",
-    ...(fallback === undefined ? {} : { fallback }),
-    ...(Option.isSome(config.cache) ? { cacheSeconds: config.cache.value } : {})
-  })
-}
+export const wrapHandler = (
+  handler: Response.Handler,
+  config: DevConfig,
+  files: { readonly dotfiles: boolean; readonly fileCacheBytes: number }
+): Effect.Effect<Response.Handler, never, StaticFiles> =>
+  Effect.map(
+    Compression.wrap(handler, {
+      onTheFly: !config.noCompress,
+      dotfiles: files.dotfiles,
+      // compressed copies take a quarter of the file cache's budget
+      cacheBytes: Math.floor(files.fileCacheBytes / 4)
+    }),
+    (compressed) => {
+      const fallback = Option.isSome(config.fallback)
+        ? urlPathOf(config.fallback.value)
+        : config.spa
+        ? "/index.html"
+        : undefined
+      return DevHandler.wrap(compressed, {
+        cors: config.cors,
+        notFoundPage: "/404.html",
+        ...(fallback === undefined ? {} : { fallback }),
+        ...(Option.isSome(config.cache) ? { cacheSeconds: config.cache.value } : {})
+      })
+    }
+  )
 
 /** http or https, by whether a certificate was given. */
 export const schemeOf = (config: DevConfig): "http" | "https" => (Option.isSome(config.tlsCert) ? "https" : "http")

@@ -186,9 +186,10 @@ export const serverCommand = Command.make("server", options, (o) =>
         )
 
     const program = Effect.gen(function*() {
-      const handler = DevOptions.wrapHandler(
+      const handler = yield* DevOptions.wrapHandler(
         yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles }),
-        o
+        o,
+        { dotfiles: o.dotfiles, fileCacheBytes: o.fileCache * 1024 * 1024 }
       )
       const running = yield* Server.serve(config, handler)
       yield* announce(running.addresses)

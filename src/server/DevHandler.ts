@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
-import type * as Response from "./Response.ts"
+import type * as Response from "./ServerResponse.ts"
 import { pathOfTarget } from "./StaticHandler.ts"
 
 /** What the development options add around the static handler. */
@@ -41,7 +41,7 @@ const retarget = (head: RequestHead, target: string, drop: ReadonlyArray<string>
   return { ...head, target, headers }
 }
 
-const withHeaders = (response: Response.Response, extra: ReadonlyArray<readonly [string, string]>) =>
+const withHeaders = (response: Response.ServerResponse, extra: ReadonlyArray<readonly [string, string]>) =>
   extra.length === 0 ? response : { ...response, headers: new Headers([...response.headers.entries, ...extra]) }
 
 /**
@@ -56,7 +56,7 @@ export const wrap = (inner: Response.Handler, options: DevHandlerOptions): Respo
     ? [["Access-Control-Allow-Origin", "*"]]
     : []
 
-  const preflight = (head: RequestHead): Response.Response => {
+  const preflight = (head: RequestHead): Response.ServerResponse => {
     const requested = head.headers.get("Access-Control-Request-Headers")
     const entries: Array<readonly [string, string]> = [
       ["Access-Control-Allow-Origin", "*"],
@@ -71,7 +71,7 @@ export const wrap = (inner: Response.Handler, options: DevHandlerOptions): Respo
   }
 
   /** The 404 page's file as the body of a 404, when there is one (its validators do not apply). */
-  const notFound = (head: RequestHead, response: Response.Response): Effect.Effect<Response.Response> => {
+  const notFound = (head: RequestHead, response: Response.ServerResponse): Effect.Effect<Response.ServerResponse> => {
     const page = options.notFoundPage
     if (page === undefined) return Effect.succeed(response)
     const plain: RequestHead = { ...head, method: "GET", target: page, headers: new Headers([["Host", "-"]]) }
@@ -86,7 +86,7 @@ export const wrap = (inner: Response.Handler, options: DevHandlerOptions): Respo
   }
 
   /** Adds what every answer of the file server gets: caching on successes, CORS on all. */
-  const finish = (response: Response.Response): Response.Response => {
+  const finish = (response: Response.ServerResponse): Response.ServerResponse => {
     const status = response.status
     const cacheable = (status >= 200 && status < 300) || status === 304
     return withHeaders(response, cacheable ? [["Cache-Control", cacheControl], ...corsHeaders] : corsHeaders)

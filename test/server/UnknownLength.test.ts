@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { Headers } from "../../src/http/Headers.ts"
-import type { Response } from "../../src/server/Response.ts"
+import type { ServerResponse as Response } from "../../src/server/ServerResponse.ts"
 import { get, startServer } from "./harness.ts"
 
 const encoder = new TextEncoder()
