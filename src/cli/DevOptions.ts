@@ -1,11 +1,15 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
-import { Console, Effect, Layer, Option } from "effect"
-import type { StaticFiles } from "../files/StaticFiles.ts"
+import { FileSystem, type Path } from "@effect/platform"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Console, Effect, Layer, Option, type Scope } from "effect"
+import * as NodeParcelWatch from "../files/NodeParcelWatch.ts"
+import { StaticFiles } from "../files/StaticFiles.ts"
 import * as NodeTlsSocketServer from "../net/NodeTlsSocketServer.ts"
 import { SocketServer } from "../net/SocketServer.ts"
+import type { AccessLog } from "../server/AccessLog.ts"
 import * as Compression from "../server/Compression.ts"
 import * as DevHandler from "../server/DevHandler.ts"
+import * as LiveReload from "../server/LiveReload.ts"
 import type * as Server from "../server/Server.ts"
 import type * as Response from "../server/ServerResponse.ts"
 import type { OptionSpec } from "./argv.ts"
@@ -60,6 +64,11 @@ export const options = {
   ),
   noCompress: Options.boolean("no-compress").pipe(
     Options.withDescription("No on-the-fly compression (precompressed .br/.gz files are still served).")
+  ),
+  watch: Options.boolean("watch").pipe(
+    Options.withDescription(
+      "Live reload: watch the root; pages reload when a file changes, stylesheets are swapped in place."
+    )
   )
 }
 
@@ -85,39 +94,71 @@ export interface DevConfig {
   readonly cache: Option.Option<number>
   readonly open: boolean
   readonly noCompress: boolean
+  readonly watch: boolean
 }
 
 /** The URL path of a file named on the command line relative to the root ("app shell.html" -> "/app%20shell.html"). */
 export const urlPathOf = (file: string): string =>
   "/" + file.split(/[\\/]+/).filter((segment) => segment !== "" && segment !== ".").map(encodeURIComponent).join("/")
 
-/** The static handler wrapped with the development options. */
+export interface WrappedHandler {
+  readonly handler: Response.Handler
+  /**
+   * Ends the live-reload event streams: run before the server drains, so
+   * that they do not wait out the grace period like responses in flight.
+   */
+  readonly endStreams: Effect.Effect<void>
+}
+
+/** The static handler wrapped with the development options; live reload watches for as long as the scope is open. */
 export const wrapHandler = (
   handler: Response.Handler,
   config: DevConfig,
-  files: { readonly dotfiles: boolean; readonly fileCacheBytes: number }
-): Effect.Effect<Response.Handler, never, StaticFiles> =>
-  Effect.map(
-    Compression.wrap(handler, {
+  settings: { readonly dotfiles: boolean; readonly fileCacheBytes: number; readonly writeTimeoutMs: number }
+): Effect.Effect<WrappedHandler, never, StaticFiles | FileSystem.FileSystem | Path.Path | AccessLog | Scope.Scope> =>
+  Effect.gen(function*() {
+    let inner = handler
+    let endStreams: Effect.Effect<void> = Effect.void
+    if (config.watch) {
+      const files = yield* StaticFiles
+      const live = yield* LiveReload.make(files.root, {
+        ...LiveReload.defaults,
+        // a heartbeat well within the write timeout, which an idle stream must not trip
+        heartbeatMs: Math.min(LiveReload.defaults.heartbeatMs, Math.max(100, Math.floor(settings.writeTimeoutMs / 3)))
+      }).pipe(
+        // the watch through @parcel/watcher: see scratchpad/studies/watcher.ts for why
+        Effect.provide(
+          NodeParcelWatch.available()
+            ? NodeFileSystem.layer.pipe(Layer.provide(NodeParcelWatch.layer))
+            : NodeFileSystem.layer
+        )
+      )
+      inner = LiveReload.wrap(inner, live)
+      endStreams = live.close
+    }
+    const compressed = yield* Compression.wrap(inner, {
       onTheFly: !config.noCompress,
-      dotfiles: files.dotfiles,
+      dotfiles: settings.dotfiles,
       // compressed copies take a quarter of the file cache's budget
-      cacheBytes: Math.floor(files.fileCacheBytes / 4)
-    }),
-    (compressed) => {
-      const fallback = Option.isSome(config.fallback)
-        ? urlPathOf(config.fallback.value)
-        : config.spa
-        ? "/index.html"
-        : undefined
-      return DevHandler.wrap(compressed, {
+      cacheBytes: Math.floor(settings.fileCacheBytes / 4),
+      // a precompressed page would go out without the live-reload script
+      htmlSiblings: !config.watch
+    })
+    const fallback = Option.isSome(config.fallback)
+      ? urlPathOf(config.fallback.value)
+      : config.spa
+      ? "/index.html"
+      : undefined
+    return {
+      handler: DevHandler.wrap(compressed, {
         cors: config.cors,
         notFoundPage: "/404.html",
         ...(fallback === undefined ? {} : { fallback }),
         ...(Option.isSome(config.cache) ? { cacheSeconds: config.cache.value } : {})
-      })
+      }),
+      endStreams
     }
-  )
+  })
 
 /** http or https, by whether a certificate was given. */
 export const schemeOf = (config: DevConfig): "http" | "https" => (Option.isSome(config.tlsCert) ? "https" : "http")

@@ -186,12 +186,18 @@ export const serverCommand = Command.make("server", options, (o) =>
         )
 
     const program = Effect.gen(function*() {
-      const handler = yield* DevOptions.wrapHandler(
+      const dev = yield* DevOptions.wrapHandler(
         yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles }),
         o,
-        { dotfiles: o.dotfiles, fileCacheBytes: o.fileCache * 1024 * 1024 }
+        {
+          dotfiles: o.dotfiles,
+          fileCacheBytes: o.fileCache * 1024 * 1024,
+          writeTimeoutMs: Duration.toMillis(o.writeTimeout)
+        }
       )
-      const running = yield* Server.serve(config, handler)
+      const running = yield* Server.serve(config, dev.handler)
+      // finalizers run last-added first: the event streams end before the server drains
+      yield* Effect.addFinalizer(() => dev.endStreams)
       yield* announce(running.addresses)
       if (o.open) yield* DevOptions.openBrowser(urlOf(running.addresses[0]!))
       return yield* Effect.never

@@ -15,6 +15,8 @@ export interface CompressionOptions {
   readonly dotfiles: boolean
   /** Bytes of compressed small files kept, so that a hot file is compressed once; 0 keeps none. */
   readonly cacheBytes: number
+  /** Whether HTML pages may be served from precompressed siblings (not when pages are rewritten as they go out). */
+  readonly htmlSiblings: boolean
 }
 
 /** Files up to this size are sent as they are: compressing them saves less than it costs. */
@@ -281,7 +283,9 @@ export const wrap = (
         const file = yield* fileAt(rawPath)
         if (file === undefined) return yield* inner(head)
         const type = typeOf(file)
-        const coded = yield* sibling(rawPath, file, codings)
+        const coded = options.htmlSiblings || !/^text\/html\b/.test(type)
+          ? yield* sibling(rawPath, file, codings)
+          : undefined
         if (coded !== undefined) return yield* serveSibling(head, rawPath, coded, type)
         if (!options.onTheFly || !compressibleType(type)) return yield* inner(head)
         if (file.size <= MIN_COMPRESSED_SIZE || head.headers.has("Range")) {

@@ -89,7 +89,8 @@ export const wrap = (inner: Response.Handler, options: DevHandlerOptions): Respo
   const finish = (response: Response.ServerResponse): Response.ServerResponse => {
     const status = response.status
     const cacheable = (status >= 200 && status < 300) || status === 304
-    return withHeaders(response, cacheable ? [["Cache-Control", cacheControl], ...corsHeaders] : corsHeaders)
+    const caching = cacheable && !response.headers.has("Cache-Control")
+    return withHeaders(response, caching ? [["Cache-Control", cacheControl], ...corsHeaders] : corsHeaders)
   }
 
   return (head) => {
