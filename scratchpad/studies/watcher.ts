@@ -86,14 +86,18 @@ const study = (name: string, layer: Layer.Layer<FileSystem.FileSystem>) =>
       `  ${FILES} files written in ${written.toFixed(0)} ms: ${events} events, ${created} distinct new files seen, ` +
         `last event ${last.toFixed(0)} ms after the first write`
     )
-    console.log(`  CPU at rest over 5 s: user ${(cpu.user / 1000).toFixed(1)} ms, system ${(cpu.system / 1000).toFixed(1)} ms`)
+    console.log(
+      `  CPU at rest over 5 s: user ${(cpu.user / 1000).toFixed(1)} ms, system ${(cpu.system / 1000).toFixed(1)} ms`
+    )
     console.log(`  rename d1/f1.txt -> d1/renamed.txt: ${rename.join("; ") || "nothing"}`)
     console.log(`  editor save of d2/f2.txt (temp + rename): ${save.join("; ") || "nothing"}`)
     console.log(`  a second save of the same file: ${second} event(s)`)
   }).pipe(Effect.provide(layer))
 
 const program = Effect.gen(function*() {
-  if (process.argv[2] !== "parcel") yield* study("node:fs.watch (recursive), NodeFileSystem.layer", NodeFileSystem.layer)
+  if (process.argv[2] !== "parcel") {
+    yield* study("node:fs.watch (recursive), NodeFileSystem.layer", NodeFileSystem.layer)
+  }
   if (process.argv[2] === "node") return
   yield* study(
     "@parcel/watcher, NodeFileSystem.layer + ParcelWatcher.layer",
