@@ -82,7 +82,8 @@ export const optionSpecs: ReadonlyArray<OptionSpec> = [
   { name: "cache", value: true, integer: true },
   { name: "open", value: false },
   { name: "compress", value: false },
-  { name: "no-compress", value: false }
+  { name: "no-compress", value: false },
+  { name: "watch", value: false }
 ]
 
 export interface DevConfig {

@@ -110,7 +110,7 @@ describe.skipIf(skipReason !== "")(`live reload in Chromium${skipReason}`, () =>
         const context = await browser!.newContext()
         contexts.push(context)
         const page = await context.newPage()
-        page.on("load", () => void loads[i]++)
+        page.on("load", () => void (loads[i] = (loads[i] ?? 0) + 1))
         await openWatched(page, server.url)
       }
       for (let i = 0; i < 50; i++) loads.push(0)
