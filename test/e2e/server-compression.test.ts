@@ -146,12 +146,16 @@ describe("compression on the fly (the default)", () => {
     expect(decode("gzip", old.body).equals(bigText)).toBe(true)
   })
 
-  it("the project's client receives the coded bytes as sent; decoded, they are the file", async () => {
+  it("the project's client: the coded bytes as sent decode to the file, and --compressed decodes them", async () => {
     const out = path.join(dir, "client-app.js.gz")
-    const result = await runClient(["-H", "Accept-Encoding: gzip", "-o", out, `${url}/app.js`])
-    expect(result.code).toBe(0)
-    expect(result.stdout.toString()).toContain("Content-Encoding: gzip")
+    const raw = await runClient(["-H", "Accept-Encoding: gzip", "-o", out, `${url}/app.js`])
+    expect(raw.code).toBe(0)
     expect(zlib.gunzipSync(fs.readFileSync(out)).equals(script)).toBe(true)
+    const head = await runClient(["-I", "-H", "Accept-Encoding: br", `${url}/app.js`])
+    expect(head.stdout.toString()).toMatch(/\r\nContent-Encoding: br\r\n/)
+    const decoded = await runClient(["--compressed", "-b", `${url}/app.js`])
+    expect(decoded.code).toBe(0)
+    expect(decoded.stdout.equals(script)).toBe(true)
   })
 })
 

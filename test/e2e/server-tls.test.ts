@@ -85,17 +85,20 @@ describe("fiberhttp server over TLS", () => {
     expect(twice.stdout.toString()).toBe("10")
   })
 
-  it("the project's client verifies the certificate (NODE_EXTRA_CA_CERTS) and gets the same bytes", async () => {
-    const result = await runClient(["-b", `https://localhost:${server.port}/`], {
-      ...process.env,
-      NODE_EXTRA_CA_CERTS: cert
-    })
+  it("the project's client verifies the certificate (--cacert, NODE_EXTRA_CA_CERTS) and gets the same bytes", async () => {
+    const result = await runClient(["--cacert", cert, "-b", `https://localhost:${server.port}/`])
     expect(result.stderr).toBe("")
     expect(result.code).toBe(0)
     expect(result.stdout.toString()).toBe(page)
-    // and without the CA it refuses, as curl does
+    const byEnvironment = await runClient(["-b", `https://localhost:${server.port}/`], {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: cert
+    })
+    expect(byEnvironment.code).toBe(0)
+    expect(byEnvironment.stdout.toString()).toBe(page)
+    // and without the CA it refuses, as curl does (curl's 60)
     const refused = await runClient([`https://localhost:${server.port}/`])
-    expect(refused.code).toBe(35)
+    expect(refused.code).toBe(60)
   })
 
   it("curl without the CA refuses the certificate; plain HTTP on the TLS port gets no answer", async () => {
