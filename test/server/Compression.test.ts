@@ -1,7 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { StaticFiles } from "../../src/files/StaticFiles.ts"
+import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { chooseCoding } from "../../src/http/acceptEncoding.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
@@ -28,7 +28,7 @@ const handlerOverSite = Effect.gen(function*() {
   const past = new Date(Date.now() - 60_000)
   yield* fs.utimes(path.join(root, "app.js"), past, past)
   const layer = Layer.mergeAll(
-    StaticFiles.layer(root),
+    StaticFilesLayer.layer(root).pipe(Layer.provide(NodeFs)),
     AccessLog.memory({ format: "text", quiet: true, trace: false }).layer
   )
   return yield* Effect.gen(function*() {

@@ -4,7 +4,7 @@ import { isServedChange } from "../../src/files/TreeWatcher.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
 import { CLIENT_SCRIPT, EVENTS_PATH, inject, injectedEtag, wrap } from "../../src/server/LiveReload.ts"
-import type { Handler, Response } from "../../src/server/Response.ts"
+import type { Handler, ServerResponse as Response } from "../../src/server/ServerResponse.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const bytes = (s: string) => new TextEncoder().encode(s)
