@@ -34,6 +34,8 @@ await build({
   sourcemap: "linked",
   legalComments: "none",
   plugins: [withoutConfigFileParsers],
+  // a native module, loaded only by `server --watch` (src/files/NodeParcelWatch.ts)
+  external: ["@parcel/watcher"],
   define: { __FIBERHTTP_VERSION__: JSON.stringify(pkg.version) }
 })
 copyFileSync("scripts/bin-loader.mjs", "dist/fiberhttp.js")

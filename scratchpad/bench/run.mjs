@@ -8,7 +8,8 @@
 //
 // Sections (by name or number): 1 small, 2 close, 3 large, 4 idle, 5 shutdown,
 // 6 client, 7 parser, 8 listing, 9 timing (client --ttl/--count against curl
-// -w, on nginx), 10 download (1 GiB from nginx, -o and -b, against curl).
+// -w, on nginx), 10 download (1 GiB from nginx, -o and -b, against curl),
+// 11 compress (a 20 KiB JS file br/gzip vs identity, sizes vs gzip -9 and brotli).
 // Environment:
 //   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
 //   ROUNDS=2         interleaved rounds (order reversed every other round), so
@@ -53,6 +54,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import { basename, dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as zlib from "node:zlib"
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const PROJECT = resolve(HERE, "../..")
@@ -68,7 +70,8 @@ const SECTION_NAMES = [
   "parser",
   "listing",
   "timing",
-  "download"
+  "download",
+  "compress"
 ]
 const DEFAULTS = {
   SECTIONS: SECTION_NAMES.join(","),
@@ -373,6 +376,19 @@ const describeWrkTrouble = (name, what, r) => {
 }
 
 // ---------------------------------------------------------------- files
+/** 20 KiB of JavaScript, deterministic, with the repetition real bundles have (names, keywords) and hashes that have none. */
+const benchScript = () => {
+  let js = "\"use strict\";\n"
+  for (let i = 0; js.length < 20 * 1024; i++) {
+    const h = createHash("sha256").update(String(i)).digest("hex")
+    js += `export function handler${i}(request, options = {}) {\n  const key = "${h.slice(0, 16)}";\n` +
+      `  if (options.verbose) console.log("handler${i}", request.url, key);\n  return { status: ${
+        200 + (i % 5)
+      }, key, size: ${i * 37} };\n}\n`
+  }
+  return js.slice(0, 20 * 1024)
+}
+
 const makeFiles = (root, { large }) => {
   // ~1 KiB of HTML, deterministic
   let page =
@@ -381,6 +397,7 @@ const makeFiles = (root, { large }) => {
   page = page.slice(0, 1024 - 15) + "\n</body></html>\n"
   page = page.padEnd(1024, " ")
   writeFileSync(join(root, "index.html"), page)
+  writeFileSync(join(root, "app.js"), benchScript())
   if (large) {
     const block = randomBytes(MiB)
     const fd = openSync(join(root, "large.bin"), "w")
@@ -414,7 +431,9 @@ const startServer = async (kind, extra = []) => {
   const name = SERVER_LABEL[kind]
   if (kind === "fiberhttp") {
     // the port first: `--quiet 0` would read 0 as the value of --quiet
-    const child = start(process.execPath, [BIN, "server", "0", "--root", root, "--quiet", ...extra])
+    // compression off unless asked for: the other sections compare like with like
+    const compress = extra.includes("--compress") ? [] : ["--no-compress"]
+    const child = start(process.execPath, [BIN, "server", "0", "--root", root, "--quiet", ...compress, ...extra])
     const port = await waitFor(child, name, async () => {
       const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.out)
       return m === null ? undefined : Number(m[1])
@@ -499,6 +518,92 @@ const collectStderr = (server, what) => {
 }
 
 // ---------------------------------------------------------------- the sections
+/**
+ * Section 9: what on-the-fly compression costs. One fiberhttp with --compress
+ * serves the same 20 KiB JavaScript file identity (no Accept-Encoding), br and
+ * gzip, interleaved; the ratio is against identity. The compressed sizes are
+ * set against gzip -9 and brotli at its default (quality 11; the brotli CLI
+ * if installed, else node:zlib's brotli, the same library).
+ */
+const compressSection = async () => {
+  const file = join(root, "app.js")
+  const original = readFileSync(file)
+  const server = await startServer("fiberhttp", ["--compress"])
+  const results = new Map()
+  const sizes = new Map()
+  const cases = [["identity", []], ["br", ["Accept-Encoding: br"]], ["gzip", ["Accept-Encoding: gzip"]]]
+  try {
+    for (const [name, headers] of cases) {
+      const r = await run(available.curl ?? "curl", [
+        "-s",
+        "-o",
+        join(tmp, `app.${name}`),
+        "-w",
+        "%{size_download} %{http_code}",
+        ...headers.flatMap((h) => ["-H", h]),
+        `http://127.0.0.1:${server.port}/app.js`
+      ], { timeoutMs: 10_000 })
+      const [size, status] = r.out.trim().split(" ").map(Number)
+      const body = readFileSync(join(tmp, `app.${name}`))
+      const decoded = name === "br" ? zlib.brotliDecompressSync(body) : name === "gzip" ? zlib.gunzipSync(body) : body
+      if (status !== 200 || !decoded.equals(original)) {
+        throw new Error(`${name}: status ${status}, body does not decode to the file`)
+      }
+      sizes.set(name, size)
+    }
+    const seconds = Math.max(1, Math.round(DURATION / ROUNDS))
+    for (const [name] of cases) results.set(name, [])
+    if (WARMUP > 0) await wrk(`http://127.0.0.1:${server.port}/app.js`, { connections: CONNECTIONS, seconds: WARMUP })
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, headers] of round % 2 === 0 ? cases : [...cases].reverse()) {
+        log(`compression: ${name}, round ${round + 1}/${ROUNDS}`)
+        results.get(name).push(
+          await wrk(`http://127.0.0.1:${server.port}/app.js`, { connections: CONNECTIONS, seconds, headers })
+        )
+      }
+    }
+  } finally {
+    await server.stop()
+    collectStderr(server, "compression")
+  }
+  const combined = new Map([...results].map(([k, rs]) => [k, combine(rs)]))
+  for (const [name, r] of combined) describeWrkTrouble("fiberhttp", `compression ${name}`, r)
+  const identity = combined.get("identity")
+  const title = `20 KiB JS, ${CONNECTIONS} keep-alive conns, ${SPAN}`
+  for (const name of ["br", "gzip"]) {
+    const mine = combined.get(name)
+    row(
+      "11",
+      `${title}, ${name}`,
+      `${fmt(mine.rps)} req/s, ${fmt(sizes.get(name))} B`,
+      "identity",
+      `${fmt(identity.rps)} req/s, ${fmt(sizes.get("identity"))} B`,
+      x(ratio(mine.rps, identity.rps))
+    )
+  }
+  const gzip9 = execFileSync("gzip", ["-9nc", file]).length
+  const brotliCli = binary("brotli")
+  const brotli11 = brotliCli === undefined
+    ? zlib.brotliCompressSync(original).length
+    : execFileSync(brotliCli, ["-c", "-q", "11", file]).length
+  row(
+    "11",
+    "20 KiB JS, gzip size",
+    `${fmt(sizes.get("gzip"))} B`,
+    "gzip -9n",
+    `${fmt(gzip9)} B`,
+    x(sizes.get("gzip") / gzip9)
+  )
+  row(
+    "11",
+    "20 KiB JS, br size",
+    `${fmt(sizes.get("br"))} B`,
+    brotliCli === undefined ? "brotli q11 (node:zlib)" : "brotli -q 11",
+    `${fmt(brotli11)} B`,
+    x(sizes.get("br") / brotli11)
+  )
+}
+
 // WRK=/path, NGINX=/path: other binaries (a path that does not exist counts as missing)
 const binary = (
   name
@@ -984,7 +1089,16 @@ const listing = async () => {
   log(`directory listing: ${fmt(count)} entries, ${RUNS} runs each`)
   const servers = []
   try {
-    const mine = start(process.execPath, [BIN, "server", "0", "--root", listed, "--listing", "--quiet"])
+    const mine = start(process.execPath, [
+      BIN,
+      "server",
+      "0",
+      "--root",
+      listed,
+      "--listing",
+      "--quiet",
+      "--no-compress"
+    ])
     const minePort = await waitFor(mine, "fiberhttp", async () => {
       const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(mine.out)
       return m === null ? undefined : Number(m[1])
@@ -1369,6 +1483,10 @@ const main = async () => {
   if (sections.has("listing")) await attempt("listing", listing)
   if (sections.has("timing")) await attempt("timing", timing)
   if (sections.has("download")) await attempt("download", download)
+  if (sections.has("compress")) {
+    if (available.wrk === undefined) row("11", "compress: SKIPPED", missingWrk)
+    else await attempt("compress", compressSection)
+  }
 
   const out = [
     "",

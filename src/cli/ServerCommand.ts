@@ -3,13 +3,13 @@ import { Path } from "@effect/platform"
 import { Console, Duration, Effect, Layer } from "effect"
 import { FileAccess } from "../files/FileAccess.ts"
 import * as StaticFilesLayer from "../files/StaticFilesLayer.ts"
-import { formatHostPort } from "../net/hostPort.ts"
 import * as AccessLog from "../server/AccessLog.ts"
 import { LogSink } from "../server/LogSink.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
 import { VERSION } from "../version.ts"
 import type { OptionSpec } from "./argv.ts"
+import * as DevOptions from "./DevOptions.ts"
 import { ExitCode, ExitStatus } from "./ExitCode.ts"
 
 const ports = Args.integer({ name: "port" }).pipe(
@@ -110,7 +110,8 @@ const options = {
   ),
   trace: Options.boolean("trace").pipe(
     Options.withDescription("Log each connection fiber's life: forked, requests, end, finalized.")
-  )
+  ),
+  ...DevOptions.options
 }
 
 /** How the server's options may be spelled (see argv.ts); the ports are positionals. */
@@ -128,7 +129,8 @@ export const serverOptionSpecs: ReadonlyArray<OptionSpec> = [
   { name: "grace", value: true },
   { name: "quiet", value: false },
   { name: "log-format", value: true },
-  { name: "trace", value: false }
+  { name: "trace", value: false },
+  ...DevOptions.optionSpecs
 ]
 
 /** The root must be a directory we can list: said plainly before anything listens. */
@@ -152,8 +154,6 @@ const checkRoot = (given: string, resolved: string) =>
     }
   })
 
-const urlOf = ({ host, port }: Server.BoundAddress): string => `http://${formatHostPort(host, port)}/`
-
 export const serverCommand = Command.make("server", options, (o) =>
   Effect.gen(function*() {
     yield* Effect.flatMap(ExitStatus, (status) => status.signalIsNormalStop)
@@ -172,6 +172,11 @@ export const serverCommand = Command.make("server", options, (o) =>
       grace: o.grace
     }
 
+    yield* DevOptions.validate(o)
+    const scheme = DevOptions.schemeOf(o)
+    const urlOf = (address: Server.BoundAddress) => DevOptions.urlOf(scheme, address)
+    const socketServer = yield* DevOptions.socketServerLayer(o)
+
     const announce = (addresses: ReadonlyArray<Server.BoundAddress>) =>
       o.logFormat === "json"
         ? Console.log(JSON.stringify({ event: "listening", version: VERSION, root, urls: addresses.map(urlOf) }))
@@ -181,9 +186,20 @@ export const serverCommand = Command.make("server", options, (o) =>
         )
 
     const program = Effect.gen(function*() {
-      const handler = yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles })
-      const running = yield* Server.serve(config, handler)
+      const dev = yield* DevOptions.wrapHandler(
+        yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles }),
+        o,
+        {
+          dotfiles: o.dotfiles,
+          fileCacheBytes: o.fileCache * 1024 * 1024,
+          writeTimeoutMs: Duration.toMillis(o.writeTimeout)
+        }
+      )
+      const running = yield* Server.serve(config, dev.handler)
+      // finalizers run last-added first: the event streams end before the server drains
+      yield* Effect.addFinalizer(() => dev.endStreams)
       yield* announce(running.addresses)
+      if (o.open) yield* DevOptions.openBrowser(urlOf(running.addresses[0]!))
       return yield* Effect.never
     })
 
@@ -191,6 +207,7 @@ export const serverCommand = Command.make("server", options, (o) =>
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
         StaticFilesLayer.layer(root, { cacheBytes: o.fileCache * 1024 * 1024 }),
+        socketServer,
         Layer.effect(AccessLog.AccessLog, Effect.map(LogSink, (sink) => AccessLog.make(logOptions, sink)))
       )),
       Effect.catchTags({
@@ -203,4 +220,4 @@ export const serverCommand = Command.make("server", options, (o) =>
           )
       })
     )
-  })).pipe(Command.withDescription("Serve a directory over HTTP/1.1 on one or more ports."))
+  })).pipe(Command.withDescription("Serve a directory over HTTP/1.1 (or HTTPS) on one or more ports."))

@@ -30,7 +30,7 @@ const listenMessages: Record<ListenError["reason"], string> = {
   Unknown: "failed"
 }
 
-const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError => {
+export const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError => {
   const code = (error as NodeJS.ErrnoException).code ?? ""
   const reason = listenReasons[code] ?? "Unknown"
   const detail = reason === "Unknown" ? `: ${error.message}` : code === "" ? "" : ` (${code})`

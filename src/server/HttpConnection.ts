@@ -83,6 +83,22 @@ const startsRequest = (bytes: Uint8Array): boolean => {
   return false
 }
 
+/** Whether a body of unknown length goes out chunked: to HTTP/1.1 clients (HTTP/1.0 ones read until close). */
+const chunked = (head: RequestHead | undefined): boolean => head !== undefined && head.version.minor >= 1
+
+const CRLF = new Uint8Array([13, 10])
+const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n")
+
+/** One chunk of a chunked body: size in hex, CRLF, the bytes, CRLF (RFC 9112 7.1), in one buffer for one write. */
+const frameChunk = (chunk: Uint8Array): Uint8Array => {
+  const size = new TextEncoder().encode(`${chunk.length.toString(16)}\r\n`)
+  const framed = new Uint8Array(size.length + chunk.length + 2)
+  framed.set(size)
+  framed.set(chunk, size.length)
+  framed.set(CRLF, size.length + chunk.length)
+  return framed
+}
+
 /** How reading the next request ended. */
 type ReadOutcome =
   /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
@@ -235,28 +251,35 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       ]
       if (status !== 204 && status !== 304) {
         const length = body._tag === "Empty" ? 0 : body._tag === "Bytes" ? body.bytes.length : body.length
-        entries.push(["Content-Length", String(length)])
+        if (length !== undefined) entries.push(["Content-Length", String(length)])
+        else if (chunked(head)) entries.push(["Transfer-Encoding", "chunked"])
       }
       if (!keepAlive) entries.push(["Connection", "close"])
       else if (head !== undefined && head.version.minor === 0) entries.push(["Connection", "keep-alive"])
       return serializeResponseHead({ status, headers: new Headers(entries) })
     }
 
-    /** Writes each chunk, counting it once the transport has it. */
-    const writeChunks = (chunks: Chunk.Chunk<Uint8Array>, progress: { bytes: number }) =>
-      Effect.forEach(chunks, (chunk) => Effect.map(write(chunk), () => void (progress.bytes += chunk.length)), {
-        discard: true
-      })
+    /** Writes each chunk, counting it once the transport has it; framed as a chunk of a chunked body if `framed`. */
+    const writeChunks = (chunks: Chunk.Chunk<Uint8Array>, progress: { bytes: number }, framed = false) =>
+      Effect.forEach(
+        chunks,
+        (chunk) =>
+          chunk.length === 0
+            ? Effect.void
+            : Effect.map(write(framed ? frameChunk(chunk) : chunk), () => void (progress.bytes += chunk.length)),
+        { discard: true }
+      )
 
     /** Pulls and writes the rest of a streamed body, one pull after each write. */
     const writeRest = (
       pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<FileError>>,
-      progress: { bytes: number }
+      progress: { bytes: number },
+      framed = false
     ): Effect.Effect<void, SocketError | FileError> =>
       Effect.flatMap(Effect.either(pull), (next) =>
         next._tag === "Left"
-          ? Option.match(next.left, { onNone: () => Effect.void, onSome: Effect.fail })
-          : Effect.zipRight(writeChunks(next.right, progress), writeRest(pull, progress)))
+          ? Option.match(next.left, { onNone: () => framed ? write(LAST_CHUNK) : Effect.void, onSome: Effect.fail })
+          : Effect.zipRight(writeChunks(next.right, progress, framed), writeRest(pull, progress, framed)))
 
     /**
      * Writes head and body, counting the body bytes sent in `progress` and
@@ -292,11 +315,12 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
                 Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), ServerResponse.errorPage(500))
               return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
             }
+            const framed = body.length === undefined && chunked(head)
             const written = write(headBytesOf(head, response, keepAlive))
-            if (first._tag === "Left") return written
+            if (first._tag === "Left") return framed ? Effect.zipRight(written, write(LAST_CHUNK)) : written
             return written.pipe(
-              Effect.zipRight(writeChunks(first.right, progress)),
-              Effect.zipRight(writeRest(pull, progress))
+              Effect.zipRight(writeChunks(first.right, progress, framed)),
+              Effect.zipRight(writeRest(pull, progress, framed))
             )
           }))
       )
@@ -381,7 +405,9 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
             Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), ServerResponse.errorPage(500))
           )
         )
-        const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining()
+        // a body of unknown length to an HTTP/1.0 client ends with the connection
+        const untilClose = response.body._tag === "Stream" && response.body.length === undefined && !chunked(head)
+        const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining() && !untilClose
         const progress = { bytes: 0 }
         const sent = { status: response.status }
         // logged however the response ends: written, failed, or interrupted at shutdown

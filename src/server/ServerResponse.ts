@@ -29,7 +29,12 @@ export type Body =
    */
   | {
     readonly _tag: "Stream"
-    readonly length: number
+    /**
+     * undefined when not known in advance (a body compressed as it goes, an
+     * event stream): sent chunked to HTTP/1.1 clients, and to HTTP/1.0 ones
+     * until the connection closes.
+     */
+    readonly length: number | undefined
     readonly stream: Stream.Stream<Uint8Array, FileError>
     /**
      * The answer instead, when the stream fails before its first chunk (no

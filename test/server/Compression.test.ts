@@ -1,0 +1,70 @@
+import { FileSystem, Path } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
+import { chooseCoding } from "../../src/http/acceptEncoding.ts"
+import { Headers } from "../../src/http/Headers.ts"
+import type { RequestHead } from "../../src/http/message.ts"
+import * as AccessLog from "../../src/server/AccessLog.ts"
+import { codedEtag, compressibleType, wrap } from "../../src/server/Compression.ts"
+import * as StaticHandler from "../../src/server/StaticHandler.ts"
+import { NodeFs } from "./fixtures.ts"
+
+const get = (target: string, extra: Array<[string, string]> = []): RequestHead => ({
+  method: "GET",
+  target,
+  version: { major: 1, minor: 1 },
+  headers: new Headers([["Host", "x"], ...extra]),
+  framing: { _tag: "None" },
+  keepAlive: true
+})
+
+/** A root with an aged 4 KiB script (a file changed within the last second is not kept compressed). */
+const handlerOverSite = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const root = yield* fs.makeTempDirectoryScoped({ prefix: "fiberhttp-compress-" })
+  yield* fs.writeFileString(path.join(root, "app.js"), "export const x = 1;\n".repeat(200))
+  const past = new Date(Date.now() - 60_000)
+  yield* fs.utimes(path.join(root, "app.js"), past, past)
+  const layer = Layer.mergeAll(
+    StaticFilesLayer.layer(root).pipe(Layer.provide(NodeFs)),
+    AccessLog.memory({ format: "text", quiet: true, trace: false }).layer
+  )
+  return yield* Effect.gen(function*() {
+    const inner = yield* StaticHandler.make({ listing: false, dotfiles: false })
+    return yield* wrap(inner, { onTheFly: true, dotfiles: false, cacheBytes: 1024 * 1024, htmlSiblings: true })
+  }).pipe(Effect.provide(layer))
+}).pipe(Effect.provide(NodeFs))
+
+describe("Compression", () => {
+  it.scoped("a hot file is compressed once: later requests get the kept bytes", () =>
+    Effect.gen(function*() {
+      const handler = yield* handlerOverSite
+      const first = yield* handler(get("/app.js", [["Accept-Encoding", "br"]]))
+      const second = yield* handler(get("/app.js", [["Accept-Encoding", "br"]]))
+      expect(first.headers.get("Content-Encoding")).toBe("br")
+      expect(first.body._tag).toBe("Bytes")
+      // the very same buffer: no second compression
+      expect(first.body._tag === "Bytes" && second.body._tag === "Bytes" && first.body.bytes === second.body.bytes)
+        .toBe(true)
+      const gzip = yield* handler(get("/app.js", [["Accept-Encoding", "gzip"]]))
+      expect(gzip.headers.get("Content-Encoding")).toBe("gzip")
+      expect(gzip.headers.get("ETag")).toBe(codedEtag(first.headers.get("ETag")!.replace(/-br"$/, "\""), "gzip"))
+    }))
+
+  it("types: text and structured formats compress, images and archives do not", () => {
+    for (
+      const t of ["text/css; charset=utf-8", "text/javascript", "application/json", "image/svg+xml", "application/wasm"]
+    ) {
+      expect(compressibleType(t), t).toBe(true)
+    }
+    for (const t of ["image/png", "image/jpeg", "video/mp4", "application/zip", "font/woff2", "application/gzip"]) {
+      expect(compressibleType(t), t).toBe(false)
+    }
+  })
+
+  it("an unusable Accept-Encoding leaves identity", () => {
+    expect(chooseCoding("br;q=abc", ["br", "gzip"])).toBe("identity")
+  })
+})
