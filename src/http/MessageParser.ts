@@ -115,7 +115,8 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   }
 
   /**
-   * Parses a start line `bytes[start, end)`; returns an error code or
+   * Parses a start line `bytes[start, end)`, followed by its CR at
+   * `bytes[end]`; returns an error code or
    * undefined when it is stored for `completeHead`. `"skip"` drops the line
    * (an empty line before a request line).
    */

@@ -28,7 +28,9 @@ export const defaultRequestLimits: RequestLimits = {
  * request on the following call. After an error it stays failed.
  */
 export class RequestParser extends MessageParser<RequestHead> {
+  // Stryker disable next-line StringLiteral: equivalent, set by startLine before completeHead reads them
   private method = ""
+  // Stryker disable next-line StringLiteral: equivalent, as above
   private target = ""
   private version: HttpVersion = HTTP_1_1
   protected readonly startLineTooLong = "UriTooLong"
@@ -65,7 +67,11 @@ export class RequestParser extends MessageParser<RequestHead> {
     return `${this.method} ${this.target} HTTP/${this.version.major}.${this.version.minor}`
   }
 
-  /** request-line = method SP request-target SP HTTP-version */
+  /**
+   * request-line = method SP request-target SP HTTP-version. `bytes[end]` is
+   * the line's CR, which is neither a tchar, a URI character nor SP: it stops
+   * the scans below at the end of the line.
+   */
   protected startLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | "skip" | undefined {
     this.methodChecked = 0
     this.methodEnded = false
@@ -79,15 +85,16 @@ export class RequestParser extends MessageParser<RequestHead> {
     return refused
   }
 
+  /** The request line `bytes[start, end)`, its CR at `bytes[end]` (see `startLine`). */
   private parseRequestLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | undefined {
     let i = start
-    while (i < end && TOKEN[bytes[i]!] === 1) i++
-    if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidMethod")
+    while (TOKEN[bytes[i]!] === 1) i++
+    if (bytes[i] !== SP) return badByte(bytes, i, end, "InvalidMethod")
     if (i === start) return "InvalidRequestLine"
     const methodEnd = i++
     const targetStart = i
-    while (i < end && URI[bytes[i]!] === 1) i++
-    if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidTarget")
+    while (URI[bytes[i]!] === 1) i++
+    if (bytes[i] !== SP) return badByte(bytes, i, end, "InvalidTarget")
     if (i === targetStart) return "InvalidRequestLine"
     const targetEnd = i++
     const version = parseVersion(bytes, i, end)
@@ -119,6 +126,7 @@ export class RequestParser extends MessageParser<RequestHead> {
     secondStart: number,
     secondEnd: number
   ): ParseErrorCode | undefined {
+    // Stryker disable next-line ConditionalExpression: equivalent, a rescan finds the same byte and answer
     if (this.methodEnded) return undefined
     const firstLength = firstEnd - firstStart
     const limit = Math.min(this.limits.maxStartLineSize, firstLength + secondEnd - secondStart)
