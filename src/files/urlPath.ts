@@ -68,6 +68,7 @@ const hexValue = (code: number): number => {
 
 /** Percent-decodes one raw segment (already checked to be visible ASCII). */
 const decodeSegment = (raw: string): string | InvalidUrlPath => {
+  // Stryker disable next-line ConditionalExpression: equivalent, visible ASCII without "%" decodes to itself
   if (!raw.includes("%")) return raw
   const bytes = new Uint8Array(raw.length)
   let length = 0
@@ -77,9 +78,10 @@ const decodeSegment = (raw: string): string | InvalidUrlPath => {
       bytes[length++] = code
       continue
     }
-    const high = i + 2 < raw.length ? hexValue(raw.charCodeAt(i + 1)) : -1
-    const low = high >= 0 ? hexValue(raw.charCodeAt(i + 2)) : -1
-    if (low < 0) return invalid(`malformed percent-escape at ${JSON.stringify(raw.slice(i, i + 3))}`)
+    // past the end charCodeAt is NaN, which is no hex digit either
+    const high = hexValue(raw.charCodeAt(i + 1))
+    const low = hexValue(raw.charCodeAt(i + 2))
+    if (high < 0 || low < 0) return invalid(`malformed percent-escape at ${JSON.stringify(raw.slice(i, i + 3))}`)
     const byte = high * 16 + low
     if (byte === 0) return invalid("NUL in path")
     bytes[length++] = byte
