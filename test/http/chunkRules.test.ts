@@ -34,6 +34,8 @@ describe("chunk sizes have at most 16 hex digits", () => {
     // the body limit then refuses it, but not as an overflow
     expect(parseRequest(chunked("1fffffffffffff\r\n")).error).toBe("BodyTooLarge")
     expect(parseRequest(chunked("20000000000000\r\n")).error).toBe("ChunkSizeOverflow")
+    expect(parseRequest(chunked("20000000000001\r\n")).error).toBe("ChunkSizeOverflow")
+    expect(parseRequest(chunked("2000000000000f\r\n")).error).toBe("ChunkSizeOverflow")
     expect(parseRequest(chunked("001fffffffffffff\r\n")).error).toBe("BodyTooLarge")
     expect(parseRequest(chunked("0020000000000000\r\n")).error).toBe("ChunkSizeOverflow")
   })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { FIELD_VALUE, TextWindow } from "../../src/http/chars.ts"
+import { RequestParser } from "../../src/http/RequestParser.ts"
 import { allBytes, bytes, cuts, parseRequest, parseRequestChunks, property, splitAt } from "./support.ts"
 
 /**
@@ -137,6 +138,17 @@ describe("heads longer than the decoder's window read back intact", () => {
       expect(whole.messages[0]?.head.headers.entries).toEqual(expected)
       expect(parseRequestChunks(splitAt(bytes(head), at))).toEqual(whole)
     }, 100)
+  })
+
+  it("a caller may refill the same buffer: every input is read afresh", () => {
+    const parser = new RequestParser()
+    const buffer = bytes("GET / HTTP/1.1\r\nHost: a\r\nX-Value: 111\r\n\r\n")
+    const first = parser.execute(buffer)
+    buffer.set(bytes("GET / HTTP/1.1\r\nHost: b\r\nX-Value: 222\r\n\r\n"))
+    const second = parser.execute(buffer)
+    const heads = [first, second].map((r) => r.events.find((e) => e._tag === "Head"))
+    expect(heads.map((e) => e?._tag === "Head" && e.head.headers.get("X-Value"))).toEqual(["111", "222"])
+    expect(heads.map((e) => e?._tag === "Head" && e.head.headers.get("Host"))).toEqual(["a", "b"])
   })
 
   it("a value that starts past the first KiB of a head", () => {
