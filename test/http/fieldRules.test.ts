@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { FIELD_VALUE, TextWindow } from "../../src/http/chars.ts"
+import { FIELD_VALUE, latin1, latin1Portable, TextWindow } from "../../src/http/chars.ts"
 import { RequestParser } from "../../src/http/RequestParser.ts"
 import { allBytes, bytes, cuts, parseRequest, parseRequestChunks, property, splitAt } from "./support.ts"
 
@@ -156,6 +156,22 @@ describe("heads longer than the decoder's window read back intact", () => {
     const outcome = parseRequest(`GET / HTTP/1.1\r\nHost: a\r\nX-Filler: ${filler}\r\nX-Late: late value\r\n\r\n`)
     expect(outcome.messages[0]?.head.headers.get("X-Late")).toBe("late value")
     expect(outcome.messages[0]?.head.headers.get("X-Filler")).toBe(filler)
+  })
+
+  it("the portable Latin-1 decoder gives Node's text, for any range of any length", () => {
+    const data = fc.uint8Array({ minLength: 1, maxLength: 10_000 })
+    property(
+      data.chain((d) => fc.tuple(fc.constant(d), fc.nat({ max: d.length }), fc.nat({ max: d.length }))),
+      ([d, a, b]) => {
+        const [start, end] = [Math.min(a, b), Math.max(a, b)]
+        expect(latin1Portable(d, start, end)).toBe(latin1(d, start, end))
+        expect(latin1Portable(d, start, end)).toBe(Buffer.from(d.subarray(start, end)).toString("latin1"))
+      },
+      100
+    )
+    const long = Uint8Array.from({ length: 9000 }, (_, i) => i % 256)
+    expect(latin1Portable(long, 0, long.length)).toBe(Buffer.from(long).toString("latin1"))
+    expect(latin1Portable(long, 4095, 8193)).toBe(Buffer.from(long.subarray(4095, 8193)).toString("latin1"))
   })
 
   it("TextWindow slices equal a direct decode, in any order, across windows", () => {
