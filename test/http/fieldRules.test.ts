@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { FIELD_VALUE, latin1, latin1Portable, TextWindow } from "../../src/http/chars.ts"
 import { RequestParser } from "../../src/http/RequestParser.ts"
-import { allBytes, bytes, cuts, parseRequest, parseRequestChunks, property, splitAt } from "./support.ts"
+import { ResponseParser } from "../../src/http/ResponseParser.ts"
+import { allBytes, bytes, cuts, feed, parseRequest, parseRequestChunks, property, splitAt } from "./support.ts"
 
 /**
  * Rules of field lines that the framing and the connection depend on: only
@@ -196,5 +197,25 @@ describe("heads longer than the decoder's window read back intact", () => {
       },
       200
     )
+  })
+})
+
+describe("a head read leniently (bare LF allowed) still reads only its own line", () => {
+  /** Lines end where their LF is, whatever a longer line left in the parser's buffer past that point. */
+  const lenient = (chunks: ReadonlyArray<string>) => {
+    const parser = new ResponseParser({}, true)
+    return feed(parser, (input) => parser.execute(input), chunks.map(bytes), undefined, () => parser.finish())
+  }
+
+  it("a line without a colon, or with nothing after its name's space, is refused after a longer line", () => {
+    // the longer line leaves name characters, then a colon, past the next line's end
+    expect(lenient(["HTTP/1.1 200 OK\r\nXY", "ZW: 12345\r\n", "A", "bc\n\r\n"]).error).toBe("InvalidHeaderName")
+    expect(lenient(["HTTP/1.1 200 OK\r\nXY", "Z: 12345\r\n", "A", "b \n\r\n"]).error).toBe("InvalidHeaderName")
+  })
+
+  it("an empty value stays empty after a longer line", () => {
+    const outcome = lenient(["HTTP/1.1 200 OK\r\nXY", ":   value\r\n", "A", "b:\nContent-Length: 0\n\n"])
+    expect(outcome.error).toBeUndefined()
+    expect(outcome.messages[0]?.head.headers.entries).toEqual([["XY", "value"], ["Ab", ""], ["Content-Length", "0"]])
   })
 })
