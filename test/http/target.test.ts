@@ -64,7 +64,7 @@ describe("uri-host [: port]", () => {
 
   it("an IP literal is bracketed, not empty, of reg-name characters and colons", () => {
     for (const value of ["[::1]", "[v1.x]", "[a:b]:80", "[::]"]) expect(isHostPort(value, false), value).toBe(true)
-    for (const value of ["[]", "[::1", "[::1]x", "[:/:]", "[a%41]", "[::1]]", "x[::1]"]) {
+    for (const value of ["[]", "[::1", "[::1]x", "[:/:]", "[a%41]", "[::1]]", "x[::1]", "[::1@", "[a@:80", "[::1/"]) {
       expect(isHostPort(value, false), value).toBe(false)
     }
   })
