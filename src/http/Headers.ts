@@ -73,15 +73,16 @@ export const listHasToken = (value: string, token: string): boolean => {
   const n = value.length
   let i = 0
   while (i < n) {
-    while (i < n && (isOws(value.charCodeAt(i)) || value.charCodeAt(i) === 0x2c)) i++
+    while (isOws(value.charCodeAt(i)) || value.charCodeAt(i) === 0x2c) i++
     let j = 0
-    // past the end charCodeAt is NaN, which equals nothing and is no OWS: no bound needed
-    while (j < token.length && foldCase(value.charCodeAt(i + j)) === token.charCodeAt(j)) j++
+    // past the end of either, charCodeAt is NaN, which equals nothing and is no OWS: no bound needed
+    while (foldCase(value.charCodeAt(i + j)) === token.charCodeAt(j)) j++
     if (j === token.length) {
       let k = i + j
       while (isOws(value.charCodeAt(k))) k++
       if (k === n || value.charCodeAt(k) === 0x2c) return true
     }
+    // Stryker disable next-line EqualityOperator: equivalent, at n charCodeAt is NaN and the loop above ends on i < n
     while (i < n && value.charCodeAt(i) !== 0x2c) i++
   }
   return false
