@@ -80,6 +80,7 @@ export class RequestParser extends MessageParser<RequestHead> {
     const refused = this.parseRequestLine(bytes, start, end)
     // A line refused in its method is not a request (and is refused at its first
     // bytes when it arrives in pieces): only a line with a method is kept.
+    // Stryker disable next-line ConditionalExpression: equivalent, a valid line's raw text is its parsed form
     if (refused === undefined) this.lineRead = true
     else if (startsWithMethod(bytes, start, end)) this.lineRead = this.text.slice(bytes, start, end)
     return refused
@@ -171,6 +172,7 @@ export class RequestParser extends MessageParser<RequestHead> {
 /** Whether `bytes[start, end)` starts with a method: a token, then SP. */
 const startsWithMethod = (bytes: Uint8Array, start: number, end: number): boolean => {
   let i = start
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR (see startLine)
   while (i < end && TOKEN[bytes[i]!] === 1) i++
   return i > start && i < end && bytes[i] === SP
 }
