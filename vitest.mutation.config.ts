@@ -13,6 +13,9 @@ export default defineConfig({
     ],
     setupFiles: ["test/support/fastCheckSeed.ts"],
     env: { FC_SEED: process.env.FC_SEED ?? "20261205" },
-    testTimeout: 30_000
+    testTimeout: 30_000,
+    // The tests share no state, and StrykerJS switches mutants at run time: one
+    // module load per worker instead of one per test file and mutant.
+    isolate: false
   }
 })

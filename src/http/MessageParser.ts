@@ -115,7 +115,9 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   }
 
   /**
-   * Parses a start line `bytes[start, end)`; returns an error code or
+   * Parses a start line `bytes[start, end)`, followed by its CR at
+   * `bytes[end]` (unless a lenient head ended it with a bare LF, when that
+   * byte is not defined); returns an error code or
    * undefined when it is stored for `completeHead`. `"skip"` drops the line
    * (an empty line before a request line).
    */
@@ -144,10 +146,12 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     _secondStart: number,
     _secondEnd: number
   ): ParseErrorCode | undefined {
+    // Stryker disable next-line BlockStatement: equivalent, an empty body returns undefined too
     return undefined
   }
   /** Whether a head is followed by another one for the same exchange (1xx). */
   protected isInterim(_head: Head): boolean {
+    // Stryker disable next-line BlockStatement: equivalent, an empty body returns undefined, as falsy
     return false
   }
 
@@ -168,6 +172,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
         case START_LINE: {
           let next = this.readLine(input, pos, this.limits.maxStartLineSize)
           if (next === BARE_LF && this.lenientHead) next = this.afterBareLF
+          // Stryker disable next-line EqualityOperator: equivalent, a line's next position is at least 1
           if (next < 0) {
             // the first bytes of the line may decide it already, before its end or its length
             if (next === NEED_MORE) {
@@ -199,6 +204,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
           // Room for this line's content: the section must still fit this
           // line's CRLF and the empty line that ends the section.
           const budget = this.limits.maxHeaderSectionSize - fields.bytes - 4
+          // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent, without the fast path readLine and parseFieldLine decide the same
           if (this.lineLength === 0 && fields.entries.length < this.limits.maxHeaderCount) {
             const next = parsePlainFieldLine(input, pos, end, budget, fields, this.text)
             if (next !== -1) {
@@ -206,8 +212,10 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
               break
             }
           }
+          // Stryker disable next-line EqualityOperator: equivalent, at 0 both arms give 0
           let next = this.readLine(input, pos, budget < 0 ? 0 : budget)
           if (next === BARE_LF && this.lenientHead) next = this.afterBareLF
+          // Stryker disable next-line EqualityOperator: equivalent, a line's next position is at least 1
           if (next < 0) {
             if (next === NEED_MORE) {
               pos = end
@@ -442,7 +450,9 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
     }
     if (pending + lf - pos > limit + 1) return TOO_LONG
     // the line (without CR and LF, or without the bare LF) goes to lineSource/Start/End
+    // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent, copying the line to the buffer first gives the same line
     if (pending === 0) {
+      // Stryker disable next-line ConditionalExpression: equivalent, the byte before a line is the previous line's LF or before the input
       const bare = lf === pos || input[lf - 1] !== CR
       this.lineSource = input
       this.lineStart = pos
@@ -464,7 +474,10 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
   private append(input: Uint8Array, from: number, to: number, capacity: number): void {
     this.text.reset()
     const needed = this.lineLength + to - from
+    // Stryker disable next-line EqualityOperator: equivalent, growing at equal size only costs a copy
     if (needed > this.lineBuffer.length) {
+      // The growth policy bounds memory and copies; no result depends on it beyond fitting `needed`.
+      // Stryker disable next-line MethodExpression,ArithmeticOperator: equivalent, see above
       const grown = new Uint8Array(Math.min(capacity, Math.max(needed, 2 * this.lineBuffer.length, 256)))
       grown.set(this.lineBuffer.subarray(0, this.lineLength))
       this.lineBuffer = grown

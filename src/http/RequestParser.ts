@@ -28,7 +28,9 @@ export const defaultRequestLimits: RequestLimits = {
  * request on the following call. After an error it stays failed.
  */
 export class RequestParser extends MessageParser<RequestHead> {
+  // Stryker disable next-line StringLiteral: equivalent, set by startLine before completeHead reads them
   private method = ""
+  // Stryker disable next-line StringLiteral: equivalent, as above
   private target = ""
   private version: HttpVersion = HTTP_1_1
   protected readonly startLineTooLong = "UriTooLong"
@@ -65,7 +67,11 @@ export class RequestParser extends MessageParser<RequestHead> {
     return `${this.method} ${this.target} HTTP/${this.version.major}.${this.version.minor}`
   }
 
-  /** request-line = method SP request-target SP HTTP-version */
+  /**
+   * request-line = method SP request-target SP HTTP-version. `bytes[end]` is
+   * the line's CR, which is neither a tchar, a URI character nor SP: it stops
+   * the scans below at the end of the line.
+   */
   protected startLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | "skip" | undefined {
     this.methodChecked = 0
     this.methodEnded = false
@@ -74,20 +80,22 @@ export class RequestParser extends MessageParser<RequestHead> {
     const refused = this.parseRequestLine(bytes, start, end)
     // A line refused in its method is not a request (and is refused at its first
     // bytes when it arrives in pieces): only a line with a method is kept.
+    // Stryker disable next-line ConditionalExpression: equivalent, a valid line's raw text is its parsed form
     if (refused === undefined) this.lineRead = true
     else if (startsWithMethod(bytes, start, end)) this.lineRead = this.text.slice(bytes, start, end)
     return refused
   }
 
+  /** The request line `bytes[start, end)`, its CR at `bytes[end]` (see `startLine`). */
   private parseRequestLine(bytes: Uint8Array, start: number, end: number): ParseErrorCode | undefined {
     let i = start
-    while (i < end && TOKEN[bytes[i]!] === 1) i++
-    if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidMethod")
+    while (TOKEN[bytes[i]!] === 1) i++
+    if (bytes[i] !== SP) return badByte(bytes, i, end, "InvalidMethod")
     if (i === start) return "InvalidRequestLine"
     const methodEnd = i++
     const targetStart = i
-    while (i < end && URI[bytes[i]!] === 1) i++
-    if (i === end || bytes[i] !== SP) return badByte(bytes, i, end, "InvalidTarget")
+    while (URI[bytes[i]!] === 1) i++
+    if (bytes[i] !== SP) return badByte(bytes, i, end, "InvalidTarget")
     if (i === targetStart) return "InvalidRequestLine"
     const targetEnd = i++
     const version = parseVersion(bytes, i, end)
@@ -119,14 +127,18 @@ export class RequestParser extends MessageParser<RequestHead> {
     secondStart: number,
     secondEnd: number
   ): ParseErrorCode | undefined {
+    // Stryker disable next-line ConditionalExpression: equivalent, a rescan finds the same byte and answer
     if (this.methodEnded) return undefined
+    // Stryker disable next-line ArithmeticOperator: equivalent, the first part is always the line buffer from 0
     const firstLength = firstEnd - firstStart
     const limit = Math.min(this.limits.maxStartLineSize, firstLength + secondEnd - secondStart)
     let n = this.methodChecked
     for (; n < limit; n++) {
       const b = n < firstLength ? first[firstStart + n]! : second[secondStart + n - firstLength]!
       if (TOKEN[b] !== 1) {
+        // Stryker disable next-line BooleanLiteral: equivalent, a rescan finds the same byte and answer
         this.methodEnded = true
+        // Stryker disable next-line ConditionalExpression: equivalent, the bytes looked at never hold the line's LF
         return b === SP || b === CR || b === LF ? undefined : "InvalidMethod"
       }
     }
@@ -160,6 +172,7 @@ export class RequestParser extends MessageParser<RequestHead> {
 /** Whether `bytes[start, end)` starts with a method: a token, then SP. */
 const startsWithMethod = (bytes: Uint8Array, start: number, end: number): boolean => {
   let i = start
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR (see startLine)
   while (i < end && TOKEN[bytes[i]!] === 1) i++
   return i > start && i < end && bytes[i] === SP
 }
@@ -172,6 +185,8 @@ const badByte = (bytes: Uint8Array, i: number, end: number, code: ParseErrorCode
 }
 
 /** The common methods as constant strings; others decoded. */
+// Skipping or missing a constant leaves the decoded text, which is the same string.
+// Stryker disable ConditionalExpression,ArithmeticOperator,BlockStatement: equivalent, see above
 const methodOf = (bytes: Uint8Array, start: number, end: number, text: TextWindow): string => {
   const length = end - start
   const b = bytes[start]
@@ -184,3 +199,4 @@ const methodOf = (bytes: Uint8Array, start: number, end: number, text: TextWindo
   }
   return text.slice(bytes, start, end)
 }
+// Stryker restore ConditionalExpression,ArithmeticOperator,BlockStatement

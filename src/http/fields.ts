@@ -34,7 +34,7 @@ const isWhitespace = (b: number): boolean => b === SP || b === HTAB
 /**
  * Parses one field line `bytes[start, end)` (without its CRLF) into `section`
  * (RFC 9112 section 5): `name ":" OWS value OWS`. Returns the rejection code,
- * or undefined when the line was added. `bytes[end]` is the line's CR.
+ * or undefined when the line was added.
  */
 export const parseFieldLine = (
   bytes: Uint8Array,
@@ -48,7 +48,6 @@ export const parseFieldLine = (
   // sits between the start line and the first field: both are rejected.
   if (isWhitespace(first)) return "ObsFold"
   let i = start
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR, no tchar
   while (i < end && TOKEN[bytes[i]!] === 1) i++
   const nameEnd = i
   if (i === end) return "InvalidHeaderName"
@@ -56,16 +55,14 @@ export const parseFieldLine = (
   if (stop !== COLON) {
     // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: equivalent, a leading space returned above; else the scan stays on `stop`
     if (isWhitespace(stop) && i > start) {
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, the i < end below bounds what is read
       while (i < end && isWhitespace(bytes[i]!)) i++
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR
       if (i < end && bytes[i] === COLON) return "WhitespaceBeforeColon"
     }
     return stop === CR ? "BareCR" : "InvalidHeaderName"
   }
   if (nameEnd === start) return "InvalidHeaderName"
   i++
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, bytes[end] is the line's CR
   while (i < end && isWhitespace(bytes[i]!)) i++
   const valueStart = i
   for (; i < end; i++) {

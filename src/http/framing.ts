@@ -26,17 +26,17 @@ export const contentLength = (values: ReadonlyArray<string>): number | ParseErro
     let i = 0
     const n = value.length
     for (;;) {
-      while (i < n && isOws(value.charCodeAt(i))) i++
+      while (isOws(value.charCodeAt(i))) i++
       const start = i
       let parsed = 0
-      while (i < n && isDigit(value.charCodeAt(i))) {
+      while (isDigit(value.charCodeAt(i))) {
         parsed = parsed * 10 + (value.charCodeAt(i) - 0x30)
         i++
       }
       if (i === start || parsed > Number.MAX_SAFE_INTEGER) return "InvalidContentLength"
       if (length !== -1 && parsed !== length) return "ConflictingContentLength"
       length = parsed
-      while (i < n && isOws(value.charCodeAt(i))) i++
+      while (isOws(value.charCodeAt(i))) i++
       if (i === n) break
       if (value.charCodeAt(i) !== 0x2c) return "InvalidContentLength"
       i++
@@ -150,7 +150,7 @@ export const keepAlive = (version: HttpVersion, connection: ReadonlyArray<string
   if (connection !== undefined) {
     for (const value of connection) {
       if (listHasToken(value, "close")) return false
-      if (!keep && listHasToken(value, "keep-alive")) keep = true
+      keep ||= listHasToken(value, "keep-alive")
     }
   }
   return version.minor >= 1 || keep

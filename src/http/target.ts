@@ -14,16 +14,17 @@ const COLON = 0x3a
  * port must be there and not empty (authority-form).
  */
 export const isHostPort = (value: string, needPort: boolean): boolean => {
+  // The scans need no bound: charCodeAt past the end is NaN, which is in no table.
   const n = value.length
   let i = 0
   if (value.charCodeAt(0) === 0x5b) {
     // IP-literal: IPv6address or IPvFuture; their characters, not their grammar.
     i = 1
-    while (i < n && (REG_NAME[value.charCodeAt(i)] === 1 || value.charCodeAt(i) === COLON)) i++
+    while (REG_NAME[value.charCodeAt(i)] === 1 || value.charCodeAt(i) === COLON) i++
     if (i === 1 || value.charCodeAt(i) !== 0x5d) return false
     i++
   } else {
-    while (i < n) {
+    for (;;) {
       const c = value.charCodeAt(i)
       if (c === 0x25) {
         if (!(HEX[value.charCodeAt(i + 1)]! >= 0 && HEX[value.charCodeAt(i + 2)]! >= 0)) return false
@@ -59,11 +60,11 @@ export const isTargetFor = (method: string, target: string): boolean => {
 const schemeLength = (text: string): number => {
   if (!isAlpha(text.charCodeAt(0))) return 0
   let i = 1
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (!(isAlpha(c) || isDigit(c) || c === 0x2b || c === 0x2d || c === 0x2e)) break
-  }
+  // past the end charCodeAt is NaN, no scheme character
+  while (isSchemeChar(text.charCodeAt(i))) i++
   return i
 }
+
+const isSchemeChar = (c: number): boolean => isAlpha(c) || isDigit(c) || c === 0x2b || c === 0x2d || c === 0x2e
 
 const isAlpha = (c: number): boolean => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a

@@ -179,6 +179,31 @@ describe("decodeUrlPath", () => {
       expect(decodeUrlPath("/%41%42/%43", hidden)).toEqual(path(["AB", "C"], false, "/%41%42/%43"))
     })
 
+    it("an invalid path says why: the escape, NUL, UTF-8, a raw character, the missing slash", () => {
+      expect(decodeUrlPath("/a%z1b", hidden)).toEqual({
+        _tag: "Invalid",
+        message: "malformed percent-escape at \"%z1\""
+      })
+      expect(decodeUrlPath("/a%2", hidden)).toEqual({ _tag: "Invalid", message: "malformed percent-escape at \"%2\"" })
+      expect(decodeUrlPath("/a%00", hidden)).toEqual({ _tag: "Invalid", message: "NUL in path" })
+      expect(decodeUrlPath("/a%ff", hidden)).toEqual({ _tag: "Invalid", message: "path is not valid UTF-8" })
+      expect(decodeUrlPath("/a b", hidden)).toEqual({
+        _tag: "Invalid",
+        message: "path contains a character that must be percent-encoded"
+      })
+      expect(decodeUrlPath("a", hidden)).toEqual({ _tag: "Invalid", message: "path must start with \"/\"" })
+    })
+
+    it("every visible ASCII character may stand raw, \"~\" and \"!\" at the ends of the range too", () => {
+      expect(decodeUrlPath("/a~b!", hidden)).toEqual(path(["a~b!"], false, "/a~b!"))
+    })
+
+    it("with backslashIsSeparator, names without a backslash still decode", () => {
+      const windows = { dotfiles: false, backslashIsSeparator: true }
+      expect(decodeUrlPath("/a/b.txt", windows)).toEqual(path(["a", "b.txt"], false, "/a/b.txt"))
+      expect(decodeUrlPath("/a%5Cb", windows)._tag).toBe("Refused")
+    })
+
     it("malformed escapes: %2:, %2X, %z0, %:0, %G0, %g0", () => {
       for (
         const escape of ["%2:", "%2X", "%z0", "%:0", "%G0", "%g0", "%/0", "%@0", "%`0", "%2G", "%2g", "%2@", "%2`"]

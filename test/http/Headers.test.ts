@@ -20,6 +20,13 @@ describe("Headers", () => {
     expect(odd.get("x-\u00c9")).toBe("1")
     expect(odd.get("x-\u00e9")).toBeUndefined()
     expect(odd.get("x-{")).toBeUndefined()
+    // the neighbours of A-Z and a-z fold to nothing
+    const edges = new Headers([["@[", "1"], ["`{", "2"]])
+    expect(edges.get("`{")).toBe("2")
+    expect(edges.get("@{")).toBeUndefined()
+    expect(edges.get("`[")).toBeUndefined()
+    expect(new Headers([["AZ", "1"]]).get("az")).toBe("1")
+    expect(new Headers([["az", "1"]]).get("AZ")).toBe("1")
   })
 
   it("finds tokens in list fields", () => {

@@ -311,6 +311,16 @@ describe("RequestParser requestLine: what a refusal logs", () => {
     expect(lineAfter("GET / HTTP/1.1\nHost: t\n\n").line).toBeUndefined()
   })
 
+  it("none on a new parser, none for a line that is no method and SP, kept while the head arrives", () => {
+    expect(new RequestParser().requestLine).toBeUndefined()
+    expect(lineAfter("GET\r\n")).toEqual({ line: undefined, error: "InvalidRequestLine" })
+    expect(lineAfter(" GET / HTTP/1.1\r\n")).toEqual({ line: undefined, error: "InvalidRequestLine" })
+    expect(lineAfter("GET /x HTTP/1.0\r\n", "Host : t\r\n")).toEqual({
+      line: "GET /x HTTP/1.0",
+      error: "WhitespaceBeforeColon"
+    })
+  })
+
   it("a pipelined request's own line, not the previous one's", () => {
     expect(lineAfter(`${GET}\r\n`, "\x16\x03\x01\r\n")).toEqual({ line: undefined, error: "InvalidMethod" })
     expect(lineAfter(`${GET}\r\nPOST /p HTTP/1.1\r\n\r\n`)).toEqual({ line: "POST /p HTTP/1.1", error: "MissingHost" })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { parseRequest, property } from "./support.ts"
+import { allBytes, parseRequest, property } from "./support.ts"
 
 /**
  * The chunked coding's bounds, at and one past each: a chunk size has at most
@@ -19,6 +19,22 @@ describe("chunk sizes have at most 16 hex digits", () => {
     expect(parseRequest(chunked(`${"0".repeat(17)}\r\n\r\n`)).error).toBe("ChunkSizeOverflow")
   })
 
+  it("a size digit is a hex digit of either case, any other byte ends or breaks the size", () => {
+    const hex = "0123456789abcdefABCDEF"
+    for (const b of allBytes) {
+      const outcome = parseRequest(chunked(`1${b}\r\n${"x".repeat(0x1f)}\r\n0\r\n\r\n`))
+      if (hex.includes(b)) {
+        const size = 16 + parseInt(b, 16)
+        if (size === 0x1f) expect(outcome.messages[0]?.body, JSON.stringify(b)).toBe("x".repeat(0x1f))
+        else expect(outcome.error, JSON.stringify(b)).toMatch(/^(InvalidChunkTerminator|BareLF|BareCR)$/)
+      } else if (b === ";") {
+        expect(outcome.error, JSON.stringify(b)).toBe("InvalidChunkTerminator")
+      } else {
+        expect(outcome.error, JSON.stringify(b)).toMatch(/^(InvalidChunkSize|BareLF|BareCR)$/)
+      }
+    }
+  })
+
   it("any number of digits: up to 16 the size is read, past 16 it overflows", () => {
     property(fc.tuple(fc.nat({ max: 24 }), fc.integer({ min: 1, max: 40 }), fc.boolean()), ([zeros, size, upper]) => {
       const digits = size.toString(16)
@@ -34,6 +50,8 @@ describe("chunk sizes have at most 16 hex digits", () => {
     // the body limit then refuses it, but not as an overflow
     expect(parseRequest(chunked("1fffffffffffff\r\n")).error).toBe("BodyTooLarge")
     expect(parseRequest(chunked("20000000000000\r\n")).error).toBe("ChunkSizeOverflow")
+    expect(parseRequest(chunked("20000000000001\r\n")).error).toBe("ChunkSizeOverflow")
+    expect(parseRequest(chunked("2000000000000f\r\n")).error).toBe("ChunkSizeOverflow")
     expect(parseRequest(chunked("001fffffffffffff\r\n")).error).toBe("BodyTooLarge")
     expect(parseRequest(chunked("0020000000000000\r\n")).error).toBe("ChunkSizeOverflow")
   })

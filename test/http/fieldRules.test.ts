@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { FIELD_VALUE, TextWindow } from "../../src/http/chars.ts"
-import { allBytes, bytes, cuts, parseRequest, parseRequestChunks, property, splitAt } from "./support.ts"
+import { FIELD_VALUE, latin1, latin1Portable, TextWindow } from "../../src/http/chars.ts"
+import { RequestParser } from "../../src/http/RequestParser.ts"
+import { ResponseParser } from "../../src/http/ResponseParser.ts"
+import { allBytes, bytes, cuts, feed, parseRequest, parseRequestChunks, property, splitAt } from "./support.ts"
 
 /**
  * Rules of field lines that the framing and the connection depend on: only
@@ -139,11 +141,38 @@ describe("heads longer than the decoder's window read back intact", () => {
     }, 100)
   })
 
+  it("a caller may refill the same buffer: every input is read afresh", () => {
+    const parser = new RequestParser()
+    const buffer = bytes("GET / HTTP/1.1\r\nHost: a\r\nX-Value: 111\r\n\r\n")
+    const first = parser.execute(buffer)
+    buffer.set(bytes("GET / HTTP/1.1\r\nHost: b\r\nX-Value: 222\r\n\r\n"))
+    const second = parser.execute(buffer)
+    const heads = [first, second].map((r) => r.events.find((e) => e._tag === "Head"))
+    expect(heads.map((e) => e?._tag === "Head" && e.head.headers.get("X-Value"))).toEqual(["111", "222"])
+    expect(heads.map((e) => e?._tag === "Head" && e.head.headers.get("Host"))).toEqual(["a", "b"])
+  })
+
   it("a value that starts past the first KiB of a head", () => {
     const filler = "f".repeat(1500)
     const outcome = parseRequest(`GET / HTTP/1.1\r\nHost: a\r\nX-Filler: ${filler}\r\nX-Late: late value\r\n\r\n`)
     expect(outcome.messages[0]?.head.headers.get("X-Late")).toBe("late value")
     expect(outcome.messages[0]?.head.headers.get("X-Filler")).toBe(filler)
+  })
+
+  it("the portable Latin-1 decoder gives Node's text, for any range of any length", () => {
+    const data = fc.uint8Array({ minLength: 1, maxLength: 10_000 })
+    property(
+      data.chain((d) => fc.tuple(fc.constant(d), fc.nat({ max: d.length }), fc.nat({ max: d.length }))),
+      ([d, a, b]) => {
+        const [start, end] = [Math.min(a, b), Math.max(a, b)]
+        expect(latin1Portable(d, start, end)).toBe(latin1(d, start, end))
+        expect(latin1Portable(d, start, end)).toBe(Buffer.from(d.subarray(start, end)).toString("latin1"))
+      },
+      100
+    )
+    const long = Uint8Array.from({ length: 9000 }, (_, i) => i % 256)
+    expect(latin1Portable(long, 0, long.length)).toBe(Buffer.from(long).toString("latin1"))
+    expect(latin1Portable(long, 4095, 8193)).toBe(Buffer.from(long.subarray(4095, 8193)).toString("latin1"))
   })
 
   it("TextWindow slices equal a direct decode, in any order, across windows", () => {
@@ -168,5 +197,25 @@ describe("heads longer than the decoder's window read back intact", () => {
       },
       200
     )
+  })
+})
+
+describe("a head read leniently (bare LF allowed) still reads only its own line", () => {
+  /** Lines end where their LF is, whatever a longer line left in the parser's buffer past that point. */
+  const lenient = (chunks: ReadonlyArray<string>) => {
+    const parser = new ResponseParser({}, true)
+    return feed(parser, (input) => parser.execute(input), chunks.map(bytes), undefined, () => parser.finish())
+  }
+
+  it("a line without a colon, or with nothing after its name's space, is refused after a longer line", () => {
+    // the longer line leaves name characters, then a colon, past the next line's end
+    expect(lenient(["HTTP/1.1 200 OK\r\nXY", "ZW: 12345\r\n", "A", "bc\n\r\n"]).error).toBe("InvalidHeaderName")
+    expect(lenient(["HTTP/1.1 200 OK\r\nXY", "Z: 12345\r\n", "A", "b \n\r\n"]).error).toBe("InvalidHeaderName")
+  })
+
+  it("an empty value stays empty after a longer line", () => {
+    const outcome = lenient(["HTTP/1.1 200 OK\r\nXY", ":   value\r\n", "A", "b:\nContent-Length: 0\n\n"])
+    expect(outcome.error).toBeUndefined()
+    expect(outcome.messages[0]?.head.headers.entries).toEqual([["XY", "value"], ["Ab", ""], ["Content-Length", "0"]])
   })
 })

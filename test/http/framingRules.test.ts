@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { contentLength, keepAlive, transferCoding } from "../../src/http/framing.ts"
+import { ResponseParser } from "../../src/http/ResponseParser.ts"
 import { HTTP_1_0, HTTP_1_1 } from "../../src/http/version.ts"
-import { parseRequest, property, token } from "./support.ts"
+import { bytes, parseRequest, property, token } from "./support.ts"
 
 /**
  * Framing and persistence from the field values (RFC 9112 sections 6 and
@@ -19,6 +20,23 @@ describe("Transfer-Encoding elements", () => {
       expect(transferCoding([value]), value).toBe("InvalidTransferEncoding")
       expect(parseRequest(`${POST}Transfer-Encoding: ${value}\r\n\r\n0\r\n\r\n`).error).toBe("InvalidTransferEncoding")
     }
+  })
+
+  it("parameters are allowed on codings other than chunked", () => {
+    expect(transferCoding(["x;a=1, chunked"])).toBe("UnknownTransferCoding")
+    expect(transferCoding(["chunked;a=1"])).toBe("InvalidTransferEncoding")
+    const response = (codings: string) => {
+      const parser = new ResponseParser()
+      const result = parser.execute(bytes(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${codings}\r\n\r\n`))
+      const head = result.events.find((e) => e._tag === "Head")
+      return result.error?.code ?? (head?._tag === "Head" ? head.head.framing._tag : undefined)
+    }
+    expect(response("gzip;level=1, chunked")).toBe("Chunked")
+    expect(response("gzip;level=1")).toBe("UntilClose")
+    // a response with chunked twice is an error wherever the second one stands
+    expect(response("chunked, chunked, gzip")).toBe("ChunkedNotLast")
+    expect(response("chunked, gzip, chunked")).toBe("ChunkedNotLast")
+    expect(response("chunked, gzip")).toBe("UntilClose")
   })
 
   it("empty elements (OWS only) are skipped wherever they stand", () => {

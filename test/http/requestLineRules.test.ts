@@ -31,6 +31,12 @@ describe("only a single SP separates the parts of the request line", () => {
     }
   })
 
+  it("a CR inside the method or the target is a bare CR", () => {
+    for (const line of ["GE\rT / HTTP/1.1", "GET\r/ HTTP/1.1", "GET /a\rb HTTP/1.1", "GET /\r HTTP/1.1"]) {
+      expect(parseRequest(`${line}${HOST}`).error, JSON.stringify(line)).toBe("BareCR")
+    }
+  })
+
   it("a byte outside the URI set ends no target, and one inside it is part of it", () => {
     for (const b of allBytes) {
       const outcome = parseRequest(`GET /a${b}b HTTP/1.1${HOST}`)
