@@ -173,6 +173,7 @@ const makeEndpoint = (
       read,
       write,
       bytesFlushed,
+      unacknowledged: Effect.sync(() => (state.destroyed ? Option.none() : Option.some(outgoing.unread))),
       end: Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered),
       destroy
     },

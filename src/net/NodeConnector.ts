@@ -7,6 +7,7 @@ import type { Connection } from "./Connection.ts"
 import { Connector, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
 import { formatTarget } from "./hostPort.ts"
+import * as NodeSendQueues from "./NodeSendQueues.ts"
 import { fromSocket } from "./NodeStreamConnection.ts"
 
 type ErrnoError = NodeJS.ErrnoException
@@ -124,6 +125,7 @@ const awaitHandshake = (socket: tls.TLSSocket, host: string) =>
 export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect.sync(() => {
   // The node socket under each TCP connection this connector opened, for startTls.
   const sockets = new WeakMap<Connection, net.Socket>()
+  const sendQueues = NodeSendQueues.make()
 
   const connect = (address: ResolvedAddress, port: number, host: string) =>
     Effect.gen(function*() {
@@ -142,7 +144,7 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
         (socket) => Effect.sync(() => socket.destroy())
       )
       yield* awaitConnect(socket, address, port, host)
-      const connection = fromSocket(socket)
+      const connection = fromSocket(socket, sendQueues)
       sockets.set(connection, socket)
       return connection
     })
@@ -169,7 +171,7 @@ export const make: Effect.Effect<Context.Tag.Service<typeof Connector>> = Effect
         (tlsSocket) => Effect.sync(() => tlsSocket.destroy())
       )
       yield* awaitHandshake(tlsSocket, servername)
-      return fromSocket(tlsSocket, connection.id)
+      return fromSocket(tlsSocket, sendQueues, connection.id)
     })
 
   return Connector.of({ resolve, connect, startTls })

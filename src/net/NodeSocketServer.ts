@@ -4,6 +4,8 @@ import * as net from "node:net"
 import { makeAcceptQueue } from "./AcceptQueue.ts"
 import { ListenError } from "./errors.ts"
 import { formatHostPort } from "./hostPort.ts"
+import * as NodeSendQueues from "./NodeSendQueues.ts"
+import type { SendQueues } from "./NodeSendQueues.ts"
 import { fromSocket } from "./NodeStreamConnection.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
 
@@ -64,12 +66,12 @@ const open = (options: ListenOptions) =>
     }
   })
 
-const makeListener = (server: net.Server): Listener => {
+const makeListener = (server: net.Server, sendQueues: SendQueues): Listener => {
   const address = server.address() as net.AddressInfo
   const queue = makeAcceptQueue(acceptBacklog)
 
   server.on("connection", (socket: net.Socket) => {
-    if (!queue.offer(fromSocket(socket))) socket.destroy()
+    if (!queue.offer(fromSocket(socket, sendQueues))) socket.destroy()
   })
   // Errors after listening come from accept (EMFILE, ...); Node keeps
   // listening, and the connections it did accept are unaffected.
@@ -88,10 +90,15 @@ const makeListener = (server: net.Server): Listener => {
 }
 
 /** The node:net SocketServer. */
-export const make: Effect.Effect<Context.Tag.Service<typeof SocketServer>> = Effect.sync(() =>
-  SocketServer.of({
-    listen: (options) => Effect.acquireRelease(Effect.map(open(options), makeListener), (listener) => listener.close)
+export const make: Effect.Effect<Context.Tag.Service<typeof SocketServer>> = Effect.sync(() => {
+  const sendQueues = NodeSendQueues.make()
+  return SocketServer.of({
+    listen: (options) =>
+      Effect.acquireRelease(
+        Effect.map(open(options), (server) => makeListener(server, sendQueues)),
+        (listener) => listener.close
+      )
   })
-)
+})
 
 export const layer: Layer.Layer<SocketServer> = Layer.effect(SocketServer, make)

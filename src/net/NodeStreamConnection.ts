@@ -4,6 +4,7 @@ import { awaitCondition, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
+import type { SendQueues } from "./NodeSendQueues.ts"
 
 /**
  * Adapts a node:net Socket (or a tls.TLSSocket, which is one) to `Connection`.
@@ -22,10 +23,18 @@ import { SocketError } from "./errors.ts"
  * as slices, each issued from the previous one's callback: the count then
  * moves during a long write to a slow reader instead of only at its end.
  *
+ * What the peer has acknowledged (`unacknowledged`) comes from the kernel's
+ * send queue, through `sendQueues` (shared by the connections of one layer,
+ * so that one read of /proc serves them all).
+ *
  * The socket must be created with `allowHalfOpen: true`, so that a response
  * can still be written after the peer's FIN.
  */
-export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()): Connection => {
+export const fromSocket = (
+  socket: net.Socket,
+  sendQueues: SendQueues,
+  id: string = nextConnectionId()
+): Connection => {
   let peer: { readonly address: string; readonly port: number } | undefined
   let failure: SocketError | undefined
   /** Bytes handed to socket.write. */
@@ -180,6 +189,7 @@ export const fromSocket = (socket: net.Socket, id: string = nextConnectionId()):
     read,
     write,
     bytesFlushed,
+    unacknowledged: Effect.suspend(() => (destroyed ? Effect.succeed(Option.none()) : sendQueues.sample(socket))),
     end,
     destroy: Effect.sync(() => {
       destroyed = true

@@ -153,16 +153,20 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
 
     /**
      * A write (or end) fails as stalled only after a whole period in which the
-     * transport took no byte of it: a slow reader that keeps reading is served.
-     * Armed before the write is issued: bytesFlushed leaves out what a write
-     * takes at once, so only the peer's reading counts as progress.
+     * peer took no byte of it (see Watchdog): a slow reader that keeps reading
+     * is served. Armed before the write is issued: bytesFlushed leaves out what
+     * a write takes at once, so only the peer's reading counts as progress.
+     * While the server shuts down the period is SHUTDOWN_STALL_MS, and the
+     * peer's unacknowledged bytes are sampled at once, so that a client that
+     * does not read is given up one such period later.
      */
     const guardWrite = () =>
-      watchdog.armWhileMoving(
-        ctx.draining() ? Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS) : limits.writeTimeoutMs,
-        "write",
-        conn.bytesFlushed
-      )
+      ctx.draining()
+        ? Effect.zipRight(
+          watchdog.armWhileMoving(Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS), "write", conn),
+          watchdog.sampleNow
+        )
+        : watchdog.armWhileMoving(limits.writeTimeoutMs, "write", conn)
     /** Whether a write (or end) is waiting on the peer now. */
     let writing = false
     const write = (chunk: Uint8Array) =>
