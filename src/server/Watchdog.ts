@@ -20,7 +20,8 @@ import { Clock, Duration, Effect, FiberHandle, FiberSet, Option, type Scope } fr
  * plain call) is read at each check; once it has stood still for a whole
  * period, the costly measure (`unacknowledged`, the kernel's send queue) is
  * sampled, for every such timer at once; the timer expires only when a whole
- * period later neither measure has moved (or the costly one cannot tell).
+ * period later neither has the cheap count moved nor the queue shrunk (or the
+ * costly measure cannot tell).
  * So a reader is dropped between one and about two and a quarter periods
  * after it last took a byte, and the costly measure is consulted only for
  * writes that look stalled.
@@ -247,8 +248,9 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
 
   /**
    * Samples the costly measure of a timer that stood still for a whole
-   * period: a first sample (or one that differs from the last) starts
-   * another period; the same sample again, or none at all, expires it.
+   * period: a first sample (or one below the last: the peer acknowledged
+   * bytes) starts another period; the same or a larger one, or none at all,
+   * expires it.
    */
   function sampleOf(timer: Timer, generation: number): Effect.Effect<void> {
     return Effect.flatMap(timer.progress!.unacknowledged, (queue) =>
@@ -259,7 +261,10 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
         const at = now()
         const seen = timer.progress!.bytesFlushed()
         const moved = seen !== timer.mark
-        if (moved || (Option.isSome(queue) && queue.value !== timer.sample)) {
+        // only a shorter queue is the peer's doing: a longer one is the kernel taking more of a
+        // pending write (into space acknowledged earlier, or a send buffer it enlarged)
+        const acknowledged = Option.isSome(queue) && (timer.sample === undefined || queue.value < timer.sample)
+        if (moved || acknowledged) {
           timer.mark = seen
           timer.still = 0
           timer.sample = moved ? undefined : Option.getOrUndefined(queue)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
 import { FileError } from "../../src/files/StaticFiles.ts"
+import { formatHttpDate } from "../../src/http/date.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import { SHUTDOWN_STALL_MS } from "../../src/server/HttpConnection.ts"
@@ -350,6 +351,47 @@ describe("Server: timeouts", () => {
       yield* TestClock.adjust(Duration.millis(1))
       expect(yield* client.untilClosed).toBe("")
       expect(server.log.out).toHaveLength(1)
+    }))
+
+  it.scoped("Date headers, a 408's Date and log times follow the wall clock when it is stepped; deadlines do not", () =>
+    Effect.gen(function*() {
+      // the wall clock stepped after start-up (an NTP step, a resume from suspend); the monotonic one not
+      const step = { ms: 0 }
+      const base = yield* Effect.clock
+      const stepped: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => base.unsafeCurrentTimeMillis() + step.ms,
+        currentTimeMillis: Effect.sync(() => base.unsafeCurrentTimeMillis() + step.ms),
+        unsafeCurrentTimeNanos: () => base.unsafeCurrentTimeNanos(),
+        currentTimeNanos: base.currentTimeNanos,
+        sleep: (duration) => base.sleep(duration)
+      }
+      const server = yield* Effect.withClock(
+        startServer({ config: { headerTimeout: Duration.seconds(10) } }),
+        stepped
+      )
+      const day = 86_400_000
+      step.ms = day
+      const client = yield* server.connect()
+      yield* client.send(get("/hello.txt"))
+      const response = (yield* client.response())!
+      expect(response.headers.get("date")).toBe(formatHttpDate(day))
+      yield* until(() => server.log.out.length === 1, "the access line")
+      expect(server.log.out[0]).toMatch(new RegExp(`^${new Date(day).toISOString()} `))
+      // a step back by two days: the header timeout still runs its 10 s on the monotonic clock
+      step.ms = -day
+      const slow = yield* server.connect()
+      yield* slow.send("GET /hello.txt HTTP/1.1\r\nHo")
+      yield* untilSleeping((wakeAt) => wakeAt === 10_000)
+      yield* TestClock.adjust(Duration.millis(9_999))
+      yield* tick
+      expect((yield* slow.peer.status).destroyed).toBe(false)
+      yield* TestClock.adjust(Duration.millis(1))
+      const timedOut = (yield* slow.response())!
+      expect(timedOut.status).toBe(408)
+      expect(timedOut.headers.get("date")).toBe(formatHttpDate(10_000 - day))
+      yield* until(() => server.log.out.length === 2, "the 408's access line")
+      expect(server.log.out[1]).toMatch(new RegExp(`^${new Date(-day).toISOString()} .* "-" 408 `))
     }))
 
   it.scoped("a reader that stalls during a response is dropped two write timeouts after its last byte", () =>

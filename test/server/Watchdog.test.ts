@@ -116,6 +116,20 @@ describe("Watchdogs (one fiber for every connection's deadlines)", () => {
       expect(fired).toEqual(["a:write@22000"])
     }))
 
+  it.scoped("a send queue that grows is not the peer's doing: the write expires", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const { progress, state } = writeProgress()
+      state.queue = Option.some(1000)
+      yield* a.armWhileMoving(1000, "write", progress)
+      yield* TestClock.adjust(1000)
+      // the kernel took more of the pending write into a send buffer it enlarged; nothing was acknowledged
+      state.queue = Option.some(5000)
+      yield* TestClock.adjust(1000)
+      expect(fired).toEqual(["a:write@2000"])
+    }))
+
   it.scoped("a reader that stops is dropped between one and about two and a quarter periods after its last byte", () =>
     Effect.gen(function*() {
       const { fired, make } = yield* setup
