@@ -13,7 +13,7 @@ import {
 } from "effect"
 import { Headers } from "../http/Headers.ts"
 import type { Connection } from "../net/Connection.ts"
-import type { ListenError } from "../net/errors.ts"
+import type { AcceptError, ListenError, SocketError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
@@ -58,8 +58,15 @@ export interface RunningServer {
 /** "#42" for a fiber's id; FiberId.threadName does the same through a set, once per connection. */
 const fiberName = (id: FiberId.FiberId): string => (id._tag === "Runtime" ? `#${id.id}` : FiberId.threadName(id))
 
-/** After an accept fails (other than by the listener closing), the loop waits this long before the next. */
-const ACCEPT_RETRY = Duration.millis(100)
+/**
+ * After an accept the system refused (out of descriptors), the loop pauses
+ * this long before the next, doubling while it keeps failing, up to
+ * ACCEPT_BACKOFF_MAX_MS; the connections being served go on meanwhile.
+ */
+const ACCEPT_BACKOFF_MS = 100
+const ACCEPT_BACKOFF_MAX_MS = 1000
+/** Refused accepts are logged at most this often (per server). */
+const ACCEPT_LOG_INTERVAL_MS = 1000
 
 /** A refused connection gets this long to take its 503 before it is dropped. */
 const REFUSAL_TIMEOUT = Duration.seconds(1)
@@ -244,6 +251,26 @@ export const serve = (
         })
       })
 
+    let acceptFailureLoggedAt = -Infinity
+    let acceptFailuresUnreported = 0
+    /** A refused accept: logged at most once a second, with how many were not. */
+    const reportAcceptFailure = (error: AcceptError | SocketError, backoffMs: number) =>
+      Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
+        const now = Number(nanos) / 1e6
+        if (now - acceptFailureLoggedAt < ACCEPT_LOG_INTERVAL_MS) {
+          acceptFailuresUnreported++
+          return Effect.void
+        }
+        acceptFailureLoggedAt = now
+        const more = acceptFailuresUnreported
+        acceptFailuresUnreported = 0
+        return log.error(
+          `${error.message}; still serving the open connections, accepting again in ${backoffMs} ms${
+            more > 0 ? ` (${more} more refused since the last report)` : ""
+          }`
+        )
+      })
+
     const acceptLoop = (listener: Listener) =>
       Effect.gen(function*() {
         const parent = `server[${listener.host}:${listener.port}] accept${FiberId.threadName(yield* Effect.fiberId)}`
@@ -277,16 +304,17 @@ export const serve = (
             state.fiber = fiber
           })
         }))
+        let backoffMs = 0
+        const acceptNext = Effect.zipRight(acceptOne, Effect.sync(() => void (backoffMs = 0)))
         return yield* Effect.forever(
-          Effect.catchAll(acceptOne, (error) =>
+          Effect.catchAll(acceptNext, (error) => {
             // the listener closed: the loop ends with it
-            error.reason === "Closed"
-              ? Effect.fail(error)
-              // out of descriptors and the like: the listener stays open, so pause rather than spin, then go on
-              : Effect.zipRight(
-                log.error(`server[${listener.host}:${listener.port}]: accept failed: ${error.message}`),
-                Clock.sleep(ACCEPT_RETRY)
-              ))
+            if (error._tag === "SocketError" && error.reason === "Closed") return Effect.fail(error)
+            // out of descriptors and the like: the listener stays open, so pause (longer while it
+            // keeps failing) rather than spin, say so at most once a second, then go on
+            backoffMs = Math.min(ACCEPT_BACKOFF_MAX_MS, Math.max(ACCEPT_BACKOFF_MS, backoffMs * 2))
+            return Effect.zipRight(reportAcceptFailure(error, backoffMs), Clock.sleep(Duration.millis(backoffMs)))
+          })
         )
       }).pipe(Effect.catchAll(() => Effect.void))
 
