@@ -65,6 +65,9 @@ export interface ConnectionContext {
 
 const EMPTY = new Uint8Array(0)
 
+/** Bodies up to this size are copied behind their head and written with it at once; larger ones follow it. */
+const COALESCE_LIMIT = 64 * 1024
+
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   if (a.length === 0) return b
   const out = new Uint8Array(a.length + b.length)
@@ -292,10 +295,12 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       sent.status = status
       if (!sendBody || body._tag === "Empty") return write(headBytesOf(head, response, keepAlive))
       if (body._tag === "Bytes") {
-        return Effect.map(
-          write(concat(headBytesOf(head, response, keepAlive), body.bytes)),
-          () => void (progress.bytes = body.bytes.length)
-        )
+        const headBytes = headBytesOf(head, response, keepAlive)
+        // a small body goes out with its head in one write; a large one is not copied for that
+        const written = body.bytes.length <= COALESCE_LIMIT
+          ? write(concat(headBytes, body.bytes))
+          : Effect.zipRight(write(headBytes), write(body.bytes))
+        return Effect.map(written, () => void (progress.bytes = body.bytes.length))
       }
       return Effect.scoped(
         Effect.flatMap(Stream.toPull(body.stream), (pull) =>

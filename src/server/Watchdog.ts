@@ -329,10 +329,12 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       sampleNow: Effect.suspend(() => {
         const progress = timer.progress
         if (progress === undefined || timer.onExpire === undefined) return Effect.void
-        const generation = timer.generation
-        const mark = timer.mark
+        // kept if, when it arrives, the same connection's write is still guarded and its cheap count has
+        // not moved since that write was armed (a write armed meanwhile, after one that completed at
+        // once, keeps it: the queue is only compared for shrinking)
         const prime = Effect.map(progress.unacknowledged, (queue) => {
-          if (timer.generation !== generation || timer.sample !== undefined || progress.bytesFlushed() !== mark) return
+          if (timer.progress !== progress || timer.expired !== undefined || timer.deadline === Infinity) return
+          if (timer.sample !== undefined || progress.bytesFlushed() !== timer.mark) return
           timer.sample = Option.getOrUndefined(queue)
         })
         return Effect.asVoid(FiberSet.run(expiries, Effect.interruptible(prime)))
