@@ -74,19 +74,19 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
 /**
  * Serves HTTP on every port of `config` until the caller's scope closes.
  *
- * Scope tree: the server scope holds the listeners (one child scope, closed
- * all at once), one accept fiber per listener (another child scope), a
- * FiberSet of connection fibers, and the watchdogs (one fiber for every
- * connection's deadlines). A connection is recorded as open in the same
- * uninterruptible step that takes it from the listener, and its fiber starts
- * uninterruptible: only its serving can be interrupted, so it always
- * destroys its socket on the way out. Closing the server scope runs, in this
- * order: listeners closed (ports free; pending accepts fail, so the accept
- * loops end); accept fibers awaited; connections between requests
- * interrupted, those writing a response given `grace` to finish (unless
- * their peer takes no byte for SHUTDOWN_STALL_MS); then every fiber still
- * running interrupted; then any connection whose fiber never ran destroyed;
- * then the watchdogs stopped.
+ * Scope tree: the server scope holds four child scopes: the listeners (closed
+ * all at once), one accept fiber per listener, the FiberSet of connection
+ * fibers, and the watchdogs (one fiber for every connection's deadlines). A
+ * connection is recorded as open in the same uninterruptible step that takes
+ * it from the listener, and its fiber starts uninterruptible: only its
+ * serving can be interrupted, so it always destroys its socket on the way
+ * out. Closing the server scope runs `shutdown`, one sequence in this order:
+ * listeners closed (ports free; pending accepts fail, so the accept loops
+ * end); accept fibers awaited; connections between requests interrupted,
+ * those writing a response given `grace` to finish (unless their peer takes
+ * no byte for SHUTDOWN_STALL_MS); then every fiber still running
+ * interrupted; then any connection whose fiber never ran destroyed; then the
+ * watchdogs stopped.
  *
  * If a port cannot be bound, the listeners already open are closed and the
  * ListenError (naming host, port and reason) is the failure.
@@ -122,57 +122,74 @@ export const serve = (
         ? Effect.flatMap(Effect.fiberId, (id) => trace(event, "server", FiberId.threadName(id), "main", detail))
         : Effect.void
 
-    // Finalizers run in reverse order of addition; this one runs last of all.
-    yield* Effect.addFinalizer(() => traceServer("closed", "every connection finalized, server scope closed"))
+    // Each part lives in a scope of its own, and shutdown closes them in the order it must run
+    // (see `shutdown` below), as one finalizer of the server scope.
+    const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    const acceptScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    const connectionScope = yield* Scope.fork(serverScope, ExecutionStrategy.sequential)
+    const watchdogScope = yield* Scope.fork(serverScope, ExecutionStrategy.sequential)
 
-    // Every connection's deadlines, kept by one fiber; finalized after the connections below.
-    const watchdogs = yield* makeWatchdogs
-
-    // Added next, finalized after the fibers below are gone: destroys any connection whose fiber never ran.
+    /** Every connection's deadlines, kept by one fiber. */
+    const watchdogs = yield* Scope.extend(makeWatchdogs, watchdogScope)
+    /** Connections taken from a listener and not yet destroyed. */
     const open = new Set<Connection>()
-    yield* Effect.addFinalizer(() => Effect.forEach(open, (conn) => conn.destroy, { discard: true }))
-
-    // Added next, finalized just before: interrupts whatever outlived the grace period.
-    const fibers = yield* FiberSet.make<void, never>()
+    /** The connection fibers (and refusals). */
+    const fibers = yield* Scope.extend(FiberSet.make<void, never>(), connectionScope)
     /** Connections being served (refusals excluded), with their fibers once forked. */
     const live = new Set<ConnectionState & { fiber?: Fiber.RuntimeFiber<void> }>()
     let draining = false
     /** Connections being answered 503. */
     let refusing = 0
 
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        draining = true
-        const idle = [...live].flatMap((state) =>
-          state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
-        )
-        const grace = Duration.format(Duration.decode(config.grace))
-        yield* traceServer(
-          "draining",
-          `interrupting ${idle.length} connection(s) between requests; ${
-            live.size - idle.length
-          } response(s) in flight get up to ${grace}`
-        )
-        yield* Fiber.interruptAll(idle)
-        // responses in flight: from now on a write stalled for long ends its connection
-        for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
-        // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
-        const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
-          Effect.timeout(config.grace),
-          Effect.isSuccess
-        )
-        yield* traceServer(
-          "drained",
-          finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`
-        )
-      })
-    )
+    /**
+     * Responses in flight get `grace` to finish: connections between
+     * requests are interrupted at once, and a response whose peer stops
+     * taking bytes (SHUTDOWN_STALL_MS) ends its connection.
+     */
+    const drain = Effect.gen(function*() {
+      draining = true
+      const idle = [...live].flatMap((state) =>
+        state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
+      )
+      const grace = Duration.format(Duration.decode(config.grace))
+      yield* traceServer(
+        "draining",
+        `interrupting ${idle.length} connection(s) between requests; ${
+          live.size - idle.length
+        } response(s) in flight get up to ${grace}`
+      )
+      yield* Fiber.interruptAll(idle)
+      for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
+      // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
+      const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
+        Effect.timeout(config.grace),
+        Effect.isSuccess
+      )
+      yield* traceServer(
+        "drained",
+        finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`
+      )
+    })
 
-    // runs right after the listeners' scope below has closed and the accept loops have ended
-    yield* Effect.addFinalizer(() => traceServer("listeners-closed", "ports released, no new connections"))
-    // accepts are uninterruptible: the loops end when their listener closes, so they are awaited after that
-    const acceptScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
-    const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    /** Shutdown, in the order it runs. */
+    const shutdown = (exit: Exit.Exit<unknown, unknown>) =>
+      Effect.gen(function*() {
+        // listeners closed: ports free at once, pending accepts fail
+        yield* Scope.close(listenScope, exit)
+        // so the accept loops (uninterruptible accepts) end: await them
+        yield* Scope.close(acceptScope, exit)
+        yield* traceServer("listeners-closed", "ports released, no new connections")
+        yield* drain
+        // whatever outlived the grace period is interrupted (its finalizer destroys its socket)
+        yield* Scope.close(connectionScope, exit)
+        // a connection whose fiber never ran
+        yield* Effect.forEach(open, (conn) => conn.destroy, { discard: true })
+        yield* Scope.close(watchdogScope, exit)
+        yield* traceServer("closed", "every connection finalized, server scope closed")
+      })
+    // added after the child scopes, so it runs before their own finalizers (which find them closed)
+    yield* Effect.addFinalizer(shutdown)
+
     const listeners = yield* Effect.forEach(
       config.ports,
       (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
