@@ -9,7 +9,8 @@
 // Sections (by name or number): 1 small, 2 close, 3 large, 4 idle, 5 shutdown,
 // 6 client, 7 parser, 8 listing, 9 timing (client --ttl/--count against curl
 // -w, on nginx), 10 download (1 GiB from nginx, -o and -b, against curl),
-// 11 compress (a 20 KiB JS file br/gzip vs identity, sizes vs gzip -9 and brotli).
+// 11 compress (a 20 KiB JS file br/gzip vs identity, sizes vs gzip -9 and brotli),
+// 12 mid (mid-size files under 200 connections).
 // Environment:
 //   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
 //   ROUNDS=2         interleaved rounds (order reversed every other round), so
@@ -17,19 +18,20 @@
 //   WARMUP=2         seconds of wrk before the measured runs of sections 1-2 (0: none)
 //   CONNECTIONS=50   wrk connections in sections 1-2
 //   WRK_THREADS=2    wrk threads
-//   SERVERS=fiberhttp,node,http-server,nginx   the servers of sections 1-3
+//   SERVERS=fiberhttp,node,http-server,nginx,caddy   the servers of sections 1-3 and 9
+//   MID_SIZES=300000,2000000   file sizes of section 9 (bytes); MID_CONNECTIONS=200; MID_THREADS=4
 //   LARGE=8,50       concurrent downloads in section 3;  LARGE_MIB=100  its file size
 //   IDLE=1000,10000  idle connection counts in section 4;  SHUTDOWN_CONNECTIONS=1000
 //   RUNS=15          runs per client in section 6, per server in section 8, per client in section 9
 //                    (cold runs, and reused rounds)
 //   LISTING=10000    entries of the directory listed in section 8
 //   DOWNLOAD_MIB=1024  the file of section 10;  DOWNLOAD_RUNS=3  runs per client and mode, interleaved
-//   WRK=/path/to/wrk, NGINX=/path/to/nginx   other binaries (a missing path skips them)
+//   WRK=/path/to/wrk, NGINX=/path/to/nginx, CADDY=/path/to/caddy   other binaries (a missing path skips them)
 //   BASELINE_STAT=async   the node:http baseline with the callback fs.stat instead of statSync
 //   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
 //   MAX_MINUTES=15   the whole run is stopped (and cleaned up) after this
 //
-// wrk and nginx come from Debian: apt-get install -y wrk nginx-light. Without
+// wrk, nginx and caddy come from Debian: apt-get install -y wrk nginx-light caddy. Without
 // wrk, sections 1-3 are skipped; without nginx, its rows are. The dist files
 // are copied to a temporary directory first, so a rebuild during the run does
 // not change what is measured. Every child runs in its own process group and
@@ -71,7 +73,8 @@ const SECTION_NAMES = [
   "listing",
   "timing",
   "download",
-  "compress"
+  "compress",
+  "mid"
 ]
 const DEFAULTS = {
   SECTIONS: SECTION_NAMES.join(","),
@@ -79,7 +82,10 @@ const DEFAULTS = {
   WARMUP: "2",
   CONNECTIONS: "50",
   WRK_THREADS: "2",
-  SERVERS: "fiberhttp,node,http-server,nginx",
+  SERVERS: "fiberhttp,node,http-server,nginx,caddy",
+  MID_SIZES: "300000,2000000",
+  MID_CONNECTIONS: "200",
+  MID_THREADS: "4",
   LARGE: "8,50",
   LARGE_MIB: "100",
   IDLE: "1000,10000",
@@ -174,10 +180,11 @@ const watchdog = setTimeout(() => {
 const LIMITED = "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$@\""
 
 /** Spawns in its own process group (bash exec keeps the pid), tracked for cleanup; keeps the output's tail. */
-const start = (command, args, { limitFds = true, cwd = PROJECT, stdin = "ignore" } = {}) => {
+const start = (command, args, { limitFds = true, cwd = PROJECT, stdin = "ignore", env: childEnv = env } = {}) => {
+  const options = { detached: true, cwd, stdio: [stdin, "pipe", "pipe"], env: childEnv }
   const child = limitFds
-    ? spawn("bash", ["-c", LIMITED, "bash", command, ...args], { detached: true, cwd, stdio: [stdin, "pipe", "pipe"] })
-    : spawn(command, args, { detached: true, cwd, stdio: [stdin, "pipe", "pipe"] })
+    ? spawn("bash", ["-c", LIMITED, "bash", command, ...args], options)
+    : spawn(command, args, options)
   children.add(child)
   child.out = ""
   child.err = ""
@@ -326,9 +333,9 @@ const childPids = (pid) => {
 const toMs = (value, unit) => Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN)
 const toBytes = (value, unit) => Number(value) * 1024 ** ["B", "KB", "MB", "GB", "TB"].indexOf(unit)
 
-const wrk = async (url, { connections, seconds, headers = [], timeout = 10 }) => {
+const wrk = async (url, { connections, seconds, headers = [], timeout = 10, threads = THREADS }) => {
   const args = [
-    `-t${Math.min(THREADS, connections)}`,
+    `-t${Math.min(threads, connections)}`,
     `-c${connections}`,
     `-d${seconds}s`,
     "--latency",
@@ -353,6 +360,10 @@ const wrk = async (url, { connections, seconds, headers = [], timeout = 10 }) =>
     bytesPerSec: transfer === null ? NaN : toBytes(transfer[1], transfer[2]),
     p50: latency(50),
     p99: latency(99),
+    max: (() => {
+      const m = /^\s+Latency\s+[\d.]+(?:us|ms|s|m)\s+[\d.]+(?:us|ms|s|m)\s+([\d.]+)(us|ms|s|m)/m.exec(text)
+      return m === null ? undefined : toMs(m[1], m[2])
+    })(),
     non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
     socketErrors: socketErrors === null
       ? undefined
@@ -389,7 +400,8 @@ const benchScript = () => {
   return js.slice(0, 20 * 1024)
 }
 
-const makeFiles = (root, { large }) => {
+const makeFiles = (root, { large, mid }) => {
+  if (mid) { for (const size of numbers("MID_SIZES")) writeFileSync(join(root, `mid-${size}.bin`), randomBytes(size)) }
   // ~1 KiB of HTML, deterministic
   let page =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fiberhttp bench</title></head><body>\n"
@@ -408,7 +420,13 @@ const makeFiles = (root, { large }) => {
 }
 
 // ---------------------------------------------------------------- servers
-const SERVER_LABEL = { fiberhttp: "fiberhttp", node: "node:http", "http-server": "http-server", nginx: "nginx" }
+const SERVER_LABEL = {
+  fiberhttp: "fiberhttp",
+  node: "node:http",
+  "http-server": "http-server",
+  nginx: "nginx",
+  caddy: "Caddy"
+}
 let BIN // the snapshot of dist/fiberhttp.js
 let root // the served directory
 let NGINX
@@ -507,11 +525,22 @@ http {
     const worker = childPids(child.pid)[0]
     return { kind, name, port, pid: worker ?? child.pid, child, stop: () => stop(child, "SIGQUIT") }
   }
+  if (kind === "caddy") {
+    const port = await freePort()
+    // its state (certificates it will not need) in the run's directory, not in $HOME
+    const home = mkdtempSync(join(tmp, "caddy-"))
+    const child = start(available.caddy, ["file-server", "--root", root, "--listen", `127.0.0.1:${port}`], {
+      env: { ...env, HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home }
+    })
+    await waitFor(child, name, async () => ((await canConnect(port)) ? port : undefined))
+    return { kind, name, port, pid: child.pid, child, stop: () => stop(child, "SIGINT") }
+  }
   throw new Error(`unknown server ${kind}`)
 }
 
 const collectStderr = (server, what) => {
-  const err = server.child.err.trim()
+  // Caddy logs its start-up on stderr as JSON lines at level info
+  const err = server.child.err.split("\n").filter((l) => !/^\{"level":"(info|warn)"/.test(l)).join("\n").trim()
   if (err !== "") {
     notes.push(`${what}, ${server.name} wrote on stderr: ${err.split("\n").slice(0, 5).join(" / ").slice(0, 600)}`)
   }
@@ -613,6 +642,7 @@ const binary = (
 const available = {
   wrk: binary("wrk"),
   nginx: binary("nginx"),
+  caddy: binary("caddy"),
   curl: which("curl"),
   httpServer: existsSync(HTTP_SERVER) ? HTTP_SERVER : undefined
 }
@@ -621,7 +651,8 @@ const missingNginx =
   "nginx is not installed: `sudo apt-get install -y nginx-light` (stop the service it may start: `sudo systemctl disable --now nginx`)"
 
 const missing = (kind) =>
-  (kind === "nginx" && NGINX === undefined) || (kind === "http-server" && available.httpServer === undefined)
+  (kind === "nginx" && NGINX === undefined) || (kind === "http-server" && available.httpServer === undefined) ||
+    (kind === "caddy" && available.caddy === undefined)
     ? "not installed: skipped"
     : undefined
 
@@ -648,6 +679,7 @@ const combine = (slices) => {
     bytesPerSec: mean((r) => r.bytesPerSec),
     p50: median(slices.map((r) => r.p50)),
     p99: median(slices.map((r) => r.p99)),
+    max: slices.some((r) => r.max === undefined) ? undefined : Math.max(...slices.map((r) => r.max)),
     non2xx: slices.reduce((a, r) => a + r.non2xx, 0),
     socketErrors: errors.length === 0
       ? undefined
@@ -682,6 +714,7 @@ const startAll = async (kinds, check) => {
   for (const kind of kinds) {
     if (kind === "nginx" && NGINX === undefined) continue
     if (kind === "http-server" && available.httpServer === undefined) continue
+    if (kind === "caddy" && available.caddy === undefined) continue
     const server = await startServer(kind)
     servers.push(server)
     const problem = await check(server)
@@ -862,6 +895,94 @@ const large = async () => {
         verdict(mine.peakRss < 150 * MiB)
       )
     }
+  }
+}
+
+/**
+ * Section 9: mid-size files (a 300 KB script bundle, a 2 MB image) under
+ * 200 connections, the servers interleaved: requests per second, and
+ * fairness (p50, p99, max; a p99 far above the median means connections
+ * starve) and timeouts at wrk's --timeout.
+ */
+const mid = async () => {
+  const connections = Number(setting("MID_CONNECTIONS"))
+  const threads = Number(setting("MID_THREADS"))
+  for (const size of numbers("MID_SIZES")) {
+    const path = `/mid-${size}.bin`
+    const all = []
+    let results = new Map()
+    try {
+      all.push(
+        ...(await startAll(wrkServers(["fiberhttp", "http-server", "nginx", "caddy"]), async (server) => {
+          const r = await request(server.port, path, { method: "HEAD" })
+          return r.status === 200 && r.contentLength === size
+            ? undefined
+            : `HEAD ${path} gave ${r.status ?? r.error}, length ${r.contentLength}`
+        }))
+      )
+      const servers = all.filter((s) => !s.skip)
+      const url = (server) => `http://127.0.0.1:${server.port}${path}`
+      if (WARMUP > 0) {
+        for (const server of servers) {
+          log(`warm-up: ${server.name}, ${path}`)
+          await wrk(url(server), { connections, seconds: WARMUP, threads })
+        }
+      }
+      results = await interleaved(
+        servers,
+        `mid-size file ${fmt(size)} B, ${connections} conns`,
+        (server, seconds) => wrk(url(server), { connections, seconds, threads, timeout: 10 })
+      )
+    } finally {
+      await stopAll(all, `mid-size file ${fmt(size)} B`)
+    }
+    for (const [kind, r] of results) describeWrkTrouble(SERVER_LABEL[kind], `mid-size file ${fmt(size)} B`, r)
+    const title = `${fmt(size)} B file, ${connections} conns, wrk -t${threads}, ${SPAN}`
+    const timeouts = (r) => r.socketErrors?.timeout ?? 0
+    const describe = (r) =>
+      `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms, ${fmt(timeouts(r))} timeouts`
+    const mine = results.get("fiberhttp")
+    if (mine === undefined) {
+      row("12", title, "no figure (see notes)")
+      continue
+    }
+    for (const kind of ["http-server", "nginx", "caddy"].filter((k) => SERVERS.includes(k))) {
+      const theirs = results.get(kind)
+      const target = kind === "http-server" ? 2 : undefined
+      if (theirs === undefined) {
+        row(
+          "12",
+          title,
+          describe(mine),
+          SERVER_LABEL[kind],
+          missing(kind) ?? "no figure",
+          "",
+          target ? `≥ ${target}x` : ""
+        )
+        continue
+      }
+      const r = ratio(mine.rps, theirs.rps)
+      row(
+        "12",
+        title,
+        describe(mine),
+        SERVER_LABEL[kind],
+        describe(theirs),
+        x(r),
+        target ? `≥ ${target}x` : "",
+        target ? verdict(r >= target) : ""
+      )
+    }
+    row(
+      "12",
+      `${fmt(size)} B file: fiberhttp p99 and timeouts`,
+      `p99 ${ms(mine.p99)} ms (${x(ratio(mine.p99, mine.p50))} the median), ${fmt(timeouts(mine))} timeouts`,
+      "",
+      "",
+      "",
+      "p99 < 1 s, no timeouts",
+      verdict(mine.p99 < 1000 && timeouts(mine) === 0 && !mine.failed)
+    )
   }
 }
 
@@ -1395,7 +1516,9 @@ const machine = () => {
       available.httpServer
         ? JSON.parse(readFileSync(join(PROJECT, "node_modules/http-server/package.json"), "utf8")).version
         : "missing"
-    }, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}`
+    }, curl ${available.curl ? version("curl", ["--version"], /curl (\S+)/) : "missing"}, caddy ${
+      available.caddy ? version(available.caddy, ["version"], /v?(\d+\.\d+\.\d+)/) : "missing"
+    }`
   ]
 }
 
@@ -1403,7 +1526,7 @@ const reproduce = () => {
   const set = Object.keys(DEFAULTS)
     .filter((k) => env[k] !== undefined && env[k] !== DEFAULTS[k])
     .map((k) => `${k}=${env[k]}`)
-  for (const k of ["WRK", "NGINX", "BASELINE_STAT", "FIBERHTTP_BIN"]) {
+  for (const k of ["WRK", "NGINX", "CADDY", "BASELINE_STAT", "FIBERHTTP_BIN"]) {
     if (env[k] !== undefined) set.push(`${k}=${env[k]}`)
   }
   return `npm run build && ${[...set, "npm run bench"].join(" ")}`
@@ -1440,7 +1563,7 @@ const main = async () => {
   mkdirSync(root)
   NGINX = SERVERS.includes("nginx") || sections.has("timing") || sections.has("download") ? available.nginx : undefined
   const needsLarge = sections.has("large") || sections.has("shutdown")
-  const page = makeFiles(root, { large: needsLarge })
+  const page = makeFiles(root, { large: needsLarge, mid: sections.has("mid") })
   let head = "?"
   try {
     head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT, stdio: ["ignore", "pipe", "ignore"] })
@@ -1458,7 +1581,7 @@ const main = async () => {
       log(`section ${name} failed: ${error.message}`)
     }
   }
-  const wrkSections = ["small", "close", "large"].filter((s) => sections.has(s))
+  const wrkSections = ["small", "close", "large", "mid"].filter((s) => sections.has(s))
   if (wrkSections.length > 0 && available.wrk === undefined) {
     for (const s of wrkSections) row(String(SECTION_NAMES.indexOf(s) + 1), `${s}: SKIPPED`, missingWrk)
     log(missingWrk)
@@ -1475,6 +1598,7 @@ const main = async () => {
     }
     if (sections.has("small") || sections.has("close")) await attempt("small", () => smallAndClose(page))
     if (sections.has("large")) await attempt("large", large)
+    if (sections.has("mid")) await attempt("mid", mid)
   }
   if (sections.has("idle")) await attempt("idle", idle)
   if (sections.has("shutdown")) await attempt("shutdown", shutdown)

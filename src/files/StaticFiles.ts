@@ -80,7 +80,7 @@ export class FileError extends Data.TaggedError("FileError")<{
  * bounded by one chunk (plus the socket's buffer), whatever the file's size
  * or the reader's speed.
  */
-export const chunkSize = 256 * 1024
+export const chunkSize = 512 * 1024
 
 /**
  * Bytes per read of a stream that reuses its buffers (`reuseBuffer`): two

@@ -52,6 +52,16 @@ export interface Connection {
   readonly receivedAt: () => bigint
   /** When the transport took the last byte of the last completed `write` (handed to the kernel). */
   readonly sentAt: () => bigint
+  /**
+   * Bytes written that the peer has not yet acknowledged, as the transport
+   * sees them: it changes whenever the peer takes bytes, also while
+   * `bytesFlushed` stands still because the transport's own buffer is large
+   * (on loopback the kernel frees send space only in steps of megabytes).
+   * On node:net on Linux, the kernel's send queue (costly: consult it only for
+   * a write that looks stalled); in memory, the bytes the peer has not read.
+   * None where the system does not tell, or once the connection is gone.
+   */
+  readonly unacknowledged: Effect.Effect<Option.Option<number>>
   /** Flushes what is queued and half-closes (sends FIN). */
   readonly end: Effect.Effect<void, SocketError>
   /** Tears the connection down at once, dropping queued bytes. Idempotent, never blocks. */

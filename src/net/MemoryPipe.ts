@@ -206,6 +206,7 @@ const makeEndpoint = (
       now,
       receivedAt: () => receivedAt,
       sentAt: () => sentAt,
+      unacknowledged: Effect.sync(() => (state.destroyed ? Option.none() : Option.some(outgoing.unread))),
       end: Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered),
       destroy
     },

@@ -7,6 +7,7 @@ import type { Connection } from "./Connection.ts"
 import { Connector, type Resolution, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
 import { formatTarget } from "./hostPort.ts"
+import * as NodeSendQueues from "./NodeSendQueues.ts"
 import { fromSocket, hrtimeNow, makeBufferedSocket } from "./NodeStreamConnection.ts"
 
 type ErrnoError = NodeJS.ErrnoException
@@ -152,6 +153,7 @@ export const make = (now: () => bigint = hrtimeNow): Effect.Effect<Context.Tag.S
     // The node socket under each TCP connection this connector opened, for startTls.
     const sockets = new WeakMap<Connection, net.Socket>()
     let tlsReady = false
+    const sendQueues = NodeSendQueues.make()
 
     const connect = (address: ResolvedAddress, port: number, host: string) =>
       Effect.gen(function*() {
@@ -180,7 +182,7 @@ export const make = (now: () => bigint = hrtimeNow): Effect.Effect<Context.Tag.S
           ({ socket }) => Effect.sync(() => socket.destroy())
         )
         const connectedAt = yield* awaitConnect(socket.socket, address, port, host, now)
-        const connection = fromSocket(socket.socket, { now, reads: socket.reads })
+        const connection = fromSocket(socket.socket, { now, reads: socket.reads, sendQueues })
         sockets.set(connection, socket.socket)
         return { connection, handshake: { startedAt, endedAt: connectedAt } }
       })
@@ -216,7 +218,7 @@ export const make = (now: () => bigint = hrtimeNow): Effect.Effect<Context.Tag.S
         )
         const securedAt = yield* awaitHandshake(tlsSocket, servername, now)
         return {
-          connection: fromSocket(tlsSocket, { id: connection.id, now }),
+          connection: fromSocket(tlsSocket, { id: connection.id, now, sendQueues }),
           handshake: { startedAt, endedAt: securedAt }
         }
       })

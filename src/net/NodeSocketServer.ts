@@ -1,9 +1,12 @@
 import type { Context } from "effect"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as net from "node:net"
-import { makeAcceptQueue } from "./AcceptQueue.ts"
-import { ListenError } from "./errors.ts"
+import { type AcceptQueue, makeAcceptQueue } from "./AcceptQueue.ts"
+import { AcceptError, ListenError } from "./errors.ts"
 import { formatHostPort } from "./hostPort.ts"
+import { probeDescriptor } from "./NodeDescriptors.ts"
+import * as NodeSendQueues from "./NodeSendQueues.ts"
+import type { SendQueues } from "./NodeSendQueues.ts"
 import { fromSocket } from "./NodeStreamConnection.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
 
@@ -43,6 +46,24 @@ export const toListenError = ({ host, port }: ListenOptions, error: Error): List
   })
 }
 
+const outOfDescriptors = new Set(["EMFILE", "ENFILE"])
+
+const toAcceptError = (address: net.AddressInfo, error: Error): AcceptError => {
+  const code = (error as NodeJS.ErrnoException).code ?? ""
+  const where = formatHostPort(address.address, address.port)
+  return outOfDescriptors.has(code)
+    ? new AcceptError({
+      reason: "OutOfDescriptors",
+      message: `cannot accept connections on ${where}: out of file descriptors (${code})`,
+      cause: error
+    })
+    : new AcceptError({
+      reason: "Unknown",
+      message: `cannot accept a connection on ${where}: ${error.message}`,
+      cause: error
+    })
+}
+
 const open = (options: ListenOptions) =>
   Effect.async<net.Server, ListenError>((resume) => {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
@@ -64,16 +85,20 @@ const open = (options: ListenOptions) =>
     }
   })
 
-const makeListener = (server: net.Server): Listener => {
+const makeListener = (
+  server: net.Server,
+  sendQueues: SendQueues
+): { readonly listener: Listener; readonly queue: AcceptQueue } => {
   const address = server.address() as net.AddressInfo
   const queue = makeAcceptQueue(acceptBacklog)
 
   server.on("connection", (socket: net.Socket) => {
-    if (!queue.offer(fromSocket(socket))) socket.destroy()
+    if (!queue.offer(fromSocket(socket, { sendQueues }))) socket.destroy()
   })
-  // Errors after listening come from accept (EMFILE, ...); Node keeps
-  // listening, and the connections it did accept are unaffected.
-  server.on("error", () => {})
+  // Errors after listening come from accept (EMFILE, ...): Node keeps
+  // listening, and the connections it did accept are unaffected. The accept
+  // loop hears of them through the queue.
+  server.on("error", (error) => queue.fail(toAcceptError(address, error)))
 
   // Closes the listening handle (the port is free at once) without waiting
   // for server.close's callback, which waits for every connection to end.
@@ -84,14 +109,46 @@ const makeListener = (server: net.Server): Listener => {
     queue.close
   )
 
-  return { host: address.address, port: address.port, accept: queue.take, close }
+  return { listener: { host: address.address, port: address.port, accept: queue.take, close }, queue }
 }
 
+/** While listening, descriptors are probed this often: the one way to learn that accepts are refused. */
+const DESCRIPTOR_PROBE_INTERVAL = Duration.seconds(1)
+
+/**
+ * Out of descriptors, libuv refuses connections without a word to Node (see
+ * probeDescriptor): this fiber, in the listener's scope, probes once a
+ * second and tells the accept loop through the queue.
+ */
+const watchDescriptors = (server: net.Server, fail: (error: AcceptError) => void) =>
+  Effect.forever(
+    Effect.zipRight(
+      Effect.sleep(DESCRIPTOR_PROBE_INTERVAL),
+      Effect.map(probeDescriptor, (result) => {
+        if (result === "ok") return
+        const error = new Error(`out of file descriptors (${result})`) as NodeJS.ErrnoException
+        error.code = result
+        fail(toAcceptError(server.address() as net.AddressInfo, error))
+      })
+    )
+  )
+
 /** The node:net SocketServer. */
-export const make: Effect.Effect<Context.Tag.Service<typeof SocketServer>> = Effect.sync(() =>
-  SocketServer.of({
-    listen: (options) => Effect.acquireRelease(Effect.map(open(options), makeListener), (listener) => listener.close)
+export const make: Effect.Effect<Context.Tag.Service<typeof SocketServer>> = Effect.sync(() => {
+  const sendQueues = NodeSendQueues.make()
+  return SocketServer.of({
+    listen: (options) =>
+      Effect.gen(function*() {
+        const server = yield* Effect.acquireRelease(open(options), (server) =>
+          Effect.sync(() => {
+            if (server.listening) server.close(() => {})
+          }))
+        const { listener, queue } = makeListener(server, sendQueues)
+        yield* Effect.addFinalizer(() => listener.close)
+        yield* Effect.forkScoped(watchDescriptors(server, queue.fail))
+        return listener
+      })
   })
-)
+})
 
 export const layer: Layer.Layer<SocketServer> = Layer.effect(SocketServer, make)

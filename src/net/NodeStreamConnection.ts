@@ -4,6 +4,7 @@ import { awaitCondition, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
+import type { SendQueues } from "./NodeSendQueues.ts"
 
 /** The Node layers' clock: monotonic, nanoseconds. */
 export const hrtimeNow = (): bigint => process.hrtime.bigint()
@@ -76,6 +77,8 @@ export interface BufferedReads {
 }
 
 export interface SocketOptions {
+  /** Where the kernel's send queue of this socket is read (`unacknowledged`). */
+  readonly sendQueues: SendQueues
   readonly id?: string
   /** The clock of the connection's instants (default `hrtimeNow`). */
   readonly now?: () => bigint
@@ -106,12 +109,17 @@ export interface SocketOptions {
  * as slices, each issued from the previous one's callback: the count then
  * moves during a long write to a slow reader instead of only at its end.
  *
+ * What the peer has acknowledged (`unacknowledged`) comes from the kernel's
+ * send queue, through `sendQueues` (shared by the connections of one layer,
+ * so that one read of /proc serves them all).
+ *
  * The socket must be created with `allowHalfOpen: true`, so that a response
  * can still be written after the peer's FIN.
  */
-export const fromSocket = (socket: net.Socket, options: SocketOptions = {}): Connection => {
+export const fromSocket = (socket: net.Socket, options: SocketOptions): Connection => {
   const id = options.id ?? nextConnectionId()
   const now = options.now ?? hrtimeNow
+  const sendQueues = options.sendQueues
   let peer: { readonly address: string; readonly port: number } | undefined
   let failure: SocketError | undefined
   /** Bytes handed to socket.write. */
@@ -309,6 +317,7 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions = {}): Con
     now,
     receivedAt: () => receivedAt,
     sentAt: () => sentAt,
+    unacknowledged: Effect.suspend(() => (destroyed ? Effect.succeed(Option.none()) : sendQueues.sample(socket))),
     end,
     destroy: Effect.sync(() => {
       destroyed = true

@@ -4,6 +4,8 @@ import type * as net from "node:net"
 import * as tls from "node:tls"
 import { makeAcceptQueue } from "./AcceptQueue.ts"
 import type { ListenError } from "./errors.ts"
+import * as NodeSendQueues from "./NodeSendQueues.ts"
+import type { SendQueues } from "./NodeSendQueues.ts"
 import { toListenError } from "./NodeSocketServer.ts"
 import { fromSocket } from "./NodeStreamConnection.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
@@ -98,7 +100,7 @@ const open = (options: ListenOptions, credentials: TlsCredentials) =>
     }
   })
 
-const makeListener = (server: tls.Server): Listener => {
+const makeListener = (server: tls.Server, sendQueues: SendQueues): Listener => {
   const address = server.address() as net.AddressInfo
   const queue = makeAcceptQueue(acceptBacklog)
   /** TCP sockets whose handshake has not finished: the listener's own, destroyed when it closes. */
@@ -113,7 +115,7 @@ const makeListener = (server: tls.Server): Listener => {
     const raw = (socket as unknown as { _parent?: net.Socket })._parent
     if (raw !== undefined) handshaking.delete(raw)
     socket.setNoDelay(true)
-    if (!queue.offer(fromSocket(socket))) socket.destroy()
+    if (!queue.offer(fromSocket(socket, { sendQueues }))) socket.destroy()
   })
   // A failed handshake (plain HTTP sent to the TLS port, an unknown CA at the
   // client, a timeout) concerns that socket only: Node destroys it.
@@ -136,13 +138,19 @@ const makeListener = (server: tls.Server): Listener => {
 export const make = (
   credentials: TlsCredentials
 ): Effect.Effect<Context.Tag.Service<typeof SocketServer>, TlsConfigError> =>
-  Effect.as(
-    checkCredentials(credentials),
-    SocketServer.of({
-      listen: (options) =>
-        Effect.acquireRelease(Effect.map(open(options, credentials), makeListener), (listener) => listener.close)
-    })
-  )
+  Effect.suspend(() => {
+    const sendQueues = NodeSendQueues.make()
+    return Effect.as(
+      checkCredentials(credentials),
+      SocketServer.of({
+        listen: (options) =>
+          Effect.acquireRelease(
+            Effect.map(open(options, credentials), (server) => makeListener(server, sendQueues)),
+            (listener) => listener.close
+          )
+      })
+    )
+  })
 
 export const layer = (credentials: TlsCredentials): Layer.Layer<SocketServer, TlsConfigError> =>
   Layer.effect(SocketServer, make(credentials))

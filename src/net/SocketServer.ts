@@ -1,6 +1,6 @@
 import { Context, type Effect, type Scope } from "effect"
 import type { Connection } from "./Connection.ts"
-import type { ListenError, SocketError } from "./errors.ts"
+import type { AcceptError, ListenError, SocketError } from "./errors.ts"
 
 export interface ListenOptions {
   readonly host: string
@@ -18,9 +18,12 @@ export interface Listener {
    * accepted but not yet taken are destroyed when the listener's scope closes.
    * Once the listener closes, a pending or later `accept` fails with
    * SocketError Closed, so a caller may wait uninterruptibly (a connection
-   * handed over can then never be lost to an interruption).
+   * handed over can then never be lost to an interruption). When the system
+   * refused a connection (out of descriptors), the next `accept` fails with
+   * that AcceptError once (failures in between are one), after the
+   * connections already accepted have been taken.
    */
-  readonly accept: Effect.Effect<Connection, SocketError>
+  readonly accept: Effect.Effect<Connection, SocketError | AcceptError>
   /** Stops accepting and releases the port now, before the scope closes. Idempotent. */
   readonly close: Effect.Effect<void>
 }

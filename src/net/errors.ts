@@ -7,6 +7,17 @@ export class SocketError extends Data.TaggedError("SocketError")<{
   readonly cause?: unknown
 }> {}
 
+/**
+ * The system refused to accept a connection on an open listener: out of file
+ * descriptors (EMFILE for the process, ENFILE for the system) or another
+ * accept(2) failure. The listener stays open; a later accept may succeed.
+ */
+export class AcceptError extends Data.TaggedError("AcceptError")<{
+  readonly reason: "OutOfDescriptors" | "Unknown"
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
 /** A listener could not be opened on host:port (in use, no permission, bad address). */
 export class ListenError extends Data.TaggedError("ListenError")<{
   readonly host: string

@@ -65,6 +65,9 @@ export interface ConnectionContext {
 
 const EMPTY = new Uint8Array(0)
 
+/** Bodies up to this size are copied behind their head and written with it at once; larger ones follow it. */
+const COALESCE_LIMIT = 64 * 1024
+
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   if (a.length === 0) return b
   const out = new Uint8Array(a.length + b.length)
@@ -102,7 +105,7 @@ const frameChunk = (chunk: Uint8Array): Uint8Array => {
 /** How reading the next request ended. */
 type ReadOutcome =
   /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
-  | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly startedAt: number }
+  | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly startedAt: Instant }
   /** The peer finished or failed: close without a response. */
   | { readonly _tag: "Closed"; readonly reason: string }
   /** The watchdog fired while waiting: it answers or closes; the loop only waits for the end. */
@@ -110,10 +113,16 @@ type ReadOutcome =
   | {
     readonly _tag: "Invalid"
     readonly error: HttpParseError
-    readonly startedAt: number
+    readonly startedAt: Instant
     /** The request line, when it was read before the input was refused. */
     readonly requestLine: string | undefined
   }
+
+/** A moment on both clocks: the monotonic one for deadlines and durations, the wall clock for what is shown. */
+interface Instant {
+  readonly monotonic: number
+  readonly wall: number
+}
 
 /** What a connection's watchdog guards: a read (idle or mid-request), a write, or the drain after an error. */
 type Wait = "read" | "write" | "linger"
@@ -130,17 +139,20 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
     const clock = yield* Effect.clock
     const { limits } = ctx
     const parser = new RequestParser()
-    /** Epoch milliseconds with sub-millisecond precision (the live clock's nanos come from hrtime). */
-    const now = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    /** For deadlines and durations: milliseconds, sub-millisecond precise, never stepped (the live clock's hrtime). */
+    const monotonic = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    /** For what people and peers see (Date headers, log times): the wall clock, as it is now. */
+    const wall = () => clock.unsafeCurrentTimeMillis()
+    const instant = (): Instant => ({ monotonic: monotonic(), wall: wall() })
     /** Bytes read but not yet consumed by the parser (a partial message, or pipelined requests). */
     let pending: Uint8Array = EMPTY
     let served = 0
     /** When the current request's first byte arrived (the parser keeps partial lines itself). */
-    let startedAt: number | undefined
-    const acceptedAt = now()
+    let startedAt: Instant | undefined
+    const acceptedAt = monotonic()
 
-    const accessEntry = (begun: number, requestLine: string, status: number, bytes: number): AccessEntry => ({
-      time: new Date(begun),
+    const accessEntry = (begun: Instant, requestLine: string, status: number, bytes: number): AccessEntry => ({
+      time: new Date(begun.wall),
       remoteAddress: conn.remoteAddress,
       remotePort: conn.remotePort,
       connection: conn.id,
@@ -148,13 +160,13 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       requestLine,
       status,
       bytes,
-      durationMs: now() - begun
+      durationMs: monotonic() - begun.monotonic
     })
 
     /** The header section did not arrive in time: 408, a moment to read it, then the end. */
-    const headerTimeout = (begun: number) =>
+    const headerTimeout = (begun: Instant) =>
       Effect.gen(function*() {
-        const { bodyLength, bytes } = ServerResponse.encodeClosingError(408, now())
+        const { bodyLength, bytes } = ServerResponse.encodeClosingError(408, wall())
         const sent = yield* Effect.either(
           Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(limits.writeTimeoutMs))
         )
@@ -169,16 +181,21 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
 
     /**
      * A write (or end) fails as stalled only after a whole period in which the
-     * transport took no byte of it: a slow reader that keeps reading is served.
-     * Armed before the write is issued: bytesFlushed leaves out what a write
-     * takes at once, so only the peer's reading counts as progress.
+     * peer took no byte of it (see Watchdog): a slow reader that keeps reading
+     * is served. Armed before the write is issued: bytesFlushed leaves out what
+     * a write takes at once, so only the peer's reading counts as progress.
+     * While the server shuts down the period is SHUTDOWN_STALL_MS, and the
+     * first write guarded then samples the peer's unacknowledged bytes at once,
+     * so that a client that does not read is given up one such period later.
      */
-    const guardWrite = () =>
-      watchdog.armWhileMoving(
-        ctx.draining() ? Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS) : limits.writeTimeoutMs,
-        "write",
-        conn.bytesFlushed
-      )
+    let sampledForDrain = false
+    const guardWrite = () => {
+      if (!ctx.draining()) return watchdog.armWhileMoving(limits.writeTimeoutMs, "write", conn)
+      const armed = watchdog.armWhileMoving(Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS), "write", conn)
+      if (sampledForDrain) return armed
+      sampledForDrain = true
+      return Effect.zipRight(armed, watchdog.sampleNow)
+    }
     /** Whether a write (or end) is waiting on the peer now. */
     let writing = false
     const write = (chunk: Uint8Array) =>
@@ -194,7 +211,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       let ended = false
       let discarded = 0
       const first = served === 0
-      startedAt = startsRequest(pending) ? now() : undefined
+      startedAt = startsRequest(pending) ? instant() : undefined
       while (true) {
         if (pending.length > 0) {
           const result = parser.execute(pending)
@@ -221,7 +238,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
           if (result.consumed > 0 && pending.length > 0) continue
         }
         // The header timeout runs from the accept on a new connection, from the first byte after that.
-        const from = first ? acceptedAt : startedAt
+        const from = first ? acceptedAt : startedAt?.monotonic
         yield* watchdog.arm(
           from === undefined ? watchdog.now() + limits.keepAliveTimeoutMs : from + limits.headerTimeoutMs,
           "read"
@@ -231,7 +248,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         if (watchdog.expired() !== undefined) return { _tag: "Expired" }
         if (chunk._tag === "Left") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
         if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
-        if (startedAt === undefined && startsRequest(chunk.right.value)) startedAt = now()
+        if (startedAt === undefined && startsRequest(chunk.right.value)) startedAt = instant()
         pending = concat(pending, chunk.right.value)
       }
     })
@@ -245,7 +262,7 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       const status = response.status
       const body = response.body
       const entries: Array<readonly [string, string]> = [
-        ["Date", ServerResponse.dateHeader(now())],
+        ["Date", ServerResponse.dateHeader(wall())],
         ["Server", ServerResponse.SERVER],
         ...response.headers.entries
       ]
@@ -301,10 +318,12 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
       sent.status = status
       if (!sendBody || body._tag === "Empty") return write(headBytesOf(head, response, keepAlive))
       if (body._tag === "Bytes") {
-        return Effect.map(
-          write(concat(headBytesOf(head, response, keepAlive), body.bytes)),
-          () => void (progress.bytes = body.bytes.length)
-        )
+        const headBytes = headBytesOf(head, response, keepAlive)
+        // a small body goes out with its head in one write; a large one is not copied for that
+        const written = body.bytes.length <= COALESCE_LIMIT
+          ? write(concat(headBytes, body.bytes))
+          : Effect.zipRight(write(headBytes), write(body.bytes))
+        return Effect.map(written, () => void (progress.bytes = body.bytes.length))
       }
       return Effect.scoped(
         Effect.flatMap(Stream.toPull(body.stream), (pull) =>
@@ -363,11 +382,18 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
 
     const trace = (event: "request-begun" | "request-ended", detail: string) =>
       log.tracing
-        ? log.trace({ time: new Date(now()), event, connection: conn.id, fiber: ctx.fiber, parent: ctx.parent, detail })
+        ? log.trace({
+          time: new Date(wall()),
+          event,
+          connection: conn.id,
+          fiber: ctx.fiber,
+          parent: ctx.parent,
+          detail
+        })
         : Effect.void
 
     /** Answers input that is not HTTP, then closes. */
-    const refuse = (status: number, begun: number, requestLine = "-") =>
+    const refuse = (status: number, begun: Instant, requestLine = "-") =>
       Effect.gen(function*() {
         ctx.state.phase = "responding"
         const progress = { bytes: 0 }

@@ -13,7 +13,7 @@ import {
 } from "effect"
 import { Headers } from "../http/Headers.ts"
 import type { Connection } from "../net/Connection.ts"
-import type { ListenError } from "../net/errors.ts"
+import type { AcceptError, ListenError, SocketError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
@@ -58,8 +58,15 @@ export interface RunningServer {
 /** "#42" for a fiber's id; FiberId.threadName does the same through a set, once per connection. */
 const fiberName = (id: FiberId.FiberId): string => (id._tag === "Runtime" ? `#${id.id}` : FiberId.threadName(id))
 
-/** After an accept fails (other than by the listener closing), the loop waits this long before the next. */
-const ACCEPT_RETRY = Duration.millis(100)
+/**
+ * After an accept the system refused (out of descriptors), the loop pauses
+ * this long before the next, doubling while it keeps failing, up to
+ * ACCEPT_BACKOFF_MAX_MS; the connections being served go on meanwhile.
+ */
+const ACCEPT_BACKOFF_MS = 100
+const ACCEPT_BACKOFF_MAX_MS = 1000
+/** Refused accepts are logged at most this often (per server). */
+const ACCEPT_LOG_INTERVAL_MS = 1000
 
 /** A refused connection gets this long to take its 503 before it is dropped. */
 const REFUSAL_TIMEOUT = Duration.seconds(1)
@@ -67,19 +74,19 @@ const REFUSAL_TIMEOUT = Duration.seconds(1)
 /**
  * Serves HTTP on every port of `config` until the caller's scope closes.
  *
- * Scope tree: the server scope holds the listeners (one child scope, closed
- * all at once), one accept fiber per listener (another child scope), a
- * FiberSet of connection fibers, and the watchdogs (one fiber for every
- * connection's deadlines). A connection is recorded as open in the same
- * uninterruptible step that takes it from the listener, and its fiber starts
- * uninterruptible: only its serving can be interrupted, so it always
- * destroys its socket on the way out. Closing the server scope runs, in this
- * order: listeners closed (ports free; pending accepts fail, so the accept
- * loops end); accept fibers awaited; connections between requests
- * interrupted, those writing a response given `grace` to finish (unless
- * their peer takes no byte for SHUTDOWN_STALL_MS); then every fiber still
- * running interrupted; then any connection whose fiber never ran destroyed;
- * then the watchdogs stopped.
+ * Scope tree: the server scope holds four child scopes: the listeners (closed
+ * all at once), one accept fiber per listener, the FiberSet of connection
+ * fibers, and the watchdogs (one fiber for every connection's deadlines). A
+ * connection is recorded as open in the same uninterruptible step that takes
+ * it from the listener, and its fiber starts uninterruptible: only its
+ * serving can be interrupted, so it always destroys its socket on the way
+ * out. Closing the server scope runs `shutdown`, one sequence in this order:
+ * listeners closed (ports free; pending accepts fail, so the accept loops
+ * end); accept fibers awaited; connections between requests interrupted,
+ * those writing a response given `grace` to finish (unless their peer takes
+ * no byte for SHUTDOWN_STALL_MS); then every fiber still running
+ * interrupted; then any connection whose fiber never ran destroyed; then the
+ * watchdogs stopped.
  *
  * If a port cannot be bound, the listeners already open are closed and the
  * ListenError (naming host, port and reason) is the failure.
@@ -115,57 +122,74 @@ export const serve = (
         ? Effect.flatMap(Effect.fiberId, (id) => trace(event, "server", FiberId.threadName(id), "main", detail))
         : Effect.void
 
-    // Finalizers run in reverse order of addition; this one runs last of all.
-    yield* Effect.addFinalizer(() => traceServer("closed", "every connection finalized, server scope closed"))
+    // Each part lives in a scope of its own, and shutdown closes them in the order it must run
+    // (see `shutdown` below), as one finalizer of the server scope.
+    const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    const acceptScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    const connectionScope = yield* Scope.fork(serverScope, ExecutionStrategy.sequential)
+    const watchdogScope = yield* Scope.fork(serverScope, ExecutionStrategy.sequential)
 
-    // Every connection's deadlines, kept by one fiber; finalized after the connections below.
-    const watchdogs = yield* makeWatchdogs
-
-    // Added next, finalized after the fibers below are gone: destroys any connection whose fiber never ran.
+    /** Every connection's deadlines, kept by one fiber. */
+    const watchdogs = yield* Scope.extend(makeWatchdogs, watchdogScope)
+    /** Connections taken from a listener and not yet destroyed. */
     const open = new Set<Connection>()
-    yield* Effect.addFinalizer(() => Effect.forEach(open, (conn) => conn.destroy, { discard: true }))
-
-    // Added next, finalized just before: interrupts whatever outlived the grace period.
-    const fibers = yield* FiberSet.make<void, never>()
+    /** The connection fibers (and refusals). */
+    const fibers = yield* Scope.extend(FiberSet.make<void, never>(), connectionScope)
     /** Connections being served (refusals excluded), with their fibers once forked. */
     const live = new Set<ConnectionState & { fiber?: Fiber.RuntimeFiber<void> }>()
     let draining = false
     /** Connections being answered 503. */
     let refusing = 0
 
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        draining = true
-        const idle = [...live].flatMap((state) =>
-          state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
-        )
-        const grace = Duration.format(Duration.decode(config.grace))
-        yield* traceServer(
-          "draining",
-          `interrupting ${idle.length} connection(s) between requests; ${
-            live.size - idle.length
-          } response(s) in flight get up to ${grace}`
-        )
-        yield* Fiber.interruptAll(idle)
-        // responses in flight: from now on a write stalled for long ends its connection
-        for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
-        // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
-        const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
-          Effect.timeout(config.grace),
-          Effect.isSuccess
-        )
-        yield* traceServer(
-          "drained",
-          finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`
-        )
-      })
-    )
+    /**
+     * Responses in flight get `grace` to finish: connections between
+     * requests are interrupted at once, and a response whose peer stops
+     * taking bytes (SHUTDOWN_STALL_MS) ends its connection.
+     */
+    const drain = Effect.gen(function*() {
+      draining = true
+      const idle = [...live].flatMap((state) =>
+        state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
+      )
+      const grace = Duration.format(Duration.decode(config.grace))
+      yield* traceServer(
+        "draining",
+        `interrupting ${idle.length} connection(s) between requests; ${
+          live.size - idle.length
+        } response(s) in flight get up to ${grace}`
+      )
+      yield* Fiber.interruptAll(idle)
+      for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
+      // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
+      const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
+        Effect.timeout(config.grace),
+        Effect.isSuccess
+      )
+      yield* traceServer(
+        "drained",
+        finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`
+      )
+    })
 
-    // runs right after the listeners' scope below has closed and the accept loops have ended
-    yield* Effect.addFinalizer(() => traceServer("listeners-closed", "ports released, no new connections"))
-    // accepts are uninterruptible: the loops end when their listener closes, so they are awaited after that
-    const acceptScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
-    const listenScope = yield* Scope.fork(serverScope, ExecutionStrategy.parallel)
+    /** Shutdown, in the order it runs. */
+    const shutdown = (exit: Exit.Exit<unknown, unknown>) =>
+      Effect.gen(function*() {
+        // listeners closed: ports free at once, pending accepts fail
+        yield* Scope.close(listenScope, exit)
+        // so the accept loops (uninterruptible accepts) end: await them
+        yield* Scope.close(acceptScope, exit)
+        yield* traceServer("listeners-closed", "ports released, no new connections")
+        yield* drain
+        // whatever outlived the grace period is interrupted (its finalizer destroys its socket)
+        yield* Scope.close(connectionScope, exit)
+        // a connection whose fiber never ran
+        yield* Effect.forEach(open, (conn) => conn.destroy, { discard: true })
+        yield* Scope.close(watchdogScope, exit)
+        yield* traceServer("closed", "every connection finalized, server scope closed")
+      })
+    // added after the child scopes, so it runs before their own finalizers (which find them closed)
+    yield* Effect.addFinalizer(shutdown)
+
     const listeners = yield* Effect.forEach(
       config.ports,
       (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
@@ -244,6 +268,26 @@ export const serve = (
         })
       })
 
+    let acceptFailureLoggedAt = -Infinity
+    let acceptFailuresUnreported = 0
+    /** A refused accept: logged at most once a second, with how many were not. */
+    const reportAcceptFailure = (error: AcceptError | SocketError, backoffMs: number) =>
+      Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
+        const now = Number(nanos) / 1e6
+        if (now - acceptFailureLoggedAt < ACCEPT_LOG_INTERVAL_MS) {
+          acceptFailuresUnreported++
+          return Effect.void
+        }
+        acceptFailureLoggedAt = now
+        const more = acceptFailuresUnreported
+        acceptFailuresUnreported = 0
+        return log.error(
+          `${error.message}; still serving the open connections, accepting again in ${backoffMs} ms${
+            more > 0 ? ` (${more} more refused since the last report)` : ""
+          }`
+        )
+      })
+
     const acceptLoop = (listener: Listener) =>
       Effect.gen(function*() {
         const parent = `server[${listener.host}:${listener.port}] accept${FiberId.threadName(yield* Effect.fiberId)}`
@@ -277,16 +321,17 @@ export const serve = (
             state.fiber = fiber
           })
         }))
+        let backoffMs = 0
+        const acceptNext = Effect.zipRight(acceptOne, Effect.sync(() => void (backoffMs = 0)))
         return yield* Effect.forever(
-          Effect.catchAll(acceptOne, (error) =>
+          Effect.catchAll(acceptNext, (error) => {
             // the listener closed: the loop ends with it
-            error.reason === "Closed"
-              ? Effect.fail(error)
-              // out of descriptors and the like: the listener stays open, so pause rather than spin, then go on
-              : Effect.zipRight(
-                log.error(`server[${listener.host}:${listener.port}]: accept failed: ${error.message}`),
-                Clock.sleep(ACCEPT_RETRY)
-              ))
+            if (error._tag === "SocketError" && error.reason === "Closed") return Effect.fail(error)
+            // out of descriptors and the like: the listener stays open, so pause (longer while it
+            // keeps failing) rather than spin, say so at most once a second, then go on
+            backoffMs = Math.min(ACCEPT_BACKOFF_MAX_MS, Math.max(ACCEPT_BACKOFF_MS, backoffMs * 2))
+            return Effect.zipRight(reportAcceptFailure(error, backoffMs), Clock.sleep(Duration.millis(backoffMs)))
+          })
         )
       }).pipe(Effect.catchAll(() => Effect.void))
 

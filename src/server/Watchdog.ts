@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, FiberHandle, FiberSet, type Scope } from "effect"
+import { Clock, Duration, Effect, FiberHandle, FiberSet, Option, type Scope } from "effect"
 
 /**
  * Deadlines for every connection of a server, kept by one fiber.
@@ -15,22 +15,45 @@ import { Clock, Duration, Effect, FiberHandle, FiberSet, type Scope } from "effe
  * owned by the server's scope: the guarded fiber stays blocked until that
  * action closes its connection.
  *
- * A deadline armed with a progress count (`armWhileMoving`) is a stall
- * timeout: when it passes, the count is read, and if it grew since the
- * deadline was set, another period begins instead. Reading the count is a
- * plain call, so the guarded writes stay timer-free.
+ * A deadline armed with a progress measure (`armWhileMoving`) is a stall
+ * timeout, checked every quarter period. The cheap count (`bytesFlushed`, a
+ * plain call) is read at each check; once it has stood still for a whole
+ * period, the costly measure (`unacknowledged`, the kernel's send queue) is
+ * sampled, for every such timer at once; the timer expires only when a whole
+ * period later neither has the cheap count moved nor the queue shrunk (or the
+ * costly measure cannot tell).
+ * So a reader is dropped between one and about two and a quarter periods
+ * after it last took a byte, and the costly measure is consulted only for
+ * writes that look stalled.
  */
+/** What a stall timeout watches: a connection's two measures of a write's progress. */
+export interface WriteProgress {
+  /** Grows as the transport takes bytes: cheap, read at every check. */
+  readonly bytesFlushed: () => number
+  /** Changes as the peer takes bytes; costly, consulted only once `bytesFlushed` stood still for a period. */
+  readonly unacknowledged: Effect.Effect<Option.Option<number>>
+}
+
+/** A stall timeout is checked this many times per period. */
+const CHECKS_PER_PERIOD = 4
+
 export interface Watchdog<K> {
   /** Milliseconds from the Clock's monotonic time (epoch-based, but never stepped). */
   readonly now: () => number
   /** Expire at `at` (epoch ms) with `kind`, unless re-armed or disarmed first. */
   readonly arm: (at: number, kind: K) => Effect.Effect<void>
   /**
-   * Expire with `kind` once a whole period of `periodMs` ends with `progress`
-   * (a monotonic count) where it was when the period began, unless re-armed
-   * or disarmed first.
+   * Expire with `kind` once neither measure of `progress` has moved for a
+   * whole period of `periodMs` (see above), unless re-armed or disarmed first.
    */
-  readonly armWhileMoving: (periodMs: number, kind: K, progress: () => number) => Effect.Effect<void>
+  readonly armWhileMoving: (periodMs: number, kind: K, progress: WriteProgress) => Effect.Effect<void>
+  /**
+   * Takes the costly sample of a stall timeout now rather than after its
+   * first still period, so that a write still a whole period from now is
+   * judged then (one period, not two): for shutdown, where a client that
+   * does not read is to be given up quickly.
+   */
+  readonly sampleNow: Effect.Effect<void>
   /** No deadline until the next `arm`. */
   readonly disarm: () => void
   /** The kind that expired, if any: the guarded fiber checks it before acting on a completed operation. */
@@ -49,9 +72,16 @@ export interface Watchdogs {
 interface Timer {
   deadline: number
   kind: unknown
-  progress: (() => number) | undefined
+  progress: WriteProgress | undefined
+  /** `bytesFlushed` at the last check where it moved (or at arming). */
   mark: number
   periodMs: number
+  /** Checks in a row at which `bytesFlushed` had not moved. */
+  still: number
+  /** The last sample of `unacknowledged` since `bytesFlushed` last moved. */
+  sample: number | undefined
+  /** Bumped by every arm, disarm and release: a sample taken for an older arming is ignored. */
+  generation: number
   expired: unknown
   /** The `at` of this timer's current heap entry; Infinity when it has none. */
   scheduledAt: number
@@ -146,8 +176,8 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
     dropStale()
   }
 
-  /** Takes every entry that is due; returns the timers that expire. */
-  const due = (at: number): Array<readonly [Timer, unknown]> => {
+  /** Takes every entry that is due; returns the timers that expire and those whose send queue is to be sampled. */
+  const due = (at: number, toSample: Array<Timer>): Array<readonly [Timer, unknown]> => {
     const expiring: Array<readonly [Timer, unknown]> = []
     while (true) {
       const top = heap.peek()
@@ -162,10 +192,19 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       timer.scheduledAt = Infinity
       if (timer.expired !== undefined || timer.deadline === Infinity) continue
       if (timer.deadline <= at && timer.progress !== undefined) {
-        const seen = timer.progress()
+        const seen = timer.progress.bytesFlushed()
         if (seen !== timer.mark) {
           timer.mark = seen
-          timer.deadline = at + timer.periodMs
+          timer.still = 0
+          timer.sample = undefined
+          timer.deadline = at + timer.periodMs / CHECKS_PER_PERIOD
+        } else if (++timer.still < CHECKS_PER_PERIOD) {
+          timer.deadline = at + timer.periodMs / CHECKS_PER_PERIOD
+        } else {
+          // still for a whole period: the sample decides, when it arrives
+          timer.deadline = Infinity
+          toSample.push(timer)
+          continue
         }
       }
       if (timer.deadline > at) schedule(timer, timer.deadline)
@@ -184,10 +223,12 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
   const watch: Effect.Effect<void> = Effect.gen(function*() {
     while (true) {
       const at = now()
-      const expiring = due(at)
-      for (const [timer, kind] of expiring) {
-        // the action is interruptible (its own timeouts, the server's shutdown), unlike this step
-        if (timer.onExpire !== undefined) yield* FiberSet.run(expiries, Effect.interruptible(timer.onExpire(kind)))
+      const toSample: Array<Timer> = []
+      const expiring = due(at, toSample)
+      for (const [timer, kind] of expiring) yield* startExpiry(timer, kind)
+      if (toSample.length > 0) {
+        const samples = toSample.map((timer) => sampleOf(timer, timer.generation))
+        yield* FiberSet.run(expiries, Effect.interruptible(Effect.all(samples, { concurrency: "unbounded" })))
       }
       const next = heap.peek()
       if (next === undefined) {
@@ -198,6 +239,43 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       yield* Effect.interruptible(Clock.sleep(Duration.millis(Math.max(0, next.at - at))))
     }
   }).pipe(Effect.uninterruptible)
+
+  /** The action is interruptible (its own timeouts, the server's shutdown), unlike the step that starts it. */
+  function startExpiry(timer: Timer, kind: unknown): Effect.Effect<void> {
+    if (timer.onExpire === undefined) return Effect.void
+    return Effect.asVoid(FiberSet.run(expiries, Effect.interruptible(timer.onExpire(kind))))
+  }
+
+  /**
+   * Samples the costly measure of a timer that stood still for a whole
+   * period: a first sample (or one below the last: the peer acknowledged
+   * bytes) starts another period; the same or a larger one, or none at all,
+   * expires it.
+   */
+  function sampleOf(timer: Timer, generation: number): Effect.Effect<void> {
+    return Effect.flatMap(timer.progress!.unacknowledged, (queue) =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        if (timer.generation !== generation || timer.onExpire === undefined || timer.expired !== undefined) {
+          return Effect.void
+        }
+        const at = now()
+        const seen = timer.progress!.bytesFlushed()
+        const moved = seen !== timer.mark
+        // only a shorter queue is the peer's doing: a longer one is the kernel taking more of a
+        // pending write (into space acknowledged earlier, or a send buffer it enlarged)
+        const acknowledged = Option.isSome(queue) && (timer.sample === undefined || queue.value < timer.sample)
+        if (moved || acknowledged) {
+          timer.mark = seen
+          timer.still = 0
+          timer.sample = moved ? undefined : Option.getOrUndefined(queue)
+          timer.deadline = at + timer.periodMs / CHECKS_PER_PERIOD
+          schedule(timer, timer.deadline)
+          return wakeBy(timer.deadline)
+        }
+        timer.expired = timer.kind
+        return startExpiry(timer, timer.kind)
+      })))
+  }
 
   // Recording the wake-up and starting the fiber that honours it are one uninterruptible step:
   // a wake-up recorded but never started would make every later deadline wait on it.
@@ -217,11 +295,15 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       progress: undefined,
       mark: 0,
       periodMs: 0,
+      still: 0,
+      sample: undefined,
+      generation: 0,
       expired: undefined,
       scheduledAt: Infinity,
       onExpire: onExpire as (kind: unknown) => Effect.Effect<void>
     }
     const arm = (at: number, kind: K): Effect.Effect<void> => {
+      timer.generation++
       timer.deadline = at
       timer.kind = kind
       if (timer.expired !== undefined || timer.onExpire === undefined || at >= timer.scheduledAt) return Effect.void
@@ -238,15 +320,32 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       armWhileMoving: (periodMs, kind, progress) =>
         Effect.suspend(() => {
           timer.progress = progress
-          timer.mark = progress()
+          timer.mark = progress.bytesFlushed()
           timer.periodMs = periodMs
-          return arm(now() + periodMs, kind)
+          timer.still = 0
+          timer.sample = undefined
+          return arm(now() + periodMs / CHECKS_PER_PERIOD, kind)
         }),
+      sampleNow: Effect.suspend(() => {
+        const progress = timer.progress
+        if (progress === undefined || timer.onExpire === undefined) return Effect.void
+        // kept if, when it arrives, the same connection's write is still guarded and its cheap count has
+        // not moved since that write was armed (a write armed meanwhile, after one that completed at
+        // once, keeps it: the queue is only compared for shrinking)
+        const prime = Effect.map(progress.unacknowledged, (queue) => {
+          if (timer.progress !== progress || timer.expired !== undefined || timer.deadline === Infinity) return
+          if (timer.sample !== undefined || progress.bytesFlushed() !== timer.mark) return
+          timer.sample = Option.getOrUndefined(queue)
+        })
+        return Effect.asVoid(FiberSet.run(expiries, Effect.interruptible(prime)))
+      }),
       disarm: () => {
+        timer.generation++
         timer.deadline = Infinity
       },
       expired: () => timer.expired as K | undefined,
       release: () => {
+        timer.generation++
         timer.onExpire = undefined
         timer.progress = undefined
         timer.deadline = Infinity

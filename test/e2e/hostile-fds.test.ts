@@ -23,7 +23,11 @@ describe("out of descriptors", () => {
         expect(responses.map((r) => r!.status).filter((s) => s !== 200 && s !== 503)).toEqual([])
         for (const r of responses) if (r!.status === 503) expect(r!.headers.get("retry-after")).toBeDefined()
         // an overload is not a bug: no stack trace per request on stderr
-        expect(server.stderr().split("\n").filter((l) => l.startsWith("error:")).length).toBeLessThanOrEqual(1)
+        const errors = server.stderr().split("\n").filter((l) => l.startsWith("error:"))
+        const refusedAccepts = errors.filter((l) => l.includes("cannot accept connections"))
+        expect(errors.length - refusedAccepts.length).toBeLessThanOrEqual(1)
+        // connections refused at accept meanwhile are said at most once a second
+        expect(refusedAccepts.length).toBeLessThanOrEqual(5)
         for (const c of conns) c.destroy()
       } finally {
         await server.stop()

@@ -56,7 +56,7 @@ const pattern = (size: number): Buffer => {
 
 /**
  * A temporary tree: PARENT/secret.txt beside PARENT/root, whose files are
- * index.html, small.txt, medium.bin (300 KiB), smuggled.txt, sub/page.html,
+ * index.html, small.txt, medium.bin (600 KiB), smuggled.txt, sub/page.html,
  * a symlink to the secret (link-out), a symlink to the parent directory
  * (dir-out), and with `bigSize` a big.bin of that many bytes.
  */
@@ -67,7 +67,7 @@ export const makeFixture = (options: { readonly bigSize?: number } = {}): Fixtur
   const secret = `TOP-SECRET-${tag}\n`
   const small = "small file\n"
   const smuggled = `SMUGGLED-${tag}\n`
-  const mediumSize = 300 * 1024
+  const mediumSize = 600 * 1024
   const bigSize = options.bigSize ?? 0
   fs.mkdirSync(path.join(root, "sub"), { recursive: true })
   fs.writeFileSync(path.join(parent, "secret.txt"), secret)

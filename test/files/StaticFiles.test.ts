@@ -12,7 +12,7 @@ import { memoryTree, nodeTree, TreeOps, trees } from "./trees.ts"
 const hidden = { dotfiles: false }
 const shown = { dotfiles: true }
 
-const bigSize = 600 * 1024 + 7
+const bigSize = 1200 * 1024 + 7
 const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 31 + (i >> 8)) & 0xff)
 
 /**
@@ -259,14 +259,14 @@ describe.each(trees)("StaticFiles over FileAccess %s", (_, Files) => {
     }).pipe(Effect.provide(Files)))
 
   describe("stream", () => {
-    it.scoped("a whole file arrives in chunks of at most chunkSize (256 KiB)", () =>
+    it.scoped("a whole file arrives in chunks of at most chunkSize (512 KiB)", () =>
       Effect.gen(function*() {
         const { service } = yield* fixture
         const file = fileOf(yield* service.lookup("/big.bin", hidden))
         expect(file.size).toBe(bigSize)
         const { bytes, chunkSizes } = yield* collect(service.stream(file))
         expect(sameBytes(bytes, bigContent)).toBe(true)
-        expect(chunkSize).toBe(256 * 1024)
+        expect(chunkSize).toBe(512 * 1024)
         expect(chunkSizes).toEqual([chunkSize, chunkSize, bigSize - 2 * chunkSize])
       }).pipe(Effect.provide(Files)))
 

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option } from "effect"
 import * as net from "node:net"
+import * as NodeSendQueues from "../../src/net/NodeSendQueues.ts"
 import { fromSocket, makeBufferedSocket } from "../../src/net/NodeStreamConnection.ts"
 import { readAtLeast, text } from "./helpers.ts"
+
+const sendQueues = NodeSendQueues.make()
 
 /** A connected pair of raw sockets on loopback: [server side, client side]. */
 const socketPair = Effect.acquireRelease(
@@ -54,7 +57,7 @@ describe("NodeStreamConnection", () => {
   it.scopedLive("a connection that is not read keeps at most about one high-water mark buffered", () =>
     Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
-      const connection = fromSocket(serverSocket)
+      const connection = fromSocket(serverSocket, { sendQueues })
       const sent = yield* flood(client, 256 * 1024 * 1024)
       expect(sent).toBeLessThan(64 * 1024 * 1024)
       // Node stops reading from the kernel once its buffer reaches the high-water
@@ -68,7 +71,7 @@ describe("NodeStreamConnection", () => {
   it.scopedLive("read takes what is buffered first and ends with None after the peer's FIN", () =>
     Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
-      const connection = fromSocket(serverSocket)
+      const connection = fromSocket(serverSocket, { sendQueues })
       client.end("hello")
       expect(yield* readAtLeast(connection, 5)).toBe("hello")
       expect(yield* connection.read).toEqual(Option.none())
@@ -88,7 +91,7 @@ describe("NodeStreamConnection", () => {
   it.scopedLive("a pending read is interruptible; after destroy, reads fail with Closed even with bytes buffered", () =>
     Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
-      const connection = fromSocket(serverSocket)
+      const connection = fromSocket(serverSocket, { sendQueues })
       const pending = yield* Effect.fork(connection.read)
       yield* Effect.sleep("20 millis")
       yield* Fiber.interrupt(pending)
@@ -109,8 +112,8 @@ describe("NodeStreamConnection progress", () => {
     () =>
       Effect.gen(function*() {
         const [serverSocket, clientSocket] = yield* socketPair
-        const server = fromSocket(serverSocket)
-        const client = fromSocket(clientSocket)
+        const server = fromSocket(serverSocket, { sendQueues })
+        const client = fromSocket(clientSocket, { sendQueues })
         expect(server.bytesFlushed()).toBe(0)
         yield* server.write(new TextEncoder().encode("small"))
         yield* Effect.sleep("10 millis")
@@ -143,7 +146,7 @@ describe("NodeStreamConnection progress", () => {
     () =>
       Effect.gen(function*() {
         const [serverSocket, clientSocket] = yield* socketPair
-        const server = fromSocket(serverSocket)
+        const server = fromSocket(serverSocket, { sendQueues })
         const big = new Uint8Array(64 * 1024 * 1024)
         const interrupted = yield* Effect.fork(server.write(big))
         yield* Effect.sleep("50 millis")
@@ -167,8 +170,8 @@ describe("NodeStreamConnection on a long keep-alive connection", () => {
   it.scopedLive("10k request/response rounds add no listener to either socket", () =>
     Effect.gen(function*() {
       const [serverSocket, clientSocket] = yield* socketPair
-      const server = fromSocket(serverSocket)
-      const client = fromSocket(clientSocket)
+      const server = fromSocket(serverSocket, { sendQueues })
+      const client = fromSocket(clientSocket, { sendQueues })
       const before = [listenerCounts(serverSocket), listenerCounts(clientSocket)]
       const ping = new TextEncoder().encode("ping")
       const pong = new TextEncoder().encode("pong")
@@ -207,7 +210,7 @@ describe("StreamConnection reading into its own buffers (makeBufferedSocket)", (
       socket.on("error", () => {})
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
       socket.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
-      const connection = fromSocket(socket, { reads })
+      const connection = fromSocket(socket, { reads, sendQueues })
       const received = Buffer.alloc(body.length)
       let at = 0
       let lastArrival = 0n
@@ -229,7 +232,7 @@ describe("StreamConnection reading into its own buffers (makeBufferedSocket)", (
   it.scopedLive("sentAt is when the kernel took the last byte of the last write", () =>
     Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair
-      const connection = fromSocket(serverSocket)
+      const connection = fromSocket(serverSocket, { sendQueues })
       client.on("data", () => {})
       expect(connection.sentAt()).toBe(0n)
       const before = connection.now()
@@ -255,7 +258,7 @@ describe("StreamConnection reading into its own buffers (makeBufferedSocket)", (
       socket.on("error", () => {})
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
       socket.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
-      const connection = fromSocket(socket, { reads })
+      const connection = fromSocket(socket, { reads, sendQueues })
       const first = yield* connection.read
       expect(Option.map(first, text)).toEqual(Option.some("first"))
       const firstAt = connection.receivedAt()

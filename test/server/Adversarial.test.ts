@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Fiber, Layer, TestClock } from "effect"
-import { SocketError } from "../../src/net/errors.ts"
+import { AcceptError } from "../../src/net/errors.ts"
 import * as MemoryNet from "../../src/net/MemoryNetwork.ts"
 import { MemoryNetwork } from "../../src/net/MemoryNetwork.ts"
 import { SocketServer } from "../../src/net/SocketServer.ts"
@@ -220,7 +220,7 @@ describe("Server: shutdown, structured", () => {
 })
 
 describe("Server: accept errors", () => {
-  it.scoped("an accept that fails (EMFILE and the like) is logged, the loop backs off and goes on accepting", () =>
+  it.scoped("accepts refused for want of descriptors: logged at most once a second, backing off, then accepting again", () =>
     Effect.gen(function*() {
       const log = AccessLog.memory({ format: "text", quiet: false, trace: false })
       const context = yield* Layer.build(Layer.merge(MemoryNet.layer, log.layer))
@@ -233,8 +233,13 @@ describe("Server: accept errors", () => {
             ...listener,
             accept: Effect.suspend(() => {
               attempts++
-              return failures++ < 3
-                ? Effect.fail(new SocketError({ reason: "Unknown", message: "accept failed: EMFILE" }))
+              return failures++ < 6
+                ? Effect.fail(
+                  new AcceptError({
+                    reason: "OutOfDescriptors",
+                    message: "cannot accept connections on 127.0.0.1:40000: out of file descriptors (EMFILE)"
+                  })
+                )
                 : listener.accept
             })
           }))
@@ -255,9 +260,15 @@ describe("Server: accept errors", () => {
       yield* until(() => attempts === 1, "the first accept")
       for (let i = 0; i < 20; i++) yield* tick
       expect(attempts).toBe(1)
-      yield* TestClock.adjust(Duration.seconds(1))
+      // pauses of 100, 200, 400, 800, 1000 and 1000 ms: refused at 0, 100, 300, 700, 1500 and 2500 ms
+      yield* TestClock.adjust(Duration.millis(3499))
+      expect(attempts).toBe(6)
+      yield* TestClock.adjust(Duration.millis(1))
       expect((yield* Fiber.join(answer))!.text).toBe("ok")
-      expect(attempts).toBe(5)
-      expect(log.err.filter((l) => l.includes("EMFILE"))).toHaveLength(3)
+      expect(attempts).toBe(8)
+      const lines = log.err.filter((l) => l.includes("EMFILE"))
+      expect(lines).toHaveLength(3)
+      expect(lines[0]).toContain("accepting again in 100 ms")
+      expect(lines[1]).toContain("(3 more refused since the last report)")
     }))
 })

@@ -162,7 +162,7 @@ describe("StaticHandler", () => {
       )
     }))
 
-  it.scoped("bodies of up to chunkSize (256 KiB) are read whole, larger ones streamed: same bytes and headers either side", () =>
+  it.scoped("bodies of up to chunkSize (512 KiB) are read whole, larger ones streamed: same bytes and headers either side", () =>
     Effect.gen(function*() {
       const root = yield* siteRoot.pipe(Effect.provide(NodeFs))
       yield* Effect.forEach(

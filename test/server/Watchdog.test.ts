@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
-import { makeWatchdogs } from "../../src/server/Watchdog.ts"
+import { Effect, Option, TestClock } from "effect"
+import { makeWatchdogs, type WriteProgress } from "../../src/server/Watchdog.ts"
 
 describe("Watchdogs (one fiber for every connection's deadlines)", () => {
   /** Watchdogs whose expiries are recorded as "name:kind@ms" (TestClock time). */
@@ -53,17 +53,148 @@ describe("Watchdogs (one fiber for every connection's deadlines)", () => {
       expect(watchdogs.scheduled()).toBe(0)
     }))
 
-  it.scoped("a stall timeout is extended while its progress count moves, and expires one whole still period after", () =>
+  /** A write's two measures, set by the test; `samples` counts the costly ones taken. */
+  const writeProgress = () => {
+    const state = { flushed: 0, queue: Option.some(0) as Option.Option<number>, samples: 0 }
+    const progress: WriteProgress = {
+      bytesFlushed: () => state.flushed,
+      unacknowledged: Effect.sync(() => (state.samples++, state.queue))
+    }
+    return { state, progress }
+  }
+
+  it.scoped("a stall timeout is extended while its cheap count moves, without sampling the send queue", () =>
     Effect.gen(function*() {
       const { fired, make } = yield* setup
       const a = make("a")
-      let flushed = 0
-      yield* a.armWhileMoving(1000, "write", () => flushed)
-      yield* TestClock.adjust(600)
-      flushed += 10
-      yield* TestClock.adjust(400)
-      // progress in the first period: a second one begins at 1000
+      const { progress, state } = writeProgress()
+      yield* a.armWhileMoving(1000, "write", progress)
+      for (let t = 0; t < 10; t++) {
+        yield* TestClock.adjust(600)
+        state.flushed += 10
+      }
       expect(fired).toEqual([])
+      expect(state.samples).toBe(0)
+    }))
+
+  it.scoped("still for a period: the send queue is sampled; the same sample a period later expires it", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const { progress, state } = writeProgress()
+      state.queue = Option.some(4096)
+      yield* a.armWhileMoving(1000, "write", progress)
+      yield* TestClock.adjust(999)
+      expect(state.samples).toBe(0)
+      yield* TestClock.adjust(1)
+      // a whole period still: first sample, another period begins
+      expect(state.samples).toBe(1)
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(999)
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(1)
+      expect(state.samples).toBe(2)
+      expect(fired).toEqual(["a:write@2000"])
+    }))
+
+  it.scoped("a send queue that keeps changing while the cheap count stands still keeps the write alive", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const { progress, state } = writeProgress()
+      state.queue = Option.some(4_000_000)
+      yield* a.armWhileMoving(1000, "write", progress)
+      for (let t = 0; t < 20; t++) {
+        yield* TestClock.adjust(1000)
+        // the peer acknowledged some bytes: the kernel's queue shrank, Node's count did not move
+        state.queue = Option.map(state.queue, (q) => q - 4096)
+      }
+      expect(fired).toEqual([])
+      expect(state.samples).toBeGreaterThanOrEqual(19)
+      // the peer stops: one period for the first sample to be taken, another to confirm it
+      yield* TestClock.adjust(2000)
+      expect(fired).toEqual(["a:write@22000"])
+    }))
+
+  it.scoped("a send queue that grows is not the peer's doing: the write expires", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const { progress, state } = writeProgress()
+      state.queue = Option.some(1000)
+      yield* a.armWhileMoving(1000, "write", progress)
+      yield* TestClock.adjust(1000)
+      // the kernel took more of the pending write into a send buffer it enlarged; nothing was acknowledged
+      state.queue = Option.some(5000)
+      yield* TestClock.adjust(1000)
+      expect(fired).toEqual(["a:write@2000"])
+    }))
+
+  it.scoped("a reader that stops is dropped between one and about two and a quarter periods after its last byte", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const { progress, state } = writeProgress()
+      yield* a.armWhileMoving(1000, "write", progress)
+      yield* TestClock.adjust(600)
+      // the last byte moves at 600 (a fast reader: the cheap count moved, no sample yet)
+      state.flushed += 10
+      yield* TestClock.adjust(2149)
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(1)
+      // moved seen at the check at 750; still from there for a period (1750), then confirmed (2750)
+      expect(fired).toEqual(["a:write@2750"])
+    }))
+
+  it.scoped("where the send queue cannot be told, a whole still period expires the write", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const { progress, state } = writeProgress()
+      state.queue = Option.none()
+      yield* a.armWhileMoving(1000, "write", progress)
+      yield* TestClock.adjust(1000)
+      expect(fired).toEqual(["a:write@1000"])
+    }))
+
+  it.scoped("sampleNow: a write still for one period from now expires then, not a period later", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      const b = make("b")
+      const still = writeProgress()
+      const reading = writeProgress()
+      yield* a.armWhileMoving(500, "write", still.progress)
+      yield* b.armWhileMoving(500, "write", reading.progress)
+      yield* a.sampleNow
+      yield* b.sampleNow
+      yield* TestClock.adjust(0)
+      expect(still.state.samples).toBe(1)
+      // b's peer acknowledges bytes; its Node-side count does not move
+      reading.state.queue = Option.some(-1)
+      yield* TestClock.adjust(499)
+      expect(fired).toEqual([])
+      yield* TestClock.adjust(1)
+      expect(fired).toEqual(["a:write@500"])
+      yield* TestClock.adjust(1000)
+      expect(fired).toEqual(["a:write@500", "b:write@1000"])
+    }))
+
+  it.scoped("a sample that arrives after the write was re-armed or the connection released is ignored", () =>
+    Effect.gen(function*() {
+      const { fired, make } = yield* setup
+      const a = make("a")
+      let release: (() => void) | undefined
+      const gate = Effect.async<Option.Option<number>>((resume) => {
+        release = () => resume(Effect.succeed(Option.some(1)))
+      })
+      const progress: WriteProgress = { bytesFlushed: () => 0, unacknowledged: gate }
+      yield* a.armWhileMoving(1000, "write", progress)
+      yield* TestClock.adjust(1000)
+      expect(release).toBeDefined()
+      // a new write while the sample is pending: its own period
+      yield* a.armWhileMoving(1000, "write", { bytesFlushed: () => 0, unacknowledged: Effect.succeed(Option.none()) })
+      release!()
       yield* TestClock.adjust(999)
       expect(fired).toEqual([])
       yield* TestClock.adjust(1)

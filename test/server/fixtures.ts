@@ -9,7 +9,7 @@ import type { ServerResponse } from "../../src/server/ServerResponse.ts"
 
 export const NodeFs = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeFileAccess.layer)
 
-export const bigSize = 300 * 1024 + 11
+export const bigSize = 600 * 1024 + 11
 export const bigContent = Uint8Array.from({ length: bigSize }, (_, i) => (i * 7 + (i >> 10)) & 0xff)
 
 /**
@@ -68,7 +68,8 @@ export const bodyOf = (response: ServerResponse) => {
     case "Bytes":
       return Effect.succeed(body.bytes)
     case "Stream":
-      return Stream.runCollect(body.stream).pipe(
+      // each chunk copied as it comes: a stream may reuse its buffers once the next chunk is pulled
+      return Stream.runCollect(Stream.map(body.stream, (c) => c.slice())).pipe(
         Effect.map((chunks) => {
           const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, c) => n + c.length))
           let at = 0
