@@ -2,13 +2,14 @@
 // user expects; where curl has the behaviour, curl on the same server is
 // run alongside and must agree.
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import * as zlib from "node:zlib"
+import { makeCertificate } from "../support/certificate.ts"
 import { bin, ensureBuilt, runClient as run } from "./support.ts"
 
 interface Request {
@@ -217,29 +218,6 @@ describe("grouped short flags on the wire", () => {
     expect(result.stdout.toString()).toBe("secure")
   })
 })
-
-const makeCertificate = (into: string) =>
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      path.join(into, "key.pem"),
-      "-out",
-      path.join(into, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1"
-    ],
-    { stdio: "ignore" }
-  )
 
 describe("exit 130 and 143 only for signals", () => {
   it("--count past a keep-alive timeout: each round's line, the summary, curl's 52, never 130", async () => {

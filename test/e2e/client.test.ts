@@ -1,12 +1,13 @@
 // End-to-end: the built CLI (dist/fiberhttp.js) against small raw servers
 // written here on 127.0.0.1, port 0, each answering in one particular way.
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
+import { makeCertificate } from "../support/certificate.ts"
 import { bin, ensureBuilt, root, runClient as run } from "./support.ts"
 
 const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version
@@ -418,27 +419,7 @@ describe("fiberhttp client (built CLI) over TLS", () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-client-tls-"))
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        path.join(dir, "key.pem"),
-        "-out",
-        path.join(dir, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1"
-      ],
-      { stdio: "ignore" }
-    )
+    makeCertificate(dir)
     server = tls.createServer(
       { key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) },
       (socket) => {

@@ -102,31 +102,7 @@ export const runClient = (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv):
 /** curl with `args`; -s and -S always. */
 export const curl = (args: ReadonlyArray<string>): Promise<Exited> => runProgram("curl", ["-sS", ...args])
 
-/** A self-signed certificate for localhost and 127.0.0.1 in `dir`: cert.pem and key.pem. */
-export const makeCertificate = (dir: string, name = ""): { readonly cert: string; readonly key: string } => {
-  const cert = path.join(dir, `${name}cert.pem`)
-  const key = path.join(dir, `${name}key.pem`)
-  execFileSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1"
-  ], { stdio: "ignore" })
-  return { cert, key }
-}
+export { makeCertificate } from "../support/certificate.ts"
 
 /** Splits curl -i output (or -D -) into status, lower-cased headers and body. */
 export const parseHead = (text: string): { status: number; headers: Map<string, string> } => {

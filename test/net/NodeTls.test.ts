@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -9,6 +8,7 @@ import * as tls from "node:tls"
 import type { Connection } from "../../src/net/Connection.ts"
 import { Connector } from "../../src/net/Connector.ts"
 import * as NodeConnector from "../../src/net/NodeConnector.ts"
+import { makeCertificate } from "../support/certificate.ts"
 import { bytes, readAll, writeUntilStalled } from "./helpers.ts"
 
 let dir = ""
@@ -17,25 +17,7 @@ let cert = ""
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "fiberhttp-tls-"))
-  execFileSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    path.join(dir, "key.pem"),
-    "-out",
-    path.join(dir, "cert.pem"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1"
-  ], { stdio: "ignore" })
+  makeCertificate(dir)
   key = fs.readFileSync(path.join(dir, "key.pem"), "utf8")
   cert = fs.readFileSync(path.join(dir, "cert.pem"), "utf8")
 })
