@@ -33,7 +33,7 @@ const listenMessages: Record<ListenError["reason"], string> = {
   Unknown: "failed"
 }
 
-export const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError => {
+const toListenError = ({ host, port }: ListenOptions, error: Error): ListenError => {
   const code = (error as NodeJS.ErrnoException).code ?? ""
   const reason = listenReasons[code] ?? "Unknown"
   const detail = reason === "Unknown" ? `: ${error.message}` : code === "" ? "" : ` (${code})`
@@ -64,9 +64,9 @@ const toAcceptError = (address: net.AddressInfo, error: Error): AcceptError => {
     })
 }
 
-const open = (options: ListenOptions) =>
-  Effect.async<net.Server, ListenError>((resume) => {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
+/** Starts `server` listening as `options` say; fails with the reason the port could not be had. */
+export const listenOn = <S extends net.Server>(server: S, options: ListenOptions): Effect.Effect<S, ListenError> =>
+  Effect.async<S, ListenError>((resume) => {
     const onError = (error: Error) => {
       server.off("listening", onListening)
       resume(Effect.fail(toListenError(options, error)))
@@ -84,6 +84,11 @@ const open = (options: ListenOptions) =>
       onError(error instanceof Error ? error : new Error(String(error)))
     }
   })
+
+const open = (options: ListenOptions) =>
+  Effect.suspend(() =>
+    listenOn(net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }), options)
+  )
 
 const makeListener = (
   server: net.Server,

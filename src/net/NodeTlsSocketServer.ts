@@ -3,10 +3,9 @@ import { Data, Effect, Layer } from "effect"
 import type * as net from "node:net"
 import * as tls from "node:tls"
 import { makeAcceptQueue } from "./AcceptQueue.ts"
-import type { ListenError } from "./errors.ts"
 import * as NodeSendQueues from "./NodeSendQueues.ts"
 import type { SendQueues } from "./NodeSendQueues.ts"
-import { toListenError } from "./NodeSocketServer.ts"
+import { listenOn } from "./NodeSocketServer.ts"
 import { fromSocket } from "./NodeStreamConnection.ts"
 import { type Listener, type ListenOptions, SocketServer } from "./SocketServer.ts"
 
@@ -75,30 +74,18 @@ export const checkCredentials = (credentials: TlsCredentials): Effect.Effect<voi
 }
 
 const open = (options: ListenOptions, credentials: TlsCredentials) =>
-  Effect.async<tls.Server, ListenError>((resume) => {
-    const server = tls.createServer({
-      ...pemOf(credentials),
-      ALPNProtocols: ["http/1.1"],
-      allowHalfOpen: true,
-      noDelay: true,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS
-    })
-    const onError = (error: Error) => {
-      server.off("listening", onListening)
-      resume(Effect.fail(toListenError(options, error)))
-    }
-    const onListening = () => {
-      server.off("error", onError)
-      resume(Effect.succeed(server))
-    }
-    server.once("error", onError)
-    server.once("listening", onListening)
-    try {
-      server.listen({ host: options.host, port: options.port })
-    } catch (error) {
-      onError(error instanceof Error ? error : new Error(String(error)))
-    }
-  })
+  Effect.suspend(() =>
+    listenOn(
+      tls.createServer({
+        ...pemOf(credentials),
+        ALPNProtocols: ["http/1.1"],
+        allowHalfOpen: true,
+        noDelay: true,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS
+      }),
+      options
+    )
+  )
 
 const makeListener = (server: tls.Server, sendQueues: SendQueues): Listener => {
   const address = server.address() as net.AddressInfo
