@@ -152,6 +152,8 @@ describe("--listing and the server agree on every name (wget -r)", () => {
       walk(saved)
       expect(files.sort()).toEqual([...names].sort())
       // every request wget made was answered 200
+      // a request's line is written once its response has gone out: it may follow wget's exit
+      await until(() => accessLines(server).length >= names.length + 5, "an access line per request")
       const statuses = accessLines(server).map((l) => / (\d{3}) \d+ [\d.]+ms$/.exec(l)?.[1])
       expect(statuses.length).toBe(names.length + 5)
       expect(new Set(statuses)).toEqual(new Set(["200"]))
