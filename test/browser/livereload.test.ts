@@ -8,15 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
+import { type Browser, type BrowserContext, type Page } from "playwright-core"
 import { type DevServer, ensureBuilt, startServer } from "../e2e/devSupport.ts"
+import { chromiumPath, launchChromium, skipReasonFor } from "./chromium.ts"
 
-const chromiumPath = "/usr/bin/chromium"
-const inCi = process.env.CI === "true" || process.env.CI === "1"
-const skipReason = !inCi && !existsSync(chromiumPath)
-  ? ` (skipped: ${chromiumPath} not found; apt-get install chromium to run it)`
-  : ""
-if (skipReason !== "") console.warn(`test/browser/livereload.test.ts: browser test${skipReason}`)
+const skipReason = skipReasonFor("test/browser/livereload.test.ts")
 
 const pageHtml = (heading: string) =>
   `<!DOCTYPE html><html><head><meta charset="utf-8"><title>live</title><link rel="stylesheet" href="/site.css"></head>` +
@@ -45,20 +41,7 @@ describe.skipIf(skipReason !== "")(`live reload in Chromium${skipReason}`, () =>
     writeFileSync(join(site, "index.html"), pageHtml("one"))
     writeFileSync(join(site, "site.css"), "h1 { color: rgb(255, 0, 0); }\n")
     server = await startServer(site, ["--watch", "--quiet"])
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
+    browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {

@@ -16,16 +16,12 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } fro
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Browser, type BrowserContext, chromium, type Page, type Request, type Response } from "playwright-core"
+import { type Browser, type BrowserContext, type Page, type Request, type Response } from "playwright-core"
+import { chromiumPath, launchChromium, skipReasonFor } from "./chromium.ts"
 
 const repo = fileURLToPath(new URL("../..", import.meta.url))
 const cli = join(repo, "dist/fiberhttp.js")
-const chromiumPath = "/usr/bin/chromium"
-const inCi = process.env.CI === "true" || process.env.CI === "1"
-const skipReason = !inCi && !existsSync(chromiumPath)
-  ? ` (skipped: ${chromiumPath} not found; apt-get install chromium to run it)`
-  : ""
-if (skipReason !== "") console.warn(`test/browser/www.test.ts: browser test${skipReason}`)
+const skipReason = skipReasonFor("test/browser/www.test.ts")
 
 const BIG_SIZE = 4 * 1024 * 1024
 /** The big file's byte at offset i: a pattern a misplaced range cannot match by accident. */
@@ -177,20 +173,7 @@ describe.skipIf(skipReason !== "")(`www/ in Chromium${skipReason}`, () => {
     server = started.process
     base = started.base
 
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
+    browser = await launchChromium()
     context = await browser.newContext({ viewport: { width: 1000, height: 800 } })
     context.setDefaultTimeout(10_000)
     page = await context.newPage()
