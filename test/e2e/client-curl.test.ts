@@ -203,21 +203,24 @@ describe("grouped short flags on the wire", () => {
   })
 
   it("-kb over TLS with a self-signed certificate: both apply", async () => {
-    const certDir = path.join(dir, "tls-kb")
-    fs.mkdirSync(certDir)
-    makeCertificate(certDir)
-    const server = await rawServer((socket) => socket.end(ok("secure", "Connection: close\r\n")), {
-      tls: {
-        key: fs.readFileSync(path.join(certDir, "key.pem")),
-        cert: fs.readFileSync(path.join(certDir, "cert.pem"))
-      }
-    })
+    const { server } = await secureServer("tls-kb")
     const url = `https://localhost:${server.port}/`
     const result = await run(["-kb", url])
     expect(result).toMatchObject({ code: 0, stderr: "" })
     expect(result.stdout.toString()).toBe("secure")
   })
 })
+
+/** A TLS server with a self-signed certificate made in `dir/name`, answering "secure" and closing. */
+const secureServer = async (name: string) => {
+  const certDir = path.join(dir, name)
+  fs.mkdirSync(certDir)
+  const { cert, key } = makeCertificate(certDir)
+  const server = await rawServer((socket) => socket.end(ok("secure", "Connection: close\r\n")), {
+    tls: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) }
+  })
+  return { certDir, server }
+}
 
 describe("exit 130 and 143 only for signals", () => {
   it("--count past a keep-alive timeout: each round's line, the summary, curl's 52, never 130", async () => {
@@ -307,15 +310,7 @@ describe("curl's exit numbers, checked against curl on the same server", () => {
   })
 
   it("certificate verification 60, and --cacert trusts the certificate", async () => {
-    const certDir = path.join(dir, "tls-ca")
-    fs.mkdirSync(certDir)
-    makeCertificate(certDir)
-    const server = await rawServer((socket) => socket.end(ok("secure", "Connection: close\r\n")), {
-      tls: {
-        key: fs.readFileSync(path.join(certDir, "key.pem")),
-        cert: fs.readFileSync(path.join(certDir, "cert.pem"))
-      }
-    })
+    const { certDir, server } = await secureServer("tls-ca")
     const url = `https://localhost:${server.port}/`
     expect((await run([url])).code).toBe(60)
     expect((await curl([url])).code).toBe(60)

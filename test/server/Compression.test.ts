@@ -3,21 +3,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { chooseCoding } from "../../src/http/acceptEncoding.ts"
-import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import { codedEtag, compressibleType, wrap } from "../../src/server/Compression.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
-import { NodeFs } from "./fixtures.ts"
+import { NodeFs, request } from "./fixtures.ts"
 
-const get = (target: string, extra: Array<[string, string]> = []): RequestHead => ({
-  method: "GET",
-  target,
-  version: { major: 1, minor: 1 },
-  headers: new Headers([["Host", "x"], ...extra]),
-  framing: { _tag: "None" },
-  keepAlive: true
-})
+const get = (target: string, headers: Record<string, string> = {}): RequestHead => request("GET", target, headers)
 
 /** A root with an aged 4 KiB script (a file changed within the last second is not kept compressed). */
 const handlerOverSite = Effect.gen(function*() {
@@ -41,14 +33,14 @@ describe("Compression", () => {
   it.scoped("a hot file is compressed once: later requests get the kept bytes", () =>
     Effect.gen(function*() {
       const handler = yield* handlerOverSite
-      const first = yield* handler(get("/app.js", [["Accept-Encoding", "br"]]))
-      const second = yield* handler(get("/app.js", [["Accept-Encoding", "br"]]))
+      const first = yield* handler(get("/app.js", { "Accept-Encoding": "br" }))
+      const second = yield* handler(get("/app.js", { "Accept-Encoding": "br" }))
       expect(first.headers.get("Content-Encoding")).toBe("br")
       expect(first.body._tag).toBe("Bytes")
       // the very same buffer: no second compression
       expect(first.body._tag === "Bytes" && second.body._tag === "Bytes" && first.body.bytes === second.body.bytes)
         .toBe(true)
-      const gzip = yield* handler(get("/app.js", [["Accept-Encoding", "gzip"]]))
+      const gzip = yield* handler(get("/app.js", { "Accept-Encoding": "gzip" }))
       expect(gzip.headers.get("Content-Encoding")).toBe("gzip")
       expect(gzip.headers.get("ETag")).toBe(codedEtag(first.headers.get("ETag")!.replace(/-br"$/, "\""), "gzip"))
     }))

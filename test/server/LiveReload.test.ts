@@ -5,19 +5,13 @@ import { Headers } from "../../src/http/Headers.ts"
 import type { RequestHead } from "../../src/http/message.ts"
 import { CLIENT_SCRIPT, EVENTS_PATH, inject, injectedEtag, wrap } from "../../src/server/LiveReload.ts"
 import type { Handler, ServerResponse as Response } from "../../src/server/ServerResponse.ts"
+import { request } from "./fixtures.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const bytes = (s: string) => new TextEncoder().encode(s)
 const script = text(CLIENT_SCRIPT)
 
-const head = (target: string, extra: Array<[string, string]> = []): RequestHead => ({
-  method: "GET",
-  target,
-  version: { major: 1, minor: 1 },
-  headers: new Headers([["Host", "x"], ...extra]),
-  framing: { _tag: "None" },
-  keepAlive: true
-})
+const head = (target: string, headers: Record<string, string> = {}): RequestHead => request("GET", target, headers)
 
 describe("live reload: injection", () => {
   it("before the last </body>, else </html>, else at the end; case-insensitive", () => {
@@ -57,7 +51,7 @@ describe("live reload: the wrapped handler", () => {
 
   it.effect("a page revalidated with its injected ETag: the file's tag is asked, 304 with the injected one", () =>
     Effect.gen(function*() {
-      const response = yield* handler(head("/", [["If-None-Match", "\"f1-lr\""]]))
+      const response = yield* handler(head("/", { "If-None-Match": "\"f1-lr\"" }))
       expect(response.status).toBe(304)
       expect(response.headers.get("ETag")).toBe("\"f1-lr\"")
       expect(seen.at(-1)!.headers.get("If-None-Match")).toBe("\"f1\"")
@@ -65,7 +59,7 @@ describe("live reload: the wrapped handler", () => {
 
   it.effect("a page cached before --watch (the file's own ETag) is sent again, with the script", () =>
     Effect.gen(function*() {
-      const response = yield* handler(head("/index.html", [["If-None-Match", "\"f1\""]]))
+      const response = yield* handler(head("/index.html", { "If-None-Match": "\"f1\"" }))
       expect(response.status).toBe(200)
       expect(response.body._tag === "Bytes" && text(response.body.bytes)).toBe(`<body>${script}</body>`)
     }))
