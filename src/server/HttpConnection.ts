@@ -9,7 +9,7 @@ import type { Connection } from "../net/Connection.ts"
 import type { SocketError } from "../net/errors.ts"
 import { type AccessEntry, AccessLog } from "./AccessLog.ts"
 import * as ServerResponse from "./ServerResponse.ts"
-import type { Watchdogs } from "./Watchdog.ts"
+import type { Watchdog, Watchdogs } from "./Watchdog.ts"
 
 /** Per-connection limits, in milliseconds and counts. */
 export interface ConnectionLimits {
@@ -34,19 +34,50 @@ const LINGER_MS = 1000
 export const SHUTDOWN_STALL_MS = 500
 
 /**
- * What the server sees of a connection while it runs: whether it is between
- * requests (safe to interrupt at shutdown) or writing a response (given the
- * grace period to finish).
+ * What a connection is doing:
+ * - `idle`: waiting for a request's first byte (a new connection, or between requests);
+ * - `head`: part of a request has arrived: its head is being read (and a body discarded);
+ * - `responding`: the handler answers the request, then its head and body are written;
+ * - `closing`: done with requests: ending after the last response, lingering after a
+ *   refusal, or waiting for its watchdog to close it.
+ *
+ * Only `responding` is work in flight: shutdown interrupts a connection in any other phase.
  */
-export interface ConnectionState {
-  phase: "reading" | "responding"
+export type ConnectionPhase = "idle" | "head" | "responding" | "closing"
+
+/** A moment on both clocks: the monotonic one for deadlines and durations, the wall clock for what is shown. */
+export interface Instant {
+  readonly monotonic: number
+  readonly wall: number
+}
+
+/**
+ * A connection's state: one object, owned by the connection's fiber and
+ * changed in place as it goes, that the server reads at shutdown and that a
+ * snapshot may copy at any moment (the fiber changes it only between its own
+ * steps, so a reader on the same thread sees it consistent).
+ */
+export class ConnectionState {
+  phase: ConnectionPhase = "idle"
+  /** Requests read whole on this connection (each is answered or being answered). */
+  requests = 0
+  /** When the request being read or answered began (its first byte); undefined while idle. */
+  begunAt: Instant | undefined = undefined
+  /** The request line being answered, while `responding`. */
+  requestLine: string | undefined = undefined
+  /** The status of the response being written (or last written). */
+  status = 0
+  /** Body bytes of the response being written (or last written) that the transport has taken. */
+  bytesSent = 0
+  /** Whether a write (or end) is waiting for the peer to take bytes now. */
+  awaitingPeer = false
   /**
-   * Called when the server starts shutting down: from then on a response
-   * whose bytes stop moving for SHUTDOWN_STALL_MS ends the connection, so a
-   * client that never reads does not hold the exit for the whole grace period
-   * (one that reads, however slowly, gets all of it).
+   * Set by the connection; the server calls it when shutdown begins: from
+   * then on a response whose bytes stop moving for SHUTDOWN_STALL_MS ends
+   * the connection, so a client that never reads does not hold the exit for
+   * the whole grace period (one that reads, however slowly, gets all of it).
    */
-  onDrain?: () => Effect.Effect<void>
+  onDrain: (() => Effect.Effect<void>) | undefined = undefined
 }
 
 export interface ConnectionContext {
@@ -105,7 +136,7 @@ const frameChunk = (chunk: Uint8Array): Uint8Array => {
 /** How reading the next request ended. */
 type ReadOutcome =
   /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
-  | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly startedAt: Instant }
+  | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly begunAt: Instant }
   /** The peer finished or failed: close without a response. */
   | { readonly _tag: "Closed"; readonly reason: string }
   /** The watchdog fired while waiting: it answers or closes; the loop only waits for the end. */
@@ -113,19 +144,424 @@ type ReadOutcome =
   | {
     readonly _tag: "Invalid"
     readonly error: HttpParseError
-    readonly startedAt: Instant
+    readonly begunAt: Instant
     /** The request line, when it was read before the input was refused. */
     readonly requestLine: string | undefined
   }
 
-/** A moment on both clocks: the monotonic one for deadlines and durations, the wall clock for what is shown. */
-interface Instant {
-  readonly monotonic: number
-  readonly wall: number
-}
-
 /** What a connection's watchdog guards: a read (idle or mid-request), a write, or the drain after an error. */
 type Wait = "read" | "write" | "linger"
+
+/**
+ * Everything one connection's steps work on: what it was given, its parser
+ * and watchdog, its observable state, and the bytes read but not yet parsed.
+ */
+interface Session {
+  readonly conn: Connection
+  readonly ctx: ConnectionContext
+  readonly state: ConnectionState
+  readonly log: AccessLog["Type"]
+  readonly clock: Clock.Clock
+  readonly parser: RequestParser
+  readonly watchdog: Watchdog<Wait>
+  /** When the connection was accepted (monotonic ms): a new connection's header timeout runs from here. */
+  readonly acceptedAt: number
+  /** Bytes read but not yet consumed by the parser (a partial message, or pipelined requests). */
+  pending: Uint8Array
+  /** Whether a write guarded during shutdown has already sampled the peer's unacknowledged bytes. */
+  sampledForDrain: boolean
+}
+
+/** For deadlines and durations: milliseconds, sub-millisecond precise, never stepped (the live clock's hrtime). */
+const monotonicNow = (session: Session): number => Number(session.clock.unsafeCurrentTimeNanos()) / 1e6
+
+/** For what people and peers see (Date headers, log times): the wall clock, as it is now. */
+const wallNow = (session: Session): number => session.clock.unsafeCurrentTimeMillis()
+
+const instantNow = (session: Session): Instant => ({ monotonic: monotonicNow(session), wall: wallNow(session) })
+
+const accessEntry = (
+  session: Session,
+  begun: Instant,
+  requestLine: string,
+  status: number,
+  bytes: number
+): AccessEntry => ({
+  time: new Date(begun.wall),
+  remoteAddress: session.conn.remoteAddress,
+  remotePort: session.conn.remotePort,
+  connection: session.conn.id,
+  fiber: session.ctx.fiber,
+  requestLine,
+  status,
+  bytes,
+  durationMs: monotonicNow(session) - begun.monotonic
+})
+
+/** One access line, when requests are logged. */
+const logRequest = (session: Session, begun: Instant, requestLine: string, status: number, bytes: number) =>
+  session.log.logsRequests
+    ? session.log.request(accessEntry(session, begun, requestLine, status, bytes))
+    : Effect.void
+
+const trace = (session: Session, event: "request-begun" | "request-ended", detail: string) =>
+  session.log.tracing
+    ? session.log.trace({
+      time: new Date(wallNow(session)),
+      event,
+      connection: session.conn.id,
+      fiber: session.ctx.fiber,
+      parent: session.ctx.parent,
+      detail
+    })
+    : Effect.void
+
+/**
+ * The header section did not arrive in time: 408, a moment to read it, then
+ * the end. Logged with the request line when it had arrived whole (as nginx
+ * logs its 408s), `-` otherwise.
+ */
+const headerTimeout = (session: Session, begun: Instant) =>
+  Effect.gen(function*() {
+    const { conn, ctx } = session
+    session.state.phase = "closing"
+    const requestLine = session.parser.requestLine ?? "-"
+    const { bodyLength, bytes } = ServerResponse.encodeClosingError(408, wallNow(session))
+    const sent = yield* Effect.either(
+      Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(ctx.limits.writeTimeoutMs))
+    )
+    yield* logRequest(session, begun, requestLine, 408, sent._tag === "Right" ? bodyLength : 0)
+    yield* Clock.sleep(Duration.millis(LINGER_MS))
+    yield* conn.destroy
+  })
+
+/** What the watchdog does when a wait expires: a request begun and not read in time gets a 408; else the end. */
+const onExpiry = (session: Session, wait: Wait) => {
+  const begun = session.state.begunAt
+  return wait === "read" && begun !== undefined ? headerTimeout(session, begun) : session.conn.destroy
+}
+
+/**
+ * A write (or end) fails as stalled only after a whole period in which the
+ * peer took no byte of it (see Watchdog): a slow reader that keeps reading
+ * is served. Armed before the write is issued: bytesFlushed leaves out what
+ * a write takes at once, so only the peer's reading counts as progress.
+ * While the server shuts down the period is SHUTDOWN_STALL_MS, and the
+ * first write guarded then samples the peer's unacknowledged bytes at once,
+ * so that a client that does not read is given up one such period later.
+ */
+const guardWrite = (session: Session) => {
+  const { conn, ctx, watchdog } = session
+  if (!ctx.draining()) return watchdog.armWhileMoving(ctx.limits.writeTimeoutMs, "write", conn)
+  const armed = watchdog.armWhileMoving(Math.min(ctx.limits.writeTimeoutMs, SHUTDOWN_STALL_MS), "write", conn)
+  if (session.sampledForDrain) return armed
+  session.sampledForDrain = true
+  return Effect.zipRight(armed, watchdog.sampleNow)
+}
+
+/** Runs `io` (a write or an end) as waiting on the peer, guarded by the write timeout. */
+const awaitingPeer = <E>(session: Session, io: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+  Effect.suspend(() => {
+    session.state.awaitingPeer = true
+    return Effect.zipRight(guardWrite(session), io)
+  }).pipe(Effect.map(() => void (session.state.awaitingPeer = false)))
+
+const write = (session: Session, chunk: Uint8Array) => awaitingPeer(session, session.conn.write(chunk))
+
+/** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
+const end = (session: Session) => awaitingPeer(session, Effect.ignore(session.conn.end))
+
+/** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
+const lingeringClose = (session: Session) =>
+  Effect.gen(function*() {
+    session.state.phase = "closing"
+    yield* end(session)
+    yield* session.watchdog.arm(session.watchdog.now() + LINGER_MS, "linger")
+    while (true) {
+      const chunk = yield* Effect.either(session.conn.read)
+      if (chunk._tag === "Left" || Option.isNone(chunk.right)) return
+    }
+  })
+
+/** After the watchdog fired: it answers or closes the connection; wait for that, discarding input. */
+const afterExpiry = (session: Session) =>
+  Effect.gen(function*() {
+    const { state } = session
+    const wait = session.watchdog.expired()
+    const reason = wait === "write"
+      ? "reader stalled"
+      : state.begunAt !== undefined
+      ? "header timeout"
+      : state.requests === 0
+      ? "no request arrived"
+      : "idle"
+    state.phase = "closing"
+    while (true) {
+      const chunk = yield* Effect.either(session.conn.read)
+      if (chunk._tag === "Left" || Option.isNone(chunk.right)) return reason
+    }
+  })
+
+/** Reads until one request's head has arrived and its body has been discarded. */
+const readRequest = (session: Session): Effect.Effect<ReadOutcome> =>
+  Effect.gen(function*() {
+    const { conn, ctx, parser, state, watchdog } = session
+    let head: RequestHead | undefined
+    let ended = false
+    let discarded = 0
+    const first = state.requests === 0
+    const begin = () => {
+      state.begunAt = instantNow(session)
+      state.phase = "head"
+    }
+    // pipelined bytes already read may hold the next request's start
+    state.begunAt = startsRequest(session.pending) ? instantNow(session) : undefined
+    state.phase = state.begunAt === undefined ? "idle" : "head"
+    while (true) {
+      if (session.pending.length > 0) {
+        const pending = session.pending
+        const result = parser.execute(pending)
+        // all consumed: let the read buffer go rather than keep it alive while the connection idles
+        session.pending = result.consumed === pending.length ? EMPTY : pending.subarray(result.consumed)
+        for (const event of result.events) {
+          if (event._tag === "Head") head = event.head
+          else if (event._tag === "Body") discarded += event.chunk.length
+          else ended = true
+        }
+        if (result.error !== undefined) {
+          watchdog.disarm()
+          return { _tag: "Invalid", error: result.error, begunAt: state.begunAt!, requestLine: parser.requestLine }
+        }
+        if (head !== undefined) {
+          // the response does not depend on the body: answer once it is gone, or at once when
+          // the client waits for 100-continue or sends more than is worth reading
+          const complete = ended
+          if (complete || head.headers.hasToken("Expect", "100-continue") || discarded > MAX_DISCARDED_BODY) {
+            watchdog.disarm()
+            return { _tag: "Request", head, complete, begunAt: state.begunAt! }
+          }
+        }
+        if (result.consumed > 0 && session.pending.length > 0) continue
+      }
+      // The header timeout runs from the accept on a new connection, from the first byte after that.
+      const from = first ? session.acceptedAt : state.begunAt?.monotonic
+      yield* watchdog.arm(
+        from === undefined ? watchdog.now() + ctx.limits.keepAliveTimeoutMs : from + ctx.limits.headerTimeoutMs,
+        "read"
+      )
+      const chunk = yield* Effect.either(conn.read)
+      // From here to the next yield nothing else runs: the watchdog either fired before, or not at all.
+      if (watchdog.expired() !== undefined) return { _tag: "Expired" }
+      if (chunk._tag === "Left") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
+      if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
+      if (state.begunAt === undefined && startsRequest(chunk.right.value)) begin()
+      session.pending = concat(session.pending, chunk.right.value)
+    }
+  })
+
+/** The response head as bytes, with the connection's own fields. */
+const headBytesOf = (
+  session: Session,
+  head: RequestHead | undefined,
+  response: ServerResponse.ServerResponse,
+  keepAlive: boolean
+) => {
+  const status = response.status
+  const body = response.body
+  const entries: Array<readonly [string, string]> = [
+    ["Date", ServerResponse.dateHeader(wallNow(session))],
+    ["Server", ServerResponse.SERVER],
+    ...response.headers.entries
+  ]
+  if (status !== 204 && status !== 304) {
+    const length = body._tag === "Empty" ? 0 : body._tag === "Bytes" ? body.bytes.length : body.length
+    if (length !== undefined) entries.push(["Content-Length", String(length)])
+    else if (chunked(head)) entries.push(["Transfer-Encoding", "chunked"])
+  }
+  if (!keepAlive) entries.push(["Connection", "close"])
+  else if (head !== undefined && head.version.minor === 0) entries.push(["Connection", "keep-alive"])
+  return serializeResponseHead({ status, headers: new Headers(entries) })
+}
+
+/** Writes each chunk, counting it once the transport has it; framed as a chunk of a chunked body if `framed`. */
+const writeChunks = (session: Session, chunks: Chunk.Chunk<Uint8Array>, framed: boolean) =>
+  Effect.forEach(
+    chunks,
+    (chunk) =>
+      chunk.length === 0
+        ? Effect.void
+        : Effect.map(
+          write(session, framed ? frameChunk(chunk) : chunk),
+          () => void (session.state.bytesSent += chunk.length)
+        ),
+    { discard: true }
+  )
+
+/** Pulls and writes the rest of a streamed body, one pull after each write. */
+const writeRest = (
+  session: Session,
+  pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<FileError>>,
+  framed: boolean
+): Effect.Effect<void, SocketError | FileError> =>
+  Effect.flatMap(Effect.either(pull), (next) =>
+    next._tag === "Left"
+      ? Option.match(next.left, {
+        onNone: () => framed ? write(session, LAST_CHUNK) : Effect.void,
+        onSome: Effect.fail
+      })
+      : Effect.zipRight(writeChunks(session, next.right, framed), writeRest(session, pull, framed)))
+
+/**
+ * Writes head and body, counting the body bytes sent and the status that
+ * went out in the connection's state. A streamed body's first chunk is read
+ * before the head is written: a file that cannot be read at all (out of
+ * descriptors, removed) gets the handler's answer for that instead of a 200
+ * head cut short.
+ */
+const writeResponse = (
+  session: Session,
+  head: RequestHead | undefined,
+  response: ServerResponse.ServerResponse,
+  keepAlive: boolean
+): Effect.Effect<void, SocketError | FileError> => {
+  const { state } = session
+  const status = response.status
+  const body = response.body
+  const sendBody = status !== 204 && status !== 304 && head?.method !== "HEAD"
+  state.status = status
+  if (!sendBody || body._tag === "Empty") return write(session, headBytesOf(session, head, response, keepAlive))
+  if (body._tag === "Bytes") {
+    const headBytes = headBytesOf(session, head, response, keepAlive)
+    // a small body goes out with its head in one write; a large one is not copied for that
+    const written = body.bytes.length <= COALESCE_LIMIT
+      ? write(session, concat(headBytes, body.bytes))
+      : Effect.zipRight(write(session, headBytes), write(session, body.bytes))
+    return Effect.map(written, () => void (state.bytesSent = body.bytes.length))
+  }
+  return Effect.scoped(
+    Effect.flatMap(Stream.toPull(body.stream), (pull) =>
+      Effect.flatMap(Effect.either(pull), (first) => {
+        if (first._tag === "Left" && Option.isSome(first.left)) {
+          const error = first.left.value
+          const instead = body.unavailable?.(error) ??
+            Effect.as(
+              session.log.error(`reading ${error.path} failed`, Cause.fail(error)),
+              ServerResponse.errorPage(500)
+            )
+          return Effect.flatMap(instead, (other) => writeResponse(session, head, other, keepAlive))
+        }
+        const framed = body.length === undefined && chunked(head)
+        const written = write(session, headBytesOf(session, head, response, keepAlive))
+        if (first._tag === "Left") return framed ? Effect.zipRight(written, write(session, LAST_CHUNK)) : written
+        return written.pipe(
+          Effect.zipRight(writeChunks(session, first.right, framed)),
+          Effect.zipRight(writeRest(session, pull, framed))
+        )
+      }))
+  )
+}
+
+/** Answers input that is not HTTP, then closes. */
+const refuse = (session: Session, status: number, begun: Instant, requestLine = "-") =>
+  Effect.gen(function*() {
+    const { state } = session
+    state.phase = "responding"
+    state.requestLine = requestLine
+    state.bytesSent = 0
+    const written = yield* writeResponse(session, undefined, ServerResponse.errorPage(status), false).pipe(
+      Effect.onExit(() => logRequest(session, begun, requestLine, status, state.bytesSent)),
+      Effect.either
+    )
+    state.phase = "closing"
+    if (written._tag === "Right") yield* lingeringClose(session)
+    return `answered ${status}`
+  })
+
+/** What became of a request once answered: serve the next one, or end with a reason. */
+type Answered = { readonly _tag: "Next" } | { readonly _tag: "Done"; readonly reason: string }
+const NEXT: Answered = { _tag: "Next" }
+const done = (reason: string): Answered => ({ _tag: "Done", reason })
+
+/** Answers one request read whole: runs the handler, writes the response, logs it, then keeps or ends the connection. */
+const answer = (session: Session, head: RequestHead, complete: boolean, begun: Instant) =>
+  Effect.gen(function*() {
+    const { ctx, log, state } = session
+    state.requests++
+    state.phase = "responding"
+    const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
+    state.requestLine = requestLine
+    state.bytesSent = 0
+    yield* trace(session, "request-begun", requestLine)
+    // a handler that dies has a bug: answer 500 and log it once, with its cause
+    const response = yield* ctx.handler(head).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), ServerResponse.errorPage(500))
+      )
+    )
+    // a body of unknown length to an HTTP/1.0 client ends with the connection
+    const untilClose = response.body._tag === "Stream" && response.body.length === undefined && !chunked(head)
+    const keepAlive = head.keepAlive && complete && state.requests < ctx.limits.maxRequests && !ctx.draining() &&
+      !untilClose
+    state.status = response.status
+    // logged however the response ends: written, failed, or interrupted at shutdown
+    const written = yield* writeResponse(session, head, response, keepAlive).pipe(
+      Effect.onExit((exit) =>
+        Effect.zipRight(
+          logRequest(session, begun, requestLine, state.status, state.bytesSent),
+          trace(
+            session,
+            "request-ended",
+            `${state.status} ${state.bytesSent}B${
+              Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"
+            }`
+          )
+        )
+      ),
+      Effect.either
+    )
+    state.requestLine = undefined
+    if (written._tag === "Left") {
+      state.phase = "closing"
+      if (written.left._tag === "FileError") {
+        yield* log.error(`${requestLine}: reading the file failed mid-response`, Cause.fail(written.left))
+        return done("file read failed")
+      }
+      return done(session.watchdog.expired() === "write" ? "reader stalled" : "write failed")
+    }
+    if (!keepAlive) {
+      state.phase = "closing"
+      // a body left unread: drain it a moment so the peer sees the response, not a reset
+      if (complete) yield* end(session)
+      else yield* lingeringClose(session)
+      return done(ctx.draining() ? "server shutting down" : "not persistent")
+    }
+    if (ctx.draining()) {
+      state.phase = "closing"
+      // the response is complete: let it leave the socket before the connection is destroyed
+      yield* end(session)
+      return done("server shutting down")
+    }
+    state.phase = "idle"
+    return NEXT
+  })
+
+/** Requests one after the other until the connection should close; returns why it stopped. */
+const serveRequests = (session: Session): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    while (true) {
+      const outcome = yield* readRequest(session)
+      if (outcome._tag === "Closed") {
+        session.state.phase = "closing"
+        return outcome.reason
+      }
+      if (outcome._tag === "Expired") return yield* afterExpiry(session)
+      if (outcome._tag === "Invalid") {
+        return yield* refuse(session, outcome.error.status, outcome.begunAt, outcome.requestLine)
+      }
+      const answered = yield* answer(session, outcome.head, outcome.complete, outcome.begunAt)
+      if (answered._tag === "Done") return answered.reason
+    }
+  })
 
 /**
  * Serves requests on one connection until it should close: the persistence
@@ -137,342 +573,21 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
   Effect.gen(function*() {
     const log = yield* AccessLog
     const clock = yield* Effect.clock
-    const { limits } = ctx
-    const parser = new RequestParser()
-    /** For deadlines and durations: milliseconds, sub-millisecond precise, never stepped (the live clock's hrtime). */
-    const monotonic = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
-    /** For what people and peers see (Date headers, log times): the wall clock, as it is now. */
-    const wall = () => clock.unsafeCurrentTimeMillis()
-    const instant = (): Instant => ({ monotonic: monotonic(), wall: wall() })
-    /** Bytes read but not yet consumed by the parser (a partial message, or pipelined requests). */
-    let pending: Uint8Array = EMPTY
-    let served = 0
-    /** When the current request's first byte arrived (the parser keeps partial lines itself). */
-    let startedAt: Instant | undefined
-    const acceptedAt = monotonic()
-
-    const accessEntry = (begun: Instant, requestLine: string, status: number, bytes: number): AccessEntry => ({
-      time: new Date(begun.wall),
-      remoteAddress: conn.remoteAddress,
-      remotePort: conn.remotePort,
-      connection: conn.id,
-      fiber: ctx.fiber,
-      requestLine,
-      status,
-      bytes,
-      durationMs: monotonic() - begun.monotonic
-    })
-
-    /** The header section did not arrive in time: 408, a moment to read it, then the end. */
-    const headerTimeout = (begun: Instant) =>
-      Effect.gen(function*() {
-        const { bodyLength, bytes } = ServerResponse.encodeClosingError(408, wall())
-        const sent = yield* Effect.either(
-          Effect.timeout(Effect.zipRight(conn.write(bytes), conn.end), Duration.millis(limits.writeTimeoutMs))
-        )
-        if (log.logsRequests) yield* log.request(accessEntry(begun, "-", 408, sent._tag === "Right" ? bodyLength : 0))
-        yield* Clock.sleep(Duration.millis(LINGER_MS))
-        yield* conn.destroy
-      })
-
-    const watchdog = ctx.watchdogs.make<Wait>(
-      (wait) => (wait === "read" && startedAt !== undefined ? headerTimeout(startedAt) : conn.destroy)
-    )
-
-    /**
-     * A write (or end) fails as stalled only after a whole period in which the
-     * peer took no byte of it (see Watchdog): a slow reader that keeps reading
-     * is served. Armed before the write is issued: bytesFlushed leaves out what
-     * a write takes at once, so only the peer's reading counts as progress.
-     * While the server shuts down the period is SHUTDOWN_STALL_MS, and the
-     * first write guarded then samples the peer's unacknowledged bytes at once,
-     * so that a client that does not read is given up one such period later.
-     */
-    let sampledForDrain = false
-    const guardWrite = () => {
-      if (!ctx.draining()) return watchdog.armWhileMoving(limits.writeTimeoutMs, "write", conn)
-      const armed = watchdog.armWhileMoving(Math.min(limits.writeTimeoutMs, SHUTDOWN_STALL_MS), "write", conn)
-      if (sampledForDrain) return armed
-      sampledForDrain = true
-      return Effect.zipRight(armed, watchdog.sampleNow)
+    const session: Session = {
+      conn,
+      ctx,
+      state: ctx.state,
+      log,
+      clock,
+      parser: new RequestParser(),
+      // replaced at once: the watchdog's action needs the session
+      watchdog: undefined as unknown as Watchdog<Wait>,
+      acceptedAt: Number(clock.unsafeCurrentTimeNanos()) / 1e6,
+      pending: EMPTY,
+      sampledForDrain: false
     }
-    /** Whether a write (or end) is waiting on the peer now. */
-    let writing = false
-    const write = (chunk: Uint8Array) =>
-      Effect.suspend(() => {
-        writing = true
-        return Effect.zipRight(guardWrite(), conn.write(chunk))
-      }).pipe(Effect.map(() => void (writing = false)))
-    ctx.state.onDrain = () => (writing ? guardWrite() : Effect.void)
-
-    /** Reads until one request's head has arrived and its body has been discarded. */
-    const readRequest: Effect.Effect<ReadOutcome> = Effect.gen(function*() {
-      let head: RequestHead | undefined
-      let ended = false
-      let discarded = 0
-      const first = served === 0
-      startedAt = startsRequest(pending) ? instant() : undefined
-      while (true) {
-        if (pending.length > 0) {
-          const result = parser.execute(pending)
-          // all consumed: let the read buffer go rather than keep it alive while the connection idles
-          pending = result.consumed === pending.length ? EMPTY : pending.subarray(result.consumed)
-          for (const event of result.events) {
-            if (event._tag === "Head") head = event.head
-            else if (event._tag === "Body") discarded += event.chunk.length
-            else ended = true
-          }
-          if (result.error !== undefined) {
-            watchdog.disarm()
-            return { _tag: "Invalid", error: result.error, startedAt: startedAt!, requestLine: parser.requestLine }
-          }
-          if (head !== undefined) {
-            // the response does not depend on the body: answer once it is gone, or at once when
-            // the client waits for 100-continue or sends more than is worth reading
-            const complete = ended
-            if (complete || head.headers.hasToken("Expect", "100-continue") || discarded > MAX_DISCARDED_BODY) {
-              watchdog.disarm()
-              return { _tag: "Request", head, complete, startedAt: startedAt! }
-            }
-          }
-          if (result.consumed > 0 && pending.length > 0) continue
-        }
-        // The header timeout runs from the accept on a new connection, from the first byte after that.
-        const from = first ? acceptedAt : startedAt?.monotonic
-        yield* watchdog.arm(
-          from === undefined ? watchdog.now() + limits.keepAliveTimeoutMs : from + limits.headerTimeoutMs,
-          "read"
-        )
-        const chunk = yield* Effect.either(conn.read)
-        // From here to the next yield nothing else runs: the watchdog either fired before, or not at all.
-        if (watchdog.expired() !== undefined) return { _tag: "Expired" }
-        if (chunk._tag === "Left") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
-        if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
-        if (startedAt === undefined && startsRequest(chunk.right.value)) startedAt = instant()
-        pending = concat(pending, chunk.right.value)
-      }
-    })
-
-    /** The response head as bytes, with the connection's own fields. */
-    const headBytesOf = (
-      head: RequestHead | undefined,
-      response: ServerResponse.ServerResponse,
-      keepAlive: boolean
-    ) => {
-      const status = response.status
-      const body = response.body
-      const entries: Array<readonly [string, string]> = [
-        ["Date", ServerResponse.dateHeader(wall())],
-        ["Server", ServerResponse.SERVER],
-        ...response.headers.entries
-      ]
-      if (status !== 204 && status !== 304) {
-        const length = body._tag === "Empty" ? 0 : body._tag === "Bytes" ? body.bytes.length : body.length
-        if (length !== undefined) entries.push(["Content-Length", String(length)])
-        else if (chunked(head)) entries.push(["Transfer-Encoding", "chunked"])
-      }
-      if (!keepAlive) entries.push(["Connection", "close"])
-      else if (head !== undefined && head.version.minor === 0) entries.push(["Connection", "keep-alive"])
-      return serializeResponseHead({ status, headers: new Headers(entries) })
-    }
-
-    /** Writes each chunk, counting it once the transport has it; framed as a chunk of a chunked body if `framed`. */
-    const writeChunks = (chunks: Chunk.Chunk<Uint8Array>, progress: { bytes: number }, framed = false) =>
-      Effect.forEach(
-        chunks,
-        (chunk) =>
-          chunk.length === 0
-            ? Effect.void
-            : Effect.map(write(framed ? frameChunk(chunk) : chunk), () => void (progress.bytes += chunk.length)),
-        { discard: true }
-      )
-
-    /** Pulls and writes the rest of a streamed body, one pull after each write. */
-    const writeRest = (
-      pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<FileError>>,
-      progress: { bytes: number },
-      framed = false
-    ): Effect.Effect<void, SocketError | FileError> =>
-      Effect.flatMap(Effect.either(pull), (next) =>
-        next._tag === "Left"
-          ? Option.match(next.left, { onNone: () => framed ? write(LAST_CHUNK) : Effect.void, onSome: Effect.fail })
-          : Effect.zipRight(writeChunks(next.right, progress, framed), writeRest(pull, progress, framed)))
-
-    /**
-     * Writes head and body, counting the body bytes sent in `progress` and
-     * the status that went out in `sent`. A streamed body's first chunk is
-     * read before the head is written: a file that cannot be read at all
-     * (out of descriptors, removed) gets the handler's answer for that
-     * instead of a 200 head cut short.
-     */
-    const writeResponse = (
-      head: RequestHead | undefined,
-      response: ServerResponse.ServerResponse,
-      keepAlive: boolean,
-      progress: { bytes: number },
-      sent: { status: number }
-    ): Effect.Effect<void, SocketError | FileError> => {
-      const status = response.status
-      const body = response.body
-      const sendBody = status !== 204 && status !== 304 && head?.method !== "HEAD"
-      sent.status = status
-      if (!sendBody || body._tag === "Empty") return write(headBytesOf(head, response, keepAlive))
-      if (body._tag === "Bytes") {
-        const headBytes = headBytesOf(head, response, keepAlive)
-        // a small body goes out with its head in one write; a large one is not copied for that
-        const written = body.bytes.length <= COALESCE_LIMIT
-          ? write(concat(headBytes, body.bytes))
-          : Effect.zipRight(write(headBytes), write(body.bytes))
-        return Effect.map(written, () => void (progress.bytes = body.bytes.length))
-      }
-      return Effect.scoped(
-        Effect.flatMap(Stream.toPull(body.stream), (pull) =>
-          Effect.flatMap(Effect.either(pull), (first) => {
-            if (first._tag === "Left" && Option.isSome(first.left)) {
-              const error = first.left.value
-              const instead = body.unavailable?.(error) ??
-                Effect.as(log.error(`reading ${error.path} failed`, Cause.fail(error)), ServerResponse.errorPage(500))
-              return Effect.flatMap(instead, (other) => writeResponse(head, other, keepAlive, progress, sent))
-            }
-            const framed = body.length === undefined && chunked(head)
-            const written = write(headBytesOf(head, response, keepAlive))
-            if (first._tag === "Left") return framed ? Effect.zipRight(written, write(LAST_CHUNK)) : written
-            return written.pipe(
-              Effect.zipRight(writeChunks(first.right, progress, framed)),
-              Effect.zipRight(writeRest(pull, progress, framed))
-            )
-          }))
-      )
-    }
-
-    /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
-    const end = () =>
-      Effect.suspend(() => {
-        writing = true
-        return Effect.zipRight(guardWrite(), Effect.ignore(conn.end))
-      }).pipe(Effect.map(() => void (writing = false)))
-
-    /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
-    const lingeringClose = () =>
-      Effect.gen(function*() {
-        yield* end()
-        yield* watchdog.arm(watchdog.now() + LINGER_MS, "linger")
-        while (true) {
-          const chunk = yield* Effect.either(conn.read)
-          if (chunk._tag === "Left" || Option.isNone(chunk.right)) return
-        }
-      })
-
-    /** After the watchdog fired: it answers or closes the connection; wait for that, discarding input. */
-    const afterExpiry = () =>
-      Effect.gen(function*() {
-        const wait = watchdog.expired()
-        const reason = wait === "write"
-          ? "reader stalled"
-          : startedAt !== undefined
-          ? "header timeout"
-          : served === 0
-          ? "no request arrived"
-          : "idle"
-        while (true) {
-          const chunk = yield* Effect.either(conn.read)
-          if (chunk._tag === "Left" || Option.isNone(chunk.right)) return reason
-        }
-      })
-
-    const trace = (event: "request-begun" | "request-ended", detail: string) =>
-      log.tracing
-        ? log.trace({
-          time: new Date(wall()),
-          event,
-          connection: conn.id,
-          fiber: ctx.fiber,
-          parent: ctx.parent,
-          detail
-        })
-        : Effect.void
-
-    /** Answers input that is not HTTP, then closes. */
-    const refuse = (status: number, begun: Instant, requestLine = "-") =>
-      Effect.gen(function*() {
-        ctx.state.phase = "responding"
-        const progress = { bytes: 0 }
-        const written = yield* writeResponse(undefined, ServerResponse.errorPage(status), false, progress, { status })
-          .pipe(
-            Effect.onExit(() =>
-              log.logsRequests ? log.request(accessEntry(begun, requestLine, status, progress.bytes)) : Effect.void
-            ),
-            Effect.either
-          )
-        ctx.state.phase = "reading"
-        if (written._tag === "Right") yield* lingeringClose()
-        return `answered ${status}`
-      })
-
+    ;(session as { watchdog: Watchdog<Wait> }).watchdog = ctx.watchdogs.make<Wait>((wait) => onExpiry(session, wait))
+    ctx.state.onDrain = () => (ctx.state.awaitingPeer ? guardWrite(session) : Effect.void)
     // the watchdog lets go of this connection however the loop ends
-    const serve: Effect.Effect<string, never, AccessLog> = Effect.gen(function*() {
-      while (true) {
-        const outcome = yield* readRequest
-        if (outcome._tag === "Closed") return outcome.reason
-        if (outcome._tag === "Expired") return yield* afterExpiry()
-        if (outcome._tag === "Invalid") {
-          return yield* refuse(outcome.error.status, outcome.startedAt, outcome.requestLine)
-        }
-
-        const { complete, head } = outcome
-        const begun = outcome.startedAt
-        served++
-        ctx.state.phase = "responding"
-        const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
-        yield* trace("request-begun", requestLine)
-        // a handler that dies has a bug: answer 500 and log it once, with its cause
-        const response = yield* ctx.handler(head).pipe(
-          Effect.catchAllDefect((defect) =>
-            Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), ServerResponse.errorPage(500))
-          )
-        )
-        // a body of unknown length to an HTTP/1.0 client ends with the connection
-        const untilClose = response.body._tag === "Stream" && response.body.length === undefined && !chunked(head)
-        const keepAlive = head.keepAlive && complete && served < limits.maxRequests && !ctx.draining() && !untilClose
-        const progress = { bytes: 0 }
-        const sent = { status: response.status }
-        // logged however the response ends: written, failed, or interrupted at shutdown
-        const written = yield* writeResponse(head, response, keepAlive, progress, sent).pipe(
-          Effect.onExit((exit) =>
-            Effect.zipRight(
-              log.logsRequests
-                ? log.request(accessEntry(begun, requestLine, sent.status, progress.bytes))
-                : Effect.void,
-              trace(
-                "request-ended",
-                `${sent.status} ${progress.bytes}B${
-                  Exit.isSuccess(exit) ? "" : Exit.isInterrupted(exit) ? " interrupted" : " failed"
-                }`
-              )
-            )
-          ),
-          Effect.either
-        )
-        ctx.state.phase = "reading"
-        if (written._tag === "Left") {
-          if (written.left._tag === "FileError") {
-            yield* log.error(`${requestLine}: reading the file failed mid-response`, Cause.fail(written.left))
-            return "file read failed"
-          }
-          return watchdog.expired() === "write" ? "reader stalled" : "write failed"
-        }
-        if (!keepAlive) {
-          // a body left unread: drain it a moment so the peer sees the response, not a reset
-          if (complete) yield* end()
-          else yield* lingeringClose()
-          return ctx.draining() ? "server shutting down" : "not persistent"
-        }
-        if (ctx.draining()) {
-          // the response is complete: let it leave the socket before the connection is destroyed
-          yield* end()
-          return "server shutting down"
-        }
-      }
-    })
-    return yield* Effect.ensuring(serve, Effect.sync(() => watchdog.release()))
+    return yield* Effect.ensuring(serveRequests(session), Effect.sync(() => session.watchdog.release()))
   })

@@ -16,7 +16,7 @@ import type { Connection } from "../net/Connection.ts"
 import type { AcceptError, ListenError, SocketError } from "../net/errors.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
-import { type ConnectionLimits, type ConnectionState, serveConnection } from "./HttpConnection.ts"
+import { type ConnectionLimits, ConnectionState, serveConnection } from "./HttpConnection.ts"
 import * as ServerResponse from "./ServerResponse.ts"
 import { makeWatchdogs } from "./Watchdog.ts"
 
@@ -149,7 +149,7 @@ export const serve = (
     const drain = Effect.gen(function*() {
       draining = true
       const idle = [...live].flatMap((state) =>
-        state.phase === "reading" && state.fiber !== undefined ? [state.fiber] : []
+        state.phase !== "responding" && state.fiber !== undefined ? [state.fiber] : []
       )
       const grace = Duration.format(Duration.decode(config.grace))
       yield* traceServer(
@@ -315,7 +315,7 @@ export const serve = (
               )
             )
           }
-          const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = { phase: "reading" }
+          const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = new ConnectionState()
           live.add(state)
           return Effect.map(FiberSet.run(fibers, connectionFiber(conn, parent, state)), (fiber) => {
             state.fiber = fiber

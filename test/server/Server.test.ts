@@ -328,6 +328,27 @@ describe("Server: timeouts", () => {
       expect(yield* client.untilClosed).toBe("")
     }))
 
+  it.scoped("a 408 is logged with its request line when the line arrived whole, as `-` when it did not", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ config: { headerTimeout: Duration.seconds(10) } })
+      const whole = yield* server.connect()
+      yield* whole.send("GET /hello.txt HTTP/1.1\r\nHost: t\r\n")
+      const partial = yield* server.connect()
+      yield* partial.send("GET /hello.t")
+      // after a request on the same connection: the line logged is the new one's, not the last one's
+      const reused = yield* server.connect()
+      yield* reused.send(get("/hello.txt"))
+      expect((yield* reused.response())!.status).toBe(200)
+      yield* until(() => server.log.out.length === 1, "the first request's access line")
+      yield* reused.send("GET /style.css HTTP/1.1\r\n")
+      yield* untilSleeping((wakeAt) => wakeAt === 10_000)
+      yield* TestClock.adjust(Duration.seconds(10))
+      for (const client of [whole, partial, reused]) expect((yield* client.response())!.status).toBe(408)
+      yield* until(() => server.log.out.length === 4, "three 408 access lines")
+      const refused = server.log.out.slice(1).map((line) => / (".*") 408 \d+ /.exec(line)?.[1]).sort()
+      expect(refused).toEqual(["\"-\"", "\"GET /hello.txt HTTP/1.1\"", "\"GET /style.css HTTP/1.1\""])
+    }))
+
   it.scoped("a new connection that sends nothing is closed quietly after the header timeout", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ config: { headerTimeout: Duration.seconds(10) } })
@@ -391,7 +412,9 @@ describe("Server: timeouts", () => {
       expect(timedOut.status).toBe(408)
       expect(timedOut.headers.get("date")).toBe(formatHttpDate(10_000 - day))
       yield* until(() => server.log.out.length === 2, "the 408's access line")
-      expect(server.log.out[1]).toMatch(new RegExp(`^${new Date(-day).toISOString()} .* "-" 408 `))
+      expect(server.log.out[1]).toMatch(
+        new RegExp(`^${new Date(-day).toISOString()} .* "GET /hello.txt HTTP/1.1" 408 `)
+      )
     }))
 
   it.scoped("a reader that stalls during a response is dropped two write timeouts after its last byte", () =>
