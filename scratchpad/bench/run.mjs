@@ -18,7 +18,7 @@
 //   WARMUP=2         seconds of wrk before the measured runs of sections 1-2 (0: none)
 //   CONNECTIONS=50   wrk connections in sections 1-2
 //   WRK_THREADS=2    wrk threads
-//   SERVERS=fiberhttp,node,http-server,nginx,caddy   the servers of sections 1-3 and 9
+//   SERVERS=fiberhttp,node,node-constant,http-server,nginx,caddy   the servers of sections 1-3 and 9
 //   MID_SIZES=300000,2000000   file sizes of section 9 (bytes); MID_CONNECTIONS=200; MID_THREADS=4
 //   LARGE=8,50       concurrent downloads in section 3;  LARGE_MIB=100  its file size
 //   IDLE=1000,10000  idle connection counts in section 4;  SHUTDOWN_CONNECTIONS=1000
@@ -82,7 +82,7 @@ const DEFAULTS = {
   WARMUP: "2",
   CONNECTIONS: "50",
   WRK_THREADS: "2",
-  SERVERS: "fiberhttp,node,http-server,nginx,caddy",
+  SERVERS: "fiberhttp,node,node-constant,http-server,nginx,caddy",
   MID_SIZES: "300000,2000000",
   MID_CONNECTIONS: "200",
   MID_THREADS: "4",
@@ -423,6 +423,7 @@ const makeFiles = (root, { large, mid }) => {
 const SERVER_LABEL = {
   fiberhttp: "fiberhttp",
   node: "node:http",
+  "node-constant": "node:http constant",
   "http-server": "http-server",
   nginx: "nginx",
   caddy: "Caddy"
@@ -458,8 +459,9 @@ const startServer = async (kind, extra = []) => {
     })
     return { kind, name, port, pid: child.pid, child, stop: () => stop(child, "SIGINT") }
   }
-  if (kind === "node") {
-    const child = start(process.execPath, [join(HERE, "baseline.mjs"), root])
+  if (kind === "node" || kind === "node-constant") {
+    const script = kind === "node" ? "baseline.mjs" : "baseline-constant.mjs"
+    const child = start(process.execPath, [join(HERE, script), root])
     const port = await waitFor(child, name, async () => {
       const m = /port (\d+)/.exec(child.out)
       return m === null ? undefined : Number(m[1])
@@ -663,7 +665,7 @@ const wrkServers = (wanted) => {
 }
 
 const TARGETS = {
-  small: { node: 1.5, "http-server": 2, nginx: 0.5 },
+  small: { node: 1.5, "http-server": 2, nginx: 0.5, caddy: 1, "node-constant": 1 },
   close: { node: 1.2 },
   large: { node: 0.9 }
 }
@@ -738,12 +740,15 @@ const smallAndClose = async (page) => {
   const all = []
   try {
     all.push(
-      ...(await startAll(wrkServers(["fiberhttp", "node", "http-server", "nginx"]), async (server) => {
-        const r = await request(server.port, "/index.html")
-        return r.status === 200 && r.body?.equals(Buffer.from(page))
-          ? undefined
-          : `GET /index.html gave ${r.status ?? r.error}, not the 1 KiB page`
-      }))
+      ...(await startAll(
+        wrkServers(["fiberhttp", "node", "node-constant", "http-server", "nginx", "caddy"]),
+        async (server) => {
+          const r = await request(server.port, "/index.html")
+          return r.status === 200 && r.body?.equals(Buffer.from(page))
+            ? undefined
+            : `GET /index.html gave ${r.status ?? r.error}, not the 1 KiB page`
+        }
+      ))
     )
     const servers = all.filter((s) => !s.skip)
     const url = (server) => `http://127.0.0.1:${server.port}/index.html`
@@ -771,7 +776,7 @@ const smallAndClose = async (page) => {
     await stopAll(all, "small files")
   }
   const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`
-  const others = ["node", "http-server", "nginx"].filter((k) => SERVERS.includes(k))
+  const others = ["node", "node-constant", "http-server", "nginx", "caddy"].filter((k) => SERVERS.includes(k))
   for (
     const [key, title, describe] of [
       ["small", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`, latency],
@@ -1619,7 +1624,8 @@ const main = async () => {
     } UTC`,
     ...machine(),
     `loopback only; wrk ${THREADS} threads; servers: fiberhttp \`server 0 --root DIR --quiet\`, node:http = scratchpad/bench/baseline.mjs (stat + createReadStream().pipe(res)), ` +
-    `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off; ratio = fiberhttp / other (for times: fiberhttp's time / other's); ` +
+    `node:http constant = scratchpad/bench/baseline-constant.mjs (one buffer, no file; its target is a stretch), ` +
+    `http-server \`-c-1 -s\`, nginx 1 worker, sendfile on, access_log off, Caddy \`file-server\` (no access log); ratio = fiberhttp / other (for times: fiberhttp's time / other's); ` +
     `sections 1-3: each server ${SPAN} interleaved, req/s and MiB/s the mean of the rounds, p50/p99 their median`,
     "",
     table(),
