@@ -9,11 +9,11 @@ import {
   StaticFiles
 } from "../files/StaticFiles.ts"
 import { decodeUrlPath } from "../files/urlPath.ts"
-import { formatHttpDate, parseHttpDate } from "../http/date.ts"
+import { formatHttpDate } from "../http/date.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
-import { trimOws } from "../http/ows.ts"
 import { AccessLog } from "./AccessLog.ts"
+import { notModified, rangeStillValid } from "./conditional.ts"
 import { renderListing } from "./Listing.ts"
 import { LogThrottle } from "./LogThrottle.ts"
 import { parseRange } from "./Range.ts"
@@ -59,37 +59,6 @@ export const pathOfTarget = (target: string): string | undefined => {
  * load balancer. Strong: If-Range compares it byte for byte.
  */
 export const etagOf = (file: FileEntry): string => `"${file.size.toString(16)}-${file.mtime.getTime().toString(16)}"`
-
-const opaque = (tag: string): string => (tag.startsWith("W/") ? tag.slice(2) : tag)
-
-/** If-None-Match, weak comparison (RFC 9110 13.1.2). */
-const noneMatch = (header: string, etag: string): boolean => {
-  if (trimOws(header) === "*") return true
-  const mine = opaque(etag)
-  return header.split(",").some((tag) => opaque(trimOws(tag)) === mine)
-}
-
-const seconds = (date: Date): number => Math.floor(date.getTime() / 1000)
-
-/** Whether a 304 answers the request's preconditions (If-None-Match wins over If-Modified-Since). */
-const notModified = (head: RequestHead, file: FileEntry, etag: string): boolean => {
-  const inm = head.headers.get("If-None-Match")
-  if (inm !== undefined) return noneMatch(inm, etag)
-  const ims = head.headers.get("If-Modified-Since")
-  if (ims === undefined) return false
-  const since = parseHttpDate(ims)
-  return since !== undefined && seconds(file.mtime) <= Math.floor(since / 1000)
-}
-
-/** If-Range: the Range applies only to the representation the client already has (strong match). */
-const rangeStillValid = (head: RequestHead, file: FileEntry, etag: string): boolean => {
-  const ifRange = head.headers.get("If-Range")
-  if (ifRange === undefined) return true
-  const value = trimOws(ifRange)
-  if (value.startsWith("\"") || value.startsWith("W/")) return value === etag
-  const date = parseHttpDate(value)
-  return date !== undefined && Math.floor(date / 1000) === seconds(file.mtime)
-}
 
 const contentTypeOf = (path: string): string => {
   const name = path.slice(path.lastIndexOf("/") + 1)
