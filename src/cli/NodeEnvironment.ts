@@ -8,6 +8,7 @@ import * as Output from "../client/Output.ts"
 import * as NodeFileAccess from "../files/NodeFileAccess.ts"
 import * as NodeConnector from "../net/NodeConnector.ts"
 import * as NodeSocketServer from "../net/NodeSocketServer.ts"
+import * as NodeWorkers from "../net/NodeWorkers.ts"
 import * as LogSink from "../server/LogSink.ts"
 
 /**
@@ -22,6 +23,7 @@ export const NodeEnvironment = Layer.mergeAll(
   NodeFileAccess.layer,
   NodeSocketServer.layer,
   NodeConnector.layer,
+  NodeWorkers.layer,
   Output.layerProcess,
   LogSink.layerProcess
 )

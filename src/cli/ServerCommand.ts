@@ -3,10 +3,12 @@ import { Path } from "@effect/platform"
 import { Console, Duration, Effect, Layer } from "effect"
 import { FileAccess } from "../files/FileAccess.ts"
 import * as StaticFilesLayer from "../files/StaticFilesLayer.ts"
+import { describeExit, WorkerProcesses } from "../net/WorkerProcesses.ts"
 import * as AccessLog from "../server/AccessLog.ts"
 import { LogSink } from "../server/LogSink.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
+import * as Supervisor from "../server/Supervisor.ts"
 import { VERSION } from "../version.ts"
 import type { OptionSpec } from "./argv.ts"
 import * as DevOptions from "./DevOptions.ts"
@@ -51,6 +53,30 @@ const count = (name: string, fallback: number, description: string) =>
         : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name} must be 1 or more`)))
     )
   )
+
+/** The most worker processes `--workers` takes. */
+const MAX_WORKERS = 1024
+
+const workers = Options.text("workers").pipe(
+  Options.withPseudoName("N|auto"),
+  Options.withDefault("1"),
+  Options.withDescription(
+    "Worker processes serving the same ports, each one this server; auto: one per core (default 1: no workers, this process serves)."
+  ),
+  Options.mapEffect((value): Effect.Effect<number | "auto", ValidationError.ValidationError> => {
+    const trimmed = value.trim().toLowerCase()
+    if (trimmed === "auto") return Effect.succeed("auto" as const)
+    const n = /^[0-9]+$/.test(trimmed) ? Number(trimmed) : NaN
+    return n >= 1 && n <= MAX_WORKERS
+      ? Effect.succeed(n)
+      : Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--workers must be auto or a whole number from 1 to ${MAX_WORKERS}`))
+      )
+  })
+)
+
+/** A worker asked to stop gets its grace period and this much more to exit before it is killed. */
+const WORKER_STOP_MARGIN = Duration.seconds(5)
 
 const options = {
   ports,
@@ -111,6 +137,12 @@ const options = {
   trace: Options.boolean("trace").pipe(
     Options.withDescription("Log each connection fiber's life: forked, requests, end, finalized.")
   ),
+  workers,
+  maxRestarts: count(
+    "max-restarts",
+    10,
+    "With --workers: worker restarts allowed within a minute; one more stops the server with status 1"
+  ),
   ...DevOptions.options
 }
 
@@ -130,6 +162,8 @@ export const serverOptionSpecs: ReadonlyArray<OptionSpec> = [
   { name: "quiet", value: false },
   { name: "log-format", value: true },
   { name: "trace", value: false },
+  { name: "workers", value: true },
+  { name: "max-restarts", value: true, integer: true },
   ...DevOptions.optionSpecs
 ]
 
@@ -160,7 +194,15 @@ export const serverCommand = Command.make("server", options, (o) =>
     const path = yield* Path.Path
     const root = path.resolve(o.root)
     yield* checkRoot(o.root, root)
-    const logOptions: AccessLog.AccessLogOptions = { format: o.logFormat, quiet: o.quiet, trace: o.trace }
+    const processes = yield* WorkerProcesses
+    const role = processes.role
+    const workerCount = o.workers === "auto" ? Math.max(1, processes.availableParallelism) : o.workers
+    const logOptions: AccessLog.AccessLogOptions = {
+      format: o.logFormat,
+      quiet: o.quiet,
+      trace: o.trace,
+      ...(role._tag === "Worker" ? { connectionPrefix: `w${role.id}:` } : {})
+    }
     const config: Server.ServerConfig = {
       host: o.host,
       ports: o.ports,
@@ -176,14 +218,54 @@ export const serverCommand = Command.make("server", options, (o) =>
     const scheme = DevOptions.schemeOf(o)
     const urlOf = (address: Server.BoundAddress) => DevOptions.urlOf(scheme, address)
     const socketServer = yield* DevOptions.socketServerLayer(o)
+    const accessLog = Layer.effect(AccessLog.AccessLog, Effect.map(LogSink, (sink) => AccessLog.make(logOptions, sink)))
 
+    /** The start-up lines, printed once: by the primary when there are workers. */
     const announce = (addresses: ReadonlyArray<Server.BoundAddress>) =>
-      o.logFormat === "json"
-        ? Console.log(JSON.stringify({ event: "listening", version: VERSION, root, urls: addresses.map(urlOf) }))
-        : Console.log(
-          [`fiberhttp ${VERSION} serving ${root}`, ...addresses.map((a) => `  ${urlOf(a)}`), "Press Ctrl-C to stop."]
-            .join("\n")
-        )
+      Effect.zipRight(
+        o.logFormat === "json"
+          ? Console.log(
+            JSON.stringify({
+              event: "listening",
+              version: VERSION,
+              root,
+              urls: addresses.map(urlOf),
+              ...(workerCount > 1 ? { workers: workerCount } : {})
+            })
+          )
+          : Console.log(
+            [
+              `fiberhttp ${VERSION} serving ${root}${workerCount > 1 ? ` with ${workerCount} worker processes` : ""}`,
+              ...addresses.map((a) => `  ${urlOf(a)}`),
+              "Press Ctrl-C to stop."
+            ].join("\n")
+          ),
+        o.open && addresses.length > 0 ? DevOptions.openBrowser(urlOf(addresses[0]!)) : Effect.void
+      )
+
+    if (role._tag === "Primary" && workerCount > 1) {
+      // the primary serves nothing itself: it keeps the workers running
+      return yield* Supervisor.supervise(
+        { workers: workerCount, maxRestarts: o.maxRestarts, stopTimeout: Duration.sum(o.grace, WORKER_STOP_MARGIN) },
+        announce
+      ).pipe(
+        Effect.provide(accessLog),
+        Effect.catchTags({
+          // the worker said why (a port in use ...) before it exited
+          WorkerStartFailed: (failure) =>
+            failure.exit.code !== null && failure.exit.code !== 0
+              ? new ExitCode({ code: failure.exit.code })
+              : Effect.zipRight(
+                Console.error(
+                  `fiberhttp server: worker w${failure.worker} ${describeExit(failure.exit)} before it listened`
+                ),
+                new ExitCode({ code: 1 })
+              ),
+          RestartLimitReached: (failure) =>
+            Effect.zipRight(Console.error(`fiberhttp server: ${failure.message}`), new ExitCode({ code: 1 }))
+        })
+      )
+    }
 
     const program = Effect.gen(function*() {
       const dev = yield* DevOptions.wrapHandler(
@@ -198,8 +280,12 @@ export const serverCommand = Command.make("server", options, (o) =>
       const running = yield* Server.serve(config, dev.handler)
       // finalizers run last-added first: the event streams end before the server drains
       yield* Effect.addFinalizer(() => dev.endStreams)
+      if (role._tag === "Worker") {
+        // a worker serves until its primary says stop; the primary announces
+        yield* processes.reportListening(running.addresses)
+        return yield* processes.stopRequested
+      }
       yield* announce(running.addresses)
-      if (o.open) yield* DevOptions.openBrowser(urlOf(running.addresses[0]!))
       return yield* Effect.never
     })
 
@@ -208,7 +294,7 @@ export const serverCommand = Command.make("server", options, (o) =>
       Effect.provide(Layer.mergeAll(
         StaticFilesLayer.layer(root, { cacheBytes: o.fileCache * 1024 * 1024 }),
         socketServer,
-        Layer.effect(AccessLog.AccessLog, Effect.map(LogSink, (sink) => AccessLog.make(logOptions, sink)))
+        accessLog
       )),
       Effect.catchTags({
         ListenError: (error) =>

@@ -39,6 +39,10 @@ export type TraceEvent =
   | "listeners-closed"
   | "drained"
   | "closed"
+  | "worker-forked"
+  | "worker-listening"
+  | "worker-stopping"
+  | "worker-exited"
 
 export interface TraceEntry {
   readonly time: Date
@@ -60,6 +64,11 @@ export interface AccessLogOptions {
   readonly quiet: boolean
   /** Log connection fiber lifecycles. */
   readonly trace: boolean
+  /**
+   * Put before every connection id of this process's lines: "w2:" in worker
+   * w2 of `server --workers`, so that `w2:c3` names one connection.
+   */
+  readonly connectionPrefix?: string
 }
 
 /** Where lines go: stdout for the access log and traces, stderr for errors. */
@@ -127,16 +136,16 @@ const indentLines = (text: string): string => text.split("\n").map((line) => "  
 const stringify = (value: unknown): string =>
   JSON.stringify(value).replace(/[\u007f-\u00ff]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16))
 
-const requestText = (e: AccessEntry): string =>
-  `${e.time.toISOString()} ${remoteOf(e)} ${e.connection}${e.fiber} "${
+const requestText = (e: AccessEntry, prefix: string): string =>
+  `${e.time.toISOString()} ${remoteOf(e)} ${prefix}${e.connection}${e.fiber} "${
     escapeText(e.requestLine)
   }" ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`
 
-const requestJson = (e: AccessEntry): string =>
+const requestJson = (e: AccessEntry, prefix: string): string =>
   stringify({
     time: e.time.toISOString(),
     remote: remoteOf(e),
-    connection: e.connection,
+    connection: prefix + e.connection,
     fiber: e.fiber,
     request: e.requestLine,
     status: e.status,
@@ -144,16 +153,16 @@ const requestJson = (e: AccessEntry): string =>
     durationMs: Math.round(e.durationMs * 10) / 10
   })
 
-const traceText = (t: TraceEntry): string =>
-  `${t.time.toISOString()} trace ${t.connection}${t.fiber} ${t.event} parent=${escapeControls(t.parent)}${
+const traceText = (t: TraceEntry, prefix: string): string =>
+  `${t.time.toISOString()} trace ${prefix}${t.connection}${t.fiber} ${t.event} parent=${escapeControls(t.parent)}${
     t.detail === undefined ? "" : ` ${escapeControls(t.detail)}`
   }`
 
-const traceJson = (t: TraceEntry): string =>
+const traceJson = (t: TraceEntry, prefix: string): string =>
   stringify({
     time: t.time.toISOString(),
     trace: t.event,
-    connection: t.connection,
+    connection: prefix + t.connection,
     fiber: t.fiber,
     parent: t.parent,
     ...(t.detail === undefined ? {} : { detail: t.detail })
@@ -173,17 +182,27 @@ const errorJson = (now: number, message: string, cause: Cause.Cause<unknown> | u
 
 export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Service<AccessLog> => {
   const json = options.format === "json"
+  const prefix = options.connectionPrefix ?? ""
   return {
     tracing: options.trace,
     logsRequests: !options.quiet,
     request: (entry) =>
-      options.quiet ? Effect.void : Effect.sync(() => sink.out(json ? requestJson(entry) : requestText(entry))),
+      options.quiet
+        ? Effect.void
+        : Effect.sync(() => sink.out(json ? requestJson(entry, prefix) : requestText(entry, prefix))),
     trace: (entry) =>
-      options.trace ? Effect.sync(() => sink.out(json ? traceJson(entry) : traceText(entry))) : Effect.void,
+      options.trace
+        ? Effect.sync(() => sink.out(json ? traceJson(entry, prefix) : traceText(entry, prefix)))
+        : Effect.void,
     error: (message, cause) =>
       Effect.flatMap(
         Clock.currentTimeMillis,
-        (now) => Effect.sync(() => sink.err(json ? errorJson(now, message, cause) : errorText(message, cause)))
+        (now) =>
+          Effect.sync(() => {
+            // a worker's errors name it: "error: w2: ..."
+            const text = prefix === "" ? message : `${prefix} ${message}`
+            sink.err(json ? errorJson(now, text, cause) : errorText(text, cause))
+          })
       )
   }
 }

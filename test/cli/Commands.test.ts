@@ -7,6 +7,7 @@ import * as MemoryFileAccess from "../../src/files/MemoryFileAccess.ts"
 import * as MemoryConnector from "../../src/net/MemoryConnector.ts"
 import * as MemoryNetwork from "../../src/net/MemoryNetwork.ts"
 import type { Peer } from "../../src/net/MemoryPipe.ts"
+import * as MemoryWorkers from "../../src/net/MemoryWorkers.ts"
 import { LogSink } from "../../src/server/LogSink.ts"
 import { readRequest } from "../client/helpers.ts"
 
@@ -21,7 +22,7 @@ const noTerminal = Layer.succeed(Terminal.Terminal, {
 })
 
 /** What the platform gives the commands besides the services under test: nothing that touches the machine. */
-const platform = Layer.mergeAll(FileSystem.layerNoop({}), Path.layer, noTerminal)
+const platform = Layer.mergeAll(FileSystem.layerNoop({}), Path.layer, noTerminal, MemoryWorkers.layer)
 
 const logLines = () => {
   const out: Array<string> = []
