@@ -10,7 +10,8 @@
 // 6 client, 7 parser, 8 listing, 9 timing (client --ttl/--count against curl
 // -w, on nginx), 10 download (1 GiB from nginx, -o and -b, against curl),
 // 11 compress (a 20 KiB JS file br/gzip vs identity, sizes vs gzip -9 and brotli),
-// 12 mid (mid-size files under 200 connections).
+// 12 mid (mid-size files under 200 connections), 13 workers (--workers 2 against
+// nginx with 2 workers and fiberhttp on one, both schedulings, scaling, shutdown).
 // Environment:
 //   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
 //   ROUNDS=2         interleaved rounds (order reversed every other round), so
@@ -29,6 +30,7 @@
 //   WRK=/path/to/wrk, NGINX=/path/to/nginx, CADDY=/path/to/caddy   other binaries (a missing path skips them)
 //   BASELINE_STAT=async   the node:http baseline with the callback fs.stat instead of statSync
 //   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
+//   WORKER_COUNTS=1,2,3,4   --workers values of section 13's scaling rows
 //   MAX_MINUTES=15   the whole run is stopped (and cleaned up) after this
 //
 // wrk, nginx and caddy come from Debian: apt-get install -y wrk nginx-light caddy. Without
@@ -74,7 +76,8 @@ const SECTION_NAMES = [
   "timing",
   "download",
   "compress",
-  "mid"
+  "mid",
+  "workers"
 ]
 const DEFAULTS = {
   SECTIONS: SECTION_NAMES.join(","),
@@ -95,6 +98,7 @@ const DEFAULTS = {
   DOWNLOAD_MIB: "1024",
   DOWNLOAD_RUNS: "3",
   ROUNDS: "2",
+  WORKER_COUNTS: "1,2,3,4",
   MAX_MINUTES: "15"
 }
 const setting = (name) => env[name] ?? DEFAULTS[name]
@@ -446,13 +450,15 @@ const waitFor = async (child, name, ready, timeoutMs = 15_000) => {
 }
 
 /** Starts a server of `kind` on a free loopback port: { name, port, pid, child, stop() }. */
-const startServer = async (kind, extra = []) => {
+const startServer = async (kind, extra = [], { env: childEnv = env, nginxWorkers = 1 } = {}) => {
   const name = SERVER_LABEL[kind]
   if (kind === "fiberhttp") {
     // the port first: `--quiet 0` would read 0 as the value of --quiet
     // compression off unless asked for: the other sections compare like with like
     const compress = extra.includes("--compress") ? [] : ["--no-compress"]
-    const child = start(process.execPath, [BIN, "server", "0", "--root", root, "--quiet", ...compress, ...extra])
+    const child = start(process.execPath, [BIN, "server", "0", "--root", root, "--quiet", ...compress, ...extra], {
+      env: childEnv
+    })
     const port = await waitFor(child, name, async () => {
       const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.out)
       return m === null ? undefined : Number(m[1])
@@ -497,7 +503,7 @@ const startServer = async (kind, extra = []) => {
       join(prefix, "nginx.conf"),
       `# written by scratchpad/bench/run.mjs
 ${user}
-worker_processes 1;
+worker_processes ${nginxWorkers};
 daemon off;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
@@ -1078,11 +1084,17 @@ const idle = async () => {
 }
 
 /** Section 5: SIGINT with open connections of every kind; time to exit and to a bindable port. */
-const shutdown = async () => {
+const shutdown = async (section = "5", extra = [], what = "") => {
   const count = Number(setting("SHUTDOWN_CONNECTIONS"))
-  log(`shutdown with ${fmt(count)} connections`)
+  log(`shutdown with ${fmt(count)} connections${what}`)
   // a long keep-alive timeout: the idle connections must still be open at the SIGINT
-  const server = await startServer("fiberhttp", ["--max-connections", "20000", "--keep-alive-timeout", "120"])
+  const server = await startServer("fiberhttp", [
+    "--max-connections",
+    "20000",
+    "--keep-alive-timeout",
+    "120",
+    ...extra
+  ])
   const loader = startLoader(["shutdown", String(server.port), String(count), "/index.html", "/large.bin"])
   try {
     const ready = await loaderEvent(loader, "ready", 120_000)
@@ -1116,14 +1128,14 @@ const shutdown = async () => {
         .map(([k, c]) => `${c.count} ${k} between ${ms(c.first - wallT0)} and ${ms(c.last - wallT0)} ms`)
         .join(", ")
       notes.push(
-        `shutdown: closes seen by the loader, in ms after the SIGINT: ${
+        `shutdown${what}: closes seen by the loader, in ms after the SIGINT: ${
           seen || "none"
         } (stalled downloads do not read, so they see none)`
       )
     }
-    const title = `SIGINT with ${fmt(ready.opened)} open connections (${kinds})`
+    const title = `SIGINT with ${fmt(ready.opened)} open connections (${kinds})${what}`
     row(
-      "5",
+      section,
       title,
       `port bindable after ${bindableAt === undefined ? "> 20 s" : `${ms(bindableAt)} ms`}, process exited after ${
         exitedAt === undefined ? "> 20 s" : `${ms(exitedAt)} ms`
@@ -1503,6 +1515,150 @@ const parser = async () => {
 }
 
 // ---------------------------------------------------------------- main
+/** The scheduling `--workers` uses unless NODE_CLUSTER_SCHED_POLICY says otherwise (src/net/NodeWorkers.ts). */
+const DEFAULT_SCHEDULING = "none"
+
+/**
+ * Section 13: `--workers`. fiberhttp with 2 workers against nginx with 2
+ * worker processes and against fiberhttp as one process, keep-alive and
+ * connection per request, interleaved; the two node:cluster schedulings
+ * (SCHED_NONE: the kernel hands connections to the workers accepting on the
+ * shared socket; round-robin: the primary accepts and passes them on) side
+ * by side; throughput for each of WORKER_COUNTS (wrk shares the two cores);
+ * and SIGINT with SHUTDOWN_CONNECTIONS connections spread over 2 workers.
+ */
+const workersSection = async (page) => {
+  const check = async (server) => {
+    const r = await request(server.port, "/index.html")
+    return r.status === 200 && r.body?.equals(Buffer.from(page))
+      ? undefined
+      : `GET /index.html gave ${r.status ?? r.error}, not the 1 KiB page`
+  }
+  const url = (server) => `http://127.0.0.1:${server.port}/index.html`
+  const withPolicy = (policy) => ({ env: { ...env, NODE_CLUSTER_SCHED_POLICY: policy } })
+  const variants = [
+    [
+      "none",
+      "fiberhttp --workers 2 (SCHED_NONE)",
+      () => startServer("fiberhttp", ["--workers", "2"], withPolicy("none"))
+    ],
+    ["rr", "fiberhttp --workers 2 (round-robin)", () => startServer("fiberhttp", ["--workers", "2"], withPolicy("rr"))],
+    ["one", "fiberhttp, one process", () => startServer("fiberhttp")],
+    ...(NGINX === undefined
+      ? []
+      : [["nginx2", "nginx, 2 workers", () => startServer("nginx", [], { nginxWorkers: 2 })]])
+  ]
+  const measureAll = async (servers, what) => {
+    if (WARMUP > 0) {
+      for (const server of servers) {
+        log(`warm-up: ${server.name}`)
+        await wrk(url(server), { connections: CONNECTIONS, seconds: WARMUP })
+      }
+    }
+    const keep = await interleaved(
+      servers,
+      `${what}, keep-alive`,
+      (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds })
+    )
+    const close = what === "workers"
+      ? await interleaved(
+        servers,
+        `${what}, connection per request`,
+        (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds, headers: ["Connection: close"] })
+      )
+      : new Map()
+    for (const [kind, r] of keep) describeWrkTrouble(kind, `${what} keep-alive`, r)
+    for (const [kind, r] of close) describeWrkTrouble(kind, `${what} connection per request`, r)
+    return { keep, close }
+  }
+  const startVariants = async (list) => {
+    const servers = []
+    for (const [kind, name, startIt] of list) {
+      const server = await startIt()
+      server.kind = kind
+      server.name = name
+      servers.push(server)
+      const problem = await check(server)
+      if (problem !== undefined) {
+        notes.push(`workers: ${name}: ${problem}: its rows are left out`)
+        server.skip = true
+      }
+    }
+    return servers
+  }
+
+  let main = { keep: new Map(), close: new Map() }
+  let servers = []
+  try {
+    servers = await startVariants(variants)
+    main = await measureAll(servers.filter((s) => !s.skip), "workers")
+  } finally {
+    await stopAll(servers, "workers")
+  }
+  const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`
+  const nameOf = new Map(variants.map(([kind, name]) => [kind, name]))
+  const mineKind = DEFAULT_SCHEDULING
+  const otherPolicy = mineKind === "none" ? "rr" : "none"
+  for (
+    const [key, title, describe] of [
+      ["keep", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`, latency],
+      ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${SPAN}`, (r) => `${fmt(r.rps)} req/s`]
+    ]
+  ) {
+    const results = main[key]
+    const mine = results.get(mineKind)
+    if (mine === undefined) {
+      row("13", title, "no figure (see notes)")
+      continue
+    }
+    for (const kind of ["nginx2", "one", otherPolicy]) {
+      const theirs = results.get(kind)
+      if (theirs === undefined) {
+        if (kind === "nginx2") {
+          row("13", title, `--workers 2: ${describe(mine)}`, "nginx, 2 workers", missing("nginx") ?? "no figure")
+        }
+        continue
+      }
+      row(
+        "13",
+        title,
+        `${kind === otherPolicy ? nameOf.get(mineKind) : "--workers 2"}: ${describe(mine)}`,
+        nameOf.get(kind),
+        describe(theirs),
+        x(ratio(mine.rps, theirs.rps))
+      )
+    }
+  }
+
+  // how throughput grows with workers: each count its own server, interleaved
+  const counts = numbers("WORKER_COUNTS")
+  let scaling = new Map()
+  servers = []
+  try {
+    servers = await startVariants(
+      counts.map((n) => [`w${n}`, `fiberhttp --workers ${n}`, () => startServer("fiberhttp", ["--workers", String(n)])])
+    )
+    scaling = (await measureAll(servers.filter((s) => !s.skip), "workers scaling")).keep
+  } finally {
+    await stopAll(servers, "workers scaling")
+  }
+  const base = scaling.get(`w${counts[0]}`)
+  for (const n of counts) {
+    const r = scaling.get(`w${n}`)
+    if (r === undefined) continue
+    row(
+      "13",
+      `1 KiB file, ${CONNECTIONS} keep-alive conns, --workers ${n} (${os.cpus().length} cores, wrk on them too)`,
+      latency(r),
+      n === counts[0] ? "" : `--workers ${counts[0]}`,
+      n === counts[0] ? "" : `${fmt(base?.rps)} req/s`,
+      n === counts[0] ? "" : x(ratio(r.rps, base?.rps))
+    )
+  }
+
+  await shutdown("13", ["--workers", "2"], ", --workers 2")
+}
+
 const machine = () => {
   const cpus = os.cpus()
   const version = (cmd, args, re) => {
@@ -1566,7 +1722,9 @@ const main = async () => {
   BIN = join(dist, basename(source))
   root = join(tmp, "www")
   mkdirSync(root)
-  NGINX = SERVERS.includes("nginx") || sections.has("timing") || sections.has("download") ? available.nginx : undefined
+  NGINX = SERVERS.includes("nginx") || sections.has("timing") || sections.has("download") || sections.has("workers")
+    ? available.nginx
+    : undefined
   const needsLarge = sections.has("large") || sections.has("shutdown")
   const page = makeFiles(root, { large: needsLarge, mid: sections.has("mid") })
   let head = "?"
@@ -1615,6 +1773,10 @@ const main = async () => {
   if (sections.has("compress")) {
     if (available.wrk === undefined) row("11", "compress: SKIPPED", missingWrk)
     else await attempt("compress", compressSection)
+  }
+  if (sections.has("workers")) {
+    if (available.wrk === undefined) row("13", "workers: SKIPPED", missingWrk)
+    else await attempt("workers", () => workersSection(page))
   }
 
   const out = [

@@ -35,14 +35,19 @@ const requestStop = () => {
 let listening = false
 /**
  * A worker stops when its primary says so, when the primary is gone (the
- * IPC channel closed) or on SIGTERM. SIGINT is ignored: a terminal's Ctrl-C
- * reaches the whole process group, and the primary then stops every worker
- * in order; acting on it here as well would race that.
+ * IPC channel closed) or on SIGTERM. The first SIGINT is ignored: a
+ * terminal's Ctrl-C reaches the whole process group, and the primary then
+ * stops every worker in order; acting on it here as well would race that.
+ * A second one is a second Ctrl-C: the worker exits at once, as a single
+ * server does.
  */
 const listenForStop = () => {
   if (listening) return
   listening = true
-  process.on("SIGINT", () => {})
+  let interrupts = 0
+  process.on("SIGINT", () => {
+    if (++interrupts >= 2) process.exit(130)
+  })
   process.on("SIGTERM", requestStop)
   process.on("disconnect", requestStop)
   process.on("message", (message: unknown) => {

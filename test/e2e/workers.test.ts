@@ -296,6 +296,14 @@ describe("server --workers", () => {
     }
   })
 
+  it("server --help describes --workers and --max-restarts", async () => {
+    const help = run(["--help"])
+    expect((await help.exited).code).toBe(0)
+    expect(help.stdout()).toContain("--workers N|auto")
+    expect(help.stdout()).toContain("auto: one per core")
+    expect(help.stdout()).toContain("--max-restarts N")
+  })
+
   it.each(["0", "-1", "two", "1025", "1.5", ""])("--workers %j is a usage error (exit 2)", async (value) => {
     const server = run(["0", "--root", root, "--workers", value])
     expect((await server.exited).code).toBe(2)
