@@ -1725,7 +1725,7 @@ const main = async () => {
   NGINX = SERVERS.includes("nginx") || sections.has("timing") || sections.has("download") || sections.has("workers")
     ? available.nginx
     : undefined
-  const needsLarge = sections.has("large") || sections.has("shutdown")
+  const needsLarge = sections.has("large") || sections.has("shutdown") || sections.has("workers")
   const page = makeFiles(root, { large: needsLarge, mid: sections.has("mid") })
   let head = "?"
   try {

@@ -41,6 +41,34 @@ describe("AccessLog", () => {
       })
     }))
 
+  it.effect("in a worker, every connection id carries the worker's: access lines, traces (text and JSON), errors", () =>
+    Effect.gen(function*() {
+      const text = AccessLog.memory({ format: "text", quiet: false, trace: true, connectionPrefix: "w2:" })
+      const json = AccessLog.memory({ format: "json", quiet: false, trace: true, connectionPrefix: "w2:" })
+      const trace: AccessLog.TraceEntry = {
+        time: entry.time,
+        event: "forked",
+        connection: "c7",
+        fiber: "#42",
+        parent: "server[127.0.0.1:8080] accept#9"
+      }
+      for (const log of [text, json]) {
+        yield* Effect.provide(
+          Effect.flatMap(
+            AccessLog.AccessLog,
+            (l) => Effect.all([l.request(entry), l.trace(trace), l.error("connection c7 failed")])
+          ),
+          log.layer
+        )
+      }
+      expect(text.out[0]).toContain(" [::1]:51234 w2:c7#42 \"GET ")
+      expect(text.out[1]).toBe("2026-11-26T01:02:03.456Z trace w2:c7#42 forked parent=server[127.0.0.1:8080] accept#9")
+      expect(text.err).toEqual(["error: w2: connection c7 failed"])
+      expect(JSON.parse(json.out[0]!).connection).toBe("w2:c7")
+      expect(JSON.parse(json.out[1]!).connection).toBe("w2:c7")
+      expect(JSON.parse(json.err[0]!).error).toBe("w2: connection c7 failed")
+    }))
+
   it.effect("an IPv4 client of a dual-stack listener is written as IPv4, not as its mapped IPv6 form", () =>
     Effect.gen(function*() {
       const text = AccessLog.memory({ format: "text", quiet: false, trace: false })
