@@ -1515,6 +1515,19 @@ const parser = async () => {
 }
 
 // ---------------------------------------------------------------- main
+/** A process and its descendants (a primary and its workers, nginx's master and workers). */
+const processTree = (pid) => [pid, ...childPids(pid).flatMap(processTree)]
+/** CPU time (user + system, in clock ticks of 10 ms) used so far by `pids` (those still running). */
+const cpuTicks = (pids) =>
+  pids.reduce((sum, pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+      return sum + Number(fields[11]) + Number(fields[12])
+    } catch {
+      return sum
+    }
+  }, 0)
+
 /** The scheduling `--workers` uses unless NODE_CLUSTER_SCHED_POLICY says otherwise (src/net/NodeWorkers.ts). */
 const DEFAULT_SCHEDULING = "none"
 
@@ -1555,18 +1568,25 @@ const workersSection = async (page) => {
         await wrk(url(server), { connections: CONNECTIONS, seconds: WARMUP })
       }
     }
-    const keep = await interleaved(
-      servers,
-      `${what}, keep-alive`,
-      (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds })
-    )
+    // CPU per request, of the server's processes together (the primary's included): on a machine
+    // others load, how many requests a server gets through depends on its share of the cores, and
+    // what each costs does much less
+    const cpu = { keep: new Map(), close: new Map() }
+    const measured = (key, headers) => async (server, seconds) => {
+      const pids = processTree(server.child.pid)
+      const before = cpuTicks(pids)
+      const r = await wrk(url(server), { connections: CONNECTIONS, seconds, headers })
+      const used = (cpuTicks(pids) - before) * 10_000
+      if (r.requests > 0) cpu[key].set(server.kind, [...(cpu[key].get(server.kind) ?? []), used / r.requests])
+      return r
+    }
+    const keep = await interleaved(servers, `${what}, keep-alive`, measured("keep", []))
     const close = what === "workers"
-      ? await interleaved(
-        servers,
-        `${what}, connection per request`,
-        (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds, headers: ["Connection: close"] })
-      )
+      ? await interleaved(servers, `${what}, connection per request`, measured("close", ["Connection: close"]))
       : new Map()
+    for (const [key, results] of [["keep", keep], ["close", close]]) {
+      for (const [kind, r] of results) r.cpuUs = median(cpu[key].get(kind) ?? [])
+    }
     for (const [kind, r] of keep) describeWrkTrouble(kind, `${what} keep-alive`, r)
     for (const [kind, r] of close) describeWrkTrouble(kind, `${what} connection per request`, r)
     return { keep, close }
@@ -1595,14 +1615,19 @@ const workersSection = async (page) => {
   } finally {
     await stopAll(servers, "workers")
   }
-  const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`
+  const cpuText = (r) => (r.cpuUs === undefined ? "" : `, ${fmt(r.cpuUs)} µs CPU/req`)
+  const latency = (r) => `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms${cpuText(r)}`
   const nameOf = new Map(variants.map(([kind, name]) => [kind, name]))
   const mineKind = DEFAULT_SCHEDULING
   const otherPolicy = mineKind === "none" ? "rr" : "none"
   for (
     const [key, title, describe] of [
       ["keep", `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`, latency],
-      ["close", `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${SPAN}`, (r) => `${fmt(r.rps)} req/s`]
+      [
+        "close",
+        `1 KiB file, Connection: close, ${CONNECTIONS} conns, ${SPAN}`,
+        (r) => `${fmt(r.rps)} req/s${cpuText(r)}`
+      ]
     ]
   ) {
     const results = main[key]
@@ -1619,13 +1644,14 @@ const workersSection = async (page) => {
         }
         continue
       }
+      const cpuRatio = ratio(mine.cpuUs, theirs.cpuUs)
       row(
         "13",
         title,
         `${kind === otherPolicy ? nameOf.get(mineKind) : "--workers 2"}: ${describe(mine)}`,
         nameOf.get(kind),
         describe(theirs),
-        x(ratio(mine.rps, theirs.rps))
+        `${x(ratio(mine.rps, theirs.rps))}${cpuRatio === undefined ? "" : ` (CPU/req ${x(cpuRatio)})`}`
       )
     }
   }
