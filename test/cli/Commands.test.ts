@@ -1,6 +1,6 @@
 import { FileSystem, Path, Terminal } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
+import { Console, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { program } from "../../src/cli/Cli.ts"
 import * as Output from "../../src/client/Output.ts"
 import * as MemoryFileAccess from "../../src/files/MemoryFileAccess.ts"
@@ -29,6 +29,16 @@ const logLines = () => {
   const err: Array<string> = []
   return { out, err, layer: Layer.succeed(LogSink, { out: (l) => out.push(l), err: (l) => err.push(l) }) }
 }
+
+/** Runs `effect` with Console.log lines kept in `out` (the start-up lines), the rest of the console as it is. */
+const capturingLog = (out: Array<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Console.consoleWith(Effect.succeed), (console) =>
+    Effect.withConsole(
+      effect,
+      Object.assign(Object.create(console) as Console.Console, {
+        log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(args.map(String).join(" ")))
+      })
+    ))
 
 /** Lets forked fibers run until they block. */
 const settle = Effect.repeatN(Effect.yieldNow(), 50)
@@ -109,6 +119,70 @@ describe("the server command, in process", () => {
       const server = program(argv("server", "--root", "/nowhere", "0"))
       const exit = yield* Effect.exit(server.run.pipe(Effect.provide(environment({ log: log.layer }))))
       expect(server.exitStatusOf(exit)).toBe(1)
+    }).pipe(Effect.provide(Layer.merge(MemoryNetwork.layer, MemoryFileAccess.layer))))
+})
+
+describe("the server command with --workers, in process", () => {
+  it.scoped("the primary forks the workers, announces once when all listen, and stops them all when interrupted", () =>
+    Effect.gen(function*() {
+      ;(yield* MemoryFileAccess.MemoryFileTree).makeDirectory("/site")
+      const workers = MemoryWorkers.make()
+      const out: Array<string> = []
+      const server = program(argv("server", "--root", "/site", "--workers", "3", "--log-format", "json", "0"))
+      const running = yield* Effect.fork(
+        server.run.pipe(
+          Effect.provide(workers.layer),
+          Effect.provide(environment()),
+          capturingLog(out)
+        )
+      )
+      yield* settle
+      expect(workers.forked.length).toBe(3)
+      expect(out.map((line) => JSON.parse(line))).toEqual([{
+        event: "listening",
+        version: expect.any(String),
+        root: "/site",
+        urls: ["http://127.0.0.1:8080/"],
+        workers: 3
+      }])
+      // the primary listens on nothing itself
+      expect(yield* (yield* MemoryNetwork.MemoryNetwork).ports).toEqual([])
+      server.noteSignal("SIGINT")
+      yield* Fiber.interrupt(running)
+      expect(server.exitStatusOf(yield* Fiber.await(running))).toBe(0)
+      expect(workers.forked.map((w) => w.stopAsked())).toEqual([true, true, true])
+    }).pipe(Effect.provide(Layer.merge(MemoryNetwork.layer, MemoryFileAccess.layer))))
+
+  it.scoped("a worker serves with its id in the connection ids, reports its addresses, and stops when told", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFileAccess.MemoryFileTree
+      files.writeFile("/site/hello.txt", "hello\n")
+      const network = yield* MemoryNetwork.MemoryNetwork
+      const workers = MemoryWorkers.make({ role: { _tag: "Worker", id: 7 } })
+      const log = logLines()
+      const out: Array<string> = []
+      const server = program(argv("server", "--root", "/site", "--workers", "2", "0"))
+      const running = yield* Effect.fork(
+        server.run.pipe(
+          Effect.provide(workers.layer),
+          Effect.provide(environment({ log: log.layer })),
+          capturingLog(out)
+        )
+      )
+      yield* settle
+      const [port] = yield* network.ports
+      expect(workers.reported).toEqual([[{ host: "127.0.0.1", port }]])
+      const peer = yield* network.connect(port!)
+      yield* peer.write("GET /hello.txt HTTP/1.1\r\nHost: memory\r\n\r\n")
+      expect(yield* readUntil(peer, "hello\n")).toMatch(/^HTTP\/1\.1 200 OK/)
+      yield* settle
+      expect(log.out).toEqual([expect.stringMatching(/ w7:c\d+#\d+ "GET \/hello\.txt HTTP\/1\.1" 200 6 /)])
+      // the primary announces, not the worker
+      expect(out).toEqual([])
+      workers.requestStop()
+      const exit = yield* Fiber.await(running)
+      expect(server.exitStatusOf(exit)).toBe(0)
+      expect(yield* network.ports).toEqual([])
     }).pipe(Effect.provide(Layer.merge(MemoryNetwork.layer, MemoryFileAccess.layer))))
 })
 
