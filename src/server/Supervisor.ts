@@ -118,9 +118,12 @@ export const supervise = (
     /** One worker's life in `slot`: forked, listening, exited (or stopped when the slot is interrupted). */
     const runWorker = (slot: number, starting: boolean) =>
       Effect.scoped(Effect.gen(function*() {
-        const worker = yield* Effect.acquireRelease(processes.fork, stopWorker)
+        /** Whether the worker is known to have exited: then there is nothing to stop. */
+        let gone = false
+        const worker = yield* Effect.acquireRelease(processes.fork, (worker) => gone ? Effect.void : stopWorker(worker))
         yield* trace("worker-forked", worker, `pid ${worker.pid}, slot ${slot + 1} of ${config.workers}`)
         const listening = yield* Effect.either(worker.listening)
+        gone = listening._tag === "Left"
         if (listening._tag === "Right") {
           yield* trace("worker-listening", worker, listening.right.map((a) => `${a.host}:${a.port}`).join(", "))
           if (starting) {
@@ -134,6 +137,7 @@ export const supervise = (
           return yield* new WorkerStartFailed({ worker: worker.id, exit: listening.left })
         }
         const exit = yield* worker.exited
+        gone = true
         yield* trace("worker-exited", worker, `pid ${worker.pid} ${describeExit(exit)}, not asked to`)
         return { worker, exit }
       }))

@@ -183,6 +183,19 @@ describe("Supervisor: shutdown", () => {
       expect(workers.forked[1]!.stopAsked()).toBe(true)
     }))
 
+  it.effect("--trace: a worker that died is not said to be asked to stop", () =>
+    Effect.gen(function*() {
+      const { fiber, log, workers } = yield* start({}, { workers: 2 }, true)
+      workers.forked[1]!.end({ code: null, signal: "SIGKILL" })
+      yield* settle
+      const w2 = log.out.filter((line) => line.includes(" trace w2#")).map((line) => line.split(" ")[3])
+      expect(w2).toEqual(["worker-forked", "worker-listening", "worker-exited"])
+      expect(log.out.find((line) => line.includes(" trace w2#") && line.includes("worker-exited"))).toMatch(
+        /pid 1001 was killed by SIGKILL, not asked to$/
+      )
+      yield* Fiber.interrupt(fiber)
+    }))
+
   it.effect("--trace shows each worker's life under the primary", () =>
     Effect.gen(function*() {
       const { fiber, log } = yield* start({}, { workers: 2 }, true)
