@@ -66,6 +66,7 @@ const accessLines: Array<string> = []
 const quietLog: Context.Tag.Service<AccessLog> = {
   tracing: false,
   logsRequests: true,
+  requestNow: () => {},
   request: (e) => Effect.sync(() => void accessLines.push(`"${e.requestLine}" ${e.status}, ${e.bytes} body bytes`)),
   trace: () => Effect.void,
   error: (message) => Effect.sync(() => void accessLines.push(`error: ${message}`))

@@ -64,6 +64,7 @@ const labelOf = (detail: string | undefined) => {
 const timelineLog: Context.Tag.Service<AccessLog> = {
   tracing: true,
   logsRequests: true,
+  requestNow: () => {},
   request: (e) =>
     noteEffect("server", `${e.connection}${e.fiber} access: "${e.requestLine}" ${e.status}, ${e.bytes} body bytes`),
   trace: (e) =>

@@ -1,4 +1,5 @@
-import { type Clock, Effect } from "effect"
+import { type Clock, Effect, Exit } from "effect"
+import { exitNow } from "../effectNow.ts"
 import type { FileAccess } from "./FileAccess.ts"
 import { FileCache } from "./FileCache.ts"
 import type { KeptBytes } from "./FileReader.ts"
@@ -77,7 +78,13 @@ export const makeCachedLookup = (
       return resolveAndRemember(key, decoded)
     }
     if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) return again()
-    return Effect.matchEffect(files.stamp(known.candidate), {
+    const stamping = files.stamp(known.candidate)
+    // a stamp taken at once (the synchronous stat) answers at once: no Effect step for a cached file
+    const stamped = exitNow(stamping)
+    if (stamped !== undefined) {
+      return Exit.isSuccess(stamped) && stamped.value.stamp === known.stamp ? Exit.succeed(known.lookup) : again()
+    }
+    return Effect.matchEffect(stamping, {
       onFailure: again,
       onSuccess: (stamp) => stamp.stamp === known.stamp ? Effect.succeed(known.lookup) : again()
     })

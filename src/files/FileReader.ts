@@ -1,4 +1,4 @@
-import { Effect, Option, Stream } from "effect"
+import { Effect, Exit, Option, Stream } from "effect"
 import type { FileAccess, OpenFile } from "./FileAccess.ts"
 import { fileErrorOf } from "./fileErrorOf.ts"
 import {
@@ -56,7 +56,13 @@ export const makeReader = (files: FileAccess["Type"], kept: KeptBytes | undefine
         onSuccess: (size) => buffer.subarray(0, size)
       }))
 
-  const read = (file: FileEntry, range?: ByteRange): Effect.Effect<Uint8Array, FileError> =>
+  const read = (file: FileEntry, range?: ByteRange): Effect.Effect<Uint8Array, FileError> => {
+    // a whole file kept in memory is answered at once, as an Exit (see effectNow.ts)
+    const whole = range === undefined ? kept?.bytesOf(file) : undefined
+    return whole !== undefined ? Exit.succeed(whole) : readSpan(file, range)
+  }
+
+  const readSpan = (file: FileEntry, range?: ByteRange): Effect.Effect<Uint8Array, FileError> =>
     Effect.suspend(() => {
       const { length, start } = spanOf(file, range)
       if (length > chunkSize) {

@@ -30,6 +30,14 @@ export interface Connection {
    */
   readonly write: (chunk: Uint8Array) => Effect.Effect<void, SocketError>
   /**
+   * As `write`, but issued at the call rather than when the effect runs:
+   * when the transport takes the whole chunk at once (or refuses it at
+   * once) the effect returned is already an `Exit`, so a caller that checks
+   * `Exit.isExit` goes on without an Effect step; otherwise running it
+   * waits for the transport, as `write` does.
+   */
+  readonly writeNow: (chunk: Uint8Array) => Effect.Effect<void, SocketError>
+  /**
    * How many written bytes the transport has taken so far: monotonic, cheap,
    * synchronous. It grows while a large write is pending, as the peer reads,
    * so a caller can tell a slow reader (it grows) from a stalled one (it does

@@ -143,23 +143,27 @@ const makeEndpoint = (
   let uncredited = 0
   const credit = Effect.sync(() => void (uncredited = 0))
 
-  const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> =>
-    Effect.suspend(() => {
-      const refused = writeFailure() ?? (outgoing.fin ? Exit.fail(closed()) : undefined)
-      if (refused !== undefined) return refused
-      const before = taken()
-      if (chunk.length > 0) {
-        // A copy, as a kernel would take: the caller may reuse its buffer.
-        outgoing.chunks.push(new Uint8Array(chunk))
-        outgoing.writtenAt.push(now())
-        outgoing.unread += chunk.length
-        outgoing.written += chunk.length
-        wakeAll(waiting)
-      }
-      if (outgoing.unread <= outgoing.window) return delivered
-      uncredited = taken() - before
-      return Effect.ensuring(delivered, credit)
-    })
+  const writeNow = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
+    const refused = writeFailure() ?? (outgoing.fin ? Exit.fail(closed()) : undefined)
+    if (refused !== undefined) return refused
+    const before = taken()
+    if (chunk.length > 0) {
+      // A copy, as a kernel would take: the caller may reuse its buffer.
+      outgoing.chunks.push(new Uint8Array(chunk))
+      outgoing.writtenAt.push(now())
+      outgoing.unread += chunk.length
+      outgoing.written += chunk.length
+      wakeAll(waiting)
+    }
+    if (outgoing.unread <= outgoing.window) {
+      // within the window: taken at once
+      sentAt = now()
+      return Exit.void
+    }
+    uncredited = taken() - before
+    return Effect.ensuring(delivered, credit)
+  }
+  const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> => Effect.suspend(() => writeNow(chunk))
 
   let flushed = 0
   const bytesFlushed = () => {
@@ -202,6 +206,7 @@ const makeEndpoint = (
       localPort: local.port,
       read,
       write,
+      writeNow,
       bytesFlushed,
       now,
       receivedAt: () => receivedAt,

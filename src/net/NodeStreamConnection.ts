@@ -281,6 +281,18 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
       return Effect.ensuring(waiting, credit)
     })
 
+  /** `write` issued at the call: a small chunk the kernel takes at once gives Exit.void, no Effect step. */
+  const writeNow = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
+    if (chunk.length > SLICE) return write(chunk)
+    const refused = refusal()
+    if (refused !== undefined) return refused
+    const before = taken()
+    const waiting = writeWhole(chunk)
+    if (waiting === Effect.void) return Exit.void
+    uncredited = taken() - before
+    return Effect.ensuring(waiting, credit)
+  }
+
   const bytesFlushed = () => {
     const now = taken() - uncredited
     if (now > flushed) flushed = now
@@ -313,6 +325,7 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
     },
     read,
     write,
+    writeNow,
     bytesFlushed,
     now,
     receivedAt: () => receivedAt,

@@ -85,6 +85,8 @@ export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
     /** False with `quiet`: callers may skip building entries (and asking the socket for the peer's address). */
     readonly logsRequests: boolean
     readonly request: (entry: AccessEntry) => Effect.Effect<void>
+    /** `request`, written at once: for a response the connection answered without an Effect step. */
+    readonly requestNow: (entry: AccessEntry) => void
     /** Called only when `tracing`; callers check first to avoid building entries. */
     readonly trace: (entry: TraceEntry) => Effect.Effect<void>
     readonly error: (message: string, cause?: Cause.Cause<unknown>) => Effect.Effect<void>
@@ -190,6 +192,9 @@ export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Ser
       options.quiet
         ? Effect.void
         : Effect.sync(() => sink.out(json ? requestJson(entry, prefix) : requestText(entry, prefix))),
+    requestNow: (entry) => {
+      if (!options.quiet) sink.out(json ? requestJson(entry, prefix) : requestText(entry, prefix))
+    },
     trace: (entry) =>
       options.trace
         ? Effect.sync(() => sink.out(json ? traceJson(entry, prefix) : traceText(entry, prefix)))

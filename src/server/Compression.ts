@@ -1,6 +1,7 @@
 import { Effect, Stream } from "effect"
 import * as Mime from "mime-types"
 import * as zlib from "node:zlib"
+import { mapNow } from "../effectNow.ts"
 import { SETTLE_MS } from "../files/CachedLookup.ts"
 import { type FileEntry, type LookupOptions, StaticFiles } from "../files/StaticFiles.ts"
 import { acceptedCodings, type Coding } from "../http/acceptEncoding.ts"
@@ -264,11 +265,17 @@ export const wrap = (
         }
       )
 
+    /** The same answer object for the same response (see DevHandler's `finish`). */
+    const varied = new WeakMap<Response.ServerResponse, Response.ServerResponse>()
     const varyIfCompressible = (response: Response.ServerResponse): Response.ServerResponse => {
+      const known = varied.get(response)
+      if (known !== undefined) return known
       const type = response.headers.get("Content-Type")
-      return type !== undefined && response.status < 300 && compressibleType(type)
+      const answer = type !== undefined && response.status < 300 && compressibleType(type)
         ? withHeaders(response, addVary)
         : response
+      varied.set(response, answer)
+      return answer
     }
 
     return (head) => {
@@ -277,7 +284,7 @@ export const wrap = (
       const codings = acceptedCodings(accept, CODINGS)
       const rawPath = pathOfTarget(head.target)
       if (codings.length === 0 || rawPath === undefined) {
-        return options.onTheFly ? Effect.map(inner(head), varyIfCompressible) : inner(head)
+        return options.onTheFly ? mapNow(inner(head), varyIfCompressible) : inner(head)
       }
       return Effect.gen(function*() {
         const file = yield* fileAt(rawPath)

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { flatMapNow } from "../effectNow.ts"
 import { Headers } from "../http/Headers.ts"
 import type { RequestHead } from "../http/message.ts"
 import type * as Response from "./ServerResponse.ts"
@@ -85,12 +86,22 @@ export const wrap = (inner: Response.Handler, options: DevHandlerOptions): Respo
         : response)
   }
 
+  /**
+   * What `finish` made of each response the inner handler gave: one it
+   * hands out again (a cached file's) gets the same answer object again,
+   * which the connection keeps serialized.
+   */
+  const finished = new WeakMap<Response.ServerResponse, Response.ServerResponse>()
   /** Adds what every answer of the file server gets: caching on successes, CORS on all. */
   const finish = (response: Response.ServerResponse): Response.ServerResponse => {
+    const known = finished.get(response)
+    if (known !== undefined) return known
     const status = response.status
     const cacheable = (status >= 200 && status < 300) || status === 304
     const caching = cacheable && !response.headers.has("Cache-Control")
-    return withHeaders(response, caching ? [["Cache-Control", cacheControl], ...corsHeaders] : corsHeaders)
+    const answer = withHeaders(response, caching ? [["Cache-Control", cacheControl], ...corsHeaders] : corsHeaders)
+    finished.set(response, answer)
+    return answer
   }
 
   return (head) => {
@@ -99,7 +110,8 @@ export const wrap = (inner: Response.Handler, options: DevHandlerOptions): Respo
       return Effect.succeed(preflight(head))
     }
     if (method !== "GET" && method !== "HEAD") return Effect.map(inner(head), finish)
-    return Effect.flatMap(inner(head), (response) => {
+    // a response given at once is finished at once (see effectNow.ts)
+    return flatMapNow(inner(head), (response) => {
       if (response.status !== 404) return Effect.succeed(finish(response))
       const rawPath = pathOfTarget(head.target)
       if (

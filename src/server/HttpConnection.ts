@@ -1,4 +1,5 @@
 import { Cause, type Chunk, Clock, Duration, Effect, Exit, Option, Stream } from "effect"
+import { exitNow, isDoneNow } from "../effectNow.ts"
 import type { FileError } from "../files/StaticFiles.ts"
 import type { HttpParseError } from "../http/errors.ts"
 import { Headers } from "../http/Headers.ts"
@@ -63,8 +64,8 @@ export class ConnectionState {
   requests = 0
   /** When the request being read or answered began (its first byte); undefined while idle. */
   begunAt: Instant | undefined = undefined
-  /** The request line being answered, while `responding`. */
-  requestLine: string | undefined = undefined
+  /** The request being answered, while `responding`. */
+  request: RequestHead | undefined = undefined
   /** The status of the response being written (or last written). */
   status = 0
   /** Body bytes of the response being written (or last written) that the transport has taken. */
@@ -78,7 +79,15 @@ export class ConnectionState {
    * the whole grace period (one that reads, however slowly, gets all of it).
    */
   onDrain: (() => Effect.Effect<void>) | undefined = undefined
+
+  /** The request line being answered, while `responding` (built when asked). */
+  get requestLine(): string | undefined {
+    return this.request === undefined ? undefined : requestLineOf(this.request)
+  }
 }
+
+const requestLineOf = (head: RequestHead): string =>
+  `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
 
 export interface ConnectionContext {
   readonly limits: ConnectionLimits
@@ -133,22 +142,6 @@ const frameChunk = (chunk: Uint8Array): Uint8Array => {
   return framed
 }
 
-/** How reading the next request ended. */
-type ReadOutcome =
-  /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
-  | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly begunAt: Instant }
-  /** The peer finished or failed: close without a response. */
-  | { readonly _tag: "Closed"; readonly reason: string }
-  /** The watchdog fired while waiting: it answers or closes; the loop only waits for the end. */
-  | { readonly _tag: "Expired" }
-  | {
-    readonly _tag: "Invalid"
-    readonly error: HttpParseError
-    readonly begunAt: Instant
-    /** The request line, when it was read before the input was refused. */
-    readonly requestLine: string | undefined
-  }
-
 /** What a connection's watchdog guards: a read (idle or mid-request), a write, or the drain after an error. */
 type Wait = "read" | "write" | "linger"
 
@@ -168,6 +161,12 @@ interface Session {
   readonly acceptedAt: number
   /** Bytes read but not yet consumed by the parser (a partial message, or pipelined requests). */
   pending: Uint8Array
+  /** The head of the request being read, once parsed (its body may still be arriving). */
+  head: RequestHead | undefined
+  /** Whether the request being read has ended (its body, if any, read and discarded). */
+  ended: boolean
+  /** Body bytes of the request being read, discarded so far. */
+  discarded: number
   /** Whether a write guarded during shutdown has already sampled the peer's unacknowledged bytes. */
   sampledForDrain: boolean
 }
@@ -266,7 +265,18 @@ const awaitingPeer = <E>(session: Session, io: Effect.Effect<void, E>): Effect.E
     return Effect.zipRight(guardWrite(session), io)
   }).pipe(Effect.map(() => void (session.state.awaitingPeer = false)))
 
-const write = (session: Session, chunk: Uint8Array) => awaitingPeer(session, session.conn.write(chunk))
+/**
+ * Issues a write now: an Exit when the transport took it at once (no guard
+ * needed); else the wait for it, guarded by the write timeout, armed in the
+ * same step as the write was issued (what the write took at once is not
+ * counted as the peer's progress either way).
+ */
+const writeNow = (session: Session, chunk: Uint8Array): Effect.Effect<void, SocketError> => {
+  const written = session.conn.writeNow(chunk)
+  return exitNow(written) ?? awaitingPeer(session, written)
+}
+
+const write = (session: Session, chunk: Uint8Array) => Effect.suspend(() => writeNow(session, chunk))
 
 /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
 const end = (session: Session) => awaitingPeer(session, Effect.ignore(session.conn.end))
@@ -302,62 +312,101 @@ const afterExpiry = (session: Session) =>
     }
   })
 
-/** Reads until one request's head has arrived and its body has been discarded. */
-const readRequest = (session: Session): Effect.Effect<ReadOutcome> =>
-  Effect.gen(function*() {
-    const { conn, ctx, parser, state, watchdog } = session
-    let head: RequestHead | undefined
-    let ended = false
-    let discarded = 0
-    const first = state.requests === 0
-    const begin = () => {
-      state.begunAt = instantNow(session)
-      state.phase = "head"
+/** Starts reading the next request: pipelined bytes already read may hold its start. */
+const beginRequest = (session: Session): void => {
+  const { state } = session
+  session.head = undefined
+  session.ended = false
+  session.discarded = 0
+  state.request = undefined
+  state.begunAt = startsRequest(session.pending) ? instantNow(session) : undefined
+  state.phase = state.begunAt === undefined ? "idle" : "head"
+}
+
+/** A request read whole (or far enough to answer), or input refused. */
+type Parsed =
+  /** `complete`: the body (if any) was read and discarded, so the connection may be reused. */
+  | { readonly _tag: "Request"; readonly head: RequestHead; readonly complete: boolean; readonly begunAt: Instant }
+  | {
+    readonly _tag: "Invalid"
+    readonly error: HttpParseError
+    readonly begunAt: Instant
+    /** The request line, when it was read before the input was refused. */
+    readonly requestLine: string | undefined
+  }
+
+/**
+ * Parses the bytes at hand, synchronously: the next request once its head
+ * has arrived and its body has been discarded; undefined when more bytes
+ * are needed.
+ */
+const parsePending = (session: Session): Parsed | undefined => {
+  const { parser, state, watchdog } = session
+  while (session.pending.length > 0) {
+    const pending = session.pending
+    const result = parser.execute(pending)
+    // all consumed: let the read buffer go rather than keep it alive while the connection idles
+    session.pending = result.consumed === pending.length ? EMPTY : pending.subarray(result.consumed)
+    for (const event of result.events) {
+      if (event._tag === "Head") session.head = event.head
+      else if (event._tag === "Body") session.discarded += event.chunk.length
+      else session.ended = true
     }
-    // pipelined bytes already read may hold the next request's start
-    state.begunAt = startsRequest(session.pending) ? instantNow(session) : undefined
-    state.phase = state.begunAt === undefined ? "idle" : "head"
-    while (true) {
-      if (session.pending.length > 0) {
-        const pending = session.pending
-        const result = parser.execute(pending)
-        // all consumed: let the read buffer go rather than keep it alive while the connection idles
-        session.pending = result.consumed === pending.length ? EMPTY : pending.subarray(result.consumed)
-        for (const event of result.events) {
-          if (event._tag === "Head") head = event.head
-          else if (event._tag === "Body") discarded += event.chunk.length
-          else ended = true
-        }
-        if (result.error !== undefined) {
-          watchdog.disarm()
-          return { _tag: "Invalid", error: result.error, begunAt: state.begunAt!, requestLine: parser.requestLine }
-        }
-        if (head !== undefined) {
-          // the response does not depend on the body: answer once it is gone, or at once when
-          // the client waits for 100-continue or sends more than is worth reading
-          const complete = ended
-          if (complete || head.headers.hasToken("Expect", "100-continue") || discarded > MAX_DISCARDED_BODY) {
-            watchdog.disarm()
-            return { _tag: "Request", head, complete, begunAt: state.begunAt! }
-          }
-        }
-        if (result.consumed > 0 && session.pending.length > 0) continue
+    if (result.error !== undefined) {
+      watchdog.disarm()
+      return { _tag: "Invalid", error: result.error, begunAt: state.begunAt!, requestLine: parser.requestLine }
+    }
+    const head = session.head
+    if (head !== undefined) {
+      // the response does not depend on the body: answer once it is gone, or at once when
+      // the client waits for 100-continue or sends more than is worth reading
+      const complete = session.ended
+      if (complete || head.headers.hasToken("Expect", "100-continue") || session.discarded > MAX_DISCARDED_BODY) {
+        watchdog.disarm()
+        return { _tag: "Request", head, complete, begunAt: state.begunAt! }
       }
-      // The header timeout runs from the accept on a new connection, from the first byte after that.
-      const from = first ? session.acceptedAt : state.begunAt?.monotonic
-      yield* watchdog.arm(
-        from === undefined ? watchdog.now() + ctx.limits.keepAliveTimeoutMs : from + ctx.limits.headerTimeoutMs,
-        "read"
-      )
-      const chunk = yield* Effect.either(conn.read)
-      // From here to the next yield nothing else runs: the watchdog either fired before, or not at all.
-      if (watchdog.expired() !== undefined) return { _tag: "Expired" }
-      if (chunk._tag === "Left") return { _tag: "Closed", reason: `read failed: ${chunk.left.message}` }
-      if (Option.isNone(chunk.right)) return { _tag: "Closed", reason: "peer closed" }
-      if (state.begunAt === undefined && startsRequest(chunk.right.value)) begin()
-      session.pending = concat(session.pending, chunk.right.value)
     }
-  })
+    if (result.consumed === 0) break
+  }
+  return undefined
+}
+
+/** What ended the wait for bytes: the peer, or the watchdog. */
+const EXPIRED = { _tag: "Expired" } as const
+
+/**
+ * Waits for the next bytes under the read deadline and adds them to
+ * `pending`: undefined once they are there, else why the connection ends
+ * (the peer closed or failed: a reason; the watchdog fired: EXPIRED).
+ */
+type WaitEnd = string | typeof EXPIRED | undefined
+
+const awaitBytes = (session: Session): Effect.Effect<WaitEnd> => {
+  const { conn, ctx, state, watchdog } = session
+  // The header timeout runs from the accept on a new connection, from the first byte after that.
+  const from = state.requests === 0 ? session.acceptedAt : state.begunAt?.monotonic
+  const deadline = from === undefined
+    ? watchdog.now() + ctx.limits.keepAliveTimeoutMs
+    : from + ctx.limits.headerTimeoutMs
+  return Effect.zipRight(
+    watchdog.arm(deadline, "read"),
+    Effect.matchEffect(conn.read, {
+      // From here to the next yield nothing else runs: the watchdog either fired before, or not at all.
+      onFailure: (error): Effect.Effect<WaitEnd> =>
+        Effect.succeed(watchdog.expired() !== undefined ? EXPIRED : `read failed: ${error.message}`),
+      onSuccess: (chunk): Effect.Effect<WaitEnd> => {
+        if (watchdog.expired() !== undefined) return Effect.succeed(EXPIRED)
+        if (Option.isNone(chunk)) return Effect.succeed("peer closed")
+        if (state.begunAt === undefined && startsRequest(chunk.value)) {
+          state.begunAt = instantNow(session)
+          state.phase = "head"
+        }
+        session.pending = concat(session.pending, chunk.value)
+        return Effect.succeed(undefined)
+      }
+    })
+  )
+}
 
 /** The response head as bytes, with the connection's own fields. */
 const headBytesOf = (
@@ -466,7 +515,7 @@ const refuse = (session: Session, status: number, begun: Instant, requestLine = 
   Effect.gen(function*() {
     const { state } = session
     state.phase = "responding"
-    state.requestLine = requestLine
+    state.request = undefined
     state.bytesSent = 0
     const written = yield* writeResponse(session, undefined, ServerResponse.errorPage(status), false).pipe(
       Effect.onExit(() => logRequest(session, begun, requestLine, status, state.bytesSent)),
@@ -480,28 +529,168 @@ const refuse = (session: Session, status: number, begun: Instant, requestLine = 
 /** What became of a request once answered: serve the next one, or end with a reason. */
 type Answered = { readonly _tag: "Next" } | { readonly _tag: "Done"; readonly reason: string }
 const NEXT: Answered = { _tag: "Next" }
+const NEXT_NOW = Exit.succeed(NEXT)
 const done = (reason: string): Answered => ({ _tag: "Done", reason })
 
-/** Answers one request read whole: runs the handler, writes the response, logs it, then keeps or ends the connection. */
-const answer = (session: Session, head: RequestHead, complete: boolean, begun: Instant) =>
+/** Whether the connection stays open after this response (RFC 9112 section 9.3). */
+const keepsAlive = (
+  session: Session,
+  head: RequestHead,
+  complete: boolean,
+  response: ServerResponse.ServerResponse
+) => {
+  const { ctx, state } = session
+  // a body of unknown length to an HTTP/1.0 client ends with the connection
+  const untilClose = response.body._tag === "Stream" && response.body.length === undefined && !chunked(head)
+  return head.keepAlive && complete && state.requests < ctx.limits.maxRequests && !ctx.draining() && !untilClose
+}
+
+/**
+ * After a response was written (or failed): the next request, or the end
+ * (FIN, or a lingering close when the request's body was left unread). An
+ * Exit when nothing is left to wait for.
+ */
+const afterResponse = (
+  session: Session,
+  head: RequestHead,
+  complete: boolean,
+  keepAlive: boolean,
+  written: Exit.Exit<void, SocketError | FileError>
+): Effect.Effect<Answered> => {
+  const { ctx, log, state } = session
+  state.request = undefined
+  if (Exit.isFailure(written)) {
+    state.phase = "closing"
+    const failure = Cause.failureOption(written.cause)
+    if (Option.isSome(failure) && failure.value._tag === "FileError") {
+      return Effect.as(
+        log.error(`${requestLineOf(head)}: reading the file failed mid-response`, Cause.fail(failure.value)),
+        done("file read failed")
+      )
+    }
+    return Exit.succeed(done(session.watchdog.expired() === "write" ? "reader stalled" : "write failed"))
+  }
+  if (!keepAlive) {
+    state.phase = "closing"
+    // a body left unread: drain it a moment so the peer sees the response, not a reset
+    return Effect.as(
+      complete ? end(session) : lingeringClose(session),
+      done(ctx.draining() ? "server shutting down" : "not persistent")
+    )
+  }
+  if (ctx.draining()) {
+    state.phase = "closing"
+    // the response is complete: let it leave the socket before the connection is destroyed
+    return Effect.as(end(session), done("server shutting down"))
+  }
+  return NEXT_NOW
+}
+
+/** A response's head and in-memory body as sent, for one kind of request, at one second of the wall clock. */
+interface Serialized {
+  readonly second: number
+  /** By `variantOf`. */
+  readonly bytes: Array<Uint8Array | undefined>
+}
+
+/**
+ * Responses a handler hands out again and again (a cached file's, a shared
+ * error page) are serialized once per second and per variant: only `Date`
+ * changes, once a second, by the wall clock. The bytes are never changed in
+ * place (a write still pending may hold them): a new second gets new ones.
+ */
+const serialized = new WeakMap<ServerResponse.ServerResponse, Serialized>()
+
+/** The parts of the request a response's bytes depend on: persistence, HTTP/1.0, whether the body is sent. */
+const variantOf = (head: RequestHead, keepAlive: boolean, sendBody: boolean): number =>
+  (keepAlive ? 1 : 0) | (head.version.minor === 0 ? 2 : 0) | (sendBody ? 4 : 0)
+
+/** Head and (when sent) body of a response with an in-memory body, as one buffer. */
+const responseBytes = (
+  session: Session,
+  head: RequestHead,
+  response: ServerResponse.ServerResponse,
+  keepAlive: boolean,
+  sendBody: boolean,
+  body: Uint8Array
+): Uint8Array => {
+  const second = Math.floor(wallNow(session) / 1000)
+  let known = serialized.get(response)
+  if (known === undefined || known.second !== second) {
+    known = { second, bytes: [] }
+    serialized.set(response, known)
+  }
+  const variant = variantOf(head, keepAlive, sendBody)
+  let bytes = known.bytes[variant]
+  if (bytes === undefined) {
+    const headBytes = headBytesOf(session, head, response, keepAlive)
+    bytes = sendBody ? concat(headBytes, body) : headBytes
+    known.bytes[variant] = bytes
+  }
+  return bytes
+}
+
+/**
+ * Answers without an Effect step when it can: the handler answered at once
+ * (an Exit) with a body in memory, small enough to go out with its head in
+ * one write. The write is issued now; when the transport takes it at once,
+ * the access line is written and the result is an Exit. undefined when the
+ * response needs the general path.
+ */
+const answerNow = (
+  session: Session,
+  head: RequestHead,
+  complete: boolean,
+  begun: Instant,
+  response: ServerResponse.ServerResponse
+): Effect.Effect<Answered> | undefined => {
+  const { log, state } = session
+  const body = response.body
+  if (body._tag === "Stream") return undefined
+  const status = response.status
+  const bodyBytes = body._tag === "Bytes" ? body.bytes : EMPTY
+  if (bodyBytes.length > COALESCE_LIMIT) return undefined
+  const sendBody = status !== 204 && status !== 304 && head.method !== "HEAD" && bodyBytes.length > 0
+  const keepAlive = keepsAlive(session, head, complete, response)
+  state.status = status
+  const written = writeNow(session, responseBytes(session, head, response, keepAlive, sendBody, bodyBytes))
+  const sent = sendBody ? bodyBytes.length : 0
+  const writtenNow = exitNow(written)
+  if (writtenNow !== undefined) {
+    if (Exit.isSuccess(writtenNow)) state.bytesSent = sent
+    if (log.logsRequests) {
+      log.requestNow(accessEntry(session, begun, requestLineOf(head), status, state.bytesSent))
+    }
+    return afterResponse(session, head, complete, keepAlive, writtenNow)
+  }
+  // the transport takes it later: logged however that ends (written, failed, interrupted at shutdown)
+  return Effect.flatMap(
+    Effect.exit(Effect.onExit(
+      Effect.map(written, () => void (state.bytesSent = sent)),
+      () => logRequest(session, begun, requestLineOf(head), status, state.bytesSent)
+    )),
+    (exit) => afterResponse(session, head, complete, keepAlive, exit)
+  )
+}
+
+/** Answers a request through Effect: the handler's effect run, any body (streamed or not) written, with traces. */
+const answerInEffect = (
+  session: Session,
+  head: RequestHead,
+  complete: boolean,
+  begun: Instant,
+  handled: Effect.Effect<ServerResponse.ServerResponse>
+): Effect.Effect<Answered> =>
   Effect.gen(function*() {
-    const { ctx, log, state } = session
-    state.requests++
-    state.phase = "responding"
-    const requestLine = `${head.method} ${head.target} HTTP/${head.version.major}.${head.version.minor}`
-    state.requestLine = requestLine
-    state.bytesSent = 0
-    yield* trace(session, "request-begun", requestLine)
+    const { log, state } = session
+    const requestLine = requestLineOf(head)
     // a handler that dies has a bug: answer 500 and log it once, with its cause
-    const response = yield* ctx.handler(head).pipe(
+    const response = yield* handled.pipe(
       Effect.catchAllDefect((defect) =>
         Effect.as(log.error(`${requestLine}: unexpected failure`, Cause.die(defect)), ServerResponse.errorPage(500))
       )
     )
-    // a body of unknown length to an HTTP/1.0 client ends with the connection
-    const untilClose = response.body._tag === "Stream" && response.body.length === undefined && !chunked(head)
-    const keepAlive = head.keepAlive && complete && state.requests < ctx.limits.maxRequests && !ctx.draining() &&
-      !untilClose
+    const keepAlive = keepsAlive(session, head, complete, response)
     state.status = response.status
     // logged however the response ends: written, failed, or interrupted at shutdown
     const written = yield* writeResponse(session, head, response, keepAlive).pipe(
@@ -517,51 +706,73 @@ const answer = (session: Session, head: RequestHead, complete: boolean, begun: I
           )
         )
       ),
-      Effect.either
+      Effect.exit
     )
-    state.requestLine = undefined
-    if (written._tag === "Left") {
-      state.phase = "closing"
-      if (written.left._tag === "FileError") {
-        yield* log.error(`${requestLine}: reading the file failed mid-response`, Cause.fail(written.left))
-        return done("file read failed")
-      }
-      return done(session.watchdog.expired() === "write" ? "reader stalled" : "write failed")
-    }
-    if (!keepAlive) {
-      state.phase = "closing"
-      // a body left unread: drain it a moment so the peer sees the response, not a reset
-      if (complete) yield* end(session)
-      else yield* lingeringClose(session)
-      return done(ctx.draining() ? "server shutting down" : "not persistent")
-    }
-    if (ctx.draining()) {
-      state.phase = "closing"
-      // the response is complete: let it leave the socket before the connection is destroyed
-      yield* end(session)
-      return done("server shutting down")
-    }
-    state.phase = "idle"
-    return NEXT
+    return yield* afterResponse(session, head, complete, keepAlive, written)
   })
 
-/** Requests one after the other until the connection should close; returns why it stopped. */
-const serveRequests = (session: Session): Effect.Effect<string> =>
-  Effect.gen(function*() {
+/**
+ * Answers one request read whole: runs the handler, writes the response,
+ * logs it, then keeps or ends the connection. A cached file's request is
+ * answered synchronously (see answerNow): the result is then an Exit.
+ */
+const answer = (session: Session, head: RequestHead, complete: boolean, begun: Instant): Effect.Effect<Answered> => {
+  const { ctx, log, state } = session
+  state.requests++
+  state.phase = "responding"
+  state.request = head
+  state.bytesSent = 0
+  if (log.tracing) {
+    return Effect.zipRight(
+      trace(session, "request-begun", requestLineOf(head)),
+      Effect.suspend(() => answerInEffect(session, head, complete, begun, ctx.handler(head)))
+    )
+  }
+  const handled = ctx.handler(head)
+  if (isDoneNow(handled)) {
+    const now = answerNow(session, head, complete, begun, handled.value)
+    if (now !== undefined) return now
+  }
+  return answerInEffect(session, head, complete, begun, handled)
+}
+
+/**
+ * Requests one after the other until the connection should close; returns
+ * why it stopped. Whatever the bytes at hand hold is parsed and answered
+ * synchronously as far as it goes (pipelined requests for cached files take
+ * no Effect step each); the loop enters Effect to wait for bytes, or for a
+ * response that must wait.
+ */
+const serveRequests = (session: Session): Effect.Effect<string> => {
+  const loop: Effect.Effect<string> = Effect.suspend(() => {
     while (true) {
-      const outcome = yield* readRequest(session)
-      if (outcome._tag === "Closed") {
-        session.state.phase = "closing"
-        return outcome.reason
+      const parsed = parsePending(session)
+      if (parsed === undefined) {
+        return Effect.flatMap(awaitBytes(session), (stop) => {
+          if (stop === undefined) return loop
+          if (typeof stop !== "string") return afterExpiry(session)
+          session.state.phase = "closing"
+          return Effect.succeed(stop)
+        })
       }
-      if (outcome._tag === "Expired") return yield* afterExpiry(session)
-      if (outcome._tag === "Invalid") {
-        return yield* refuse(session, outcome.error.status, outcome.begunAt, outcome.requestLine)
+      if (parsed._tag === "Invalid") return refuse(session, parsed.error.status, parsed.begunAt, parsed.requestLine)
+      const answering = answer(session, parsed.head, parsed.complete, parsed.begunAt)
+      const answered = exitNow(answering)
+      if (answered === undefined) {
+        return Effect.flatMap(answering, (next) => {
+          if (next._tag === "Done") return Effect.succeed(next.reason)
+          beginRequest(session)
+          return loop
+        })
       }
-      const answered = yield* answer(session, outcome.head, outcome.complete, outcome.begunAt)
-      if (answered._tag === "Done") return answered.reason
+      // answers never fail: a failure here is a defect, or an interruption, passed on as it is
+      if (Exit.isFailure(answered)) return Exit.failCause(answered.cause)
+      if (answered.value._tag === "Done") return Effect.succeed(answered.value.reason)
+      beginRequest(session)
     }
   })
+  return Effect.zipRight(Effect.sync(() => beginRequest(session)), loop)
+}
 
 /**
  * Serves requests on one connection until it should close: the persistence
@@ -570,24 +781,26 @@ const serveRequests = (session: Session): Effect.Effect<string> =>
  * stopped. The caller owns the connection and destroys it afterwards.
  */
 export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effect.Effect<string, never, AccessLog> =>
-  Effect.gen(function*() {
-    const log = yield* AccessLog
-    const clock = yield* Effect.clock
-    const session: Session = {
-      conn,
-      ctx,
-      state: ctx.state,
-      log,
-      clock,
-      parser: new RequestParser(),
-      // replaced at once: the watchdog's action needs the session
-      watchdog: undefined as unknown as Watchdog<Wait>,
-      acceptedAt: Number(clock.unsafeCurrentTimeNanos()) / 1e6,
-      pending: EMPTY,
-      sampledForDrain: false
-    }
-    ;(session as { watchdog: Watchdog<Wait> }).watchdog = ctx.watchdogs.make<Wait>((wait) => onExpiry(session, wait))
-    ctx.state.onDrain = () => (ctx.state.awaitingPeer ? guardWrite(session) : Effect.void)
-    // the watchdog lets go of this connection however the loop ends
-    return yield* Effect.ensuring(serveRequests(session), Effect.sync(() => session.watchdog.release()))
-  })
+  Effect.flatMap(AccessLog, (log) =>
+    Effect.flatMap(Effect.clock, (clock) => {
+      const session: Session = {
+        conn,
+        ctx,
+        state: ctx.state,
+        log,
+        clock,
+        parser: new RequestParser(),
+        // replaced at once: the watchdog's action needs the session
+        watchdog: undefined as unknown as Watchdog<Wait>,
+        acceptedAt: Number(clock.unsafeCurrentTimeNanos()) / 1e6,
+        pending: EMPTY,
+        head: undefined,
+        ended: false,
+        discarded: 0,
+        sampledForDrain: false
+      }
+      ;(session as { watchdog: Watchdog<Wait> }).watchdog = ctx.watchdogs.make<Wait>((wait) => onExpiry(session, wait))
+      ctx.state.onDrain = () => (ctx.state.awaitingPeer ? guardWrite(session) : Effect.void)
+      // the watchdog lets go of this connection however the loop ends
+      return Effect.ensuring(serveRequests(session), Effect.sync(() => session.watchdog.release()))
+    }))

@@ -1,5 +1,6 @@
-import { Cause, Clock, Effect } from "effect"
+import { Cause, Clock, Effect, Exit } from "effect"
 import * as Mime from "mime-types"
+import { flatMapNow, isDoneNow, mapNow } from "../effectNow.ts"
 import {
   type ByteRange,
   chunkSize,
@@ -65,6 +66,22 @@ const contentTypeOf = (path: string): string => {
   return Mime.contentType(name) || "application/octet-stream"
 }
 
+/** What a file entry's responses share, worked out once per entry. */
+interface Description {
+  readonly etag: string
+  readonly lastModified: string
+  readonly type: string
+  /** The last 200 of the whole file (see `wholeFile`). */
+  whole: (ServerResponse.ServerResponse & { readonly body: { readonly bytes: Uint8Array } }) | undefined
+}
+
+const fileHeaders = (description: Description): Array<[string, string]> => [
+  ["Content-Type", description.type],
+  ["Last-Modified", description.lastModified],
+  ["ETag", description.etag],
+  ["Accept-Ranges", "bytes"]
+]
+
 const decodeForDisplay = (rawPath: string): string => {
   try {
     return decodeURIComponent(rawPath)
@@ -99,28 +116,43 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
           unavailable: answerFileError(head)
         })
       }
-      return Effect.map(files.read(file, range), (bytes): ServerResponse.Body => ({ _tag: "Bytes", bytes }))
+      return mapNow(files.read(file, range), (bytes): ServerResponse.Body => ({ _tag: "Bytes", bytes }))
     }
 
     /**
      * The validators and type of an entry, worked out once per entry: the
      * file cache hands out the same entry for as long as the file is unchanged.
      */
-    const described = new WeakMap<
-      FileEntry,
-      { readonly etag: string; readonly lastModified: string; readonly type: string }
-    >()
-    const describe = (file: FileEntry) => {
+    const described = new WeakMap<FileEntry, Description>()
+    const describe = (file: FileEntry): Description => {
       let found = described.get(file)
       if (found === undefined) {
         found = {
           etag: etagOf(file),
           lastModified: formatHttpDate(file.mtime.getTime()),
-          type: contentTypeOf(file.path)
+          type: contentTypeOf(file.path),
+          whole: undefined
         }
         described.set(file, found)
       }
       return found
+    }
+
+    /**
+     * The 200 of a whole small file. The same bytes (the file cache hands out
+     * the same buffer while the file is unchanged) get the same response
+     * object, which the connection keeps serialized (see HttpConnection).
+     */
+    const wholeFile = (description: Description, bytes: Uint8Array): ServerResponse.ServerResponse => {
+      const known = description.whole
+      if (known !== undefined && known.body.bytes === bytes) return known
+      const response = {
+        status: 200,
+        headers: new Headers(fileHeaders(description)),
+        body: { _tag: "Bytes", bytes } as const
+      }
+      description.whole = response
+      return response
     }
 
     /** When an overload was last logged (epoch ms): once a second is enough to say so. */
@@ -175,7 +207,8 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
     }
 
     const serveFile = (head: RequestHead, file: FileEntry): Effect.Effect<ServerResponse.ServerResponse, FileError> => {
-      const { etag, lastModified, type } = describe(file)
+      const description = describe(file)
+      const { etag, lastModified } = description
       if (notModified(head, file, etag)) {
         return Effect.succeed({
           status: 304,
@@ -183,13 +216,11 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
           body: ServerResponse.empty
         })
       }
-      const headers: Array<[string, string]> = [
-        ["Content-Type", type],
-        ["Last-Modified", lastModified],
-        ["ETag", etag],
-        ["Accept-Ranges", "bytes"]
-      ]
       const rangeHeader = head.headers.get("Range")
+      if (rangeHeader === undefined && head.method !== "HEAD" && file.size <= chunkSize) {
+        return mapNow(files.read(file), (bytes) => wholeFile(description, bytes))
+      }
+      const headers = fileHeaders(description)
       const range = rangeHeader !== undefined && rangeStillValid(head, file, etag)
         ? parseRange(rangeHeader, file.size)
         : { _tag: "None" as const }
@@ -212,9 +243,11 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
       }
     }
 
-    const serveGet = (head: RequestHead, rawPath: string) =>
-      files.lookup(rawPath, lookupOptions).pipe(
-        Effect.flatMap((found): Effect.Effect<ServerResponse.ServerResponse, FileError> => {
+    /** A lookup's answer; a cached file's, with its lookup done at once, is an Exit (see effectNow.ts). */
+    const serveGet = (head: RequestHead, rawPath: string): Effect.Effect<ServerResponse.ServerResponse> => {
+      const answered = flatMapNow(
+        files.lookup(rawPath, lookupOptions),
+        (found): Effect.Effect<ServerResponse.ServerResponse, FileError> => {
           switch (found._tag) {
             case "File":
               return serveFile(head, found.file)
@@ -235,12 +268,13 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
             case "Forbidden":
               return deniedLookup(rawPath)
           }
-        }),
-        Effect.catchTags({
-          InvalidPath: () => Effect.succeed(ServerResponse.errorPage(400)),
-          FileError: answerFileError(head)
-        })
+        }
       )
+      return isDoneNow(answered) ? Exit.succeed(answered.value) : Effect.catchTags(answered, {
+        InvalidPath: () => Effect.succeed(ServerResponse.errorPage(400)),
+        FileError: answerFileError(head)
+      })
+    }
 
     return (head) => {
       const method = head.method

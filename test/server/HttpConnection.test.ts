@@ -1,12 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Stream } from "effect"
+import { Deferred, Duration, Effect, Fiber, Stream, TestClock } from "effect"
+import { formatHttpDate } from "../../src/http/date.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import { makePipe, toPeer } from "../../src/net/MemoryPipe.ts"
 import * as AccessLog from "../../src/server/AccessLog.ts"
 import { ConnectionState, serveConnection } from "../../src/server/HttpConnection.ts"
 import type * as ServerResponse from "../../src/server/ServerResponse.ts"
 import { makeWatchdogs } from "../../src/server/Watchdog.ts"
-import { get, tick, until } from "./harness.ts"
+import { get, startServer, tick, until } from "./harness.ts"
 
 const address = { address: "127.0.0.1", port: 1 }
 const limits = { headerTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, writeTimeoutMs: 30_000, maxRequests: 100 }
@@ -73,5 +74,49 @@ describe("HttpConnection: observable state", () => {
       expect(state.requests).toBe(2)
       yield* peer.destroy
       yield* Fiber.interrupt(all)
+    }))
+})
+
+describe("HttpConnection: responses answered at once", () => {
+  const page = new TextEncoder().encode("shared\n")
+  /** One response object handed out for every request, as a cached file's is. */
+  const shared: ServerResponse.ServerResponse = {
+    status: 200,
+    headers: new Headers([["Content-Type", "text/plain"]]),
+    body: { _tag: "Bytes", bytes: page }
+  }
+
+  it.scoped("a response handed out again gets the Date of its own second, its own Connection, and a log line", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handler: () => Effect.succeed(shared) })
+      const client = yield* server.connect()
+      yield* client.send(get("/a") + get("/b"))
+      const first = (yield* client.response())!
+      const second = (yield* client.response())!
+      expect(first.text).toBe("shared\n")
+      expect(second.text).toBe("shared\n")
+      expect(first.headers.get("date")).toBe(formatHttpDate(0))
+      yield* TestClock.adjust(Duration.millis(1500))
+      yield* client.send(get("/c"))
+      const later = (yield* client.response())!
+      expect(later.headers.get("date")).toBe(formatHttpDate(1000))
+      expect(later.headers.has("connection")).toBe(false)
+      // the same response to a request that closes the connection, and to HEAD
+      yield* client.send("HEAD /d HTTP/1.1\r\nHost: t\r\n\r\n" + get("/e", "Connection: close\r\n"))
+      const headOnly = (yield* client.response({ head: true }))!
+      expect(headOnly.headers.get("content-length")).toBe(String(page.length))
+      expect(headOnly.text).toBe("")
+      const closing = (yield* client.response())!
+      expect(closing.headers.get("connection")).toBe("close")
+      expect(closing.text).toBe("shared\n")
+      expect(yield* client.untilClosed).toBe("")
+      yield* until(() => server.log.out.length === 5, "five access lines")
+      expect(server.log.out.map((line) => / "(GET|HEAD) (\/\w) HTTP\/1\.1" 200 (\d+) /.exec(line)?.slice(1))).toEqual([
+        ["GET", "/a", "7"],
+        ["GET", "/b", "7"],
+        ["GET", "/c", "7"],
+        ["HEAD", "/d", "0"],
+        ["GET", "/e", "7"]
+      ])
     }))
 })
