@@ -3,7 +3,7 @@ import type { Headers } from "../http/Headers.ts"
 import type { ResponseHead } from "../http/message.ts"
 import { type InvalidHeadError, serializeRequestHead } from "../http/serialize.ts"
 import type { Connection } from "../net/Connection.ts"
-import { type Connected, Connector, type ResolvedAddress, type Span } from "../net/Connector.ts"
+import { type Connected, Connector, type FirstFlight, type ResolvedAddress, type Span } from "../net/Connector.ts"
 import type { ConnectError } from "../net/errors.ts"
 import { EmptyReply, ReceiveError, type RequestError, SendError, TimeoutError, TooManyRedirects } from "./errors.ts"
 import { type BodySink, exchange } from "./Exchange.ts"
@@ -88,6 +88,9 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308])
 /** Interim (1xx) heads kept per response for showing; more are read and passed over. */
 const MAX_INTERIMS_KEPT = 16
 
+/** Milliseconds a new connection's connector may hold its answer for the reply to begin (see `FirstFlight`). */
+const REPLY_WAIT = 100
+
 const idempotent = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 
 interface OpenConnection {
@@ -119,7 +122,7 @@ export const makeSession = (options: FetchOptions) =>
     yield* Effect.addFinalizer(() => discard)
 
     /** DNS, then TCP to each address in turn until one answers, then TLS for https. */
-    const openConnection = (target: Target) =>
+    const openConnection = (target: Target, first: FirstFlight | undefined) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(sessionScope, ExecutionStrategy.sequential)
         const route = routeOf(target, options.connectTo)
@@ -134,7 +137,9 @@ export const makeSession = (options: FetchOptions) =>
           let connected: Connected | undefined
           let lastError: ConnectError | undefined
           for (const address of addresses) {
-            const attempt = yield* Effect.either(connector.connect(address, route.port, route.host))
+            const attempt = yield* Effect.either(
+              connector.connect(address, route.port, route.host, target.scheme === "https" ? undefined : first)
+            )
             if (attempt._tag === "Right") {
               connected = attempt.right
               break
@@ -144,6 +149,7 @@ export const makeSession = (options: FetchOptions) =>
           if (connected === undefined) return yield* Effect.fail(lastError!)
           let connection = connected.connection
           let tls: Span | undefined
+          let sent = connected.sent
           if (target.scheme === "https") {
             const secured = yield* connector.startTls(connection, {
               servername: target.host,
@@ -152,9 +158,10 @@ export const makeSession = (options: FetchOptions) =>
             })
             connection = secured.connection
             tls = secured.handshake
+            sent = secured.sent
           }
           const instants: OpeningInstants = { lookup, connect: connected.handshake, tls }
-          return { connection, remoteAddress: connection.remoteAddress, instants }
+          return { connection, remoteAddress: connection.remoteAddress, instants, sent }
         }).pipe(Scope.extend(scope))
         const limited = options.connectTimeout === undefined
           ? opening
@@ -193,10 +200,21 @@ export const makeSession = (options: FetchOptions) =>
           Effect.gen(function*() {
             const interims: Array<ResponseHead> = []
             let opening: OpeningInstants | undefined
+            let sent: Span | undefined
             let open = reusing
             if (open === undefined) {
-              const fresh = yield* openConnection(target)
+              // A request without a body goes out from the connect callback,
+              // and the connector holds its answer until the reply begins (at
+              // most REPLY_WAIT), so that this fiber's work delays neither the
+              // request nor the reply's read callback. Not under
+              // --connect-timeout, whose clock would count that wait. A body
+              // goes out with its head from the exchange's sending fiber.
+              const first = body === undefined
+                ? { bytes: head, awaitReplyFor: options.connectTimeout === undefined ? REPLY_WAIT : 0 }
+                : undefined
+              const fresh = yield* openConnection(target, first)
               opening = fresh.instants
+              sent = fresh.sent
               open = { origin, connection: fresh.connection, scope: fresh.scope, remoteAddress: fresh.remoteAddress }
               current = open
             }
@@ -207,6 +225,7 @@ export const makeSession = (options: FetchOptions) =>
               head,
               body,
               upgrade,
+              sent,
               // a flood of 1xx must not grow memory: the first few are kept for showing
               onInterim: (interim) =>
                 Effect.sync(() => {
