@@ -48,6 +48,20 @@ export interface ExchangeResult extends ExchangeInstants {
 /** Bytes of a read the parser gets at once while no final head has arrived. */
 const HEAD_SLICE = 16 * 1024
 
+/**
+ * A flood of interim (1xx) heads is parsed from data already read, so the
+ * fiber never waits and the event loop never gets to the timers of
+ * --max-time and --connect-timeout (Effect's own yields are microtasks):
+ * after this many interim heads the exchange lets the event loop turn once.
+ */
+const INTERIMS_PER_TURN = 64
+
+/** Resumes after one turn of the event loop (its timers included), not in a microtask. */
+const turnOfEventLoop = Effect.async<void>((resume) => {
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
+})
+
 /** Every response begins with these bytes (RFC 9112 section 4: HTTP-name is case-sensitive). */
 const HTTP_NAME = new Uint8Array([0x48, 0x54, 0x54, 0x50, 0x2f])
 
@@ -169,6 +183,7 @@ export const exchange = <E, R>(options: {
       firstByteAt: firstByteAt!
     })
 
+    let interims = 0
     // Applies one parse step's events; true once the response has ended.
     const apply = (result: ParseResult<ResponseHead>, input: number) =>
       Effect.gen(function*() {
@@ -176,6 +191,7 @@ export const exchange = <E, R>(options: {
           switch (event._tag) {
             case "Interim":
               yield* options.onInterim(event.head)
+              if (++interims % INTERIMS_PER_TURN === 0) yield* turnOfEventLoop
               break
             case "Head":
               // the parser has already skipped interim 1xx responses

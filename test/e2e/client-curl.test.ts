@@ -285,6 +285,26 @@ describe("exit 130 and 143 only for signals", () => {
   })
 })
 
+describe("--max-time", () => {
+  // (curl stops such a flood on its own after 300 KiB of heads, with 56)
+  it("ends a flood of 100 Continue heads on time, with 28", async () => {
+    // interim heads as fast as the client takes them, until it goes away
+    const flood = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n".repeat(4096), "latin1")
+    const server = await rawServer((socket) => {
+      const pump = () => {
+        while (!socket.destroyed && socket.write(flood));
+      }
+      socket.on("drain", pump)
+      pump()
+    })
+    const result = await run(["--max-time", "0.5", "-b", `${server.url}/`], 20_000)
+    expect(result.code).toBe(28)
+    expect(result.stderr).toMatch(/no complete response within 0\.5 s \(--max-time\)\n$/)
+    // parsing the flood never returns to the event loop by itself: this took 5 s and more
+    expect(result.ms).toBeLessThan(4000)
+  })
+})
+
 describe("curl's exit numbers, checked against curl on the same server", () => {
   it("bad chunked framing 56, a reply that is not HTTP 1, --fail on 404 22", async () => {
     const badChunk = await rawServer((socket) =>
