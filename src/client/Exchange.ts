@@ -108,6 +108,8 @@ export const exchange = <E, R>(options: {
   readonly onHead: (head: ResponseHead, instants: ExchangeInstants) => Effect.Effect<BodySink<E, R>, E, R>
   /** Each interim (1xx) response before the final one, as it arrives (103 Early Hints). */
   readonly onInterim: (head: ResponseHead) => Effect.Effect<void, E, R>
+  /** Told (synchronously) when the first response byte arrived. */
+  readonly onFirstByte?: () => void
   /** The connector sent `head` already (see `FirstFlight`), over this span; undefined: the exchange sends it. */
   readonly sent?: Span | undefined
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
@@ -232,7 +234,10 @@ export const exchange = <E, R>(options: {
         }
         const chunk = next.value
         if (chunk.length === 0) continue
-        firstByteAt ??= connection.receivedAt()
+        if (firstByteAt === undefined) {
+          firstByteAt = connection.receivedAt()
+          options.onFirstByte?.()
+        }
         for (let i = 0; received + i < HTTP_NAME.length && i < chunk.length; i++) {
           if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
         }

@@ -187,6 +187,7 @@ export const makeSession = (options: FetchOptions) =>
         const origin = originOf(target)
         if (current !== undefined && current.origin !== origin) yield* discard
         let headArrived = false
+        let replyBegan = false
         // Method and -H fields were checked on the command line; a path the
         // URL parser left outside the URI characters is the target's fault.
         const headers = requestHeaders(target, spec, body)
@@ -226,6 +227,9 @@ export const makeSession = (options: FetchOptions) =>
               body,
               upgrade,
               sent,
+              onFirstByte: () => {
+                replyBegan = true
+              },
               // a flood of 1xx must not grow memory: the first few are kept for showing
               onInterim: (interim) =>
                 Effect.sync(() => {
@@ -260,18 +264,16 @@ export const makeSession = (options: FetchOptions) =>
 
         const reusing = current
         if (reusing === undefined) return yield* attempt(undefined)
-        if (!idempotent.has(method)) return yield* attempt(reusing)
         // A kept-alive connection the server has meanwhile closed fails before
-        // any response arrives; an idempotent request may then go again on a
-        // new connection (RFC 9110 section 9.2.2).
-        return yield* attempt(reusing).pipe(
-          Effect.catchIf(
-            (error): error is EmptyReply | SendError | ReceiveError =>
-              (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) &&
-              !headArrived,
-            () => attempt(undefined)
-          )
-        )
+        // any response arrives: the request goes again on a new connection.
+        // An idempotent one may go again whenever no final head had arrived
+        // (RFC 9110 section 9.2.2); any other only when not one byte of a
+        // reply had arrived, which is when curl resends a request on a reused
+        // connection.
+        const retryable = (error: unknown): error is EmptyReply | SendError | ReceiveError =>
+          (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) &&
+          (idempotent.has(method) ? !headArrived : !replyBegan)
+        return yield* attempt(reusing).pipe(Effect.catchIf(retryable, () => attempt(undefined)))
       })
 
     /** A request with -L applied: each hop is reported to `onHead`, the list of hops returned. */
