@@ -4,6 +4,7 @@ import type { Headers } from "../http/Headers.ts"
 import type { ParseResult, ResponseHead } from "../http/message.ts"
 import { ResponseParser } from "../http/ResponseParser.ts"
 import type { Connection } from "../net/Connection.ts"
+import type { Span } from "../net/Connector.ts"
 import {
   EmptyReply,
   type LocalIoError,
@@ -46,6 +47,20 @@ export interface ExchangeResult extends ExchangeInstants {
 
 /** Bytes of a read the parser gets at once while no final head has arrived. */
 const HEAD_SLICE = 16 * 1024
+
+/**
+ * A flood of interim (1xx) heads is parsed from data already read, so the
+ * fiber never waits and the event loop never gets to the timers of
+ * --max-time and --connect-timeout (Effect's own yields are microtasks):
+ * after this many interim heads the exchange lets the event loop turn once.
+ */
+const INTERIMS_PER_TURN = 64
+
+/** Resumes after one turn of the event loop (its timers included), not in a microtask. */
+const turnOfEventLoop = Effect.async<void>((resume) => {
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
+})
 
 /** Every response begins with these bytes (RFC 9112 section 4: HTTP-name is case-sensitive). */
 const HTTP_NAME = new Uint8Array([0x48, 0x54, 0x54, 0x50, 0x2f])
@@ -93,19 +108,18 @@ export const exchange = <E, R>(options: {
   readonly onHead: (head: ResponseHead, instants: ExchangeInstants) => Effect.Effect<BodySink<E, R>, E, R>
   /** Each interim (1xx) response before the final one, as it arrives (103 Early Hints). */
   readonly onInterim: (head: ResponseHead) => Effect.Effect<void, E, R>
+  /** Told (synchronously) when the first response byte arrived. */
+  readonly onFirstByte?: () => void
+  /** The connector sent `head` already (see `FirstFlight`), over this span; undefined: the exchange sends it. */
+  readonly sent?: Span | undefined
 }): Effect.Effect<ExchangeResult, ExchangeError | E, R> =>
   Effect.gen(function*() {
     const { connection } = options
-    // The request goes out in its own fiber while the response is read, as
-    // curl does: a server may answer before it has read the whole request (a
-    // 413 to a large upload) and then read no more. An answer of 300 or more
-    // that arrives while the request is still going out stops the upload
-    // (the connection is not reused); one below 300 lets it go on until the
-    // response ends. A send failure is reported only when no complete
-    // response follows it.
     const total = options.head.length + (options.body?.length ?? 0)
-    let bytesSent = 0
-    let sentAt: bigint | undefined
+    // the connector may have sent the head already, from its connect callback
+    const early = options.sent
+    let bytesSent = early === undefined ? 0 : options.head.length
+    let sentAt: bigint | undefined = early !== undefined && bytesSent >= total ? early.endedAt : undefined
     // Counted as each write completes, in the same step: whether the whole
     // request is out is known exactly, whichever fiber runs first.
     const send = (chunk: Uint8Array) =>
@@ -118,26 +132,31 @@ export const exchange = <E, R>(options: {
           })
       })
     let sendFailure: SendError | undefined
-    // just before the first write, in the fiber that writes: forking it is the client's own time
-    let startedAt = 0n
-    const sending = yield* Effect.fork(
-      Effect.zipRight(
-        Effect.suspend(() => {
-          startedAt = connection.now()
-          return send(options.head)
-        }),
-        options.body === undefined ? Effect.void : Stream.runForEach(options.body.chunks, send)
-      ).pipe(
-        Effect.catchTag("SendError", (error) =>
-          Effect.sync(() => {
-            sendFailure = error
-          }))
-      )
+    const noteFailure = (error: SendError) =>
+      Effect.sync(() => {
+        sendFailure = error
+      })
+    // just before the first write, in the fiber that writes
+    let startedAt = early?.startedAt ?? 0n
+    const sendHead = Effect.suspend(() => {
+      startedAt = connection.now()
+      return send(options.head)
+    })
+    const sendBody = options.body === undefined ? undefined : Stream.runForEach(options.body.chunks, send)
+    // A body goes out in a fiber of its own while the response is read, as
+    // curl does: a server may answer before it has read the whole request (a
+    // 413 to a large upload) and then read no more. An answer of 300 or more
+    // that arrives while the request is still going out stops the upload
+    // (the connection is not reused); one below 300 lets it go on until the
+    // response ends. A send failure is reported only when no complete
+    // response follows it.
+    const sending = sendBody === undefined ? undefined : yield* Effect.fork(
+      Effect.catchTag(early === undefined ? Effect.zipRight(sendHead, sendBody) : sendBody, "SendError", noteFailure)
     )
     let uploadStopped = false
     /** Ends the sending fiber; a request not wholly out is abandoned (the connection cannot be reused). */
     const stopSending = Effect.suspend(() => {
-      if (sending.unsafePoll() !== null) return Effect.void
+      if (sending === undefined || sending.unsafePoll() !== null) return Effect.void
       if (bytesSent < total) uploadStopped = true
       return Fiber.interrupt(sending)
     })
@@ -146,7 +165,7 @@ export const exchange = <E, R>(options: {
     // a FIN the server may simply never read again: the read side's error stands.
     const failed = <X>(error: X) =>
       Effect.gen(function*() {
-        if (error instanceof ReceiveError && bytesSent < total) yield* Fiber.await(sending)
+        if (error instanceof ReceiveError && bytesSent < total && sending !== undefined) yield* Fiber.await(sending)
         else yield* stopSending
         return yield* Effect.fail(sendFailure ?? error)
       })
@@ -166,6 +185,7 @@ export const exchange = <E, R>(options: {
       firstByteAt: firstByteAt!
     })
 
+    let interims = 0
     // Applies one parse step's events; true once the response has ended.
     const apply = (result: ParseResult<ResponseHead>, input: number) =>
       Effect.gen(function*() {
@@ -173,6 +193,7 @@ export const exchange = <E, R>(options: {
           switch (event._tag) {
             case "Interim":
               yield* options.onInterim(event.head)
+              if (++interims % INTERIMS_PER_TURN === 0) yield* turnOfEventLoop
               break
             case "Head":
               // the parser has already skipped interim 1xx responses
@@ -213,7 +234,10 @@ export const exchange = <E, R>(options: {
         }
         const chunk = next.value
         if (chunk.length === 0) continue
-        firstByteAt ??= connection.receivedAt()
+        if (firstByteAt === undefined) {
+          firstByteAt = connection.receivedAt()
+          options.onFirstByte?.()
+        }
         for (let i = 0; received + i < HTTP_NAME.length && i < chunk.length; i++) {
           if (chunk[i] !== HTTP_NAME[received + i]) return yield* failed(notHttp())
         }
@@ -242,16 +266,24 @@ export const exchange = <E, R>(options: {
         if (yield* apply(result, chunk.length)) break
       }
     })
-    // The body read from --data-file may fail while the response is awaited.
-    // The sending fiber's own end, and its interruption by stopSending, are
-    // not an outcome: only its failure is (raceFirst would take an
-    // interruption as the result and the run would end as if by a signal).
-    const uploadFailure = Effect.flatMap(
-      Fiber.await(sending),
-      (exit) =>
-        Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Effect.failCause(exit.cause) : Effect.never
-    )
-    yield* Effect.raceFirst(readResponse, uploadFailure)
+    if (sending === undefined) {
+      // A request without a body is written here, after all of the set-up
+      // above, so that no work of the client's runs between its write and
+      // the reply's read callback.
+      if (early === undefined) yield* Effect.catchTag(sendHead, "SendError", noteFailure)
+      yield* readResponse
+    } else {
+      // The body read from --data-file may fail while the response is awaited.
+      // The sending fiber's own end, and its interruption by stopSending, are
+      // not an outcome: only its failure is (raceFirst would take an
+      // interruption as the result and the run would end as if by a signal).
+      const uploadFailure = Effect.flatMap(
+        Fiber.await(sending),
+        (exit) =>
+          Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Effect.failCause(exit.cause) : Effect.never
+      )
+      yield* Effect.raceFirst(readResponse, uploadFailure)
+    }
     // the arrival of what the last read returned: the body's last bytes, or the close that ended it
     const doneAt = connection.receivedAt()
     // A response that ended before the upload did: the rest is not sent.

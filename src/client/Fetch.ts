@@ -3,7 +3,7 @@ import type { Headers } from "../http/Headers.ts"
 import type { ResponseHead } from "../http/message.ts"
 import { type InvalidHeadError, serializeRequestHead } from "../http/serialize.ts"
 import type { Connection } from "../net/Connection.ts"
-import { type Connected, Connector, type ResolvedAddress, type Span } from "../net/Connector.ts"
+import { type Connected, Connector, type FirstFlight, type ResolvedAddress, type Span } from "../net/Connector.ts"
 import type { ConnectError } from "../net/errors.ts"
 import { EmptyReply, ReceiveError, type RequestError, SendError, TimeoutError, TooManyRedirects } from "./errors.ts"
 import { type BodySink, exchange } from "./Exchange.ts"
@@ -88,6 +88,9 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308])
 /** Interim (1xx) heads kept per response for showing; more are read and passed over. */
 const MAX_INTERIMS_KEPT = 16
 
+/** Milliseconds a new connection's connector may hold its answer for the reply to begin (see `FirstFlight`). */
+const REPLY_WAIT = 100
+
 const idempotent = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 
 interface OpenConnection {
@@ -119,7 +122,7 @@ export const makeSession = (options: FetchOptions) =>
     yield* Effect.addFinalizer(() => discard)
 
     /** DNS, then TCP to each address in turn until one answers, then TLS for https. */
-    const openConnection = (target: Target) =>
+    const openConnection = (target: Target, first: FirstFlight | undefined) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(sessionScope, ExecutionStrategy.sequential)
         const route = routeOf(target, options.connectTo)
@@ -134,7 +137,9 @@ export const makeSession = (options: FetchOptions) =>
           let connected: Connected | undefined
           let lastError: ConnectError | undefined
           for (const address of addresses) {
-            const attempt = yield* Effect.either(connector.connect(address, route.port, route.host))
+            const attempt = yield* Effect.either(
+              connector.connect(address, route.port, route.host, target.scheme === "https" ? undefined : first)
+            )
             if (attempt._tag === "Right") {
               connected = attempt.right
               break
@@ -144,6 +149,7 @@ export const makeSession = (options: FetchOptions) =>
           if (connected === undefined) return yield* Effect.fail(lastError!)
           let connection = connected.connection
           let tls: Span | undefined
+          let sent = connected.sent
           if (target.scheme === "https") {
             const secured = yield* connector.startTls(connection, {
               servername: target.host,
@@ -152,9 +158,10 @@ export const makeSession = (options: FetchOptions) =>
             })
             connection = secured.connection
             tls = secured.handshake
+            sent = secured.sent
           }
           const instants: OpeningInstants = { lookup, connect: connected.handshake, tls }
-          return { connection, remoteAddress: connection.remoteAddress, instants }
+          return { connection, remoteAddress: connection.remoteAddress, instants, sent }
         }).pipe(Scope.extend(scope))
         const limited = options.connectTimeout === undefined
           ? opening
@@ -180,6 +187,7 @@ export const makeSession = (options: FetchOptions) =>
         const origin = originOf(target)
         if (current !== undefined && current.origin !== origin) yield* discard
         let headArrived = false
+        let replyBegan = false
         // Method and -H fields were checked on the command line; a path the
         // URL parser left outside the URI characters is the target's fault.
         const headers = requestHeaders(target, spec, body)
@@ -193,10 +201,21 @@ export const makeSession = (options: FetchOptions) =>
           Effect.gen(function*() {
             const interims: Array<ResponseHead> = []
             let opening: OpeningInstants | undefined
+            let sent: Span | undefined
             let open = reusing
             if (open === undefined) {
-              const fresh = yield* openConnection(target)
+              // A request without a body goes out from the connect callback,
+              // and the connector holds its answer until the reply begins (at
+              // most REPLY_WAIT), so that this fiber's work delays neither the
+              // request nor the reply's read callback. Not under
+              // --connect-timeout, whose clock would count that wait. A body
+              // goes out with its head from the exchange's sending fiber.
+              const first = body === undefined
+                ? { bytes: head, awaitReplyFor: options.connectTimeout === undefined ? REPLY_WAIT : 0 }
+                : undefined
+              const fresh = yield* openConnection(target, first)
               opening = fresh.instants
+              sent = fresh.sent
               open = { origin, connection: fresh.connection, scope: fresh.scope, remoteAddress: fresh.remoteAddress }
               current = open
             }
@@ -207,6 +226,10 @@ export const makeSession = (options: FetchOptions) =>
               head,
               body,
               upgrade,
+              sent,
+              onFirstByte: () => {
+                replyBegan = true
+              },
               // a flood of 1xx must not grow memory: the first few are kept for showing
               onInterim: (interim) =>
                 Effect.sync(() => {
@@ -241,18 +264,16 @@ export const makeSession = (options: FetchOptions) =>
 
         const reusing = current
         if (reusing === undefined) return yield* attempt(undefined)
-        if (!idempotent.has(method)) return yield* attempt(reusing)
         // A kept-alive connection the server has meanwhile closed fails before
-        // any response arrives; an idempotent request may then go again on a
-        // new connection (RFC 9110 section 9.2.2).
-        return yield* attempt(reusing).pipe(
-          Effect.catchIf(
-            (error): error is EmptyReply | SendError | ReceiveError =>
-              (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) &&
-              !headArrived,
-            () => attempt(undefined)
-          )
-        )
+        // any response arrives: the request goes again on a new connection.
+        // An idempotent one may go again whenever no final head had arrived
+        // (RFC 9110 section 9.2.2); any other only when not one byte of a
+        // reply had arrived, which is when curl resends a request on a reused
+        // connection.
+        const retryable = (error: unknown): error is EmptyReply | SendError | ReceiveError =>
+          (error instanceof EmptyReply || error instanceof SendError || error instanceof ReceiveError) &&
+          (idempotent.has(method) ? !headArrived : !replyBegan)
+        return yield* attempt(reusing).pipe(Effect.catchIf(retryable, () => attempt(undefined)))
       })
 
     /** A request with -L applied: each hop is reported to `onHead`, the list of hops returned. */

@@ -38,6 +38,24 @@ export interface Connected {
    * own set-up) to the socket's connect callback: the TCP handshake.
    */
   readonly handshake: Span
+  /** The `first` bytes: from just before their write to when the transport took the last of them. */
+  readonly sent: Span | undefined
+}
+
+/**
+ * Bytes to send the moment the connection is up (a request head), written
+ * from the transport's own connect callback: none of the caller's work runs
+ * between the handshake and the request going out.
+ */
+export interface FirstFlight {
+  readonly bytes: Uint8Array
+  /**
+   * How long (milliseconds) the connector may hold its answer back after
+   * sending `bytes` (the whole request) while no reply has begun: the
+   * caller's work on resuming then does not delay the read of a quick reply.
+   * 0 to answer at once. A transport that cannot tell may answer at once.
+   */
+  readonly awaitReplyFor: number
 }
 
 /**
@@ -54,9 +72,10 @@ export class Connector extends Context.Tag("fiberhttp/net/Connector")<
     readonly connect: (
       address: ResolvedAddress,
       port: number,
-      host: string
+      host: string,
+      first?: FirstFlight
     ) => Effect.Effect<Connected, ConnectError, Scope.Scope>
-    /** The TLS connection over `connection`; its handshake from the ClientHello to 'secureConnect'. */
+    /** The TLS connection over `connection`; its handshake from the ClientHello to 'secureConnect' (`sent` undefined). */
     readonly startTls: (
       connection: Connection,
       options: TlsOptions

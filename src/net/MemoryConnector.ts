@@ -1,6 +1,13 @@
 import { type Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import type { Connection } from "./Connection.ts"
-import { Connector, type Resolution, type ResolvedAddress, type TlsOptions } from "./Connector.ts"
+import {
+  Connector,
+  type FirstFlight,
+  type Resolution,
+  type ResolvedAddress,
+  type Span,
+  type TlsOptions
+} from "./Connector.ts"
 import { ConnectError, ResolveError, TlsError } from "./errors.ts"
 import { formatHostPort, formatTarget } from "./hostPort.ts"
 import { makePipe, type Peer, toPeer } from "./MemoryPipe.ts"
@@ -94,7 +101,7 @@ export const make = (options: MemoryConnectorOptions) =>
       })
     }
 
-    const connect = (address: ResolvedAddress, port: number, host: string) =>
+    const connect = (address: ResolvedAddress, port: number, host: string, first?: FirstFlight) =>
       Effect.gen(function*() {
         const startedAt = now()
         const remote = servers.get(formatHostPort(host, port)) ?? servers.get(formatHostPort(address.address, port))
@@ -124,7 +131,15 @@ export const make = (options: MemoryConnectorOptions) =>
             Effect.onExit((exit) => (Exit.isSuccess(exit) ? serverEnd.connection.destroy : serverEnd.reset))
           )
         )
-        return { connection, handshake: { startedAt, endedAt: connectedAt } }
+        // the bytes to send first go out as soon as connected; in memory nothing delays a reply's read
+        let sent: Span | undefined
+        if (first !== undefined) {
+          const sentStartedAt = now()
+          // a failed write fails the connection: its reads tell the caller
+          yield* Effect.ignore(connection.write(first.bytes))
+          sent = { startedAt: sentStartedAt, endedAt: now() }
+        }
+        return { connection, handshake: { startedAt, endedAt: connectedAt }, sent }
       })
 
     const startTls = (connection: Connection, { servername, verify }: TlsOptions) =>
@@ -151,7 +166,7 @@ export const make = (options: MemoryConnectorOptions) =>
           })
         }
         // In memory the bytes need no encryption: the TLS connection is the TCP one.
-        return { connection, handshake: { startedAt, endedAt: now() } }
+        return { connection, handshake: { startedAt, endedAt: now() }, sent: undefined }
       })
 
     return Connector.of({ resolve, connect, startTls })

@@ -263,4 +263,39 @@ describe("node:net SocketServer and Connector", () => {
       yield* client.end
       expect(yield* Fiber.join(received)).toBe(lines.join(""))
     }).pipe(Effect.provide(NodeNet)))
+
+  it.scopedLive("a first flight goes out from the connect callback; the answer waits for the reply", () =>
+    Effect.gen(function*() {
+      // a raw server that answers 40 ms after the request arrived
+      const server = net.createServer((socket) => {
+        socket.on("error", () => {})
+        socket.once("data", (data) => setTimeout(() => socket.end(`got ${data.length}`), 40))
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => server.close())
+      )
+      const { port } = server.address() as net.AddressInfo
+      const connector = yield* Connector
+      const address = { address: "127.0.0.1", family: 4 } as const
+      const request = bytes("GET / HTTP/1.1\r\n\r\n")
+
+      const waited = yield* connector.connect(address, port, "127.0.0.1", { bytes: request, awaitReplyFor: 5000 })
+      const answeredAt = waited.connection.now()
+      expect(waited.sent).toBeDefined()
+      expect(waited.sent!.startedAt).toBeGreaterThanOrEqual(waited.handshake.endedAt)
+      expect(waited.sent!.endedAt).toBeGreaterThanOrEqual(waited.sent!.startedAt)
+      // the reply had begun to arrive when connect answered: its instant is before the answer
+      const reply = yield* waited.connection.read
+      expect(new TextDecoder().decode(Option.getOrThrow(reply))).toBe(`got ${request.length}`)
+      expect(waited.connection.receivedAt()).toBeLessThanOrEqual(answeredAt)
+      expect(Number(answeredAt - waited.sent!.endedAt) / 1e6).toBeGreaterThanOrEqual(30)
+
+      // with no wait, connect answers once the bytes are out, long before the reply
+      const quick = yield* connector.connect(address, port, "127.0.0.1", { bytes: request, awaitReplyFor: 0 })
+      const quickAt = quick.connection.now()
+      yield* quick.connection.read
+      expect(quick.connection.receivedAt()).toBeGreaterThan(quickAt)
+      expect(Number(quick.connection.receivedAt() - quickAt) / 1e6).toBeGreaterThanOrEqual(30)
+    }).pipe(Effect.provide(NodeConnector.layer)))
 })
