@@ -38,7 +38,7 @@ interface Waiter {
 export const makeWriteTurns = (bytesPerTurn: number, nextTurn: (run: () => void) => void): WriteTurns => {
   let spent = 0
   let scheduled = false
-  let queue: Array<Waiter> = []
+  let queue: Array<Waiter | undefined> = []
   let head = 0
   /** Waiters neither served nor withdrawn. */
   let waiting = 0
@@ -53,7 +53,9 @@ export const makeWriteTurns = (bytesPerTurn: number, nextTurn: (run: () => void)
     scheduled = false
     spent = 0
     while (head < queue.length && (spent < bytesPerTurn || spent === 0)) {
-      const waiter = queue[head++]!
+      const waiter = queue[head]!
+      // served or withdrawn: the queue lets go of it (and of what its callback holds)
+      queue[head++] = undefined
       if (waiter.withdrawn) continue
       waiting--
       spent += waiter.bytes
@@ -61,6 +63,10 @@ export const makeWriteTurns = (bytesPerTurn: number, nextTurn: (run: () => void)
     }
     if (head === queue.length) {
       queue = []
+      head = 0
+    } else if (head > 1024 && head * 2 > queue.length) {
+      // under a load that never lets the queue empty, its served front is cut off now and then
+      queue = queue.slice(head)
       head = 0
     }
     // the next turn resets the budget, and serves whoever still waits
