@@ -12,6 +12,7 @@ import { byteAt, ensureBuilt, type Fixture, makeFixture, startServer } from "./h
 
 const SIZE = 300_000
 const CONNECTIONS = 200
+const LARGE = 2_000_000
 
 let fixture: Fixture
 
@@ -22,10 +23,26 @@ beforeAll(() => {
   const bytes = Buffer.allocUnsafe(SIZE)
   for (let i = 0; i < SIZE; i++) bytes[i] = byteAt(i)
   fs.writeFileSync(file, bytes)
-  // settled long ago: the cache keeps its bytes from the first read on
+  const large = path.join(fixture.root, "photo.bin")
+  const largeBytes = Buffer.allocUnsafe(LARGE)
+  for (let i = 0; i < LARGE; i++) largeBytes[i] = byteAt(i)
+  fs.writeFileSync(large, largeBytes)
+  // settled long ago: the cache keeps their bytes from the first read on
   const past = new Date(Date.now() - 60_000)
   fs.utimesSync(file, past, past)
+  fs.utimesSync(large, past, past)
 })
+
+/** curl's output for `args`, as bytes. */
+const curl = (args: ReadonlyArray<string>) =>
+  new Promise<Buffer>((resolve, reject) =>
+    execFile(
+      "curl",
+      ["-sS", ...args],
+      { encoding: "buffer", maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout) => error ? reject(error) : resolve(stdout)
+    )
+  )
 
 afterAll(() => fixture.cleanup())
 
@@ -52,4 +69,18 @@ describe("fairness between connections under load", () => {
       expect((await server.stop()).code).toBe(0)
     }
   }, 90_000)
+
+  it("a 2 MB file, cached after its first response, comes whole and in ranges to curl", async () => {
+    const server = await startServer(fixture.root, ["--quiet"])
+    try {
+      const url = `http://127.0.0.1:${server.port}/photo.bin`
+      const expected = Buffer.from(Array.from({ length: LARGE }, (_, i) => byteAt(i)))
+      // the first from disk (read whole for the cache), the others from memory
+      for (let i = 0; i < 3; i++) expect(Buffer.compare(await curl([url]), expected)).toBe(0)
+      const ranged = await curl(["-r", "524000-1600000", url])
+      expect(Buffer.compare(ranged, expected.subarray(524000, 1600001))).toBe(0)
+    } finally {
+      expect((await server.stop()).code).toBe(0)
+    }
+  }, 60_000)
 })
