@@ -28,7 +28,8 @@ export interface WriteTurns {
 interface Waiter {
   readonly bytes: number
   readonly go: () => void
-  withdrawn: boolean
+  /** Still in the queue: neither served nor withdrawn. */
+  waiting: boolean
 }
 
 /**
@@ -56,7 +57,8 @@ export const makeWriteTurns = (bytesPerTurn: number, nextTurn: (run: () => void)
       const waiter = queue[head]!
       // served or withdrawn: the queue lets go of it (and of what its callback holds)
       queue[head++] = undefined
-      if (waiter.withdrawn) continue
+      if (!waiter.waiting) continue
+      waiter.waiting = false
       waiting--
       spent += waiter.bytes
       waiter.go()
@@ -81,13 +83,13 @@ export const makeWriteTurns = (bytesPerTurn: number, nextTurn: (run: () => void)
       return true
     },
     wait: (bytes, go) => {
-      const waiter: Waiter = { bytes, go, withdrawn: false }
+      const waiter: Waiter = { bytes, go, waiting: true }
       queue.push(waiter)
       waiting++
       schedule()
       return () => {
-        if (waiter.withdrawn || !queue.includes(waiter, head)) return
-        waiter.withdrawn = true
+        if (!waiter.waiting) return
+        waiter.waiting = false
         waiting--
       }
     }
