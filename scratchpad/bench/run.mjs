@@ -909,19 +909,41 @@ const large = async () => {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms; NaN when it cannot be read. */
+const cpuMsOf = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1).split(" ")
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux)
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return NaN
+  }
+}
+
+/** Responses per connection and the worst wait of one (scratchpad/studies/mid-fairness.mjs). */
+const FAIRNESS = join(PROJECT, "scratchpad/studies/mid-fairness.mjs")
+
 /**
  * Section 9: mid-size files (a 300 KB script bundle, a 2 MB image) under
  * 200 connections, the servers interleaved: requests per second, and
  * fairness (p50, p99, max; a p99 far above the median means connections
- * starve) and timeouts at wrk's --timeout.
+ * starve) and timeouts at wrk's --timeout; the CPU each server's process
+ * spends per response over those runs; then, per server, responses per
+ * connection and the worst wait of one (mid-fairness.mjs: a connection
+ * that waits seconds while others are served shows there, not in a total).
  */
 const mid = async () => {
+  const fairSeconds = Math.max(3, Math.round(DURATION / 2))
   const connections = Number(setting("MID_CONNECTIONS"))
   const threads = Number(setting("MID_THREADS"))
   for (const size of numbers("MID_SIZES")) {
     const path = `/mid-${size}.bin`
     const all = []
     let results = new Map()
+    /** CPU time of each server's process over its wrk runs, and the requests they made. */
+    const cpu = new Map()
+    /** mid-fairness.mjs's figures per server. */
+    const fairness = new Map()
     try {
       all.push(
         ...(await startAll(wrkServers(["fiberhttp", "http-server", "nginx", "caddy"]), async (server) => {
@@ -942,16 +964,49 @@ const mid = async () => {
       results = await interleaved(
         servers,
         `mid-size file ${fmt(size)} B, ${connections} conns`,
-        (server, seconds) => wrk(url(server), { connections, seconds, threads, timeout: 10 })
+        async (server, seconds) => {
+          const before = cpuMsOf(server.pid)
+          const r = await wrk(url(server), { connections, seconds, threads, timeout: 10 })
+          const used = cpuMsOf(server.pid) - before
+          const spent = cpu.get(server.kind) ?? { ms: 0, requests: 0 }
+          cpu.set(server.kind, { ms: spent.ms + used, requests: spent.requests + r.requests })
+          return r
+        }
       )
+      for (const server of servers) {
+        log(`mid-size file ${fmt(size)} B: responses per connection, ${server.name}`)
+        const r = await run(process.execPath, [
+          FAIRNESS,
+          String(server.port),
+          path,
+          String(connections),
+          String(fairSeconds),
+          "1"
+        ], { timeoutMs: (fairSeconds + 30) * 1000 })
+        try {
+          fairness.set(server.kind, JSON.parse(r.out.trim().split("\n").at(-1)))
+        } catch {
+          notes.push(`mid-fairness.mjs against ${server.name} gave no figure: ${(r.out + r.err).trim().slice(-300)}`)
+        }
+      }
     } finally {
       await stopAll(all, `mid-size file ${fmt(size)} B`)
     }
     for (const [kind, r] of results) describeWrkTrouble(SERVER_LABEL[kind], `mid-size file ${fmt(size)} B`, r)
     const title = `${fmt(size)} B file, ${connections} conns, wrk -t${threads}, ${SPAN}`
     const timeouts = (r) => r.socketErrors?.timeout ?? 0
-    const describe = (r) =>
-      `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms, ${fmt(timeouts(r))} timeouts`
+    const cpuPerResponse = (kind) => {
+      const c = cpu.get(kind)
+      return c === undefined || !(c.requests > 0) ? "?" : ms(c.ms / c.requests)
+    }
+    const describe = (r, kind) =>
+      `${fmt(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms, ${
+        fmt(timeouts(r))
+      } timeouts, CPU ${cpuPerResponse(kind)} ms/response`
+    const fair = (f) =>
+      f === undefined
+        ? "no figure"
+        : `${f.perConn.min}-${f.perConn.max} responses per connection, worst wait ${ms(f.worstGapMs.max)} ms`
     const mine = results.get("fiberhttp")
     if (mine === undefined) {
       row("12", title, "no figure (see notes)")
@@ -964,7 +1019,7 @@ const mid = async () => {
         row(
           "12",
           title,
-          describe(mine),
+          describe(mine, "fiberhttp"),
           SERVER_LABEL[kind],
           missing(kind) ?? "no figure",
           "",
@@ -976,12 +1031,27 @@ const mid = async () => {
       row(
         "12",
         title,
-        describe(mine),
+        describe(mine, "fiberhttp"),
         SERVER_LABEL[kind],
-        describe(theirs),
+        describe(theirs, kind),
         x(r),
         target ? `≥ ${target}x` : "",
         target ? verdict(r >= target) : ""
+      )
+    }
+    // fairness: every connection served, none waiting seconds while others are served again and again
+    const mineFair = fairness.get("fiberhttp")
+    for (const kind of ["http-server", "nginx", "caddy"].filter((k) => SERVERS.includes(k) && results.has(k))) {
+      const theirs = fairness.get(kind)
+      row(
+        "12",
+        `${fmt(size)} B file: fairness, ${connections} conns, ${fairSeconds} s (worst wait: ratio)`,
+        fair(mineFair),
+        SERVER_LABEL[kind],
+        fair(theirs),
+        mineFair && theirs ? x(ratio(mineFair.worstGapMs.max, theirs.worstGapMs.max)) : "",
+        "every connection served",
+        mineFair ? verdict(mineFair.perConn.min > 0) : ""
       )
     }
     row(

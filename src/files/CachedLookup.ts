@@ -1,10 +1,17 @@
 import { type Clock, Effect, Exit } from "effect"
 import { exitNow } from "../effectNow.ts"
 import type { FileAccess } from "./FileAccess.ts"
-import { FileCache } from "./FileCache.ts"
+import { FileCache, type Resolution } from "./FileCache.ts"
 import type { KeptBytes } from "./FileReader.ts"
 import type { Resolver } from "./Resolver.ts"
-import { chunkSize, type FileError, type InvalidPath, type Lookup, type LookupOptions } from "./StaticFiles.ts"
+import {
+  chunkSize,
+  type FileEntry,
+  type FileError,
+  type InvalidPath,
+  type Lookup,
+  type LookupOptions
+} from "./StaticFiles.ts"
 import type { UrlPathResult } from "./urlPath.ts"
 
 /** A remembered resolution is redone in full at least this often, whatever its stamps say. */
@@ -16,6 +23,8 @@ export const RESOLVE_AGAIN_MS = 1000
  * tell apart from the next version.
  */
 export const SETTLE_MS = 1000
+/** Files up to this size are kept whole in the cache (and no larger than a quarter of it). */
+export const MAX_CACHED_FILE = 4 * 1024 * 1024
 /** Longer URL paths are resolved every time rather than remembered. */
 const MAX_CACHED_PATH = 1024
 
@@ -45,11 +54,20 @@ export const makeCachedLookup = (
   if (cacheBytes <= 0) {
     return { lookup: (rawPath, options) => resolve(resolver.decode(rawPath, options)), kept: undefined }
   }
-  const cache = new FileCache({ maxBytes: cacheBytes, maxFileBytes: chunkSize, maxEntries: 4096 })
+  // a file as large as a quarter of the cache is kept: one popular large file does not push out all the rest
+  const maxFileBytes = Math.max(chunkSize, Math.min(MAX_CACHED_FILE, Math.floor(cacheBytes / 4)))
+  const cache = new FileCache({ maxBytes: cacheBytes, maxFileBytes, maxEntries: 4096 })
+  const settled = (file: FileEntry) => Math.abs(clock.unsafeCurrentTimeMillis() - file.mtime.getTime()) >= SETTLE_MS
   /** Milliseconds that a step of the wall clock does not move. */
   const monotonicNow = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
 
-  const resolveAndRemember = (key: string, decoded: UrlPathResult) =>
+  /**
+   * `previous`: the entry this resolution replaces. Its bytes carry over when
+   * the path still names the very same file, unchanged (same candidate, same
+   * stamp): redoing the resolution every second does not mean reading a hot
+   * file again, nor every request that arrives before that read is done.
+   */
+  const resolveAndRemember = (key: string, decoded: UrlPathResult, previous?: Resolution) =>
     Effect.flatMap(resolver.resolve(decoded), ({ candidate, lookup }) => {
       if (candidate === undefined || lookup._tag !== "File") return Effect.succeed(lookup)
       const resolvedAt = monotonicNow()
@@ -57,7 +75,15 @@ export const makeCachedLookup = (
         Effect.map((stamp) => {
           // a stamp taken after a change would vouch for the old answer: remember only what agrees
           if (stamp.stamp === candidate.stamp) {
-            cache.remember(key, { candidate: candidate.path, stamp: stamp.stamp, lookup, resolvedAt, bytes: undefined })
+            const same = previous?.candidate === candidate.path && previous.stamp === stamp.stamp &&
+              previous.lookup.file.size === lookup.file.size
+            cache.remember(key, {
+              candidate: candidate.path,
+              stamp: stamp.stamp,
+              lookup,
+              resolvedAt,
+              bytes: same ? previous.bytes : undefined
+            })
           }
           return lookup
         }),
@@ -75,7 +101,7 @@ export const makeCachedLookup = (
     const known = cache.get(key)
     const again = () => {
       cache.forget(key)
-      return resolveAndRemember(key, decoded)
+      return resolveAndRemember(key, decoded, known)
     }
     if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) return again()
     const stamping = files.stamp(known.candidate)
@@ -96,8 +122,9 @@ export const makeCachedLookup = (
       bytesOf: (file) => cache.bytesOf(file),
       /** Keeps the whole content of a remembered entry, once the file has settled (see SETTLE_MS). */
       keep: (file, bytes) => {
-        if (Math.abs(clock.unsafeCurrentTimeMillis() - file.mtime.getTime()) >= SETTLE_MS) cache.keep(file, bytes)
-      }
+        if (settled(file)) cache.keep(file, bytes)
+      },
+      wants: (file) => settled(file) && cache.wants(file)
     }
   }
 }

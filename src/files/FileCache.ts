@@ -51,11 +51,13 @@ export class FileCache {
     return this.entries.size
   }
 
+  /** Remembers `resolution` as the newest entry; bytes it already holds count against the bounds. */
   remember(key: string, resolution: Resolution): void {
     this.forget(key)
     this.entries.set(key, resolution)
     this.byFile.set(resolution.lookup.file, resolution)
-    while (this.entries.size > this.limits.maxEntries) this.evictOldest()
+    if (resolution.bytes !== undefined) this.held += resolution.bytes.length
+    while (this.entries.size > this.limits.maxEntries || this.held > this.limits.maxBytes) this.evictOldest()
   }
 
   forget(key: string): void {
@@ -71,13 +73,17 @@ export class FileCache {
     return this.byFile.get(file)?.bytes
   }
 
+  /** Whether `keep` would keep a whole read of `file`: a remembered entry, not kept yet, within the bounds. */
+  wants(file: FileEntry): boolean {
+    const resolution = this.byFile.get(file)
+    return resolution !== undefined && resolution.bytes === undefined && file.size <= this.limits.maxFileBytes &&
+      file.size <= this.limits.maxBytes
+  }
+
   /** Keeps the whole content of `file` (as read after its lookup), within the bounds. */
   keep(file: FileEntry, bytes: Uint8Array): void {
-    const resolution = this.byFile.get(file)
-    if (resolution === undefined || resolution.bytes !== undefined) return
-    if (bytes.length !== file.size || bytes.length > this.limits.maxFileBytes || bytes.length > this.limits.maxBytes) {
-      return
-    }
+    if (bytes.length !== file.size || !this.wants(file)) return
+    const resolution = this.byFile.get(file)!
     resolution.bytes = bytes
     this.held += bytes.length
     while (this.held > this.limits.maxBytes) this.evictOldest()

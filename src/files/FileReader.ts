@@ -17,7 +17,16 @@ export interface KeptBytes {
   readonly bytesOf: (file: FileEntry) => Uint8Array | undefined
   /** Offers the whole content of `file`, as read after its lookup. */
   readonly keep: (file: FileEntry, bytes: Uint8Array) => void
+  /** Whether `keep` would keep the whole content of `file` (not kept yet, small enough, settled). */
+  readonly wants: (file: FileEntry) => boolean
 }
+
+/**
+ * Bytes of whole files above chunkSize being read into memory for the cache
+ * at once, at most: past it (or while the same file is being read) a
+ * response streams from the disk as if there were no cache.
+ */
+const MAX_LOADING_BYTES = 16 * 1024 * 1024
 
 export interface FileReader {
   readonly read: StaticFiles["Type"]["read"]
@@ -40,8 +49,20 @@ const spanOf = (file: FileEntry, range: ByteRange | undefined): { readonly start
 const shortRead = (file: FileEntry, sent: number, length: number) =>
   new FileError({ reason: "Truncated", path: file.path, message: `file ended after ${sent} of ${length} bytes` })
 
+/** `length` bytes from `start` of a file held in memory, as views of at most chunkSize bytes. */
+const chunksOf = (whole: Uint8Array, start: number, length: number): Stream.Stream<Uint8Array> => {
+  const views: Array<Uint8Array> = []
+  for (let at = start; at < start + length; at += chunkSize) {
+    views.push(whole.subarray(at, Math.min(at + chunkSize, start + length)))
+  }
+  return Stream.fromIterable(views)
+}
+
 /** Reading the files StaticFiles looked up, through FileAccess. */
 export const makeReader = (files: FileAccess["Type"], kept: KeptBytes | undefined): FileReader => {
+  /** Files above chunkSize whose whole content is being read for the cache, and their bytes in all. */
+  const loading = new Set<FileEntry>()
+  let loadingBytes = 0
   const open = (file: FileEntry) =>
     Effect.acquireRelease(
       Effect.mapError(files.open(file.path), (error) => fileErrorOf(file.path, error)),
@@ -102,6 +123,29 @@ export const makeReader = (files: FileAccess["Type"], kept: KeptBytes | undefine
     const { length, start } = span
     if (length === 0) return Stream.empty
     if (length <= chunkSize) return Stream.fromEffect(read(file, range))
+    // A file the cache holds (or would keep) takes no read from disk: its bytes are handed out in
+    // chunks of at most chunkSize, views of the one copy kept, so the response copies nothing.
+    const cached = kept?.bytesOf(file)
+    if (cached !== undefined) return chunksOf(cached, start, length)
+    if (
+      kept !== undefined && kept.wants(file) && !loading.has(file) && loadingBytes + file.size <= MAX_LOADING_BYTES
+    ) {
+      loading.add(file)
+      loadingBytes += file.size
+      const load = files.readSpan(file.path, 0, file.size).pipe(
+        Effect.mapError((error) => fileErrorOf(file.path, error)),
+        Effect.flatMap((bytes) => {
+          if (bytes.length < file.size) return Effect.fail(shortRead(file, bytes.length, file.size))
+          kept.keep(file, bytes)
+          return Effect.succeed(chunksOf(bytes, start, length))
+        }),
+        Effect.ensuring(Effect.sync(() => {
+          loading.delete(file)
+          loadingBytes -= file.size
+        }))
+      )
+      return Stream.unwrap(load)
+    }
     // Pulled from the open file, one chunk per pull: nothing is read before
     // the consumer asks, and the file closes with the stream.
     return Stream.unwrapScoped(Effect.gen(function*() {

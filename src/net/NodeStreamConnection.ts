@@ -5,6 +5,7 @@ import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
 import type { SendQueues } from "./NodeSendQueues.ts"
+import { nodeWriteTurns, type WriteTurns } from "./WriteTurns.ts"
 
 /** The Node layers' clock: monotonic, nanoseconds. */
 export const hrtimeNow = (): bigint => process.hrtime.bigint()
@@ -84,6 +85,8 @@ export interface SocketOptions {
   readonly now?: () => bigint
   /** The socket was made by `makeBufferedSocket`: read from its buffers, not from the stream. */
   readonly reads?: BufferedReads
+  /** The bytes written per turn of the event loop, shared with the other connections (default: the process's). */
+  readonly turns?: WriteTurns
 }
 
 /**
@@ -109,6 +112,11 @@ export interface SocketOptions {
  * as slices, each issued from the previous one's callback: the count then
  * moves during a long write to a slow reader instead of only at its end.
  *
+ * Every write, and every slice, is charged to the bytes the process hands
+ * the kernel per turn of the event loop (`turns`): past that budget it waits
+ * for a later turn, in order, so that one connection's large body does not
+ * hold the loop (and the listener's accepts) while others wait.
+ *
  * What the peer has acknowledged (`unacknowledged`) comes from the kernel's
  * send queue, through `sendQueues` (shared by the connections of one layer,
  * so that one read of /proc serves them all).
@@ -120,6 +128,7 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
   const id = options.id ?? nextConnectionId()
   const now = options.now ?? hrtimeNow
   const sendQueues = options.sendQueues
+  const turns = options.turns ?? nodeWriteTurns
   let peer: { readonly address: string; readonly port: number } | undefined
   let failure: SocketError | undefined
   /** Bytes handed to socket.write. */
@@ -233,11 +242,16 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
     return awaitCondition(writers, () => outcome ?? writeFailure())
   }
 
-  /** Writes a chunk larger than SLICE, one slice after the other, without entering Effect per slice. */
+  /**
+   * Writes a chunk larger than SLICE, one slice after the other, without
+   * entering Effect per slice; a slice the turn has no room for waits for a
+   * later turn (see WriteTurns), so other connections are served meanwhile.
+   */
   const writeSliced = (chunk: Uint8Array, takenBefore: number): Effect.Effect<void, SocketError> =>
     Effect.async<void, SocketError>((resume) => {
       let offset = 0
       let stopped = false
+      let withdraw: (() => void) | undefined
       const finish = (result: Effect.Effect<void, SocketError>) => {
         stopped = true
         writers.delete(watchFailure)
@@ -248,9 +262,9 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
         const failed = writeFailure()
         if (failed !== undefined && !stopped) finish(failed)
       }
-      const next = (error?: Error | null) => {
+      const issue = () => {
+        withdraw = undefined
         if (stopped) return
-        if (error) return finish(Exit.fail(failure ?? toSocketError(id, error)))
         const refused = refusal()
         if (refused !== undefined) return finish(refused)
         if (chunk.length - offset <= SLICE) return finish(writeWhole(chunk.subarray(offset)))
@@ -259,26 +273,49 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
         queued += slice.length
         socket.write(slice, next)
       }
+      const next = (error?: Error | null) => {
+        if (stopped) return
+        if (error) return finish(Exit.fail(failure ?? toSocketError(id, error)))
+        const size = Math.min(SLICE, chunk.length - offset)
+        if (turns.tryTake(size)) issue()
+        else withdraw = turns.wait(size, issue)
+      }
       writers.add(watchFailure)
       next()
       if (!stopped) uncredited = taken() - takenBefore
       // interrupted: no further slice is issued (the one in flight still goes out)
       return Effect.sync(() => {
         stopped = true
+        withdraw?.()
         writers.delete(watchFailure)
       })
     })
+
+  /** Waits for a turn with room for `bytes` (charged to it). */
+  const awaitTurn = (bytes: number): Effect.Effect<void> =>
+    Effect.async<void>((resume) => {
+      const withdraw = turns.wait(bytes, () => resume(Effect.void))
+      return Effect.sync(withdraw)
+    })
+
+  /** Writes a chunk of at most SLICE bytes whose bytes this turn has been charged with. */
+  const writeCharged = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
+    const refused = refusal()
+    if (refused !== undefined) return refused
+    const before = taken()
+    const waiting = writeWhole(chunk)
+    if (waiting === Effect.void) return waiting
+    uncredited = taken() - before
+    return Effect.ensuring(waiting, credit)
+  }
 
   const write = (chunk: Uint8Array): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
       const refused = refusal()
       if (refused !== undefined) return refused
-      const before = taken()
-      if (chunk.length > SLICE) return Effect.ensuring(writeSliced(chunk, before), credit)
-      const waiting = writeWhole(chunk)
-      if (waiting === Effect.void) return waiting
-      uncredited = taken() - before
-      return Effect.ensuring(waiting, credit)
+      if (chunk.length > SLICE) return Effect.ensuring(writeSliced(chunk, taken()), credit)
+      if (turns.tryTake(chunk.length)) return writeCharged(chunk)
+      return Effect.zipRight(awaitTurn(chunk.length), Effect.suspend(() => writeCharged(chunk)))
     })
 
   /** `write` issued at the call: a small chunk the kernel takes at once gives Exit.void, no Effect step. */

@@ -1,12 +1,12 @@
 import { Path } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
 import * as NFS from "node:fs"
 import * as NPath from "node:path"
 import { RESOLVE_AGAIN_MS, SETTLE_MS } from "../../src/files/CachedLookup.ts"
 import { FileCache } from "../../src/files/FileCache.ts"
 import * as MemoryFileAccess from "../../src/files/MemoryFileAccess.ts"
-import type { FileEntry, Lookup, StaticFiles } from "../../src/files/StaticFiles.ts"
+import { chunkSize, type FileEntry, type Lookup, type StaticFiles } from "../../src/files/StaticFiles.ts"
 import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { nodeTree, TreeOps } from "./trees.ts"
 
@@ -225,6 +225,81 @@ describe("StaticFiles with its cache (file system in memory)", () => {
         const again = fileOf(yield* service.lookup("/a.txt", hidden))
         expect(decoder.decode(yield* service.read(again, { start: 7, end: 9 }))).toBe("789")
         expect(memory.calls).toEqual(["stamp /srv/a.txt"])
+      })))
+})
+
+describe("StaticFiles with its cache: files above one read (file system in memory)", () => {
+  /** A file of `size` bytes, each its offset modulo 251. */
+  const content = (size: number) => Uint8Array.from({ length: size }, (_, i) => i % 251)
+  const twoMB = 2_000_000
+  const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
+
+  const streamed = (service: StaticFiles["Type"], file: FileEntry, range?: { start: number; end: number }) =>
+    // each chunk copied as it comes: a stream from disk reuses its two buffers
+    Effect.map(
+      Stream.runCollect(Stream.map(service.stream(file, range, { reuseBuffer: true }), (c) => c.slice())),
+      (chunks) => {
+        const parts = Chunk.toReadonlyArray(chunks)
+        const whole = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+        let at = 0
+        for (const part of parts) {
+          whole.set(part, at)
+          at += part.length
+        }
+        return { whole, sizes: parts.map((part) => part.length) }
+      }
+    )
+
+  it.effect("a 2 MB file is read whole once, then streamed from memory in chunks of at most chunkSize", () =>
+    inMemory({}, (service, memory) =>
+      Effect.gen(function*() {
+        memory.writeFile("/srv/big.bin", content(twoMB), { mtimeMs: longAgo })
+        const first = yield* streamed(service, fileOf(yield* service.lookup("/big.bin", hidden)))
+        expect(same(first.whole, content(twoMB))).toBe(true)
+        expect(memory.calls.filter((call) => !call.startsWith("stamp"))).toEqual([
+          "realPath /srv/big.bin",
+          "stat /srv/big.bin",
+          "readSpan /srv/big.bin"
+        ])
+        memory.calls.length = 0
+        const again = yield* streamed(service, fileOf(yield* service.lookup("/big.bin", hidden)), {
+          start: 5,
+          end: twoMB - 2
+        })
+        expect(same(again.whole, content(twoMB).subarray(5, twoMB - 1))).toBe(true)
+        expect(again.sizes.every((size) => size <= chunkSize)).toBe(true)
+        expect(memory.calls).toEqual(["stamp /srv/big.bin"])
+      })))
+
+  it.effect("a large file the cache would not keep (over a quarter of it) streams from disk every time", () =>
+    inMemory({}, (service, memory) =>
+      Effect.gen(function*() {
+        memory.writeFile("/srv/big.bin", content(twoMB), { mtimeMs: longAgo })
+        for (let i = 0; i < 2; i++) {
+          memory.calls.length = 0
+          const { whole } = yield* streamed(service, fileOf(yield* service.lookup("/big.bin", hidden)))
+          expect(same(whole, content(twoMB))).toBe(true)
+          expect(memory.calls.some((call) => call.startsWith("read "))).toBe(true)
+          expect(memory.calls.some((call) => call.startsWith("readSpan"))).toBe(false)
+        }
+      }), { cacheBytes: 4 * 1024 * 1024 }))
+
+  it.effect(`the bytes kept survive the full resolution redone every ${RESOLVE_AGAIN_MS} ms when the file is unchanged`, () =>
+    inMemory({ "/srv/a.txt": "first" }, (service, memory) =>
+      Effect.gen(function*() {
+        const read = (file: FileEntry) => Effect.map(service.read(file), (bytes) => new TextDecoder().decode(bytes))
+        expect(yield* read(fileOf(yield* service.lookup("/a.txt", hidden)))).toBe("first")
+        yield* TestClock.adjust(RESOLVE_AGAIN_MS)
+        memory.calls.length = 0
+        expect(yield* read(fileOf(yield* service.lookup("/a.txt", hidden)))).toBe("first")
+        expect(memory.calls).toContain("realPath /srv/a.txt")
+        expect(memory.calls.some((call) => call.startsWith("readSpan"))).toBe(false)
+        // changed: read again after the next full resolution
+        yield* TestClock.adjust(RESOLVE_AGAIN_MS)
+        memory.writeFile("/srv/a.txt", "other", { mtimeMs: longAgo })
+        memory.calls.length = 0
+        expect(yield* read(fileOf(yield* service.lookup("/a.txt", hidden)))).toBe("other")
+        expect(memory.calls).toContain("readSpan /srv/a.txt")
       })))
 })
 
