@@ -9,7 +9,10 @@ export default defineConfig({
   test: {
     include: [
       "test/http/**/*.test.ts",
-      "test/files/urlPath.test.ts"
+      "test/files/urlPath.test.ts",
+      "test/server/Range.test.ts",
+      "test/server/conditional.test.ts",
+      "test/client/Target.test.ts"
     ],
     setupFiles: ["test/support/fastCheckSeed.ts"],
     env: { FC_SEED: process.env.FC_SEED ?? "20261205" },

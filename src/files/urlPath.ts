@@ -59,13 +59,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const invalid = (message: string): InvalidUrlPath => ({ _tag: "Invalid", message })
 const refused = (reason: RefusedReason): RefusedPath => ({ _tag: "Refused", reason })
 
-const hexValue = (code: number): number => {
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, below "0" the value is negative, no digit either
-  if (code >= 0x30 && code <= 0x39) return code - 0x30
-  if (code >= 0x41 && code <= 0x46) return code - 0x37
-  if (code >= 0x61 && code <= 0x66) return code - 0x57
-  return -1
-}
+const HEX_DIGITS = "0123456789abcdef"
+
+/** The value of a hex digit in either case; -1 for anything else (NaN too: its character is NUL). */
+const hexValue = (code: number): number => HEX_DIGITS.indexOf(String.fromCharCode(code).toLowerCase())
 
 /** Percent-decodes one raw segment (already checked to be visible ASCII). */
 const decodeSegment = (raw: string): string | InvalidUrlPath => {

@@ -184,10 +184,12 @@ const badByte = (bytes: Uint8Array, i: number, end: number, code: ParseErrorCode
   return code
 }
 
-/** The common methods as constant strings; others decoded. */
-// Skipping or missing a constant leaves the decoded text, which is the same string.
-// Stryker disable ConditionalExpression,ArithmeticOperator,BlockStatement: equivalent, see above
-const methodOf = (bytes: Uint8Array, start: number, end: number, text: TextWindow): string => {
+/**
+ * The common method that `bytes[start, end)` spells, as a constant string
+ * (no decoding, and later comparisons with it are cheap); undefined for any
+ * other method.
+ */
+export const commonMethod = (bytes: Uint8Array, start: number, end: number): string | undefined => {
   const length = end - start
   const b = bytes[start]
   if (length === 3) {
@@ -197,6 +199,9 @@ const methodOf = (bytes: Uint8Array, start: number, end: number, text: TextWindo
     if (b === 0x48 && bytes[start + 1] === 0x45 && bytes[start + 2] === 0x41 && bytes[start + 3] === 0x44) return "HEAD"
     if (b === 0x50 && bytes[start + 1] === 0x4f && bytes[start + 2] === 0x53 && bytes[start + 3] === 0x54) return "POST"
   }
-  return text.slice(bytes, start, end)
+  return undefined
 }
-// Stryker restore ConditionalExpression,ArithmeticOperator,BlockStatement
+
+const methodOf = (bytes: Uint8Array, start: number, end: number, text: TextWindow): string =>
+  // Stryker disable next-line LogicalOperator: equivalent, the constant and the decoded text are the same string
+  commonMethod(bytes, start, end) ?? text.slice(bytes, start, end)

@@ -13,7 +13,7 @@ const four = (n: number): string => String(n).padStart(4, "0")
 
 /** `Sun, 06 Nov 1994 08:49:37 GMT` for `time` (a Date or epoch milliseconds). */
 export const formatHttpDate = (time: Date | number): string => {
-  const d = typeof time === "number" ? new Date(time) : time
+  const d = new Date(time)
   return (
     `${DAYS[d.getUTCDay()]}, ${two(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${four(d.getUTCFullYear())} ` +
     `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} GMT`
@@ -39,7 +39,7 @@ export const parseHttpDate = (text: string, now?: number): number | undefined =>
   m = RFC_850.exec(text)
   if (m !== null) return build(fullYear(+m[3]!, now), m[2]!, +m[1]!, +m[4]!, +m[5]!, +m[6]!)
   m = ASCTIME.exec(text)
-  if (m !== null) return build(+m[6]!, m[1]!, +m[2]!.trim(), +m[3]!, +m[4]!, +m[5]!)
+  if (m !== null) return build(+m[6]!, m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!)
   return undefined
 }
 
@@ -60,10 +60,11 @@ const build = (
   seconds: number
 ): number | undefined => {
   const month = MONTHS.indexOf(monthName as (typeof MONTHS)[number])
-  if (hours > 23 || minutes > 59 || seconds > 60 || date < 1) return undefined
+  if (hours > 23 || minutes > 59 || seconds > 60) return undefined
   const d = new Date(0)
   // setUTCFullYear, not Date.UTC: Date.UTC maps years 0-99 to 1900-1999.
   d.setUTCFullYear(year, month, date)
+  // a day the month does not have (00, 31 Feb) rolls over into another month
   if (d.getUTCDate() !== date) return undefined
   d.setUTCHours(hours, minutes, seconds, 0)
   return d.getTime()

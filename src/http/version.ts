@@ -28,9 +28,8 @@ export const parseVersion = (bytes: Uint8Array, start: number, end: number): Htt
   const major = bytes[start + 5]! - 0x30
   const minor = bytes[start + 7]! - 0x30
   if (major !== 1) return "VersionNotSupported"
-  // Stryker disable next-line ConditionalExpression: equivalent, the shared object only spares an allocation
+  // the versions every message has are shared objects: no allocation per message
   if (minor === 1) return HTTP_1_1
-  // Stryker disable next-line ConditionalExpression: equivalent, the shared object only spares an allocation
   if (minor === 0) return HTTP_1_0
   // A later 1.x is answered as the highest 1.x we implement (RFC 9110 section 2.5).
   return { major, minor }

@@ -11,20 +11,24 @@ export type RangeRequest =
 
 const NONE: RangeRequest = { _tag: "None" }
 const UNSATISFIABLE: RangeRequest = { _tag: "Unsatisfiable" }
+/** The byte ranges after the unit "bytes" and its "=", OWS around the unit allowed. */
+const BYTE_RANGES = /^[ \t]*bytes[ \t]*=(.*)/i
 const SPEC = /^(\d*)[ \t]*-[ \t]*(\d*)$/
 
 export const parseRange = (header: string, size: number): RangeRequest => {
   // No range fits an empty representation; RFC 9110 section 14.1.1 lets the server
   // ignore it then, and a 200 with the empty body is what nginx and python send.
   if (size === 0) return NONE
-  const eq = header.indexOf("=")
-  if (eq === -1 || trimOws(header.slice(0, eq)).toLowerCase() !== "bytes") return NONE
-  const specs = header.slice(eq + 1).split(",").map(trimOws).filter((s) => s !== "")
+  const ranges = BYTE_RANGES.exec(header)
+  if (ranges === null) return NONE
+  const specs = ranges[1]!.split(",").map(trimOws).filter((s) => s !== "")
   // several ranges: answering with the whole file is allowed and avoids multipart bodies
   if (specs.length !== 1) return NONE
   const match = SPEC.exec(specs[0]!)
   if (match === null) return NONE
-  const [, first = "", last = ""] = match
+  // both groups take part in every match, if only as ""
+  const first = match[1]!
+  const last = match[2]!
   if (first === "") {
     if (last === "") return NONE
     const suffix = Number(last)

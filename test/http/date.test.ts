@@ -25,6 +25,16 @@ describe("HTTP-date", () => {
     expect(new Date(parseHttpDate("Friday, 01-Jan-77 00:00:00 GMT", now)!).getUTCFullYear()).toBe(1977)
     expect(new Date(parseHttpDate("Friday, 01-Jan-70 00:00:00 GMT")!).getUTCFullYear()).toBe(1970)
     expect(new Date(parseHttpDate("Friday, 01-Jan-26 00:00:00 GMT")!).getUTCFullYear()).toBe(2026)
+    // "more than 50 years in the future" is the past (RFC 9110 section 5.6.7): exactly 50 is not
+    expect(new Date(parseHttpDate("Friday, 01-Jan-76 00:00:00 GMT", now)!).getUTCFullYear()).toBe(2076)
+    expect(new Date(parseHttpDate("Friday, 31-Dec-76 23:59:59 GMT", now)!).getUTCFullYear()).toBe(2076)
+  })
+
+  it("the last second of a minute may be 60 (a leap second), read as the next minute's first", () => {
+    expect(parseHttpDate("Sun, 06 Nov 1994 08:49:60 GMT")).toBe(Date.UTC(1994, 10, 6, 8, 50, 0))
+    expect(parseHttpDate("Sun Nov  6 23:59:60 1994")).toBe(Date.UTC(1994, 10, 7, 0, 0, 0))
+    expect(parseHttpDate("Sun, 06 Nov 1994 08:49:61 GMT")).toBeUndefined()
+    expect(parseHttpDate("Sun, 06 Nov 1994 08:49:99 GMT")).toBeUndefined()
   })
 
   it("returns undefined for junk and impossible dates", () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { TOKEN, URI } from "../../src/http/chars.ts"
+import { commonMethod } from "../../src/http/RequestParser.ts"
+import { HTTP_1_0, HTTP_1_1, parseVersion } from "../../src/http/version.ts"
 import { allBytes, parseRequest, property } from "./support.ts"
 
 /**
@@ -64,6 +66,19 @@ describe("a method is read exactly as sent", () => {
     for (const method of misses) {
       const outcome = parseRequest(`${method} / HTTP/1.1${HOST}`)
       expect(outcome.messages[0]?.head.method).toBe(method)
+      // and the shortcut for the common ones does not claim them
+      if (!common.includes(method)) {
+        expect(commonMethod(new TextEncoder().encode(method), 0, method.length), method).toBeUndefined()
+      }
+    }
+  })
+
+  it("the shortcut names each common method by its bytes, wherever the line starts in the input", () => {
+    for (const method of common) {
+      for (const before of ["", "\r\n", "GET / HTTP/1.1\r\n\r\n"]) {
+        const bytes = new TextEncoder().encode(`${before}${method} / HTTP/1.1\r\n`)
+        expect(commonMethod(bytes, before.length, before.length + method.length), method).toBe(method)
+      }
     }
   })
 
@@ -94,6 +109,15 @@ describe("the version is exactly HTTP/DIGIT.DIGIT", () => {
         }
       }
     }
+  })
+
+  it("1.0 and 1.1 come back as the shared constants (no allocation per message), a later 1.x as itself", () => {
+    const read = (text: string) => parseVersion(new TextEncoder().encode(text), 0, text.length)
+    expect(read("HTTP/1.1")).toBe(HTTP_1_1)
+    expect(read("HTTP/1.0")).toBe(HTTP_1_0)
+    expect(HTTP_1_0).toEqual({ major: 1, minor: 0 })
+    expect(HTTP_1_1).toEqual({ major: 1, minor: 1 })
+    for (const minor of [2, 9]) expect(read(`HTTP/1.${minor}`)).toEqual({ major: 1, minor })
   })
 
   it("a version with a byte dropped or added is refused", () => {

@@ -81,11 +81,108 @@ describe("serializeResponseHead", () => {
     expect(() => serializeResponseHead({ status: 200, headers: [["Set-Cookie", "a\nb"]] })).toThrow(InvalidHeadError)
   })
 
-  it("knows the common reason phrases", () => {
-    expect(reasonPhrase(200)).toBe("OK")
-    expect(reasonPhrase(206)).toBe("Partial Content")
-    expect(reasonPhrase(416)).toBe("Range Not Satisfiable")
-    expect(reasonPhrase(799)).toBe("")
+  it("knows the reason phrases of RFC 9110 section 15 (those it sends), none for other codes", () => {
+    const phrases: Record<number, string> = {
+      100: "Continue",
+      101: "Switching Protocols",
+      200: "OK",
+      201: "Created",
+      202: "Accepted",
+      204: "No Content",
+      206: "Partial Content",
+      301: "Moved Permanently",
+      302: "Found",
+      303: "See Other",
+      304: "Not Modified",
+      307: "Temporary Redirect",
+      308: "Permanent Redirect",
+      400: "Bad Request",
+      401: "Unauthorized",
+      403: "Forbidden",
+      404: "Not Found",
+      405: "Method Not Allowed",
+      406: "Not Acceptable",
+      408: "Request Timeout",
+      409: "Conflict",
+      410: "Gone",
+      411: "Length Required",
+      412: "Precondition Failed",
+      413: "Content Too Large",
+      414: "URI Too Long",
+      415: "Unsupported Media Type",
+      416: "Range Not Satisfiable",
+      417: "Expectation Failed",
+      421: "Misdirected Request",
+      422: "Unprocessable Content",
+      426: "Upgrade Required",
+      428: "Precondition Required",
+      429: "Too Many Requests",
+      431: "Request Header Fields Too Large",
+      500: "Internal Server Error",
+      501: "Not Implemented",
+      502: "Bad Gateway",
+      503: "Service Unavailable",
+      504: "Gateway Timeout",
+      505: "HTTP Version Not Supported"
+    }
+    for (let status = 100; status <= 999; status++) {
+      const phrase = phrases[status] ?? ""
+      expect(reasonPhrase(status), String(status)).toBe(phrase)
+      expect(text(serializeResponseHead({ status, headers: [] })), String(status)).toBe(
+        `HTTP/1.1 ${status} ${phrase}\r\n\r\n`
+      )
+    }
+  })
+
+  it("a refused head says which part is wrong, and how it read", () => {
+    const messageOf = (make: () => unknown): string => {
+      try {
+        make()
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidHeadError)
+        return (error as InvalidHeadError).message
+      }
+      throw new Error("accepted")
+    }
+    const request = (method: string, target: string) => () => serializeRequestHead({ method, target, headers: [] })
+    expect(messageOf(request("GE T", "/"))).toBe("invalid method \"GE T\"")
+    expect(messageOf(request("GET", "/a b"))).toBe("invalid request target \"/a b\"")
+    expect(messageOf(() => serializeResponseHead({ status: 99, headers: [] }))).toBe("invalid status 99")
+    expect(messageOf(() => serializeResponseHead({ status: 200, reason: "O\nK", headers: [] }))).toBe(
+      "invalid reason \"O\\nK\""
+    )
+    expect(messageOf(() => serializeResponseHead({ status: 200, headers: [["X", " v"]] }))).toBe(
+      "invalid value for field X: \" v\""
+    )
+    expect(checkField("X:", "v")?.message).toBe("invalid field name \"X:\"")
+    expect(() => chunkHeader(0)).toThrow(new RangeError("chunk size must be positive, got 0"))
+  })
+
+  it("statuses 100 to 999, both ends included", () => {
+    for (const status of [100, 999]) {
+      expect(text(serializeResponseHead({ status, reason: "R", headers: [] }))).toBe(`HTTP/1.1 ${status} R\r\n\r\n`)
+    }
+    for (const status of [99, 1000, -200, Number.NaN]) {
+      expect(() => serializeResponseHead({ status, headers: [] }), String(status)).toThrow(InvalidHeadError)
+    }
+  })
+
+  it("a field value with SP or HTAB at either end is refused; inside, or an empty value, it is sent", () => {
+    for (const value of [" v", "v ", "\tv", "v\t", " ", "\t"]) {
+      expect(checkField("X", value)?._tag, JSON.stringify(value)).toBe("InvalidHeadError")
+    }
+    for (const value of ["", "a b", "a\tb", "v"]) expect(checkField("X", value), JSON.stringify(value)).toBeUndefined()
+  })
+
+  it("names and methods are tokens: no byte above 0x7F, nor a character above 0xFF standing for a token byte", () => {
+    for (const name of ["X\u00e9", "\u00ff", "X\u0141", "\u0158"]) {
+      expect(checkField(name, "v")?._tag, name).toBe("InvalidHeadError")
+      expect(() => serializeRequestHead({ method: name, target: "/", headers: [] }), name).toThrow(InvalidHeadError)
+    }
+    // U+0141 and U+0158 are not 0x41 ("A") and 0x58 ("X") in a value either
+    expect(checkField("X", "\u0141")?._tag).toBe("InvalidHeadError")
+    expect(checkField("X", "caf\u00e9")).toBeUndefined()
+    expect(() => serializeResponseHead({ status: 200, reason: "\u014b", headers: [] })).toThrow(InvalidHeadError)
   })
 
   it("serialized fields always come back intact, or the serializer refuses", () => {
@@ -115,6 +212,8 @@ describe("chunked encoding", () => {
     expect(text(chunkHeader(300))).toBe("12c\r\n")
     expect(text(encodeChunk(bytes("hello")))).toBe("5\r\nhello\r\n")
     expect(text(LAST_CHUNK)).toBe("0\r\n\r\n")
+    expect(text(encodeLastChunk())).toBe("0\r\n\r\n")
+    expect(text(encodeLastChunk([]))).toBe("0\r\n\r\n")
     expect(text(encodeLastChunk([["X-Sum", "1"]]))).toBe("0\r\nX-Sum: 1\r\n\r\n")
     const wire = concat([
       serializeRequestHead({ method: "POST", target: "/", headers: [["Host", "h"], ["Transfer-Encoding", "chunked"]] }),

@@ -94,3 +94,27 @@ describe("a status line wrong in one byte", () => {
     }, 200)
   })
 })
+
+describe("a CR inside the status line is a bare CR, whichever check refuses the line", () => {
+  it("in a line too short, in place of a SP, in the code, after it", () => {
+    for (
+      const line of [
+        "HTTP/1.1\r",
+        "HTTP/1.1 2\r0",
+        "HTTP/1.1\r200 OK",
+        "HTT\rP/1.1 200 OK",
+        "HTTP/1.1 2\r0 OK",
+        "HTTP/1.1 20\r OK",
+        "HTTP/1.1 200\rOK"
+      ]
+    ) {
+      expect(parse(`${line}${REST}`).error, JSON.stringify(line)).toBe("BareCR")
+    }
+  })
+
+  it("without a CR the same lines are malformed, not bare CRs", () => {
+    for (const line of ["HTTP/1.1", "HTTP/1.1 2x0", "HTTP/1.1\t200 OK", "HTTP/1.1 20x OK", "HTTP/1.1 200\tOK"]) {
+      expect(parse(`${line}${REST}`).error, JSON.stringify(line)).toBe("InvalidStatusLine")
+    }
+  })
+})
