@@ -258,6 +258,16 @@ describe("server --workers", () => {
     expect(await server.exited).toEqual({ code: 0, signal: null })
   })
 
+  it("a primary killed with SIGKILL: its workers shut down by themselves and free the port", async () => {
+    const server = await start(["--workers", "2", "--trace"])
+    const pids = [...workerPids(server.stdout()).values()]
+    expect(pids.length).toBe(2)
+    process.kill(server.child.pid!, "SIGKILL")
+    await server.exited
+    await until(() => pids.every((pid) => !alive(pid)), 10_000, "the workers to exit")
+    expect(await canBind(server.port)).toBe(true)
+  })
+
   it("more restarts within a minute than --max-restarts: the server stops with status 1 and says why", async () => {
     const server = await start(["--workers", "2", "--trace", "--max-restarts", "1"])
     const pids = workerPids(server.stdout())
