@@ -212,18 +212,20 @@ const awaitHandshake = (socket: tls.TLSSocket, host: string, now: () => bigint) 
  * full, and V8 then schedules a scavenge that the event loop runs as soon as
  * it is free: right after `connect(2)`, inside the connect figure (0.3 ms).
  * Collected before the clock starts, it is not due again for a while. Node
- * exposes `gc` only under --expose-gc, which V8 still honours when set now,
- * for a context made afterwards.
+ * exposes `gc` only under --expose-gc, which V8 honours for a context made
+ * while it is set; the flag is unset again at once, since V8 refuses a code
+ * cache (dist/fiberhttp.cjs.cache) written under other flags.
  */
-const collectYoungGeneration = (() => {
+const collectYoungGeneration = () => {
   try {
     v8.setFlagsFromString("--expose-gc")
     const gc = vm.runInNewContext("gc") as (options: { type: "minor" }) => void
-    return () => gc({ type: "minor" })
+    v8.setFlagsFromString("--no-expose-gc")
+    gc({ type: "minor" })
   } catch {
-    return () => {}
+    // no collection: the connect figure may then hold one
   }
-})()
+}
 
 /**
  * The node:net / node:tls Connector; its instants are on `now` (by default
