@@ -318,16 +318,17 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
       return Effect.zipRight(awaitTurn(chunk.length), Effect.suspend(() => writeCharged(chunk)))
     })
 
-  /** `write` issued at the call: a small chunk the kernel takes at once gives Exit.void, no Effect step. */
+  /**
+   * `write` issued at the call: a small chunk this turn has room for (see
+   * WriteTurns), taken by the kernel at once, gives Exit.void, no Effect
+   * step; one the turn has no room for waits its turn as `write` does.
+   */
   const writeNow = (chunk: Uint8Array): Effect.Effect<void, SocketError> => {
-    if (chunk.length > SLICE) return write(chunk)
     const refused = refusal()
     if (refused !== undefined) return refused
-    const before = taken()
-    const waiting = writeWhole(chunk)
-    if (waiting === Effect.void) return Exit.void
-    uncredited = taken() - before
-    return Effect.ensuring(waiting, credit)
+    if (chunk.length > SLICE || !turns.tryTake(chunk.length)) return write(chunk)
+    const written = writeCharged(chunk)
+    return written === Effect.void ? Exit.void : written
   }
 
   const bytesFlushed = () => {

@@ -3,6 +3,7 @@ import { Effect, Exit, Fiber, Option } from "effect"
 import * as net from "node:net"
 import * as NodeSendQueues from "../../src/net/NodeSendQueues.ts"
 import { fromSocket, makeBufferedSocket } from "../../src/net/NodeStreamConnection.ts"
+import { makeWriteTurns } from "../../src/net/WriteTurns.ts"
 import { readAtLeast, text } from "./helpers.ts"
 
 const sendQueues = NodeSendQueues.make()
@@ -268,5 +269,32 @@ describe("StreamConnection reading into its own buffers (makeBufferedSocket)", (
       const gap = Number(connection.receivedAt() - firstAt) / 1e6
       expect(gap).toBeGreaterThanOrEqual(40)
       expect(gap).toBeLessThan(350)
+    }))
+
+  it.scopedLive("writeNow is done at once within the turn's budget, and waits its turn past it, in order", () =>
+    Effect.gen(function*() {
+      const [serverSocket, client] = yield* socketPair
+      const pending: Array<() => void> = []
+      const turns = makeWriteTurns(10, (run) => void pending.push(run))
+      const connection = fromSocket(serverSocket, { sendQueues, turns })
+      const within = connection.writeNow(new TextEncoder().encode("1234567890"))
+      expect(Exit.isExit(within)).toBe(true)
+      // past the budget: issued only in a later turn, after the writes already waiting
+      const past = connection.writeNow(new TextEncoder().encode("abcd"))
+      expect(Exit.isExit(past)).toBe(false)
+      const waiting = yield* Effect.fork(past)
+      yield* Effect.sleep("20 millis")
+      expect(pending).toHaveLength(1)
+      pending.shift()!()
+      yield* Fiber.join(waiting)
+      client.resume()
+      const received = yield* Effect.async<string>((resume) => {
+        let seen = ""
+        client.on("data", (data) => {
+          seen += data.toString()
+          if (seen.length >= 14) resume(Effect.succeed(seen))
+        })
+      })
+      expect(received).toBe("1234567890abcd")
     }))
 })
