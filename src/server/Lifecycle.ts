@@ -117,14 +117,21 @@ export const make = (): Lifecycle => {
       return Stream.fromQueue(buffer).pipe(
         Stream.mapChunks((chunk) => {
           const items: Array<ViewerItem | typeof END> = []
-          for (const entry of chunk) {
-            if (entry !== END) held--
-            if (dropped > 0) {
-              items.push({ _tag: "Dropped", count: dropped })
-              dropped = 0
-            }
-            items.push(entry === END ? END : { _tag: "Event", entry })
+          // what was dropped came after what the buffer held: said after it, before the end
+          const reportDropped = () => {
+            if (dropped > 0) items.push({ _tag: "Dropped", count: dropped })
+            dropped = 0
           }
+          for (const entry of chunk) {
+            if (entry === END) {
+              reportDropped()
+              items.push(END)
+            } else {
+              held--
+              items.push({ _tag: "Event", entry })
+            }
+          }
+          reportDropped()
           return Chunk.unsafeFromArray(items)
         }),
         Stream.takeWhile((item): item is ViewerItem => item !== END)
