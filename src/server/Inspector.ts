@@ -24,11 +24,13 @@ export interface InspectorOptions {
   readonly port: number
   /** Events a viewer may have outstanding; past that they are dropped, and counted. */
   readonly viewerCapacity: number
+  /** Events published within this long go to a viewer in one write (see Lifecycle.subscribe). */
+  readonly batchMs: number
   /** A comment this often keeps an idle stream from looking stalled to the write watchdog. */
   readonly heartbeatMs: number
 }
 
-export const defaults: Omit<InspectorOptions, "port"> = { viewerCapacity: 10_000, heartbeatMs: 10_000 }
+export const defaults: Omit<InspectorOptions, "port"> = { viewerCapacity: 10_000, batchMs: 100, heartbeatMs: 10_000 }
 
 export const HOST = "127.0.0.1"
 
@@ -70,18 +72,20 @@ const PAGE: ServerResponse.ServerResponse = {
 
 /** The inspector's answers, over the lifecycle of the served site. */
 export const handler = (lifecycle: Lifecycle, options: Omit<InspectorOptions, "port">): ServerResponse.Handler => {
-  const events = Stream.unwrapScoped(Effect.map(lifecycle.subscribe(options.viewerCapacity), (items) => {
-    // taken after subscribing: whatever happens from here on is in the stream
-    const first = encoder.encode(sseEvent("snapshot", lifecycle.snapshot()))
-    return Stream.concat(
-      Stream.make(first),
-      Stream.merge(
-        Stream.mapChunks(items, (chunk) => Chunk.of(encodeItems(chunk))),
-        Stream.tick(Duration.millis(options.heartbeatMs)).pipe(Stream.drop(1), Stream.as(PING)),
-        { haltStrategy: "left" }
+  const events = Stream.unwrapScoped(
+    Effect.map(lifecycle.subscribe(options.viewerCapacity, options.batchMs), (items) => {
+      // taken after subscribing: whatever happens from here on is in the stream
+      const first = encoder.encode(sseEvent("snapshot", lifecycle.snapshot()))
+      return Stream.concat(
+        Stream.make(first),
+        Stream.merge(
+          Stream.mapChunks(items, (chunk) => Chunk.of(encodeItems(chunk))),
+          Stream.tick(Duration.millis(options.heartbeatMs)).pipe(Stream.drop(1), Stream.as(PING)),
+          { haltStrategy: "left" }
+        )
       )
-    )
-  }))
+    })
+  )
   const stream: ServerResponse.ServerResponse = {
     status: 200,
     headers: new Headers([["Content-Type", "text/event-stream; charset=utf-8"], ["Cache-Control", "no-store"]]),

@@ -11,14 +11,14 @@ import { get, type Harness, startServer, tick, until } from "./harness.ts"
 const lifecycleOf = (server: Harness) => Context.get(server.context, AccessLog.AccessLog).lifecycle
 
 /** A viewer: its items as they arrive, and whether its stream has ended. */
-const view = (lifecycle: Lifecycle.Lifecycle, capacity = 1000) =>
+const view = (lifecycle: Lifecycle.Lifecycle, capacity = 1000, batchMs = 0) =>
   Effect.gen(function*() {
     const items: Array<Lifecycle.ViewerItem> = []
-    const state = { ended: false, items }
-    const stream = yield* lifecycle.subscribe(capacity)
+    const state = { ended: false, items, chunks: 0 }
+    const stream = yield* lifecycle.subscribe(capacity, batchMs)
     yield* Effect.forkScoped(
       Effect.ensuring(
-        Stream.runForEach(stream, (item) => Effect.sync(() => void items.push(item))),
+        Stream.runForEachChunk(stream, (chunk) => Effect.sync(() => void (state.chunks++, items.push(...chunk)))),
         Effect.sync(() => void (state.ended = true))
       )
     )
@@ -104,6 +104,18 @@ describe("Lifecycle: the event stream", () => {
       const late = Array.from(yield* Stream.runCollect(stalled))
       expect(late.at(-1)).toEqual({ _tag: "Dropped", count: 4 })
       expect(lifecycle.viewers()).toBe(2)
+    }))
+
+  it.scoped("batches what is published within batchMs of an entry into one chunk", () =>
+    Effect.gen(function*() {
+      const lifecycle = Lifecycle.make()
+      const viewer = yield* view(lifecycle, 1000, 100)
+      for (let n = 1; n <= 5; n++) yield* lifecycle.publish(entry(n))
+      for (let i = 0; i < 20; i++) yield* tick
+      expect(viewer.items).toEqual([])
+      yield* TestClock.adjust("100 millis")
+      yield* until(() => viewer.items.length === 5, "the batch")
+      expect(viewer.chunks).toBe(1)
     }))
 
   it.scoped("ends every stream after what was published before the end", () =>
@@ -203,7 +215,7 @@ describe("Inspector: the SSE stream over the project's own server", () => {
       const inspectorScope = yield* Scope.make()
       const inspector = yield* Server.serve(
         { ...Server.defaults, ports: [0] },
-        Inspector.handler(lifecycle, Inspector.defaults)
+        Inspector.handler(lifecycle, { ...Inspector.defaults, batchMs: 0 })
       ).pipe(
         Scope.extend(inspectorScope),
         Effect.provide(site.context),
