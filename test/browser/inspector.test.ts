@@ -118,3 +118,54 @@ describe.skipIf(skipReason !== "")(`the inspector in Chromium${skipReason}`, () 
     await context.close()
   }, 90_000)
 })
+
+describe.skipIf(skipReason !== "")(`the inspector's replay in Chromium${skipReason}`, () => {
+  let server: DevServer
+  let browser: Browser | undefined
+
+  beforeAll(async () => {
+    ensureBuilt()
+    server = await startServer(join(repo, "www"), ["--quiet"])
+    browser = await launchChromium()
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.stop()
+  })
+
+  it("plays back the recorded Ctrl-C of 1,000 connections with a time slider, aggregated by phase", async () => {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 760 } })
+    const page = await context.newPage()
+    await page.goto(`${server.url}inspector.html?replay=docs/ctrl-c-1000.jsonl`)
+    await page.waitForSelector("#replay-bar.on")
+    expect(await page.textContent("#status")).toMatch(/^replay: ctrl-c-1000\.jsonl \(\d+ events\)$/)
+    const drag = (value: number) =>
+      page.$eval("#slider", (s, v) => {
+        const slider = s as HTMLInputElement
+        slider.value = String(v)
+        slider.dispatchEvent(new Event("input"))
+      }, value)
+    // just before the Ctrl-C: 1,000 connections, too many to draw one by one
+    const shutdownAt = await page.evaluate(async () => {
+      const text = await (await fetch("docs/ctrl-c-1000.jsonl")).text()
+      const lines = text.trim().split("\n").map((l) => JSON.parse(l))
+      const t = (e: { time: string }) => Date.parse(e.time)
+      const closing = lines.find((e) => e.trace === "listeners-closed")
+      return (t(closing) - t(lines[0])) / (t(lines.at(-1)) - t(lines[0]))
+    })
+    await drag(Math.floor(shutdownAt * 1000) - 5)
+    expect(await page.textContent("#alive")).toBe("1000 connection fibers")
+    expect(await page.textContent("[data-phase-count=idle]")).toBe("980")
+    expect(await page.textContent("[data-phase-count=writing]")).toBe("20")
+    expect(await page.locator("li.done").count()).toBe(0)
+    // the end: every step done, in order, and no fiber left
+    await drag(1000)
+    expect(await page.locator("li.done").count()).toBe(5)
+    expect(await page.textContent("#alive")).toBe("0 connection fibers")
+    // and back: the slider rebuilds the tree from the start
+    await drag(Math.floor(shutdownAt * 1000) - 5)
+    expect(await page.textContent("#alive")).toBe("1000 connection fibers")
+    await context.close()
+  }, 60_000)
+})
