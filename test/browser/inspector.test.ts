@@ -2,7 +2,8 @@
  * `fiberhttp server --inspector` in a real browser (Debian's Chromium through
  * playwright-core): the view draws the connections the server holds, each in
  * its phase, and on SIGINT the shutdown steps in order with their times.
- * Also takes the README's screenshot (www/img/inspector.png).
+ * Also takes the view's screenshot: test-output/inspector.png, and with
+ * UPDATE_SCREENSHOT=1 the README's www/img/inspector.png.
  * Skipped, with the reason, outside CI when /usr/bin/chromium is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -94,7 +95,9 @@ describe.skipIf(skipReason !== "")(`the inspector in Chromium${skipReason}`, () 
     expect(await page.textContent("#alive")).toBe("14 connection fibers")
     expect(await page.textContent("#tree")).toContain(`127.0.0.1:${server.port}`)
     await page.waitForTimeout(2600) // the client's finished connection fades out
-    await page.screenshot({ path: join(repo, "www/img/inspector.png") })
+    // test-output/inspector.png on every run; UPDATE_SCREENSHOT=1 also refreshes the README's picture
+    await page.screenshot({ path: join(repo, "test-output/inspector.png") })
+    if (process.env.UPDATE_SCREENSHOT === "1") await page.screenshot({ path: join(repo, "www/img/inspector.png") })
 
     const exited = server.stop()
     await page.waitForSelector("li.done[data-step=closed]", { timeout: 15_000 })
