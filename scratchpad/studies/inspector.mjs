@@ -5,7 +5,7 @@
 //   node scratchpad/studies/inspector.mjs stalled       # readers of a 64 MiB file that stop reading
 //   node scratchpad/studies/inspector.mjs keep-alive    # 200 keep-alive clients, a request each now and then
 //   node scratchpad/studies/inspector.mjs ctrl-c        # Ctrl-C under load: idle, mid-head and stalled connections
-//   CONNECTIONS=1000 RECORD=www/docs/ctrl-c-1000.jsonl node scratchpad/studies/inspector.mjs ctrl-c
+//   CONNECTIONS=1000 RECORD=www/docs/ctrl-c-1000.txt node scratchpad/studies/inspector.mjs ctrl-c
 //                                                       # the architecture page's recording: the --trace log, JSON
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"

@@ -140,9 +140,9 @@ describe.skipIf(skipReason !== "")(`the inspector's replay in Chromium${skipReas
   it("plays back the recorded Ctrl-C of 1,000 connections with a time slider, aggregated by phase", async () => {
     const context = await browser!.newContext({ viewport: { width: 1280, height: 760 } })
     const page = await context.newPage()
-    await page.goto(`${server.url}inspector.html?replay=docs/ctrl-c-1000.jsonl`)
+    await page.goto(`${server.url}inspector.html?replay=docs/ctrl-c-1000.txt`)
     await page.waitForSelector("#replay-bar.on")
-    expect(await page.textContent("#status")).toMatch(/^replay: ctrl-c-1000\.jsonl \(\d+ events\)$/)
+    expect(await page.textContent("#status")).toMatch(/^replay: ctrl-c-1000\.txt \(\d+ events\)$/)
     const drag = (value: number) =>
       page.$eval("#slider", (s, v) => {
         const slider = s as HTMLInputElement
@@ -151,7 +151,7 @@ describe.skipIf(skipReason !== "")(`the inspector's replay in Chromium${skipReas
       }, value)
     // just before the Ctrl-C: 1,000 connections, too many to draw one by one
     const shutdownAt = await page.evaluate(async () => {
-      const text = await (await fetch("docs/ctrl-c-1000.jsonl")).text()
+      const text = await (await fetch("docs/ctrl-c-1000.txt")).text()
       const lines = text.trim().split("\n").map((l) => JSON.parse(l))
       const t = (e: { time: string }) => Date.parse(e.time)
       const closing = lines.find((e) => e.trace === "listeners-closed")
