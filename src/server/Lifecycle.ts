@@ -159,7 +159,8 @@ export const make = (): Lifecycle => {
 
   return {
     viewers: () => viewers,
-    publish: (entry) => (viewers > 0 ? Effect.asVoid(PubSub.publish(hub, entry)) : Effect.void),
+    // offered in place: one plain step on the request path rather than the PubSub's own effect
+    publish: (entry) => (viewers > 0 ? Effect.sync(() => void hub.unsafeOffer(entry)) : Effect.void),
     register: (view) =>
       Effect.acquireRelease(Effect.sync(() => void views.add(view)), () => Effect.sync(() => void views.delete(view))),
     snapshot: () => ({ time: new Date().toISOString(), servers: [...views].map((view) => view()) }),
