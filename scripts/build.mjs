@@ -20,6 +20,21 @@ const withoutConfigFileParsers = {
   }
 }
 
+// `import text from "./file?raw"`: the file's text (what Vite, and so the tests, do too)
+const rawText = {
+  name: "raw-text",
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (args) => ({
+      path: new URL(args.path.slice(0, -4), `file://${args.resolveDir}/`).pathname,
+      namespace: "raw-text"
+    }))
+    b.onLoad(
+      { filter: /.*/, namespace: "raw-text" },
+      (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "text" })
+    )
+  }
+}
+
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 
 rmSync("dist", { recursive: true, force: true })
@@ -33,7 +48,7 @@ await build({
   target: "node20",
   sourcemap: "linked",
   legalComments: "none",
-  plugins: [withoutConfigFileParsers],
+  plugins: [withoutConfigFileParsers, rawText],
   // a native module, loaded only by `server --watch` (src/files/NodeParcelWatch.ts)
   external: ["@parcel/watcher"],
   define: { __FIBERHTTP_VERSION__: JSON.stringify(pkg.version) }

@@ -11,7 +11,8 @@
 // -w, on nginx), 10 download (1 GiB from nginx, -o and -b, against curl),
 // 11 compress (a 20 KiB JS file br/gzip vs identity, sizes vs gzip -9 and brotli),
 // 12 mid (mid-size files under 200 connections), 13 workers (--workers 2 against
-// nginx with 2 workers and fiberhttp on one, both schedulings, scaling, shutdown).
+// nginx with 2 workers and fiberhttp on one, both schedulings, scaling, shutdown),
+// 14 inspector (small-file throughput with one inspector viewer vs none, and none vs another build).
 // Environment:
 //   DURATION=10      wrk seconds per server and case (sections 1-3), split in ROUNDS
 //   ROUNDS=2         interleaved rounds (order reversed every other round), so
@@ -31,6 +32,7 @@
 //   BASELINE_STAT=async   the node:http baseline with the callback fs.stat instead of statSync
 //   FIBERHTTP_BIN=path/to/fiberhttp.js   another build (default dist/fiberhttp.js, built when missing)
 //   WORKER_COUNTS=1,2,3,4   --workers values of section 13's scaling rows
+//   BASE_BIN=path/to/fiberhttp.js   section 14: the build to compare "no viewer" with (e.g. main's; without it, that row is skipped)
 //   MAX_MINUTES=15   the whole run is stopped (and cleaned up) after this
 //
 // wrk, nginx and caddy come from Debian: apt-get install -y wrk nginx-light caddy. Without
@@ -77,7 +79,8 @@ const SECTION_NAMES = [
   "download",
   "compress",
   "mid",
-  "workers"
+  "workers",
+  "inspector"
 ]
 const DEFAULTS = {
   SECTIONS: SECTION_NAMES.join(","),
@@ -639,6 +642,96 @@ const compressSection = async () => {
     `${fmt(brotli11)} B`,
     x(sizes.get("br") / brotli11)
   )
+}
+
+/**
+ * Section 14: what the live inspector costs. Three servers on the 1 KiB page,
+ * interleaved: this build with --inspector and one viewer reading its event
+ * stream (two events per request), the same with no viewer, and, given
+ * BASE_BIN, another build (main's) with no inspector at all. Targets: one
+ * viewer within 10% of none; no viewer within 3% of the other build.
+ */
+const inspectorSection = async () => {
+  const base = env.BASE_BIN === undefined ? undefined : resolve(env.BASE_BIN)
+  if (base !== undefined && !existsSync(base)) throw new Error(`BASE_BIN ${base} is missing`)
+  const startBuild = async (kind, name, bin, extra) => {
+    const child = start(process.execPath, [bin, "server", "0", "--root", root, "--quiet", "--no-compress", ...extra])
+    const port = await waitFor(child, name, async () => {
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.out)
+      return m === null ? undefined : Number(m[1])
+    })
+    const inspector = /inspector: http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.out)
+    return { kind, name, port, inspector: inspector && Number(inspector[1]), child, stop: () => stop(child, "SIGINT") }
+  }
+  const servers = []
+  /** The viewer: reads the whole event stream as a page would, counting events and what was dropped. */
+  const viewer = { events: 0, dropped: 0, socket: undefined }
+  try {
+    servers.push(await startBuild("viewer", "one viewer", BIN, ["--inspector"]))
+    servers.push(await startBuild("none", "no viewer", BIN, ["--inspector"]))
+    if (base !== undefined) servers.push(await startBuild("base", "other build", base, []))
+    const watched = servers[0]
+    viewer.socket = net.connect({ port: watched.inspector, host: "127.0.0.1" })
+    viewer.socket.on("error", () => {})
+    viewer.socket.write("GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
+    let tail = ""
+    viewer.socket.on("data", (d) => {
+      const text = tail + d.toString("latin1")
+      const lines = text.split("\n")
+      tail = lines.pop()
+      for (const line of lines) {
+        if (line.startsWith("data: {\"time\"") && line.includes("\"trace\"")) viewer.events++
+        else if (line.startsWith("data: {\"dropped\"")) viewer.dropped += Number(/(\d+)/.exec(line)[1])
+      }
+    })
+    const url = (server) => `http://127.0.0.1:${server.port}/index.html`
+    if (WARMUP > 0) {
+      for (const server of servers) {
+        log(`inspector warm-up: ${server.name}`)
+        await wrk(url(server), { connections: CONNECTIONS, seconds: WARMUP })
+      }
+    }
+    const results = await interleaved(
+      servers,
+      "inspector",
+      (server, seconds) => wrk(url(server), { connections: CONNECTIONS, seconds })
+    )
+    for (const [kind, r] of results) describeWrkTrouble(kind, "inspector", r)
+    const title = `1 KiB file, ${CONNECTIONS} keep-alive conns, ${SPAN}`
+    const one = results.get("viewer")
+    const none = results.get("none")
+    const r1 = ratio(one.rps, none.rps)
+    row(
+      "14",
+      `${title}, one inspector viewer`,
+      `${fmt(one.rps)} req/s`,
+      "no viewer",
+      `${fmt(none.rps)} req/s`,
+      x(r1),
+      ">= 0.90x",
+      verdict(r1 >= 0.9)
+    )
+    notes.push(`inspector: the viewer took ${fmt(viewer.events)} events and was told of ${fmt(viewer.dropped)} dropped`)
+    if (base === undefined) {
+      row("14", `${title}, no viewer`, `${fmt(none.rps)} req/s`, "other build", "BASE_BIN not set: skipped")
+    } else {
+      const theirs = results.get("base")
+      const r2 = ratio(none.rps, theirs.rps)
+      row(
+        "14",
+        `${title}, no viewer`,
+        `${fmt(none.rps)} req/s`,
+        "other build",
+        `${fmt(theirs.rps)} req/s`,
+        x(r2),
+        ">= 0.97x",
+        verdict(r2 >= 0.97)
+      )
+    }
+  } finally {
+    viewer.socket?.destroy()
+    await stopAll(servers, "inspector")
+  }
 }
 
 // WRK=/path, NGINX=/path: other binaries (a path that does not exist counts as missing)
@@ -1783,7 +1876,7 @@ const reproduce = () => {
   const set = Object.keys(DEFAULTS)
     .filter((k) => env[k] !== undefined && env[k] !== DEFAULTS[k])
     .map((k) => `${k}=${env[k]}`)
-  for (const k of ["WRK", "NGINX", "CADDY", "BASELINE_STAT", "FIBERHTTP_BIN"]) {
+  for (const k of ["WRK", "NGINX", "CADDY", "BASELINE_STAT", "FIBERHTTP_BIN", "BASE_BIN"]) {
     if (env[k] !== undefined) set.push(`${k}=${env[k]}`)
   }
   return `npm run build && ${[...set, "npm run bench"].join(" ")}`
@@ -1873,6 +1966,10 @@ const main = async () => {
   if (sections.has("workers")) {
     if (available.wrk === undefined) row("13", "workers: SKIPPED", missingWrk)
     else await attempt("workers", () => workersSection(page))
+  }
+  if (sections.has("inspector")) {
+    if (available.wrk === undefined) row("14", "inspector: SKIPPED", missingWrk)
+    else await attempt("inspector", inspectorSection)
   }
 
   const out = [

@@ -35,6 +35,7 @@ import * as StaticFiles from "../../src/files/StaticFilesLayer.ts"
 import * as NodeSocketServer from "../../src/net/NodeSocketServer.ts"
 import { SocketServer } from "../../src/net/SocketServer.ts"
 import { AccessLog } from "../../src/server/AccessLog.ts"
+import * as Lifecycle from "../../src/server/Lifecycle.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
 
@@ -67,6 +68,7 @@ const quietLog: Context.Tag.Service<AccessLog> = {
   tracing: false,
   logsRequests: true,
   requestNow: () => {},
+  lifecycle: Lifecycle.make(),
   request: (e) => Effect.sync(() => void accessLines.push(`"${e.requestLine}" ${e.status}, ${e.bytes} body bytes`)),
   trace: () => Effect.void,
   error: (message) => Effect.sync(() => void accessLines.push(`error: ${message}`))

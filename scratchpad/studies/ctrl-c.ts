@@ -37,6 +37,7 @@ import * as NodeFileAccess from "../../src/files/NodeFileAccess.ts"
 import * as StaticFiles from "../../src/files/StaticFilesLayer.ts"
 import * as NodeSocketServer from "../../src/net/NodeSocketServer.ts"
 import { AccessLog } from "../../src/server/AccessLog.ts"
+import * as Lifecycle from "../../src/server/Lifecycle.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as StaticHandler from "../../src/server/StaticHandler.ts"
 
@@ -65,6 +66,7 @@ const timelineLog: Context.Tag.Service<AccessLog> = {
   tracing: true,
   logsRequests: true,
   requestNow: () => {},
+  lifecycle: Lifecycle.make(),
   request: (e) =>
     noteEffect("server", `${e.connection}${e.fiber} access: "${e.requestLine}" ${e.status}, ${e.bytes} body bytes`),
   trace: (e) =>

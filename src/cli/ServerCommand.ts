@@ -1,10 +1,12 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Path } from "@effect/platform"
-import { Console, Duration, Effect, Layer } from "effect"
+import { Console, Duration, Effect, Layer, Option } from "effect"
 import { FileAccess } from "../files/FileAccess.ts"
 import * as StaticFilesLayer from "../files/StaticFilesLayer.ts"
+import { SocketServer } from "../net/SocketServer.ts"
 import { describeExit, WorkerProcesses } from "../net/WorkerProcesses.ts"
 import * as AccessLog from "../server/AccessLog.ts"
+import * as Inspector from "../server/Inspector.ts"
 import { LogSink } from "../server/LogSink.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
@@ -143,6 +145,18 @@ const options = {
     10,
     "With --workers: worker restarts allowed within a minute; one more stops the server with status 1"
   ),
+  inspector: Options.integer("inspector").pipe(
+    Options.withPseudoName("PORT"),
+    Options.optional,
+    Options.withDescription(
+      "Serve the live inspector (the server's fibers, in a browser) on 127.0.0.1 only; --inspector alone picks a free port, --inspector=PORT sets it."
+    ),
+    Options.mapEffect((port) =>
+      Option.isNone(port) || (port.value >= 0 && port.value <= 65535)
+        ? Effect.succeed(port)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p("--inspector must be a port from 0 to 65535")))
+    )
+  ),
   ...DevOptions.options
 }
 
@@ -164,6 +178,7 @@ export const serverOptionSpecs: ReadonlyArray<OptionSpec> = [
   { name: "trace", value: false },
   { name: "workers", value: true },
   { name: "max-restarts", value: true, integer: true },
+  { name: "inspector", value: true, integer: true, optionalValue: "0" },
   ...DevOptions.optionSpecs
 ]
 
@@ -219,9 +234,11 @@ export const serverCommand = Command.make("server", options, (o) =>
     const urlOf = (address: Server.BoundAddress) => DevOptions.urlOf(scheme, address)
     const socketServer = yield* DevOptions.socketServerLayer(o)
     const accessLog = Layer.effect(AccessLog.AccessLog, Effect.map(LogSink, (sink) => AccessLog.make(logOptions, sink)))
+    /** The environment's plain TCP listeners, for the inspector whatever the site uses. */
+    const plainSockets = yield* SocketServer
 
     /** The start-up lines, printed once: by the primary when there are workers. */
-    const announce = (addresses: ReadonlyArray<Server.BoundAddress>) =>
+    const announce = (addresses: ReadonlyArray<Server.BoundAddress>, inspector?: string) =>
       Effect.zipRight(
         o.logFormat === "json"
           ? Console.log(
@@ -230,18 +247,28 @@ export const serverCommand = Command.make("server", options, (o) =>
               version: VERSION,
               root,
               urls: addresses.map(urlOf),
-              ...(workerCount > 1 ? { workers: workerCount } : {})
+              ...(workerCount > 1 ? { workers: workerCount } : {}),
+              ...(inspector === undefined ? {} : { inspector })
             })
           )
           : Console.log(
             [
               `fiberhttp ${VERSION} serving ${root}${workerCount > 1 ? ` with ${workerCount} worker processes` : ""}`,
               ...addresses.map((a) => `  ${urlOf(a)}`),
+              ...(inspector === undefined ? [] : [`  inspector: ${inspector}`]),
               "Press Ctrl-C to stop."
             ].join("\n")
           ),
         o.open && addresses.length > 0 ? DevOptions.openBrowser(urlOf(addresses[0]!)) : Effect.void
       )
+
+    // the inspector draws one process's tree: a primary would have to gather its workers' (not built yet)
+    if (Option.isSome(o.inspector) && workerCount > 1) {
+      return yield* Effect.zipRight(
+        Console.error("fiberhttp server: --inspector shows one process: it cannot be used with --workers above 1 yet"),
+        new ExitCode({ code: 2 })
+      )
+    }
 
     if (role._tag === "Primary" && workerCount > 1) {
       // the primary serves nothing itself: it keeps the workers running
@@ -268,6 +295,17 @@ export const serverCommand = Command.make("server", options, (o) =>
     }
 
     const program = Effect.gen(function*() {
+      let inspector: string | undefined
+      if (Option.isSome(o.inspector)) {
+        const log = yield* AccessLog.AccessLog
+        const address = yield* Inspector.serve(log.lifecycle, { ...Inspector.defaults, port: o.inspector.value }).pipe(
+          Effect.provideService(SocketServer, plainSockets)
+        )
+        // finalizers run last-added first: after the site's server has shut down (its last events
+        // published), the viewers' streams end, then the inspector's own server stops
+        yield* Effect.addFinalizer(() => log.lifecycle.end)
+        inspector = `http://${Inspector.HOST}:${address.port}/`
+      }
       const dev = yield* DevOptions.wrapHandler(
         yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles }),
         o,
@@ -285,7 +323,7 @@ export const serverCommand = Command.make("server", options, (o) =>
         yield* processes.reportListening(running.addresses)
         return yield* processes.stopRequested
       }
-      yield* announce(running.addresses)
+      yield* announce(running.addresses, inspector)
       return yield* Effect.never
     })
 

@@ -18,6 +18,11 @@ export interface OptionSpec {
   readonly repeatable?: boolean
   /** The value must be a whole number (checked here, so that the message names the option). */
   readonly integer?: boolean
+  /**
+   * The value may be left out, and is then this; given, it is written
+   * `--name=value` (a word after the option stays a positional).
+   */
+  readonly optionalValue?: string
 }
 
 /** @effect/cli's own options, passed on as they are (and whether they take a value). */
@@ -145,6 +150,7 @@ export const normalize = (words: ReadonlyArray<string>, specs: ReadonlyArray<Opt
       }
       let value: string
       if (eq >= 0) value = word.slice(eq + 1)
+      else if (spec.optionalValue !== undefined) value = spec.optionalValue
       else if (i + 1 < words.length) value = words[++i]!
       else return usage(`option --${name} needs a value`)
       const failed = use(spec, `--${name}`, value)

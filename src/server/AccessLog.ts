@@ -1,6 +1,7 @@
 import { Cause, Clock, Context, Effect, Layer } from "effect"
 import { escapeControls } from "../http/chars.ts"
 import { formatHostPort } from "../net/hostPort.ts"
+import * as Lifecycle from "./Lifecycle.ts"
 
 /** One answered request (or a connection refused before any request). */
 export interface AccessEntry {
@@ -81,14 +82,21 @@ export interface LineSink {
 export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
   AccessLog,
   {
+    /** True with `--trace`, and while an inspector viewer is subscribed to `lifecycle`. */
     readonly tracing: boolean
     /** False with `quiet`: callers may skip building entries (and asking the socket for the peer's address). */
     readonly logsRequests: boolean
     readonly request: (entry: AccessEntry) => Effect.Effect<void>
     /** `request`, written at once: for a response the connection answered without an Effect step. */
     readonly requestNow: (entry: AccessEntry) => void
-    /** Called only when `tracing`; callers check first to avoid building entries. */
+    /**
+     * Called only when `tracing`; callers check first to avoid building
+     * entries. The one place lifecycle events go out: the `--trace` line and
+     * the inspector's viewers get the same entry.
+     */
     readonly trace: (entry: TraceEntry) => Effect.Effect<void>
+    /** The lifecycle event stream the inspector subscribes to, and the snapshot of the servers. */
+    readonly lifecycle: Lifecycle.Lifecycle
     readonly error: (message: string, cause?: Cause.Cause<unknown>) => Effect.Effect<void>
   }
 >() {}
@@ -160,15 +168,20 @@ const traceText = (t: TraceEntry, prefix: string): string =>
     t.detail === undefined ? "" : ` ${escapeControls(t.detail)}`
   }`
 
-const traceJson = (t: TraceEntry, prefix: string): string =>
-  stringify({
-    time: t.time.toISOString(),
-    trace: t.event,
-    connection: prefix + t.connection,
-    fiber: t.fiber,
-    parent: t.parent,
-    ...(t.detail === undefined ? {} : { detail: t.detail })
-  })
+/** A trace entry as `--log-format json` writes it (and the inspector sends it, so a saved log replays). */
+export const traceRecord = (t: TraceEntry, prefix = "") => ({
+  time: t.time.toISOString(),
+  trace: t.event,
+  connection: prefix + t.connection,
+  fiber: t.fiber,
+  parent: t.parent,
+  ...(t.detail === undefined ? {} : { detail: t.detail })
+})
+
+/** JSON text safe for a terminal (see stringify). */
+export const jsonLine = (value: unknown): string => stringify(value)
+
+const traceJson = (t: TraceEntry, prefix: string): string => stringify(traceRecord(t, prefix))
 
 const errorText = (message: string, cause: Cause.Cause<unknown> | undefined): string =>
   cause === undefined
@@ -185,8 +198,14 @@ const errorJson = (now: number, message: string, cause: Cause.Cause<unknown> | u
 export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Service<AccessLog> => {
   const json = options.format === "json"
   const prefix = options.connectionPrefix ?? ""
+  const lifecycle = Lifecycle.make()
+  const line = (entry: TraceEntry) =>
+    Effect.sync(() => sink.out(json ? traceJson(entry, prefix) : traceText(entry, prefix)))
   return {
-    tracing: options.trace,
+    get tracing() {
+      return options.trace || lifecycle.viewers() > 0
+    },
+    lifecycle,
     logsRequests: !options.quiet,
     request: (entry) =>
       options.quiet
@@ -195,10 +214,9 @@ export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Ser
     requestNow: (entry) => {
       if (!options.quiet) sink.out(json ? requestJson(entry, prefix) : requestText(entry, prefix))
     },
-    trace: (entry) =>
-      options.trace
-        ? Effect.sync(() => sink.out(json ? traceJson(entry, prefix) : traceText(entry, prefix)))
-        : Effect.void,
+    trace: options.trace
+      ? (entry) => Effect.zipRight(line(entry), lifecycle.publish(entry))
+      : lifecycle.publish,
     error: (message, cause) =>
       Effect.flatMap(
         Clock.currentTimeMillis,

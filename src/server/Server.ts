@@ -14,9 +14,11 @@ import {
 import { Headers } from "../http/Headers.ts"
 import type { Connection } from "../net/Connection.ts"
 import type { AcceptError, ListenError, SocketError } from "../net/errors.ts"
+import { formatHostPort } from "../net/hostPort.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, ConnectionState, serveConnection } from "./HttpConnection.ts"
+import type { ConnectionView, ServerView } from "./Lifecycle.ts"
 import * as ServerResponse from "./ServerResponse.ts"
 import { makeWatchdogs } from "./Watchdog.ts"
 
@@ -57,6 +59,18 @@ export interface RunningServer {
 
 /** "#42" for a fiber's id; FiberId.threadName does the same through a set, once per connection. */
 const fiberName = (id: FiberId.FiberId): string => (id._tag === "Runtime" ? `#${id.id}` : FiberId.threadName(id))
+
+/** A connection being served, as the server tracks it. */
+class LiveConnection extends ConnectionState {
+  fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  constructor(
+    readonly conn: Connection,
+    /** Monotonic milliseconds, for the inspector's ages. */
+    readonly acceptedAt: number
+  ) {
+    super()
+  }
+}
 
 /**
  * After an accept the system refused (out of descriptors), the loop pauses
@@ -136,10 +150,50 @@ export const serve = (
     /** The connection fibers (and refusals). */
     const fibers = yield* Scope.extend(FiberSet.make<void, never>(), connectionScope)
     /** Connections being served (refusals excluded), with their fibers once forked. */
-    const live = new Set<ConnectionState & { fiber?: Fiber.RuntimeFiber<void> }>()
+    const live = new Set<LiveConnection>()
     let draining = false
     /** Connections being answered 503. */
     let refusing = 0
+    let listeners: ReadonlyArray<Listener> = []
+    const clock = yield* Effect.clock
+    /** The monotonic clock, as the connections keep it (milliseconds). */
+    const monotonicMs = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    /** Each listener's accept fiber, by index. */
+    const acceptFibers: Array<string> = []
+
+    /** The tree as the inspector shows it; built only when a viewer asks. */
+    const view = (): ServerView => ({
+      listeners: listeners.map((l, i) => ({
+        address: formatHostPort(l.host, l.port),
+        acceptFiber: acceptFibers[i] ?? ""
+      })),
+      fiberSet: live.size + refusing,
+      refusing,
+      draining,
+      connections: Array.from(live, (state): ConnectionView => {
+        const now = monotonicMs()
+        const writing = state.phase === "responding" && state.begunAt !== undefined
+        return {
+          id: state.conn.id,
+          fiber: state.fiber === undefined ? "" : fiberName(state.fiber.id()),
+          peer: formatPeer(state.conn.remoteAddress ?? "?", state.conn.remotePort ?? 0),
+          ageMs: now - state.acceptedAt,
+          phase: state.phase === "responding"
+            ? (draining ? "draining" : "writing")
+            : state.phase === "head"
+            ? "reading-head"
+            : state.phase,
+          served: state.requests,
+          bytesSent: writing ? state.bytesSent : 0,
+          rate: writing && now > state.begunAt!.monotonic
+            ? Math.round(state.bytesSent / ((now - state.begunAt!.monotonic) / 1000))
+            : 0
+        }
+      }),
+      watchdog: { scheduled: watchdogs.scheduled() }
+    })
+    // before the shutdown finalizer, so it is removed after it: a viewer sees the whole shutdown
+    yield* log.lifecycle.register(view)
 
     /**
      * Responses in flight get `grace` to finish: connections between
@@ -190,7 +244,7 @@ export const serve = (
     // added after the child scopes, so it runs before their own finalizers (which find them closed)
     yield* Effect.addFinalizer(shutdown)
 
-    const listeners = yield* Effect.forEach(
+    listeners = yield* Effect.forEach(
       config.ports,
       (port) => Scope.extend(sockets.listen({ host: config.host, port }), listenScope)
     ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
@@ -202,7 +256,7 @@ export const serve = (
      * or a logged defect. The fiber starts uninterruptible (forked from the
      * uninterruptible accept step); only the serving itself is interruptible.
      */
-    const connectionFiber = (conn: Connection, parent: string, state: ConnectionState) =>
+    const connectionFiber = (conn: Connection, parent: string, state: LiveConnection) =>
       Effect.flatMap(Effect.fiberId, (id) => {
         const fiber = fiberName(id)
         const acquire = log.tracing
@@ -288,9 +342,10 @@ export const serve = (
         )
       })
 
-    const acceptLoop = (listener: Listener) =>
+    const acceptLoop = (listener: Listener, index: number) =>
       Effect.gen(function*() {
-        const parent = `server[${listener.host}:${listener.port}] accept${FiberId.threadName(yield* Effect.fiberId)}`
+        acceptFibers[index] = FiberId.threadName(yield* Effect.fiberId)
+        const parent = `server[${listener.host}:${listener.port}] accept${acceptFibers[index]}`
         // Uninterruptible from the accept to the fork: a connection handed over by the listener
         // has its destroy registered at once, and the forked fiber starts uninterruptible, so its
         // `ensuring` is in place before any interruption can reach it. The wait itself ends when
@@ -315,7 +370,7 @@ export const serve = (
               )
             )
           }
-          const state: ConnectionState & { fiber?: Fiber.RuntimeFiber<void> } = new ConnectionState()
+          const state = new LiveConnection(conn, monotonicMs())
           live.add(state)
           return Effect.map(FiberSet.run(fibers, connectionFiber(conn, parent, state)), (fiber) => {
             state.fiber = fiber
@@ -335,7 +390,7 @@ export const serve = (
         )
       }).pipe(Effect.catchAll(() => Effect.void))
 
-    for (const listener of listeners) yield* Effect.forkIn(acceptLoop(listener), acceptScope)
+    for (const [index, listener] of listeners.entries()) yield* Effect.forkIn(acceptLoop(listener, index), acceptScope)
     yield* traceServer("listening", listeners.map((l) => `${l.host}:${l.port}`).join(", "))
 
     return { addresses: listeners.map((l) => ({ host: l.host, port: l.port })) }

@@ -128,6 +128,8 @@ const expectedType = (pathname: string): RegExp | undefined => {
   if (pathname.endsWith(".css")) return /^text\/css\b/
   if (pathname.endsWith(".js")) return /^(application|text)\/javascript\b/
   if (pathname.endsWith(".svg")) return /^image\/svg\+xml\b/
+  // the architecture page's replayed trace (JSON lines)
+  if (pathname.endsWith(".txt")) return /^text\/plain\b/
   return undefined
 }
 

@@ -1,0 +1,123 @@
+import { Chunk, Duration, Effect, type Scope, Stream } from "effect"
+import page from "../../www/inspector.html?raw"
+import { Headers } from "../http/Headers.ts"
+import type { ListenError } from "../net/errors.ts"
+import type { SocketServer } from "../net/SocketServer.ts"
+import * as AccessLog from "./AccessLog.ts"
+import type { Lifecycle, ViewerItem } from "./Lifecycle.ts"
+import { LogSink } from "./LogSink.ts"
+import * as Server from "./Server.ts"
+import type * as ServerResponse from "./ServerResponse.ts"
+import { pathOfTarget } from "./StaticHandler.ts"
+
+/**
+ * The live inspector: a listener of its own, on loopback whatever the
+ * served site's host, answering the view page (`/`), the event stream
+ * (`/events`, Server-Sent Events: a snapshot, then every lifecycle event) and
+ * a snapshot on demand (`/snapshot`). It is served by the same server code as
+ * the site, with a log of its own (quiet, untraced), so its own connections
+ * never show in what it shows.
+ */
+
+export interface InspectorOptions {
+  /** 0 picks a free port. */
+  readonly port: number
+  /** Events a viewer may have outstanding; past that they are dropped, and counted. */
+  readonly viewerCapacity: number
+  /** Events published within this long go to a viewer in one write (see Lifecycle.subscribe). */
+  readonly batchMs: number
+  /** A comment this often keeps an idle stream from looking stalled to the write watchdog. */
+  readonly heartbeatMs: number
+}
+
+export const defaults: Omit<InspectorOptions, "port"> = { viewerCapacity: 10_000, batchMs: 100, heartbeatMs: 10_000 }
+
+export const HOST = "127.0.0.1"
+
+const encoder = new TextEncoder()
+
+const sseEvent = (name: string | undefined, data: unknown): string =>
+  `${name === undefined ? "" : `event: ${name}\n`}data: ${AccessLog.jsonLine(data)}\n\n`
+
+/** One write per chunk of items: a burst of events goes out together. */
+const encodeItems = (items: Chunk.Chunk<ViewerItem>): Uint8Array => {
+  let text = ""
+  for (const item of items) {
+    text += item._tag === "Event"
+      ? sseEvent(undefined, AccessLog.traceRecord(item.entry))
+      : sseEvent("dropped", { dropped: item.count })
+  }
+  return encoder.encode(text)
+}
+
+const PING = encoder.encode(": ping\n\n")
+
+const json = (value: unknown): ServerResponse.ServerResponse => ({
+  status: 200,
+  headers: new Headers([["Content-Type", "application/json"], ["Cache-Control", "no-store"]]),
+  body: { _tag: "Bytes", bytes: encoder.encode(AccessLog.jsonLine(value)) }
+})
+
+const notFound = (): ServerResponse.ServerResponse => ({
+  status: 404,
+  headers: new Headers([["Content-Type", "text/plain; charset=utf-8"]]),
+  body: { _tag: "Bytes", bytes: encoder.encode("not found: the inspector serves /, /events and /snapshot\n") }
+})
+
+const PAGE: ServerResponse.ServerResponse = {
+  status: 200,
+  headers: new Headers([["Content-Type", "text/html; charset=utf-8"], ["Cache-Control", "no-store"]]),
+  body: { _tag: "Bytes", bytes: encoder.encode(page) }
+}
+
+/** The inspector's answers, over the lifecycle of the served site. */
+export const handler = (lifecycle: Lifecycle, options: Omit<InspectorOptions, "port">): ServerResponse.Handler => {
+  const events = Stream.unwrapScoped(
+    Effect.map(lifecycle.subscribe(options.viewerCapacity, options.batchMs), (items) => {
+      // taken after subscribing: whatever happens from here on is in the stream
+      const first = encoder.encode(sseEvent("snapshot", lifecycle.snapshot()))
+      return Stream.concat(
+        Stream.make(first),
+        Stream.merge(
+          Stream.mapChunks(items, (chunk) => Chunk.of(encodeItems(chunk))),
+          Stream.tick(Duration.millis(options.heartbeatMs)).pipe(Stream.drop(1), Stream.as(PING)),
+          { haltStrategy: "left" }
+        )
+      )
+    })
+  )
+  const stream: ServerResponse.ServerResponse = {
+    status: 200,
+    headers: new Headers([["Content-Type", "text/event-stream; charset=utf-8"], ["Cache-Control", "no-store"]]),
+    body: { _tag: "Stream", length: undefined, stream: events }
+  }
+  return (head) =>
+    Effect.sync(() => {
+      if (head.method !== "GET" && head.method !== "HEAD") return notFound()
+      const path = pathOfTarget(head.target)
+      if (path === "/" || path === "/index.html") return PAGE
+      if (path === "/events") return stream
+      if (path === "/snapshot") return json(lifecycle.snapshot())
+      return notFound()
+    })
+}
+
+/**
+ * Serves the inspector for `lifecycle` until the scope closes. Started
+ * before the site's server, it is finalized after it: `end` the lifecycle
+ * between the two, so viewers see the site's whole shutdown, then their
+ * streams end and this server stops.
+ */
+export const serve = (
+  lifecycle: Lifecycle,
+  options: InspectorOptions
+): Effect.Effect<Server.BoundAddress, ListenError, Scope.Scope | SocketServer | LogSink> =>
+  Effect.gen(function*() {
+    const sink = yield* LogSink
+    const ownLog = AccessLog.make({ format: "text", quiet: true, trace: false }, sink)
+    const running = yield* Server.serve(
+      { ...Server.defaults, host: HOST, ports: [options.port], maxConnections: 64, grace: Duration.seconds(1) },
+      handler(lifecycle, options)
+    ).pipe(Effect.provideService(AccessLog.AccessLog, ownLog))
+    return running.addresses[0]!
+  })
