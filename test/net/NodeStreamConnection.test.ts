@@ -4,29 +4,9 @@ import * as net from "node:net"
 import * as NodeSendQueues from "../../src/net/NodeSendQueues.ts"
 import { fromSocket, makeBufferedSocket } from "../../src/net/NodeStreamConnection.ts"
 import { makeWriteTurns } from "../../src/net/WriteTurns.ts"
-import { readAtLeast, text } from "./helpers.ts"
+import { readAtLeast, socketPair, text } from "./helpers.ts"
 
 const sendQueues = NodeSendQueues.make()
-
-/** A connected pair of raw sockets on loopback: [server side, client side]. */
-const socketPair = Effect.acquireRelease(
-  Effect.async<readonly [net.Socket, net.Socket]>((resume) => {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
-      server.close()
-      resume(Effect.succeed([accepted, client] as const))
-    })
-    let client: net.Socket
-    server.listen({ host: "127.0.0.1", port: 0 }, () => {
-      client = net.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
-      client.on("error", () => {})
-    })
-  }),
-  ([a, b]) =>
-    Effect.sync(() => {
-      a.destroy()
-      b.destroy()
-    })
-)
 
 /** Writes from the raw client until its own buffer backs up, up to `limit` bytes. */
 const flood = (socket: net.Socket, limit: number) =>

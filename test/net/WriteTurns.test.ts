@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import * as net from "node:net"
 import * as NodeSendQueues from "../../src/net/NodeSendQueues.ts"
 import { fromSocket } from "../../src/net/NodeStreamConnection.ts"
 import { makeWriteTurns } from "../../src/net/WriteTurns.ts"
+import { socketPair } from "./helpers.ts"
 
 /** Turns that pass only when the test says so. */
 const manualTurns = (bytesPerTurn: number) => {
@@ -111,23 +111,3 @@ describe("WriteTurns", () => {
       expect(received).toEqual({ large: body.length, small: 1000 })
     }))
 })
-
-/** A connected pair of raw sockets on loopback: [server side, client side]. */
-const socketPair = Effect.acquireRelease(
-  Effect.async<readonly [net.Socket, net.Socket]>((resume) => {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
-      server.close()
-      resume(Effect.succeed([accepted, client] as const))
-    })
-    let client: net.Socket
-    server.listen({ host: "127.0.0.1", port: 0 }, () => {
-      client = net.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
-      client.on("error", () => {})
-    })
-  }),
-  ([a, b]) =>
-    Effect.sync(() => {
-      a.destroy()
-      b.destroy()
-    })
-)

@@ -1,4 +1,5 @@
 import { type Duration, Effect, Option } from "effect"
+import * as net from "node:net"
 import type { Connection } from "../../src/net/Connection.ts"
 import type { SocketError } from "../../src/net/errors.ts"
 
@@ -60,3 +61,23 @@ export const writeUntilStalled = (
     }
     return { written, stalled: false }
   })
+
+/** A connected pair of raw sockets on loopback: [server side, client side]. */
+export const socketPair = Effect.acquireRelease(
+  Effect.async<readonly [net.Socket, net.Socket]>((resume) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
+      server.close()
+      resume(Effect.succeed([accepted, client] as const))
+    })
+    let client: net.Socket
+    server.listen({ host: "127.0.0.1", port: 0 }, () => {
+      client = net.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port })
+      client.on("error", () => {})
+    })
+  }),
+  ([a, b]) =>
+    Effect.sync(() => {
+      a.destroy()
+      b.destroy()
+    })
+)
