@@ -21,7 +21,7 @@ export const isServedChange = (relative: string): boolean => {
 
 /**
  * Paths under `root` that change, as `/`-separated paths relative to it,
- * through the platform's recursive watch (node:fs.watch, or @parcel/watcher
+ * through the platform's recursive watch (Node's fs.watch, or @parcel/watcher
  * where the FileSystem layer is given its backend). Editors' temporary files
  * and dot paths are left out. One element per event: a burst is the
  * consumer's to debounce.
@@ -31,7 +31,7 @@ export const watchTree = (root: string): Stream.Stream<string, PlatformError, Fi
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     return fs.watch(root, { recursive: true }).pipe(
-      // node:fs.watch reports paths relative to the root, @parcel/watcher absolute ones
+      // Node's fs.watch reports paths relative to the root, @parcel/watcher absolute ones
       Stream.map((event) => path.relative(root, path.resolve(root, event.path)).split(path.sep).join("/")),
       Stream.filter(isServedChange)
     )
