@@ -333,6 +333,48 @@ describe("ResponseParser, lenient as a user agent (the client's reading, RFC 911
     expect(rejects("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n")).toBe("ObsFold")
   })
 
+  it("refuses a fold after Connection or Host too, in any case of the name, and after any other name folds", () => {
+    for (const name of ["Connection", "HOST", "content-length", "Transfer-Encoding"]) {
+      expect(rejects(`HTTP/1.1 200 OK\r\n${name}: a\r\n b\r\nContent-Length: 0\r\n\r\n`), name).toBe("ObsFold")
+    }
+    // names as long as the framing ones, and names they start with, are ordinary names
+    for (const name of ["Content-Lengths", "X-Connection", "Hostx", "Transfer-Encodin", "Content-Lengt"]) {
+      expect(lenient(`HTTP/1.1 200 OK\r\n${name}: a\r\n b\r\nContent-Length: 0\r\n\r\n`).fields, name).toEqual([
+        [name, "a b"],
+        ["Content-Length", "0"]
+      ])
+    }
+  })
+
+  it("reads a folded line's text as a value: OWS trimmed at both ends, an empty fold adds nothing", () => {
+    expect(lenient("HTTP/1.1 200 OK\r\nX-A: one\r\n \t two \t \r\nContent-Length: 0\r\n\r\n").fields).toEqual([
+      ["X-A", "one two"],
+      ["Content-Length", "0"]
+    ])
+    expect(lenient("HTTP/1.1 200 OK\r\nX-A: one\r\n \t \r\nContent-Length: 0\r\n\r\n").fields).toEqual([
+      ["X-A", "one"],
+      ["Content-Length", "0"]
+    ])
+    expect(lenient("HTTP/1.1 200 OK\r\nX-A:\r\n two\r\nContent-Length: 0\r\n\r\n").fields).toEqual([
+      ["X-A", "two"],
+      ["Content-Length", "0"]
+    ])
+  })
+
+  it("refuses a folded line holding a byte a value may not hold", () => {
+    expect(rejects("HTTP/1.1 200 OK\r\nX-A: one\r\n t\x00wo\r\nContent-Length: 0\r\n\r\n")).toBe("InvalidHeaderValue")
+    expect(rejects("HTTP/1.1 200 OK\r\nX-A: one\r\n t\x7fwo\r\nContent-Length: 0\r\n\r\n")).toBe("InvalidHeaderValue")
+  })
+
+  it("counts folded lines against the header section's size", () => {
+    const fold = `\r\n ${"a".repeat(60)}`.repeat(20)
+    const input = `HTTP/1.1 200 OK\r\nX-A: one${fold}\r\nContent-Length: 0\r\n\r\n`
+    expect(new ResponseParser({ maxHeaderSectionSize: 2048 }, true).execute(bytes(input)).error).toBeUndefined()
+    expect(new ResponseParser({ maxHeaderSectionSize: 1024 }, true).execute(bytes(input)).error?.code).toBe(
+      "HeaderSectionTooLarge"
+    )
+  })
+
   it("takes a bare LF as a line end in the head, as curl and browsers do; a bare CR stays refused", () => {
     expect(lenient("HTTP/1.1 200 OK\nX-A: one\nContent-Length: 2\n\nok")).toEqual({
       fields: [["X-A", "one"], ["Content-Length", "2"]],
