@@ -1,15 +1,7 @@
+import { trimOws } from "./ows.ts"
+
 /** Content codings the server can send, most preferred first when the client rates them alike. */
 export type Coding = "br" | "gzip"
-
-const isOws = (c: string) => c === " " || c === "\t"
-
-const trim = (s: string): string => {
-  let a = 0
-  let b = s.length
-  while (a < b && isOws(s[a]!)) a++
-  while (b > a && isOws(s[b - 1]!)) b--
-  return s.slice(a, b)
-}
 
 /** A qvalue (RFC 9110 12.4.2): 0 to 1, three decimals at most; anything else is unreadable (undefined). */
 const parseQ = (
@@ -28,13 +20,13 @@ export const weightsOf = (
   const named = new Map<string, number>()
   for (const element of header.split(",")) {
     const [rawName, ...params] = element.split(";")
-    const name = trim(rawName ?? "").toLowerCase()
-    if (name === "") continue
+    // An empty element (`a,,b`) lands under "", a name no lookup asks for.
+    const name = trimOws(rawName!).toLowerCase()
     let q: number | undefined = 1
     for (const param of params) {
       const eq = param.indexOf("=")
       if (eq === -1) continue
-      if (trim(param.slice(0, eq)).toLowerCase() === "q") q = parseQ(trim(param.slice(eq + 1)))
+      if (trimOws(param.slice(0, eq)).toLowerCase() === "q") q = parseQ(trimOws(param.slice(eq + 1)))
     }
     if (q === undefined) continue
     const key = name === "x-gzip" ? "gzip" : name
@@ -85,9 +77,10 @@ export const chooseCoding = (
 export const acceptedCodings = (header: string | undefined, available: ReadonlyArray<Coding>): Array<Coding> => {
   if (header === undefined) return []
   const { weight } = weightsOf(header)
+  // Array.prototype.sort is stable: equal weights keep the server's order.
   return available
-    .map((coding, order) => ({ coding, order, w: weight(coding) }))
+    .map((coding) => ({ coding, w: weight(coding) }))
     .filter((c) => c.w > 0)
-    .sort((a, b) => b.w - a.w || a.order - b.order)
+    .sort((a, b) => b.w - a.w)
     .map((c) => c.coding)
 }

@@ -7,9 +7,11 @@ export const isOws = (c: number): boolean => c === 0x20 || c === 0x09
  * Unicode spaces, letting through values a strict reader refuses.
  */
 export const trimOws = (text: string): string => {
+  // charCodeAt past either end is NaN, which is not OWS: both scans stop there.
   let start = 0
+  while (isOws(text.charCodeAt(start))) start++
   let end = text.length
-  while (start < end && isOws(text.charCodeAt(start))) start++
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--
-  return start === 0 && end === text.length ? text : text.slice(start, end)
+  while (isOws(text.charCodeAt(end - 1))) end--
+  // All OWS: end (0) is below start, and slice gives "".
+  return text.slice(start, end)
 }
