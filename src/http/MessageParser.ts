@@ -208,7 +208,7 @@ export abstract class MessageParser<Head extends { readonly framing: BodyFraming
           const budget = this.limits.maxHeaderSectionSize - fields.bytes - 4
           // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent, without the fast path readLine and parseFieldLine decide the same
           if (this.lineLength === 0 && fields.entries.length < this.limits.maxHeaderCount) {
-            const next = parsePlainFieldLine(input, pos, end, budget, fields, this.text)
+            const next = parsePlainFieldLine(input, pos, budget, fields, this.text)
             if (next !== -1) {
               pos = next
               break

@@ -63,6 +63,7 @@ export const parseFieldLine = (
   }
   if (nameEnd === start) return "InvalidHeaderName"
   i++
+  // Stryker disable next-line ConditionalExpression: equivalent, a scan past end leaves valueStart > end, which addField reads as the empty value (it slices the name first)
   while (i < end && isWhitespace(bytes[i]!)) i++
   const valueStart = i
   for (; i < end; i++) {
@@ -117,27 +118,30 @@ export const unfoldFieldLine = (
  * in one pass. Returns the position after its LF, or -1 when the line is
  * anything else (incomplete, too long, invalid): then `parseFieldLine` on the
  * whole line decides, so both paths accept and reject exactly the same.
+ * Any change that only returns -1 more often decides the same, so the scans'
+ * and the bail-out's mutants of that kind are marked equivalent below.
  */
 export const parsePlainFieldLine = (
   bytes: Uint8Array,
   start: number,
-  end: number,
   limit: number,
   section: FieldSection,
   text: TextWindow
 ): number => {
   let i = start
-  // `end` is the input's end: past it bytes[i] is undefined and every scan stops,
-  // and a line that runs to the end goes to the slow path (-1) either way.
-  // Stryker disable next-line LogicalOperator: equivalent, see above
-  while (i < end && TOKEN[bytes[i]!] === 1) i++
-  if (i === start || i === end || bytes[i] !== COLON) return -1
+  // `bytes` is the whole input: past its end bytes[i] is undefined, which is in
+  // no table and is neither a colon nor CR nor LF, so every scan stops there and
+  // a line that runs to the end goes to the slow path (-1).
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,UpdateOperator: equivalent, a name scan that stops early or runs backwards ends on a byte that is not a colon (-1)
+  while (TOKEN[bytes[i]!] === 1) i++
+  if (i === start || bytes[i] !== COLON) return -1
   const nameEnd = i++
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, see above
-  while (i < end && isWhitespace(bytes[i]!)) i++
+  while (isWhitespace(bytes[i]!)) i++
   const valueStart = i
-  while (i < end && FIELD_VALUE[bytes[i]!] === 1) i++
-  if (i + 1 >= end || bytes[i] !== CR || bytes[i + 1] !== LF || i - start > limit) return -1
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,UpdateOperator: equivalent, a value scan that stops early or runs backwards ends on a byte that is not the line's CR (-1)
+  while (FIELD_VALUE[bytes[i]!] === 1) i++
+  // Stryker disable next-line ArithmeticOperator: equivalent, bytes[i - 1] is never LF and i + start > limit only bails more often (-1)
+  if (bytes[i] !== CR || bytes[i + 1] !== LF || i - start > limit) return -1
   addField(bytes, start, nameEnd, valueStart, i, section, text)
   return i + 2
 }
@@ -152,6 +156,7 @@ const addField = (
   text: TextWindow
 ): void => {
   let valueEnd = end
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, below valueStart lie only the OWS skipped before it, and a range ending below its start slices to the empty value
   while (valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]!)) valueEnd--
   const name = text.slice(bytes, start, nameEnd)
   const value = text.slice(bytes, valueStart, valueEnd)

@@ -364,6 +364,8 @@ describe("ResponseParser, lenient as a user agent (the client's reading, RFC 911
   it("refuses a folded line holding a byte a value may not hold", () => {
     expect(rejects("HTTP/1.1 200 OK\r\nX-A: one\r\n t\x00wo\r\nContent-Length: 0\r\n\r\n")).toBe("InvalidHeaderValue")
     expect(rejects("HTTP/1.1 200 OK\r\nX-A: one\r\n t\x7fwo\r\nContent-Length: 0\r\n\r\n")).toBe("InvalidHeaderValue")
+    // a CR inside the line is a bare CR, as in any field line
+    expect(rejects("HTTP/1.1 200 OK\r\nX-A: one\r\n t\rwo\r\nContent-Length: 0\r\n\r\n")).toBe("BareCR")
   })
 
   it("counts folded lines against the header section's size", () => {
@@ -373,6 +375,20 @@ describe("ResponseParser, lenient as a user agent (the client's reading, RFC 911
     expect(new ResponseParser({ maxHeaderSectionSize: 1024 }, true).execute(bytes(input)).error?.code).toBe(
       "HeaderSectionTooLarge"
     )
+  })
+
+  it("counts a folded line's bytes and its CRLF like any field line's: at exactly the limit and one byte over", () => {
+    // "X-A: one\r\n" (10) + " two\r\n" (6) + "Content-Length: 0\r\n" (19) + "\r\n" (2)
+    const input = "HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n"
+    const folded = (maxHeaderSectionSize: number) => {
+      const result = new ResponseParser({ maxHeaderSectionSize }, true).execute(bytes(input))
+      return result.error?.code ?? result.events.find((e) => e._tag === "Head")?.head.headers.get("x-a")
+    }
+    expect(folded(37)).toBe("one two")
+    expect(folded(36)).toBe("HeaderSectionTooLarge")
+    // the bytes on the wire count: the unfolded "X-A: one two\r\n" (14) is 2 bytes shorter
+    const unfolded = "HTTP/1.1 200 OK\r\nX-A: one two\r\nContent-Length: 0\r\n\r\n"
+    expect(new ResponseParser({ maxHeaderSectionSize: 35 }, true).execute(bytes(unfolded)).error).toBeUndefined()
   })
 
   it("takes a bare LF as a line end in the head, as curl and browsers do; a bare CR stays refused", () => {

@@ -218,4 +218,11 @@ describe("a head read leniently (bare LF allowed) still reads only its own line"
     expect(outcome.error).toBeUndefined()
     expect(outcome.messages[0]?.head.headers.entries).toEqual([["XY", "value"], ["Ab", ""], ["Content-Length", "0"]])
   })
+
+  it("a fold of only whitespace adds nothing after a longer line", () => {
+    // the longer line leaves whitespace, then a value, past the fold's end
+    const outcome = lenient(["HTTP/1.1 200 OK\r\nXY", ":   value\r\n", "A", "b: c\n", " ", "  \nContent-Length: 0\n\n"])
+    expect(outcome.error).toBeUndefined()
+    expect(outcome.messages[0]?.head.headers.entries).toEqual([["XY", "value"], ["Ab", "c"], ["Content-Length", "0"]])
+  })
 })
