@@ -18,7 +18,7 @@ import { formatHostPort } from "../net/hostPort.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, ConnectionState, serveConnection } from "./HttpConnection.ts"
-import type { ConnectionView, ServerView } from "./Lifecycle.ts"
+import { type ConnectionView, phaseOf, rateOf, type ServerView } from "./Lifecycle.ts"
 import * as ServerResponse from "./ServerResponse.ts"
 import { makeWatchdogs } from "./Watchdog.ts"
 
@@ -120,7 +120,14 @@ export const serve = (
       maxRequests: config.maxRequests
     }
 
-    const trace = (event: TraceEvent, connection: string, fiber: string, parent: string, detail?: string) =>
+    const trace = (
+      event: TraceEvent,
+      connection: string,
+      fiber: string,
+      parent: string,
+      detail?: string,
+      served?: number
+    ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         log.trace({
           time: new Date(now),
@@ -128,7 +135,8 @@ export const serve = (
           connection,
           fiber,
           parent,
-          ...(detail === undefined ? {} : { detail })
+          ...(detail === undefined ? {} : { detail }),
+          ...(served === undefined ? {} : { served })
         }))
     /** A step of the server scope itself, run by the fiber that closes it. */
     const traceServer = (event: TraceEvent, detail: string) =>
@@ -172,28 +180,22 @@ export const serve = (
       draining,
       connections: Array.from(live, (state): ConnectionView => {
         const now = monotonicMs()
-        const writing = state.phase === "responding" && state.begunAt !== undefined
+        const phase = phaseOf(state.phase, draining)
         return {
           id: state.conn.id,
           fiber: state.fiber === undefined ? "" : fiberName(state.fiber.id()),
           peer: formatPeer(state.conn.remoteAddress ?? "?", state.conn.remotePort ?? 0),
           ageMs: now - state.acceptedAt,
-          phase: state.phase === "responding"
-            ? (draining ? "draining" : "writing")
-            : state.phase === "head"
-            ? "reading-head"
-            : state.phase,
+          phase,
           served: state.requests,
-          bytesSent: writing ? state.bytesSent : 0,
-          rate: writing && now > state.begunAt!.monotonic
-            ? Math.round(state.bytesSent / ((now - state.begunAt!.monotonic) / 1000))
-            : 0
+          bytesSent: phase === "writing" || phase === "draining" ? state.bytesSent : 0,
+          rate: rateOf(state, now)
         }
       }),
       watchdog: { scheduled: watchdogs.scheduled() }
     })
     // before the shutdown finalizer, so it is removed after it: a viewer sees the whole shutdown
-    yield* log.lifecycle.register(view)
+    yield* log.lifecycle.register({ view, connections: live, draining: () => draining, monotonicMs })
 
     /**
      * Responses in flight get `grace` to finish: connections between
@@ -278,9 +280,9 @@ export const serve = (
         const release = (_: Connection, exit: Exit.Exit<string>) =>
           Effect.gen(function*() {
             if (Exit.isSuccess(exit)) {
-              if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value)
+              if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value, state.requests)
             } else if (Cause.isInterruptedOnly(exit.cause)) {
-              if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent)
+              if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent, undefined, state.requests)
             } else {
               // a defect is a bug: say so, and let the other connections go on
               yield* log.error(`connection ${conn.id} failed`, exit.cause)
