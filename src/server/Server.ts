@@ -200,27 +200,29 @@ export const serve = (
     /**
      * Responses in flight get `grace` to finish: connections between
      * requests are interrupted at once, and a response whose peer stops
-     * taking bytes (SHUTDOWN_STALL_MS) ends its connection.
+     * taking bytes (SHUTDOWN_STALL_MS) ends its connection. Both clocks
+     * start as the drain begins: ending thousands of idle connections may
+     * take a while on a loaded machine, and delays neither.
      */
     const drain = Effect.gen(function*() {
       draining = true
       const idle = [...live].flatMap((state) =>
         state.phase !== "responding" && state.fiber !== undefined ? [state.fiber] : []
       )
-      const grace = Duration.format(Duration.decode(config.grace))
+      const grace = Duration.decode(config.grace)
       yield* traceServer(
         "draining",
         `interrupting ${idle.length} connection(s) between requests; ${
           live.size - idle.length
-        } response(s) in flight get up to ${grace}`
+        } response(s) in flight get up to ${Duration.format(grace)}`
       )
-      yield* Fiber.interruptAll(idle)
+      // a write waiting on its peer now is sampled before the idle connections go (later ones sample themselves)
       for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
-      // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
-      const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
-        Effect.timeout(config.grace),
-        Effect.isSuccess
-      )
+      // the idle connections' ends are awaited within the grace period, not before it; finalizers run
+      // uninterruptibly: the wait must be made interruptible for the timeout to end it
+      const finished = yield* Effect.interruptible(
+        Effect.zipRight(Fiber.interruptAll(idle), FiberSet.awaitEmpty(fibers))
+      ).pipe(Effect.timeout(grace), Effect.isSuccess)
       yield* traceServer(
         "drained",
         finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`

@@ -98,7 +98,9 @@ describe.skipIf(skipReason !== "")(`the inspector in Chromium${skipReason}`, () 
       /GET \/big\.bin HTTP\/1\.1 · [\d.]+ (KiB|MiB) at/
     )
     expect(await page.textContent("#alive")).toBe("14 connection fibers")
-    await expect.poll(() => page.locator(`.conn[data-phase="idle"]`, { hasText: "2 served" }).count()).toBe(1)
+    await expect.poll(() => page.locator(`.conn[data-phase="idle"]`, { hasText: "2 served" }).count(), {
+      timeout: 10_000
+    }).toBe(1)
     expect(await page.textContent("#tree")).toContain(`127.0.0.1:${server.port}`)
     await page.waitForTimeout(2600) // the client's finished connection fades out
     // test-output/inspector.png on every run; UPDATE_SCREENSHOT=1 also refreshes the README's picture
