@@ -66,6 +66,7 @@ const countingSocketServer = Layer.effect(
 const accessLines: Array<string> = []
 const quietLog: Context.Tag.Service<AccessLog> = {
   tracing: false,
+  tracesRequests: false,
   logsRequests: true,
   requestNow: () => {},
   lifecycle: Lifecycle.make(),

@@ -64,6 +64,7 @@ const labelOf = (detail: string | undefined) => {
 /** The server's log service, writing onto the timeline instead of stdout. */
 const timelineLog: Context.Tag.Service<AccessLog> = {
   tracing: true,
+  tracesRequests: true,
   logsRequests: true,
   requestNow: () => {},
   lifecycle: Lifecycle.make(),

@@ -55,6 +55,42 @@ const exited = new Promise((done) => server.on("exit", (code) => done(code)))
 const { port, inspector } = await started
 say(`site on port ${port}; watch it at ${inspector}`)
 
+/**
+ * A viewer of our own, reading the event stream as the page does: at the end, the shutdown as it
+ * saw it (each connection's end, by reason, in ms after the listeners closed).
+ */
+const seen = []
+{
+  const viewer = net.connect({ port: Number(new URL(inspector).port), host: "127.0.0.1" })
+  viewer.on("error", () => {})
+  viewer.write("GET /events HTTP/1.1\r\nHost: study\r\n\r\n")
+  let tail = ""
+  viewer.on("data", (d) => {
+    const lines = (tail + d.toString("latin1")).split("\n")
+    tail = lines.pop()
+    for (const line of lines) if (line.startsWith("data: {\"events\"")) seen.push(...JSON.parse(line.slice(6)).events)
+  })
+}
+const shutdownAsSeen = () => {
+  const closing = seen.find((e) => e.connection === "server" && e.trace === "listeners-closed")
+  if (closing === undefined) return
+  const at = (e) => Date.parse(e.time) - Date.parse(closing.time)
+  for (const e of seen) if (e.connection === "server" && at(e) >= 0) say(`  +${at(e)} ms ${e.trace}: ${e.detail}`)
+  const ends = new Map()
+  for (const e of seen) {
+    if ((e.trace !== "completed" && e.trace !== "interrupted") || at(e) < 0) continue
+    const reason = e.trace === "interrupted" ? "interrupted" : e.detail
+    const times = ends.get(reason) ?? []
+    times.push(at(e))
+    ends.set(reason, times)
+  }
+  for (const [reason, times] of ends) {
+    say(
+      `  ${times.length} connection(s) ended (${reason}) between +${Math.min(...times)} and +${Math.max(...times)} ms`
+    )
+  }
+}
+
 const sockets = []
 const open = (data) =>
   new Promise((done) => {
@@ -131,6 +167,7 @@ if (scenario === "slowloris") {
 
 if (server.exitCode === null) server.kill("SIGINT")
 say(`server exited with ${await exited}`)
+if (scenario === "ctrl-c") shutdownAsSeen()
 for (const s of sockets) s.destroy()
 if (RECORD !== undefined) {
   // the trace lines alone: what the page replays

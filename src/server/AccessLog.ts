@@ -55,6 +55,8 @@ export interface TraceEntry {
   readonly parent: string
   /** Free text: the request line, why the fiber ended, ... */
   readonly detail?: string
+  /** Requests the connection served, on its end (`completed`, `interrupted`). */
+  readonly served?: number
 }
 
 export type LogFormat = "text" | "json"
@@ -84,6 +86,11 @@ export class AccessLog extends Context.Tag("fiberhttp/server/AccessLog")<
   {
     /** True with `--trace`, and while an inspector viewer is subscribed to `lifecycle`. */
     readonly tracing: boolean
+    /**
+     * True with `--trace` alone: per-request events are trace lines, a
+     * viewer reads the connections' counters instead (see Lifecycle).
+     */
+    readonly tracesRequests: boolean
     /** False with `quiet`: callers may skip building entries (and asking the socket for the peer's address). */
     readonly logsRequests: boolean
     readonly request: (entry: AccessEntry) => Effect.Effect<void>
@@ -175,7 +182,8 @@ export const traceRecord = (t: TraceEntry, prefix = "") => ({
   connection: prefix + t.connection,
   fiber: t.fiber,
   parent: t.parent,
-  ...(t.detail === undefined ? {} : { detail: t.detail })
+  ...(t.detail === undefined ? {} : { detail: t.detail }),
+  ...(t.served === undefined ? {} : { served: t.served })
 })
 
 /** JSON text safe for a terminal (see stringify). */
@@ -205,6 +213,7 @@ export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Ser
     get tracing() {
       return options.trace || lifecycle.viewers() > 0
     },
+    tracesRequests: options.trace,
     lifecycle,
     logsRequests: !options.quiet,
     request: (entry) =>

@@ -204,7 +204,7 @@ const logRequest = (session: Session, begun: Instant, requestLine: string, statu
     : Effect.void
 
 const trace = (session: Session, event: "request-begun" | "request-ended", detail: string) =>
-  session.log.tracing
+  session.log.tracesRequests
     ? session.log.trace({
       time: new Date(wallNow(session)),
       event,
@@ -722,7 +722,7 @@ const answer = (session: Session, head: RequestHead, complete: boolean, begun: I
   state.phase = "responding"
   state.request = head
   state.bytesSent = 0
-  if (log.tracing) {
+  if (log.tracesRequests) {
     return Effect.zipRight(
       trace(session, "request-begun", requestLineOf(head)),
       Effect.suspend(() => answerInEffect(session, head, complete, begun, ctx.handler(head)))

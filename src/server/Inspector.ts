@@ -4,7 +4,7 @@ import { Headers } from "../http/Headers.ts"
 import type { ListenError } from "../net/errors.ts"
 import type { SocketServer } from "../net/SocketServer.ts"
 import * as AccessLog from "./AccessLog.ts"
-import type { Lifecycle, ViewerItem } from "./Lifecycle.ts"
+import type { Lifecycle, ViewerBatch } from "./Lifecycle.ts"
 import { LogSink } from "./LogSink.ts"
 import * as Server from "./Server.ts"
 import type * as ServerResponse from "./ServerResponse.ts"
@@ -13,8 +13,9 @@ import { pathOfTarget } from "./StaticHandler.ts"
 /**
  * The live inspector: a listener of its own, on loopback whatever the
  * served site's host, answering the view page (`/`), the event stream
- * (`/events`, Server-Sent Events: a snapshot, then every lifecycle event) and
- * a snapshot on demand (`/snapshot`). It is served by the same server code as
+ * (`/events`, Server-Sent Events: a snapshot, then a batch every 100 ms of
+ * lifecycle events and changed connection figures) and a snapshot on demand
+ * (`/snapshot`). It is served by the same server code as
  * the site, with a log of its own (quiet, untraced), so its own connections
  * never show in what it shows.
  */
@@ -24,7 +25,7 @@ export interface InspectorOptions {
   readonly port: number
   /** Events a viewer may have outstanding; past that they are dropped, and counted. */
   readonly viewerCapacity: number
-  /** Events published within this long go to a viewer in one write (see Lifecycle.subscribe). */
+  /** A viewer is sent a batch this often (see Lifecycle.subscribe). */
   readonly batchMs: number
   /** A comment this often keeps an idle stream from looking stalled to the write watchdog. */
   readonly heartbeatMs: number
@@ -36,17 +37,23 @@ export const HOST = "127.0.0.1"
 
 const encoder = new TextEncoder()
 
-const sseEvent = (name: string | undefined, data: unknown): string =>
-  `${name === undefined ? "" : `event: ${name}\n`}data: ${AccessLog.jsonLine(data)}\n\n`
+const sseEvent = (name: string, data: unknown): string => `event: ${name}\ndata: ${AccessLog.jsonLine(data)}\n\n`
 
-/** One write per chunk of items: a burst of events goes out together. */
-const encodeItems = (items: Chunk.Chunk<ViewerItem>): Uint8Array => {
+/**
+ * A batch as one SSE event, one JSON text: `events` in the `--log-format
+ * json` trace form (so a saved log replays through the same code),
+ * `connections` the changed figures, `dropped` when events were lost.
+ */
+export const batchRecord = (batch: ViewerBatch) => ({
+  events: batch.events.map((entry) => AccessLog.traceRecord(entry)),
+  connections: batch.progress,
+  ...(batch.dropped > 0 ? { dropped: batch.dropped } : {})
+})
+
+/** One write per chunk of batches: a viewer that fell behind takes them together. */
+const encodeBatches = (batches: Chunk.Chunk<ViewerBatch>): Uint8Array => {
   let text = ""
-  for (const item of items) {
-    text += item._tag === "Event"
-      ? sseEvent(undefined, AccessLog.traceRecord(item.entry))
-      : sseEvent("dropped", { dropped: item.count })
-  }
+  for (const batch of batches) text += sseEvent("batch", batchRecord(batch))
   return encoder.encode(text)
 }
 
@@ -73,13 +80,12 @@ const PAGE: ServerResponse.ServerResponse = {
 /** The inspector's answers, over the lifecycle of the served site. */
 export const handler = (lifecycle: Lifecycle, options: Omit<InspectorOptions, "port">): ServerResponse.Handler => {
   const events = Stream.unwrapScoped(
-    Effect.map(lifecycle.subscribe(options.viewerCapacity, options.batchMs), (items) => {
-      // taken after subscribing: whatever happens from here on is in the stream
-      const first = encoder.encode(sseEvent("snapshot", lifecycle.snapshot()))
+    Effect.map(lifecycle.subscribe(options.viewerCapacity, options.batchMs), ({ batches, snapshot }) => {
+      const first = encoder.encode(sseEvent("snapshot", snapshot))
       return Stream.concat(
         Stream.make(first),
         Stream.merge(
-          Stream.mapChunks(items, (chunk) => Chunk.of(encodeItems(chunk))),
+          Stream.mapChunks(batches, (chunk) => Chunk.of(encodeBatches(chunk))),
           Stream.tick(Duration.millis(options.heartbeatMs)).pipe(Stream.drop(1), Stream.as(PING)),
           { haltStrategy: "left" }
         )

@@ -5,7 +5,10 @@ import type { TraceEntry } from "./AccessLog.ts"
  * The server's lifecycle events, one in-process stream: the `--trace` lines
  * and the inspector's viewers are fed the same entries, at the same call
  * (AccessLog.trace). Entries are published only while a viewer is
- * subscribed, so with none the events cost a counter test.
+ * subscribed, so with none the events cost a counter test. Requests are not
+ * events to a viewer: a keep-alive request must stay one synchronous step,
+ * so a viewer reads each connection's counters and phase in place, once a
+ * batch, and is sent those that changed.
  */
 
 /** What a connection fiber is doing, as the snapshot sees it. */
@@ -51,32 +54,101 @@ export interface Snapshot {
   readonly servers: ReadonlyArray<ServerView>
 }
 
-/** One item of a viewer's stream. */
-export type ViewerItem =
-  | { readonly _tag: "Event"; readonly entry: TraceEntry }
-  | { readonly _tag: "Dropped"; readonly count: number }
+/**
+ * What a connection's fiber keeps changing as it serves, read in place from
+ * its state (structurally HttpConnection's ConnectionState; nothing is
+ * copied or published per request).
+ */
+export interface ServedConnection {
+  readonly conn: { readonly id: string }
+  readonly phase: "idle" | "head" | "responding" | "closing"
+  readonly requests: number
+  readonly bytesSent: number
+  readonly begunAt: { readonly monotonic: number } | undefined
+  readonly requestLine: string | undefined
+}
+
+/** A server as the lifecycle reads it: its tree for snapshots, its connections for each batch's progress. */
+export interface ServerSource {
+  readonly view: () => ServerView
+  readonly connections: Iterable<ServedConnection>
+  readonly draining: () => boolean
+  /** The monotonic clock the connections' `begunAt` is on, in milliseconds. */
+  readonly monotonicMs: () => number
+}
+
+/** The phase a viewer is shown for a connection's own. */
+export const phaseOf = (phase: ServedConnection["phase"], draining: boolean): ConnectionPhase =>
+  phase === "responding" ? (draining ? "draining" : "writing") : phase === "head" ? "reading-head" : phase
+
+/** Body bytes a second of the response being written (0 when none is). */
+export const rateOf = (connection: ServedConnection, now: number): number => {
+  const begun = connection.begunAt
+  return connection.phase === "responding" && begun !== undefined && now > begun.monotonic
+    ? Math.round(connection.bytesSent / ((now - begun.monotonic) / 1000))
+    : 0
+}
+
+/**
+ * A connection's figures that changed since the viewer was last sent them:
+ * requests are not events to a viewer, they show as these counters, at most
+ * once a batch.
+ */
+export interface ConnectionProgress {
+  readonly id: string
+  readonly phase: ConnectionPhase
+  readonly served: number
+  readonly bytesSent: number
+  readonly rate: number
+  /** The request line, while writing or draining. */
+  readonly request?: string
+}
+
+/**
+ * What a viewer is sent at once: the lifecycle events published since its
+ * last batch (forks, ends with their reasons, the server's steps), the
+ * connections whose figures changed, and how many events it lost because
+ * its buffer was full.
+ */
+export interface ViewerBatch {
+  readonly events: ReadonlyArray<TraceEntry>
+  readonly progress: ReadonlyArray<ConnectionProgress>
+  readonly dropped: number
+}
+
+/** A viewer's start: the tree when it subscribed, and what happens from then on. */
+export interface Subscription {
+  readonly snapshot: Snapshot
+  readonly batches: Stream.Stream<ViewerBatch>
+}
+
+/**
+ * Per-request events: `--trace` writes them, a viewer gets the connection's
+ * counters instead (see ConnectionProgress).
+ */
+const perRequest = (event: TraceEntry["event"]): boolean => event === "request-begun" || event === "request-ended"
 
 export interface Lifecycle {
   /** Viewers subscribed now; the trace sites build entries only when this or `--trace` says so. */
   readonly viewers: () => number
-  /** Hands an entry to the viewers (a no-op without any). */
+  /** Hands an entry to the viewers (a no-op without any, and for per-request events). */
   readonly publish: (entry: TraceEntry) => Effect.Effect<void>
-  /** Adds a server's view to snapshots, for the scope. */
-  readonly register: (view: () => ServerView) => Effect.Effect<void, never, Scope.Scope>
+  /** Adds a server to snapshots and progress, for the scope. */
+  readonly register: (source: ServerSource) => Effect.Effect<void, never, Scope.Scope>
   readonly snapshot: () => Snapshot
   /**
-   * A viewer's stream of what happens from now on: it holds at most
-   * `capacity` entries the viewer has not taken; past that, entries are
-   * dropped and the next item says how many. Ends after `end`, once the
-   * viewer has taken what was published before it. With `batchMs`, what is
-   * published within that long of an entry comes in one chunk with it: a
-   * viewer then costs the server a few wake-ups a second, not two per
-   * request.
+   * A viewer: the snapshot as it subscribes, then batches. Each batch
+   * brings the events published since the last one and the figures of the
+   * connections that changed since the viewer was last sent them. The
+   * viewer holds at most `capacity` events it has not taken; past that,
+   * events are dropped and the next batch says how many (figures are not
+   * held: they are read anew once the viewer has taken the last batch).
+   * With `batchMs`, a batch is made every that long (a viewer costs the
+   * server ten wake-ups a second, however busy it is); without, one per
+   * burst of events. The stream ends after `end`, once the viewer has taken
+   * what was published before it.
    */
-  readonly subscribe: (
-    capacity: number,
-    batchMs?: number
-  ) => Effect.Effect<Stream.Stream<ViewerItem>, never, Scope.Scope>
+  readonly subscribe: (capacity: number, batchMs?: number) => Effect.Effect<Subscription, never, Scope.Scope>
   /** No more events: every viewer's stream ends after what was published before. */
   readonly end: Effect.Effect<void>
 }
@@ -84,37 +156,94 @@ export interface Lifecycle {
 /** Marks the end of a viewer's buffer. */
 const END = Symbol("end")
 
+/** What a viewer was last sent of a connection. */
+interface Sent {
+  phase: ConnectionPhase
+  served: number
+  bytesSent: number
+  /** The batch that last saw the connection alive. */
+  seen: number
+}
+
 export const make = (): Lifecycle => {
   // the end travels through the hub behind the last event, so every viewer gets all before it
   const hub = Effect.runSync(PubSub.unbounded<TraceEntry | typeof END>())
   let ended = false
   let viewers = 0
-  const views = new Set<() => ServerView>()
+  const sources = new Set<ServerSource>()
+  const snapshot = (): Snapshot => ({
+    time: new Date().toISOString(),
+    servers: Array.from(sources, (source) => source.view())
+  })
+
+  /** The figures that changed since `sent`, which is brought up to date. */
+  const progressSince = (sent: Map<string, Sent>, batch: number): Array<ConnectionProgress> => {
+    const changed: Array<ConnectionProgress> = []
+    for (const source of sources) {
+      const draining = source.draining()
+      let now = -1
+      for (const connection of source.connections) {
+        const id = connection.conn.id
+        const phase = phaseOf(connection.phase, draining)
+        const known = sent.get(id)
+        if (known === undefined) {
+          sent.set(id, { phase, served: connection.requests, bytesSent: connection.bytesSent, seen: batch })
+        } else {
+          known.seen = batch
+          if (
+            known.phase === phase && known.served === connection.requests && known.bytesSent === connection.bytesSent
+          ) continue
+          known.phase = phase
+          known.served = connection.requests
+          known.bytesSent = connection.bytesSent
+        }
+        if (now < 0) now = source.monotonicMs()
+        const writing = phase === "writing" || phase === "draining"
+        const request = writing ? connection.requestLine : undefined
+        changed.push({
+          id,
+          phase,
+          served: connection.requests,
+          bytesSent: writing ? connection.bytesSent : 0,
+          rate: rateOf(connection, now),
+          ...(request === undefined ? {} : { request })
+        })
+      }
+    }
+    // connections gone since: their end came as events
+    for (const [id, known] of sent) if (known.seen !== batch) sent.delete(id)
+    return changed
+  }
 
   const subscribe = (capacity: number, batchMs = 0) =>
     Effect.gen(function*() {
-      if (ended) return Stream.empty
+      if (ended) return { snapshot: snapshot(), batches: Stream.empty }
       yield* Effect.acquireRelease(Effect.sync(() => void viewers++), () => Effect.sync(() => void viewers--))
       const subscription = yield* PubSub.subscribe(hub)
+      // taken after subscribing: whatever happens from here on comes in the batches
+      const first = snapshot()
+      const sent = new Map<string, Sent>()
+      for (const server of first.servers) {
+        for (const c of server.connections) {
+          sent.set(c.id, { phase: c.phase, served: c.served, bytesSent: c.bytesSent, seen: 0 })
+        }
+      }
       // The viewer's own buffer, filled by a pump that takes from the subscription as fast as it is
-      // published to: a viewer that does not read loses entries here, it never holds the hub's.
-      // (a batch is one item, so that it reaches the viewer as one chunk)
-      const buffer = yield* Queue.unbounded<ReadonlyArray<TraceEntry> | typeof END>()
+      // published to: a viewer that does not read loses events here, it never holds the hub's.
+      const buffer = yield* Queue.unbounded<ViewerBatch | typeof END>()
       let held = 0
       let dropped = 0
-      const takeBatch = batchMs > 0
-        ? Effect.flatMap(Queue.takeBetween(subscription, 1, Infinity), (first) =>
-          Effect.zipWith(
-            Clock.sleep(Duration.millis(batchMs)),
-            Queue.takeAll(subscription),
-            (_, rest) => Chunk.appendAll(first, rest)
-          ))
+      /** Batches in the buffer: figures are read only when it holds none, so they are never stale or piled up. */
+      let waiting = 0
+      let batchNumber = 0
+      const take = batchMs > 0
+        ? Effect.zipRight(Clock.sleep(Duration.millis(batchMs)), Queue.takeAll(subscription))
         : Queue.takeBetween(subscription, 1, Infinity)
       const pump = Effect.iterate(true, {
         while: (more) => more,
         body: () =>
-          Effect.map(takeBatch, (entries) => {
-            const batch: Array<TraceEntry> = []
+          Effect.map(take, (entries) => {
+            const events: Array<TraceEntry> = []
             let more = true
             for (const entry of entries) {
               if (entry === END) {
@@ -124,46 +253,58 @@ export const make = (): Lifecycle => {
               if (held >= capacity) dropped++
               else {
                 held++
-                batch.push(entry)
+                events.push(entry)
               }
             }
-            if (batch.length > 0) buffer.unsafeOffer(batch)
+            const progress = more && waiting === 0 ? progressSince(sent, ++batchNumber) : []
+            if (events.length > 0 || progress.length > 0) {
+              waiting++
+              buffer.unsafeOffer({ events, progress, dropped: 0 })
+            }
             if (!more) buffer.unsafeOffer(END)
             return more
           })
       })
       yield* Effect.forkScoped(pump)
-      return Stream.fromQueue(buffer).pipe(
+      const batches = Stream.fromQueue(buffer).pipe(
         Stream.mapChunks((chunk) => {
-          const items: Array<ViewerItem | typeof END> = []
-          // what was dropped came after what the buffer held: said after it, before the end
-          const reportDropped = () => {
-            if (dropped > 0) items.push({ _tag: "Dropped", count: dropped })
-            dropped = 0
-          }
+          // the batches the viewer takes at once go out as one
+          const events: Array<TraceEntry> = []
+          const progress: Array<ConnectionProgress> = []
+          let end = false
           for (const batch of chunk) {
             if (batch === END) {
-              reportDropped()
-              items.push(END)
-            } else {
-              held -= batch.length
-              for (const entry of batch) items.push({ _tag: "Event", entry })
+              end = true
+              break
             }
+            waiting--
+            held -= batch.events.length
+            for (const event of batch.events) events.push(event)
+            for (const figures of batch.progress) progress.push(figures)
           }
-          reportDropped()
-          return Chunk.unsafeFromArray(items)
+          // what was dropped came after what the buffer held: said with it, before the end
+          const out: Array<ViewerBatch | typeof END> = []
+          if (events.length > 0 || progress.length > 0 || dropped > 0) out.push({ events, progress, dropped })
+          dropped = 0
+          if (end) out.push(END)
+          return Chunk.unsafeFromArray(out)
         }),
-        Stream.takeWhile((item): item is ViewerItem => item !== END)
+        Stream.takeWhile((item): item is ViewerBatch => item !== END)
       )
+      return { snapshot: first, batches }
     })
 
   return {
     viewers: () => viewers,
-    // offered in place: one plain step on the request path rather than the PubSub's own effect
-    publish: (entry) => (viewers > 0 ? Effect.sync(() => void hub.unsafeOffer(entry)) : Effect.void),
-    register: (view) =>
-      Effect.acquireRelease(Effect.sync(() => void views.add(view)), () => Effect.sync(() => void views.delete(view))),
-    snapshot: () => ({ time: new Date().toISOString(), servers: [...views].map((view) => view()) }),
+    // offered in place: one plain step rather than the PubSub's own effect
+    publish: (entry) =>
+      viewers > 0 && !perRequest(entry.event) ? Effect.sync(() => void hub.unsafeOffer(entry)) : Effect.void,
+    register: (source) =>
+      Effect.acquireRelease(
+        Effect.sync(() => void sources.add(source)),
+        () => Effect.sync(() => void sources.delete(source))
+      ),
+    snapshot,
     subscribe,
     end: Effect.suspend(() => {
       if (ended) return Effect.void

@@ -18,7 +18,7 @@ import { formatHostPort } from "../net/hostPort.ts"
 import { type Listener, SocketServer } from "../net/SocketServer.ts"
 import { AccessLog, formatPeer, type TraceEvent } from "./AccessLog.ts"
 import { type ConnectionLimits, ConnectionState, serveConnection } from "./HttpConnection.ts"
-import type { ConnectionView, ServerView } from "./Lifecycle.ts"
+import { type ConnectionView, phaseOf, rateOf, type ServerView } from "./Lifecycle.ts"
 import * as ServerResponse from "./ServerResponse.ts"
 import { makeWatchdogs } from "./Watchdog.ts"
 
@@ -120,7 +120,14 @@ export const serve = (
       maxRequests: config.maxRequests
     }
 
-    const trace = (event: TraceEvent, connection: string, fiber: string, parent: string, detail?: string) =>
+    const trace = (
+      event: TraceEvent,
+      connection: string,
+      fiber: string,
+      parent: string,
+      detail?: string,
+      served?: number
+    ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         log.trace({
           time: new Date(now),
@@ -128,7 +135,8 @@ export const serve = (
           connection,
           fiber,
           parent,
-          ...(detail === undefined ? {} : { detail })
+          ...(detail === undefined ? {} : { detail }),
+          ...(served === undefined ? {} : { served })
         }))
     /** A step of the server scope itself, run by the fiber that closes it. */
     const traceServer = (event: TraceEvent, detail: string) =>
@@ -172,53 +180,49 @@ export const serve = (
       draining,
       connections: Array.from(live, (state): ConnectionView => {
         const now = monotonicMs()
-        const writing = state.phase === "responding" && state.begunAt !== undefined
+        const phase = phaseOf(state.phase, draining)
         return {
           id: state.conn.id,
           fiber: state.fiber === undefined ? "" : fiberName(state.fiber.id()),
           peer: formatPeer(state.conn.remoteAddress ?? "?", state.conn.remotePort ?? 0),
           ageMs: now - state.acceptedAt,
-          phase: state.phase === "responding"
-            ? (draining ? "draining" : "writing")
-            : state.phase === "head"
-            ? "reading-head"
-            : state.phase,
+          phase,
           served: state.requests,
-          bytesSent: writing ? state.bytesSent : 0,
-          rate: writing && now > state.begunAt!.monotonic
-            ? Math.round(state.bytesSent / ((now - state.begunAt!.monotonic) / 1000))
-            : 0
+          bytesSent: phase === "writing" || phase === "draining" ? state.bytesSent : 0,
+          rate: rateOf(state, now)
         }
       }),
       watchdog: { scheduled: watchdogs.scheduled() }
     })
     // before the shutdown finalizer, so it is removed after it: a viewer sees the whole shutdown
-    yield* log.lifecycle.register(view)
+    yield* log.lifecycle.register({ view, connections: live, draining: () => draining, monotonicMs })
 
     /**
      * Responses in flight get `grace` to finish: connections between
      * requests are interrupted at once, and a response whose peer stops
-     * taking bytes (SHUTDOWN_STALL_MS) ends its connection.
+     * taking bytes (SHUTDOWN_STALL_MS) ends its connection. Both clocks
+     * start as the drain begins: ending thousands of idle connections may
+     * take a while on a loaded machine, and delays neither.
      */
     const drain = Effect.gen(function*() {
       draining = true
       const idle = [...live].flatMap((state) =>
         state.phase !== "responding" && state.fiber !== undefined ? [state.fiber] : []
       )
-      const grace = Duration.format(Duration.decode(config.grace))
+      const grace = Duration.decode(config.grace)
       yield* traceServer(
         "draining",
         `interrupting ${idle.length} connection(s) between requests; ${
           live.size - idle.length
-        } response(s) in flight get up to ${grace}`
+        } response(s) in flight get up to ${Duration.format(grace)}`
       )
-      yield* Fiber.interruptAll(idle)
+      // a write waiting on its peer now is sampled before the idle connections go (later ones sample themselves)
       for (const state of live) if (state.onDrain !== undefined) yield* state.onDrain()
-      // finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it
-      const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(fibers)).pipe(
-        Effect.timeout(config.grace),
-        Effect.isSuccess
-      )
+      // the idle connections' ends are awaited within the grace period, not before it; finalizers run
+      // uninterruptibly: the wait must be made interruptible for the timeout to end it
+      const finished = yield* Effect.interruptible(
+        Effect.zipRight(Fiber.interruptAll(idle), FiberSet.awaitEmpty(fibers))
+      ).pipe(Effect.timeout(grace), Effect.isSuccess)
       yield* traceServer(
         "drained",
         finished ? "no response left in flight" : `grace period over: interrupting ${yield* FiberSet.size(fibers)}`
@@ -278,9 +282,9 @@ export const serve = (
         const release = (_: Connection, exit: Exit.Exit<string>) =>
           Effect.gen(function*() {
             if (Exit.isSuccess(exit)) {
-              if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value)
+              if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value, state.requests)
             } else if (Cause.isInterruptedOnly(exit.cause)) {
-              if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent)
+              if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent, undefined, state.requests)
             } else {
               // a defect is a bug: say so, and let the other connections go on
               yield* log.error(`connection ${conn.id} failed`, exit.cause)

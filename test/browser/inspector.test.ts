@@ -76,8 +76,13 @@ describe.skipIf(skipReason !== "")(`the inspector in Chromium${skipReason}`, () 
     )
     await page.waitForSelector(".conn.gone .reason", { timeout: 10_000 })
     expect(await page.textContent(".conn.gone .reason")).toBe("peer closed")
+    // the connection lived less than a batch: its end says how many requests it served
+    expect(await page.textContent(".conn.gone")).toContain("1 served")
 
-    for (let i = 0; i < 10; i++) sockets.push(await rawSocket(server.port))
+    for (let i = 0; i < 9; i++) sockets.push(await rawSocket(server.port))
+    // idle again after two keep-alive requests
+    const twice = "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2)
+    sockets.push(await rawSocket(server.port, twice))
     for (let i = 0; i < 2; i++) sockets.push(await rawSocket(server.port, "GET /index.html HTTP/1.1\r\nHost: x"))
     for (let i = 0; i < 2; i++) {
       const stalled = await rawSocket(server.port, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -86,13 +91,16 @@ describe.skipIf(skipReason !== "")(`the inspector in Chromium${skipReason}`, () 
     }
     const count = (phase: string) => page.locator(`.conn[data-phase="${phase}"]`).count()
     await expect.poll(() => count("idle"), { timeout: 10_000 }).toBe(10)
-    // reading a head and bytes sent come with the snapshot the page asks for each second
+    // requests are no events: phases, requests served and bytes sent come as the batches' figures
     await expect.poll(() => count("reading-head"), { timeout: 10_000 }).toBe(2)
     await expect.poll(() => count("writing"), { timeout: 10_000 }).toBe(2)
     await expect.poll(() => page.textContent(`.conn[data-phase="writing"]`), { timeout: 10_000 }).toMatch(
       /GET \/big\.bin HTTP\/1\.1 · [\d.]+ (KiB|MiB) at/
     )
     expect(await page.textContent("#alive")).toBe("14 connection fibers")
+    await expect.poll(() => page.locator(`.conn[data-phase="idle"]`, { hasText: "2 served" }).count(), {
+      timeout: 10_000
+    }).toBe(1)
     expect(await page.textContent("#tree")).toContain(`127.0.0.1:${server.port}`)
     await page.waitForTimeout(2600) // the client's finished connection fades out
     // test-output/inspector.png on every run; UPDATE_SCREENSHOT=1 also refreshes the README's picture

@@ -58,15 +58,20 @@ describe("--inspector", () => {
     for (const reserved of ["/events", "/snapshot"]) {
       expect((await curlFetch(`http://127.0.0.1:${site}${reserved}`)).status).toBe(404)
     }
-    // an open stream, cut by curl after a second: the snapshot, then a request's events
+    // an open stream, cut by curl after two seconds: the snapshot, then a batch with a connection's
+    // fork, one with its end and requests served (a request is no event: the counters say it)
     const stream = curl(["-N", "-i", "--max-time", "2", `http://127.0.0.1:${inspector}/events`])
     await new Promise((resolve) => setTimeout(resolve, 700))
-    await curl(["-o", "/dev/null", `http://127.0.0.1:${site}/`])
+    await curl(["-o", "/dev/null", `http://127.0.0.1:${site}/`, `http://127.0.0.1:${site}/`])
     const text = (await stream).stdout.toString()
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
     expect(text.toLowerCase()).toContain("content-type: text/event-stream")
     expect(text).toContain("event: snapshot\ndata: {")
-    expect(text).toMatch(/data: \{"time":"[^"]+","trace":"request-begun","connection":"c\d+"/)
+    expect(text).toMatch(/event: batch\ndata: \{"events":\[\{"time":"[^"]+","trace":"forked","connection":"c\d+"/)
+    expect(text).toMatch(
+      /"trace":"completed","connection":"c\d+","fiber":"#\d+","parent":"[^"]+","detail":"peer closed","served":2\}/
+    )
+    expect(text).not.toContain("request-begun")
   })
 })
 

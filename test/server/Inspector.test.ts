@@ -10,27 +10,31 @@ import { get, type Harness, startServer, tick, until } from "./harness.ts"
 
 const lifecycleOf = (server: Harness) => Context.get(server.context, AccessLog.AccessLog).lifecycle
 
-/** A viewer: its items as they arrive, and whether its stream has ended. */
+/** A viewer: its batches as they arrive, and whether its stream has ended. */
 const view = (lifecycle: Lifecycle.Lifecycle, capacity = 1000, batchMs = 0) =>
   Effect.gen(function*() {
-    const items: Array<Lifecycle.ViewerItem> = []
-    const state = { ended: false, items, chunks: 0 }
-    const stream = yield* lifecycle.subscribe(capacity, batchMs)
+    const batches: Array<Lifecycle.ViewerBatch> = []
+    const { batches: stream, snapshot } = yield* lifecycle.subscribe(capacity, batchMs)
+    const state = { ended: false, batches, chunks: 0, snapshot }
     yield* Effect.forkScoped(
       Effect.ensuring(
-        Stream.runForEachChunk(stream, (chunk) => Effect.sync(() => void (state.chunks++, items.push(...chunk)))),
+        Stream.runForEachChunk(stream, (chunk) => Effect.sync(() => void (state.chunks++, batches.push(...chunk)))),
         Effect.sync(() => void (state.ended = true))
       )
     )
     return state
   })
 
-const eventsOf = (items: ReadonlyArray<Lifecycle.ViewerItem>, connection?: string) =>
-  items.flatMap((item) =>
-    item._tag === "Event" && (connection === undefined || item.entry.connection === connection)
-      ? [item.entry.event]
-      : []
-  )
+const entriesOf = (batches: ReadonlyArray<Lifecycle.ViewerBatch>) => batches.flatMap((batch) => batch.events)
+
+const eventsOf = (batches: ReadonlyArray<Lifecycle.ViewerBatch>, connection?: string) =>
+  entriesOf(batches).flatMap((e) => connection === undefined || e.connection === connection ? [e.event] : [])
+
+const progressOf = (batches: ReadonlyArray<Lifecycle.ViewerBatch>, connection: string) =>
+  batches.flatMap((batch) => batch.progress.filter((p) => p.id === connection))
+
+const droppedOf = (batches: ReadonlyArray<Lifecycle.ViewerBatch>) =>
+  batches.reduce((sum, batch) => sum + batch.dropped, 0)
 
 const entry = (n: number): AccessLog.TraceEntry => ({
   time: new Date(n),
@@ -39,6 +43,16 @@ const entry = (n: number): AccessLog.TraceEntry => ({
   fiber: `#${n}`,
   parent: "test"
 })
+
+/** Advances the TestClock one batch at a time until `condition` holds. */
+const batchesUntil = (condition: () => boolean, what: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 50 && !condition(); i++) {
+      yield* TestClock.adjust("100 millis")
+      for (let j = 0; j < 5; j++) yield* tick
+    }
+    yield* until(condition, what)
+  })
 
 describe("Lifecycle: the event stream", () => {
   it.scoped("publishes nothing and builds no entries without a viewer", () =>
@@ -52,15 +66,18 @@ describe("Lifecycle: the event stream", () => {
       // a viewer that subscribes now sees only what happens from now on
       const viewer = yield* view(log.lifecycle)
       expect(log.tracing).toBe(true)
-      expect(viewer.items).toEqual([])
+      // requests are still not traced: a viewer reads the connection's counters instead
+      expect(log.tracesRequests).toBe(false)
+      expect(viewer.batches).toEqual([])
       yield* client.peer.end
-      yield* until(() => eventsOf(viewer.items).includes("finalized"), "the finalizer event")
-      expect(eventsOf(viewer.items)).toEqual(["completed", "finalized"])
+      yield* until(() => eventsOf(viewer.batches).includes("finalized"), "the finalizer event")
+      expect(eventsOf(viewer.batches)).toEqual(["completed", "finalized"])
+      expect(entriesOf(viewer.batches)[0]!.served).toBe(1)
       // --trace is off: no line was written for any of it
       expect(server.log.out.filter((l) => l.includes(" trace "))).toEqual([])
     }))
 
-  it.scoped("gives --trace and a viewer the same entries", () =>
+  it.scoped("gives a viewer --trace's entries, less the per-request ones", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ trace: true })
       const viewer = yield* view(lifecycleOf(server))
@@ -68,25 +85,59 @@ describe("Lifecycle: the event stream", () => {
       yield* client.send(get("/hello.txt"))
       yield* client.response()
       yield* client.peer.end
-      yield* until(() => eventsOf(viewer.items).includes("finalized"), "the finalizer event")
+      yield* until(() => eventsOf(viewer.batches).includes("finalized"), "the finalizer event")
       const lines = server.log.out.filter((l) => l.includes(" trace ") && !l.includes(" trace server#"))
-      expect(lines.map((l) => l.split(" ")[3])).toEqual(eventsOf(viewer.items))
-      expect(eventsOf(viewer.items)).toEqual(["forked", "request-begun", "request-ended", "completed", "finalized"])
+      expect(lines.map((l) => l.split(" ")[3])).toEqual([
+        "forked",
+        "request-begun",
+        "request-ended",
+        "completed",
+        "finalized"
+      ])
+      expect(eventsOf(viewer.batches)).toEqual(["forked", "completed", "finalized"])
+    }))
+
+  it.scoped("sends each connection's requests served and phase as they change, once a batch", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const lifecycle = lifecycleOf(server)
+      const client = yield* server.connect()
+      yield* until(() => lifecycle.snapshot().servers[0]!.connections.length === 1, "the connection")
+      const viewer = yield* view(lifecycle, 1000, 100)
+      const id = viewer.snapshot.servers[0]!.connections[0]!.id
+      expect(viewer.snapshot.servers[0]!.connections[0]!.served).toBe(0)
+      // three keep-alive requests answered at once: no event, one change of the counters
+      for (let n = 0; n < 3; n++) {
+        yield* client.send(get("/hello.txt"))
+        yield* client.response()
+      }
+      yield* batchesUntil(() => progressOf(viewer.batches, id).length > 0, "the figures")
+      expect(progressOf(viewer.batches, id)).toEqual([{ id, phase: "idle", served: 3, bytesSent: 0, rate: 0 }])
+      expect(eventsOf(viewer.batches)).toEqual([])
+      // nothing changed: nothing sent
+      const before = viewer.batches.length
+      for (let n = 0; n < 3; n++) yield* batchesUntil(() => true, "a batch")
+      expect(viewer.batches.length).toBe(before)
+      // one more request, and the end: the counters, then the events
+      yield* client.send(get("/hello.txt"))
+      yield* client.response()
+      yield* batchesUntil(() => progressOf(viewer.batches, id).length === 2, "the new count")
+      expect(progressOf(viewer.batches, id)[1]!.served).toBe(4)
+      yield* client.peer.end
+      yield* batchesUntil(() => eventsOf(viewer.batches).includes("finalized"), "the end")
+      expect(entriesOf(viewer.batches).find((e) => e.event === "completed")!.served).toBe(4)
     }))
 
   it.scoped("a viewer that does not read loses entries past its capacity, and is told how many", () =>
     Effect.gen(function*() {
       const lifecycle = Lifecycle.make()
-      const stream = yield* lifecycle.subscribe(3)
+      const { batches } = yield* lifecycle.subscribe(3)
       for (let n = 1; n <= 10; n++) yield* lifecycle.publish(entry(n))
       yield* lifecycle.end
-      const items = Array.from(yield* Stream.runCollect(stream))
-      expect(items).toEqual([
-        { _tag: "Event", entry: entry(1) },
-        { _tag: "Event", entry: entry(2) },
-        { _tag: "Event", entry: entry(3) },
-        { _tag: "Dropped", count: 7 }
-      ])
+      const taken = Array.from(yield* Stream.runCollect(batches))
+      expect(entriesOf(taken)).toEqual([entry(1), entry(2), entry(3)])
+      expect(droppedOf(taken)).toBe(7)
+      expect(taken.at(-1)!.dropped).toBe(7)
     }))
 
   it.scoped("each viewer's buffer is its own: a stalled viewer does not cost another one entries", () =>
@@ -96,25 +147,39 @@ describe("Lifecycle: the event stream", () => {
       const reading = yield* view(lifecycle, 2)
       for (let n = 1; n <= 6; n++) {
         yield* lifecycle.publish(entry(n))
-        yield* until(() => reading.items.length === n, "the reading viewer")
+        yield* until(() => entriesOf(reading.batches).length === n, "the reading viewer")
       }
       yield* lifecycle.end
       yield* until(() => reading.ended, "the end")
-      expect(reading.items.every((item) => item._tag === "Event")).toBe(true)
-      const late = Array.from(yield* Stream.runCollect(stalled))
-      expect(late.at(-1)).toEqual({ _tag: "Dropped", count: 4 })
+      expect(droppedOf(reading.batches)).toBe(0)
+      const late = Array.from(yield* Stream.runCollect(stalled.batches))
+      expect(droppedOf(late)).toBe(4)
+      expect(late.at(-1)!.dropped).toBe(4)
       expect(lifecycle.viewers()).toBe(2)
     }))
 
-  it.scoped("batches what is published within batchMs of an entry into one chunk", () =>
+  it.scoped("per-request entries are not published, whoever builds them", () =>
+    Effect.gen(function*() {
+      const lifecycle = Lifecycle.make()
+      const viewer = yield* view(lifecycle)
+      yield* lifecycle.publish({ ...entry(1), event: "request-begun" })
+      yield* lifecycle.publish({ ...entry(1), event: "request-ended" })
+      yield* lifecycle.publish(entry(2))
+      yield* lifecycle.end
+      yield* until(() => viewer.ended, "the end")
+      expect(entriesOf(viewer.batches)).toEqual([entry(2)])
+    }))
+
+  it.scoped("batches what is published within batchMs into one", () =>
     Effect.gen(function*() {
       const lifecycle = Lifecycle.make()
       const viewer = yield* view(lifecycle, 1000, 100)
       for (let n = 1; n <= 5; n++) yield* lifecycle.publish(entry(n))
       for (let i = 0; i < 20; i++) yield* tick
-      expect(viewer.items).toEqual([])
+      expect(viewer.batches).toEqual([])
       yield* TestClock.adjust("100 millis")
-      yield* until(() => viewer.items.length === 5, "the batch")
+      yield* until(() => viewer.batches.length === 1, "the batch")
+      expect(entriesOf(viewer.batches)).toHaveLength(5)
       expect(viewer.chunks).toBe(1)
     }))
 
@@ -125,9 +190,9 @@ describe("Lifecycle: the event stream", () => {
       yield* lifecycle.publish(entry(1))
       yield* lifecycle.end
       yield* until(() => viewer.ended, "the end")
-      expect(viewer.items).toEqual([{ _tag: "Event", entry: entry(1) }])
+      expect(viewer.batches).toEqual([{ events: [entry(1)], progress: [], dropped: 0 }])
       // a viewer arriving after the end gets an empty stream, not a wait
-      expect(Array.from(yield* Stream.runCollect(yield* lifecycle.subscribe(10)))).toEqual([])
+      expect(Array.from(yield* Stream.runCollect((yield* lifecycle.subscribe(10)).batches))).toEqual([])
     }))
 })
 
@@ -180,22 +245,24 @@ describe("Lifecycle: shutdown, as a viewer sees it", () => {
       const stuck: Handler = () => Effect.never
       const server = yield* startServer({ handler: stuck, config: { grace: "2 seconds" } })
       const lifecycle = lifecycleOf(server)
-      const viewer = yield* view(lifecycle)
+      const viewer = yield* view(lifecycle, 1000, 100)
       const idle = yield* server.connect()
       const busy = yield* server.connect()
       yield* busy.send(get("/"))
-      yield* until(() => eventsOf(viewer.items).includes("request-begun"), "the request")
+      const writing = () => viewer.batches.flatMap((b) => b.progress).find((p) => p.phase === "writing")
+      yield* batchesUntil(() => writing() !== undefined, "the request")
+      expect(writing()!.request).toBe("GET / HTTP/1.1")
       const shutdown = yield* Effect.fork(server.shutdown)
-      yield* until(() => eventsOf(viewer.items, "server").includes("draining"), "the drain")
+      yield* batchesUntil(() => eventsOf(viewer.batches, "server").includes("draining"), "the drain")
       yield* TestClock.adjust("2 seconds")
       yield* Effect.fork(Effect.zipRight(shutdown.await, lifecycle.end))
-      yield* until(() => viewer.ended, "the end of the stream")
-      expect(eventsOf(viewer.items, "server")).toEqual(["listeners-closed", "draining", "drained", "closed"])
-      const all = viewer.items.flatMap((item) => item._tag === "Event" ? [item.entry] : [])
+      yield* batchesUntil(() => viewer.ended, "the end of the stream")
+      expect(eventsOf(viewer.batches, "server")).toEqual(["listeners-closed", "draining", "drained", "closed"])
+      const all = entriesOf(viewer.batches)
       const at = (connection: string, event: string) =>
         all.findIndex((e) => e.connection === connection && e.event === event)
-      const idleId = all.find((e) => e.event === "forked")!.connection
-      const busyId = all.find((e) => e.event === "request-begun")!.connection
+      const busyId = writing()!.id
+      const idleId = all.find((e) => e.event === "forked" && e.connection !== busyId)!.connection
       expect(idleId).not.toBe(busyId)
       // the idle connection goes at the drain; the busy one outlives the grace and is interrupted after it
       expect(at(idleId, "interrupted")).toBeGreaterThan(at("server", "draining"))
@@ -215,17 +282,18 @@ describe("Inspector: the SSE stream over the project's own server", () => {
       const inspectorScope = yield* Scope.make()
       const inspector = yield* Server.serve(
         { ...Server.defaults, ports: [0] },
-        Inspector.handler(lifecycle, { ...Inspector.defaults, batchMs: 0 })
+        Inspector.handler(lifecycle, Inspector.defaults)
       ).pipe(
         Scope.extend(inspectorScope),
-        Effect.provide(site.context),
+        // the inspector's own log (quiet, untraced): its connections are not in what it shows
         Effect.provideService(
           AccessLog.AccessLog,
           AccessLog.make({ format: "text", quiet: true, trace: false }, {
             out: () => {},
             err: () => {}
           })
-        )
+        ),
+        Effect.provide(site.context)
       )
       const port = inspector.addresses[0]!.port
       const page = yield* Effect.flatMap(site.network.connect(port), (peer) =>
@@ -258,12 +326,19 @@ describe("Inspector: the SSE stream over the project's own server", () => {
       const client = yield* site.connect()
       yield* client.send(get("/hello.txt"))
       yield* client.response()
-      yield* readUntil("\"request-ended\"")
+      // the next batch: the fork, and the connection's figures
+      yield* TestClock.adjust("100 millis")
+      yield* readUntil("\"served\":1")
       yield* Effect.fork(Effect.zipRight(site.shutdown, lifecycle.end))
       // the chunked body's last chunk: the stream ended
-      yield* readUntil("\r\n0\r\n\r\n")
+      const ended = yield* Effect.fork(readUntil("\r\n0\r\n\r\n"))
+      yield* batchesUntil(() => ended.unsafePoll() !== null, "the end of the stream")
       expect(sse).toContain("Content-Type: text/event-stream")
-      const order = ["event: snapshot", "\"forked\"", "\"request-begun\"", "\"listeners-closed\"", "\"closed\""].map((
+      // one SSE event a batch, one JSON text each
+      expect(sse).toMatch(/event: batch\ndata: \{"events":\[\{"time":"[^"]+","trace":"forked","connection":"c\d+"/)
+      expect(sse).toMatch(/"connections":\[\{"id":"c\d+","phase":"idle","served":1,"bytesSent":0,"rate":0\}\]/)
+      expect(sse).not.toContain("request-begun")
+      const order = ["event: snapshot", "\"forked\"", "\"served\":1", "\"listeners-closed\"", "\"closed\""].map((
         s
       ) => sse.indexOf(s))
       expect(order.every((i) => i >= 0)).toBe(true)

@@ -582,6 +582,42 @@ describe("Server: connections and shutdown", () => {
       expect(server.log.out.find((l) => l.includes(" completed ") && l.includes("reader stalled"))).toBeDefined()
     }))
 
+  it.scoped("shutdown: idle connections slow to end delay neither the stall rule nor the grace period", () =>
+    Effect.gen(function*() {
+      // ending the idle connection takes 1.5 s here, as writing its trace lines to a full pipe may on
+      // a loaded machine with a thousand of them
+      const server = yield* startServer({
+        trace: true,
+        config: { grace: "1 second" },
+        wrapLog: (log) => ({
+          ...log,
+          trace: (e) =>
+            e.event === "interrupted" ? Effect.zipRight(Effect.sleep("1500 millis"), log.trace(e)) : log.trace(e)
+        })
+      })
+      const idle = yield* server.connect()
+      const stuck = yield* server.connect({ window: 1024 })
+      yield* stuck.send(get("/big.bin"))
+      yield* until(() => server.log.out.some((l) => l.includes("request-begun")), "the download to start")
+      const closing = yield* Effect.fork(server.shutdown)
+      yield* until(() => server.log.out.some((l) => l.includes(" draining ")), "the drain")
+      // the download that takes no byte is given up SHUTDOWN_STALL_MS after the drain began, while
+      // the idle connection is still ending
+      yield* untilSleeping((wakeAt) => wakeAt === SHUTDOWN_STALL_MS / 4)
+      yield* TestClock.adjust(Duration.millis(SHUTDOWN_STALL_MS))
+      yield* until(() => server.log.out.some((l) => l.includes("reader stalled")), "the stalled reader given up")
+      expect(server.log.out.some((l) => l.includes(" interrupted "))).toBe(false)
+      // the grace period counts from the drain's start too: over at 1 s, though the idle
+      // connection's end (1.5 s) is still awaited, as every finalizer is
+      yield* TestClock.adjust(Duration.millis(1000 - SHUTDOWN_STALL_MS))
+      yield* until(() => server.log.out.some((l) => l.includes(" drained ")), "the grace period's end")
+      expect(server.log.out.find((l) => l.includes(" drained "))).toContain("grace period over")
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.join(closing)
+      expect(server.log.out.filter((l) => l.includes(" finalized "))).toHaveLength(2)
+      yield* idle.peer.closed
+    }))
+
   it.scoped("shutdown: a response still progressing when the grace period ends is interrupted", () =>
     Effect.gen(function*() {
       const chunk = new Uint8Array(64 * 1024)

@@ -132,13 +132,19 @@ export interface HarnessOptions {
   readonly static?: StaticHandler.StaticOptions
   readonly handler?: Handler
   readonly trace?: boolean
+  /** Changes the server's log service (the memory log's lines are still kept). */
+  readonly wrapLog?: (log: Context.Tag.Service<AccessLog.AccessLog>) => Context.Tag.Service<AccessLog.AccessLog>
 }
 
 /** A server over the in-memory network and a temporary site, in a scope of its own. */
 export const startServer = (options: HarnessOptions = {}) =>
   Effect.gen(function*() {
     const log = AccessLog.memory({ format: "text", quiet: false, trace: options.trace ?? false })
-    const context = yield* Layer.build(Layer.mergeAll(servicesLayer, log.layer))
+    const wrapLog = options.wrapLog
+    const logLayer = wrapLog === undefined
+      ? log.layer
+      : Layer.effect(AccessLog.AccessLog, Effect.map(AccessLog.AccessLog, wrapLog)).pipe(Layer.provide(log.layer))
+    const context = yield* Layer.build(Layer.mergeAll(servicesLayer, logLayer))
     const handler = options.handler ??
       (yield* StaticHandler.make(options.static ?? { listing: false, dotfiles: false }).pipe(Effect.provide(context)))
     const serverScope = yield* Scope.make()
