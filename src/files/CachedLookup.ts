@@ -27,6 +27,8 @@ export const SETTLE_MS = 1000
 export const MAX_CACHED_FILE = 4 * 1024 * 1024
 /** Longer URL paths are resolved every time rather than remembered. */
 const MAX_CACHED_PATH = 1024
+/** Raw paths whose cache key is remembered at most (all are forgotten when full). */
+const MAX_RAW_KEYS = 4096
 
 export interface CachedLookup {
   readonly lookup: (rawPath: string, options: LookupOptions) => Effect.Effect<Lookup, InvalidPath | FileError>
@@ -91,28 +93,51 @@ export const makeCachedLookup = (
       )
     })
 
+  /** The full resolution, instead of a remembered one that is too old, changed or missing. */
+  const again = (key: string, decoded: UrlPathResult, known: Resolution | undefined) => {
+    cache.forget(key)
+    return resolveAndRemember(key, decoded, known)
+  }
+
+  /**
+   * The cache key of each raw path recently decoded to a path (decoding is
+   * pure: the same raw path and options always give the same key), so that
+   * a hot path is not decoded and joined again on every request.
+   */
+  const keysOfRaw = new Map<string, string>()
+
   const lookup = (rawPath: string, options: LookupOptions): Effect.Effect<Lookup, InvalidPath | FileError> => {
-    const decoded = resolver.decode(rawPath, options)
-    if (decoded._tag !== "Path") return resolve(decoded)
-    // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
-    // share one entry instead of each holding a copy and pushing the popular ones out.
-    const key = (options.dotfiles ? "." : "/") + decoded.segments.join("/") + (decoded.trailingSlash ? "/" : "")
-    if (key.length > MAX_CACHED_PATH) return resolve(decoded)
-    const known = cache.get(key)
-    const again = () => {
-      cache.forget(key)
-      return resolveAndRemember(key, decoded, known)
+    const raw = (options.dotfiles ? "." : "/") + rawPath
+    let key = keysOfRaw.get(raw)
+    let decoded: UrlPathResult | undefined
+    if (key === undefined) {
+      decoded = resolver.decode(rawPath, options)
+      if (decoded._tag !== "Path") return resolve(decoded)
+      // Keyed on the decoded, normalized path: the spellings of one path ("//f", "/./f", "/%66")
+      // share one entry instead of each holding a copy and pushing the popular ones out.
+      key = (options.dotfiles ? "." : "/") + decoded.segments.join("/") + (decoded.trailingSlash ? "/" : "")
+      if (key.length > MAX_CACHED_PATH) return resolve(decoded)
+      if (raw.length <= MAX_CACHED_PATH) {
+        if (keysOfRaw.size >= MAX_RAW_KEYS) keysOfRaw.clear()
+        keysOfRaw.set(raw, key)
+      }
     }
-    if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) return again()
+    const known = cache.get(key)
+    if (known === undefined || monotonicNow() - known.resolvedAt >= RESOLVE_AGAIN_MS) {
+      return again(key, decoded ?? resolver.decode(rawPath, options), known)
+    }
     const stamping = files.stamp(known.candidate)
     // a stamp taken at once (the synchronous stat) answers at once: no Effect step for a cached file
     const stamped = exitNow(stamping)
     if (stamped !== undefined) {
-      return Exit.isSuccess(stamped) && stamped.value.stamp === known.stamp ? Exit.succeed(known.lookup) : again()
+      return Exit.isSuccess(stamped) && stamped.value.stamp === known.stamp
+        ? Exit.succeed(known.lookup)
+        : again(key, decoded ?? resolver.decode(rawPath, options), known)
     }
+    const resolveAgain = () => again(key, decoded ?? resolver.decode(rawPath, options), known)
     return Effect.matchEffect(stamping, {
-      onFailure: again,
-      onSuccess: (stamp) => stamp.stamp === known.stamp ? Effect.succeed(known.lookup) : again()
+      onFailure: resolveAgain,
+      onSuccess: (stamp) => stamp.stamp === known.stamp ? Effect.succeed(known.lookup) : resolveAgain()
     })
   }
 

@@ -44,6 +44,14 @@ const statOf = (s: NFS.Stats): FileStat => ({
   stamp: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.mode}`
 })
 
+/** Whether two stats give the same FileStat (its stamp and the fields beside it). */
+const sameStamp = (a: NFS.Stats, b: NFS.Stats): boolean =>
+  a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.size === b.size &&
+  a.mode === b.mode && a.dev === b.dev
+
+/** Paths whose last stamp is kept at most (all are forgotten when full). */
+const MAX_LAST_STAMPS = 4096
+
 /** Runs a node:fs call that reports through a callback as one effect. */
 const call = <A>(
   operation: string,
@@ -223,9 +231,22 @@ const makeStamper = (clock: Clock.Clock) => {
     }
     if (nowMs() - started <= SYNC_STAT_LIMIT_MS) slowInARow = 0
     else if (++slowInARow >= SLOW_STATS_TO_SWITCH) synchronous = false
-    return stats === undefined
-      ? Effect.fail(failure("stat", path, error ?? new Error(`stat ${path} failed`)))
-      : Effect.succeed(statOf(stats))
+    if (stats === undefined) return Effect.fail(failure("stat", path, error ?? new Error(`stat ${path} failed`)))
+    return stampedOf(path, stats)
+  }
+  /**
+   * The last stamp of each path stamped lately, handed out again while
+   * every field it is made of is the same: a hot file's stamp is not
+   * formatted anew on every request.
+   */
+  const lastStamps = new Map<string, { readonly stats: NFS.Stats; readonly stamped: Exit.Exit<FileStat> }>()
+  const stampedOf = (path: string, stats: NFS.Stats): Exit.Exit<FileStat> => {
+    const last = lastStamps.get(path)
+    if (last !== undefined && sameStamp(last.stats, stats)) return last.stamped
+    const stamped = Exit.succeed(statOf(stats))
+    if (lastStamps.size >= MAX_LAST_STAMPS) lastStamps.clear()
+    lastStamps.set(path, { stats, stamped })
+    return stamped
   }
   return { stamp, synchronous: () => synchronous }
 }

@@ -24,6 +24,17 @@ export interface Connection {
    */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, SocketError>
   /**
+   * Reads as `read` does, chunk after chunk (None once the peer has
+   * finished), handing each to `consume` synchronously until it returns a
+   * value (not undefined), which the effect succeeds with. Chunks that
+   * arrive while it waits are handed over in the transport's own callback,
+   * with no Effect step per chunk; a chunk is the caller's until `consume`
+   * is called again. `consume` must not read from this connection itself.
+   */
+  readonly readWith: <A>(
+    consume: (chunk: Option.Option<Uint8Array>) => A | undefined
+  ) => Effect.Effect<A, SocketError>
+  /**
    * Sends a chunk; completes when the transport has taken it, after which
    * the caller may reuse the chunk's buffer. Interrupting a pending write may
    * leave part of the chunk unsent: destroy the connection then.

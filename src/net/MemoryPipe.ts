@@ -1,5 +1,5 @@
 import { Effect, Exit, Option } from "effect"
-import { awaitCondition, wakeAll } from "./awaitCondition.ts"
+import { awaitCondition, consumeUntil, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
@@ -94,31 +94,35 @@ const makeEndpoint = (
   let receivedAt = 0n
   let sentAt = 0n
 
-  const readUpTo = (max: number) =>
-    awaitCondition(waiting, (): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
-      if (state.destroyed) return Exit.fail(closed())
-      let chunk = incoming.chunks[0]
-      if (chunk !== undefined) {
-        receivedAt = incoming.writtenAt[0]!
-        if (chunk.length > max) {
-          incoming.chunks[0] = chunk.subarray(max)
-          chunk = chunk.subarray(0, max)
-        } else {
-          incoming.chunks.shift()
-          incoming.writtenAt.shift()
-        }
-        incoming.unread -= chunk.length
-        wakeAll(waiting)
-        return Exit.succeed(Option.some(chunk))
+  /** The next chunk (at most `max` bytes of it), None after FIN, a failure, or undefined while none is there. */
+  const takeUpTo = (max: number): Exit.Exit<Option.Option<Uint8Array>, SocketError> | undefined => {
+    if (state.destroyed) return Exit.fail(closed())
+    let chunk = incoming.chunks[0]
+    if (chunk !== undefined) {
+      receivedAt = incoming.writtenAt[0]!
+      if (chunk.length > max) {
+        incoming.chunks[0] = chunk.subarray(max)
+        chunk = chunk.subarray(0, max)
+      } else {
+        incoming.chunks.shift()
+        incoming.writtenAt.shift()
       }
-      if (incoming.fin) {
-        receivedAt = incoming.finAt
-        return Exit.succeed(Option.none())
-      }
-      if (incoming.writerGone) return Exit.fail(reset())
-      return undefined
-    })
+      incoming.unread -= chunk.length
+      wakeAll(waiting)
+      return Exit.succeed(Option.some(chunk))
+    }
+    if (incoming.fin) {
+      receivedAt = incoming.finAt
+      return Exit.succeed(Option.none())
+    }
+    if (incoming.writerGone) return Exit.fail(reset())
+    return undefined
+  }
+  const readUpTo = (max: number) => awaitCondition(waiting, () => takeUpTo(max))
   const read = readUpTo(Infinity)
+  const takeAll = () => takeUpTo(Infinity)
+  const readWith = <A>(consume: (chunk: Option.Option<Uint8Array>) => A | undefined) =>
+    consumeUntil(waiting, takeAll, consume)
 
   const writeFailure = (): Exit.Exit<never, SocketError> | undefined => {
     if (state.destroyed) return Exit.fail(closed())
@@ -205,6 +209,7 @@ const makeEndpoint = (
       localAddress: local.address,
       localPort: local.port,
       read,
+      readWith,
       write,
       writeNow,
       bytesFlushed,

@@ -1,6 +1,6 @@
 import { Effect, Exit, Option } from "effect"
 import * as net from "node:net"
-import { awaitCondition, wakeAll } from "./awaitCondition.ts"
+import { awaitCondition, consumeUntil, wakeAll } from "./awaitCondition.ts"
 import type { Connection } from "./Connection.ts"
 import { nextConnectionId } from "./connectionId.ts"
 import { SocketError } from "./errors.ts"
@@ -210,6 +210,8 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
     }
   }
   const read = awaitCondition(readers, take)
+  const readWith = <A>(consume: (chunk: Option.Option<Uint8Array>) => A | undefined) =>
+    consumeUntil(readers, take, consume)
 
   const writeFailure = (): Exit.Exit<never, SocketError> | undefined => {
     if (failure !== undefined) return Exit.fail(failure)
@@ -362,6 +364,7 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
       return socket.localPort ?? 0
     },
     read,
+    readWith,
     write,
     writeNow,
     bytesFlushed,

@@ -169,6 +169,12 @@ interface Session {
   discarded: number
   /** Whether a write guarded during shutdown has already sampled the peer's unacknowledged bytes. */
   sampledForDrain: boolean
+  /**
+   * Writes the access line of a response issued in a transport's callback
+   * whose write the fiber has yet to wait for: once, by whichever comes
+   * first, the end of that write or the end of the connection's fiber.
+   */
+  unlogged: (() => void) | undefined
 }
 
 /** For deadlines and durations: milliseconds, sub-millisecond precise, never stepped (the live clock's hrtime). */
@@ -371,41 +377,49 @@ const parsePending = (session: Session): Parsed | undefined => {
   return undefined
 }
 
-/** What ended the wait for bytes: the peer, or the watchdog. */
-const EXPIRED = { _tag: "Expired" } as const
+/** The read deadline for the wait ahead: the header timeout, from the accept on a new connection and from the first byte after that; else the keep-alive timeout. */
+const readDeadline = (session: Session): number => {
+  const { ctx, state, watchdog } = session
+  const from = state.requests === 0 ? session.acceptedAt : state.begunAt?.monotonic
+  return from === undefined ? watchdog.now() + ctx.limits.keepAliveTimeoutMs : from + ctx.limits.headerTimeoutMs
+}
+
+/** How a wait for bytes ended without more to serve: the peer closed or failed (a reason), or the watchdog fired. */
+const waitEnded = (session: Session, reason: string): Effect.Effect<string> => {
+  if (session.watchdog.expired() !== undefined) return afterExpiry(session)
+  session.state.phase = "closing"
+  return Effect.succeed(reason)
+}
 
 /**
- * Waits for the next bytes under the read deadline and adds them to
- * `pending`: undefined once they are there, else why the connection ends
- * (the peer closed or failed: a reason; the watchdog fired: EXPIRED).
+ * Waits for bytes under the read deadline and serves what they hold. The
+ * bytes are taken in the transport's callback as they arrive and served
+ * there, synchronously, as far as they go (see serveAtHand): a request
+ * answered at once costs no Effect step, and the wait goes on. It ends with
+ * what must run in the fiber: a response that waits, a refusal, the end.
  */
-type WaitEnd = string | typeof EXPIRED | undefined
-
-const awaitBytes = (session: Session): Effect.Effect<WaitEnd> => {
-  const { conn, ctx, state, watchdog } = session
-  // The header timeout runs from the accept on a new connection, from the first byte after that.
-  const from = state.requests === 0 ? session.acceptedAt : state.begunAt?.monotonic
-  const deadline = from === undefined
-    ? watchdog.now() + ctx.limits.keepAliveTimeoutMs
-    : from + ctx.limits.headerTimeoutMs
-  return Effect.zipRight(
-    watchdog.arm(deadline, "read"),
-    Effect.matchEffect(conn.read, {
-      // From here to the next yield nothing else runs: the watchdog either fired before, or not at all.
-      onFailure: (error): Effect.Effect<WaitEnd> =>
-        Effect.succeed(watchdog.expired() !== undefined ? EXPIRED : `read failed: ${error.message}`),
-      onSuccess: (chunk): Effect.Effect<WaitEnd> => {
-        if (watchdog.expired() !== undefined) return Effect.succeed(EXPIRED)
-        if (Option.isNone(chunk)) return Effect.succeed("peer closed")
-        if (state.begunAt === undefined && startsRequest(chunk.value)) {
-          state.begunAt = instantNow(session)
-          state.phase = "head"
-        }
-        session.pending = concat(session.pending, chunk.value)
-        return Effect.succeed(undefined)
-      }
-    })
-  )
+const awaitBytes = (session: Session): Effect.Effect<string> => {
+  const { conn, state, watchdog } = session
+  const consume = (chunk: Option.Option<Uint8Array>): Effect.Effect<string> | undefined => {
+    // Nothing else runs during this callback: the watchdog either fired before, or not at all.
+    if (watchdog.expired() !== undefined) return afterExpiry(session)
+    if (Option.isNone(chunk)) return waitEnded(session, "peer closed")
+    if (state.begunAt === undefined && startsRequest(chunk.value)) {
+      state.begunAt = instantNow(session)
+      state.phase = "head"
+    }
+    session.pending = concat(session.pending, chunk.value)
+    const next = serveAtHand(session)
+    if (next !== undefined) return next
+    const arming = watchdog.armNow(readDeadline(session), "read")
+    return arming === Effect.void ? undefined : Effect.zipRight(arming, serveRequests(session))
+  }
+  const arming = watchdog.armNow(readDeadline(session), "read")
+  const waiting = Effect.matchEffect(conn.readWith(consume), {
+    onFailure: (error) => waitEnded(session, `read failed: ${error.message}`),
+    onSuccess: (next) => next
+  })
+  return arming === Effect.void ? waiting : Effect.zipRight(arming, waiting)
 }
 
 /** The response head as bytes, with the connection's own fields. */
@@ -663,11 +677,18 @@ const answerNow = (
     }
     return afterResponse(session, head, complete, keepAlive, writtenNow)
   }
-  // the transport takes it later: logged however that ends (written, failed, interrupted at shutdown)
+  // the transport takes it later: logged however that ends (written, failed, interrupted at shutdown,
+  // even before the fiber got to wait for it: see serveConnection)
+  const logOnce = () => {
+    if (session.unlogged !== logOnce) return
+    session.unlogged = undefined
+    if (log.logsRequests) log.requestNow(accessEntry(session, begun, requestLineOf(head), status, state.bytesSent))
+  }
+  session.unlogged = logOnce
   return Effect.flatMap(
     Effect.exit(Effect.onExit(
       Effect.map(written, () => void (state.bytesSent = sent)),
-      () => logRequest(session, begun, requestLineOf(head), status, state.bytesSent)
+      () => Effect.sync(logOnce)
     )),
     (exit) => afterResponse(session, head, complete, keepAlive, exit)
   )
@@ -737,42 +758,41 @@ const answer = (session: Session, head: RequestHead, complete: boolean, begun: I
 }
 
 /**
- * Requests one after the other until the connection should close; returns
- * why it stopped. Whatever the bytes at hand hold is parsed and answered
- * synchronously as far as it goes (pipelined requests for cached files take
- * no Effect step each); the loop enters Effect to wait for bytes, or for a
- * response that must wait.
+ * Serves what the bytes at hand hold, synchronously as far as it goes
+ * (pipelined requests for cached files take no Effect step each): undefined
+ * when it needs more bytes, else the effect that goes on from there (a
+ * response that must wait, a refusal, the end) and returns why the
+ * connection stopped.
  */
-const serveRequests = (session: Session): Effect.Effect<string> => {
-  const loop: Effect.Effect<string> = Effect.suspend(() => {
-    while (true) {
-      const parsed = parsePending(session)
-      if (parsed === undefined) {
-        return Effect.flatMap(awaitBytes(session), (stop) => {
-          if (stop === undefined) return loop
-          if (typeof stop !== "string") return afterExpiry(session)
-          session.state.phase = "closing"
-          return Effect.succeed(stop)
-        })
-      }
-      if (parsed._tag === "Invalid") return refuse(session, parsed.error.status, parsed.begunAt, parsed.requestLine)
-      const answering = answer(session, parsed.head, parsed.complete, parsed.begunAt)
-      const answered = exitNow(answering)
-      if (answered === undefined) {
-        return Effect.flatMap(answering, (next) => {
-          if (next._tag === "Done") return Effect.succeed(next.reason)
-          beginRequest(session)
-          return loop
-        })
-      }
-      // answers never fail: a failure here is a defect, or an interruption, passed on as it is
-      if (Exit.isFailure(answered)) return Exit.failCause(answered.cause)
-      if (answered.value._tag === "Done") return Effect.succeed(answered.value.reason)
-      beginRequest(session)
+const serveAtHand = (session: Session): Effect.Effect<string> | undefined => {
+  while (true) {
+    const parsed = parsePending(session)
+    if (parsed === undefined) return undefined
+    if (parsed._tag === "Invalid") return refuse(session, parsed.error.status, parsed.begunAt, parsed.requestLine)
+    const answering = answer(session, parsed.head, parsed.complete, parsed.begunAt)
+    const answered = exitNow(answering)
+    if (answered === undefined) {
+      return Effect.flatMap(answering, (next) => {
+        if (next._tag === "Done") return Effect.succeed(next.reason)
+        beginRequest(session)
+        return serveRequests(session)
+      })
     }
-  })
-  return Effect.zipRight(Effect.sync(() => beginRequest(session)), loop)
+    // answers never fail: a failure here is a defect, or an interruption, passed on as it is
+    if (Exit.isFailure(answered)) return Exit.failCause(answered.cause)
+    if (answered.value._tag === "Done") return Effect.succeed(answered.value.reason)
+    beginRequest(session)
+  }
 }
+
+/**
+ * Requests one after the other until the connection should close; returns
+ * why it stopped. Whatever the bytes at hand hold is served synchronously;
+ * then the wait for more serves them as they arrive (see awaitBytes). The
+ * fiber takes a step only for what must wait.
+ */
+const serveRequests = (session: Session): Effect.Effect<string> =>
+  Effect.suspend(() => serveAtHand(session) ?? awaitBytes(session))
 
 /**
  * Serves requests on one connection until it should close: the persistence
@@ -797,10 +817,17 @@ export const serveConnection = (conn: Connection, ctx: ConnectionContext): Effec
         head: undefined,
         ended: false,
         discarded: 0,
-        sampledForDrain: false
+        sampledForDrain: false,
+        unlogged: undefined
       }
       ;(session as { watchdog: Watchdog<Wait> }).watchdog = ctx.watchdogs.make<Wait>((wait) => onExpiry(session, wait))
       ctx.state.onDrain = () => (ctx.state.awaitingPeer ? guardWrite(session) : Effect.void)
       // the watchdog lets go of this connection however the loop ends
-      return Effect.ensuring(serveRequests(session), Effect.sync(() => session.watchdog.release()))
+      return Effect.ensuring(
+        Effect.zipRight(Effect.sync(() => beginRequest(session)), serveRequests(session)),
+        Effect.sync(() => {
+          session.unlogged?.()
+          session.watchdog.release()
+        })
+      )
     }))

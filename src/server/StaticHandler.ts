@@ -73,6 +73,8 @@ interface Description {
   readonly type: string
   /** The last 200 of the whole file (see `wholeFile`). */
   whole: (ServerResponse.ServerResponse & { readonly body: { readonly bytes: Uint8Array } }) | undefined
+  /** The file's 304, one object for every request that revalidates it (kept serialized by the connection). */
+  notModified: ServerResponse.ServerResponse | undefined
 }
 
 const fileHeaders = (description: Description): Array<[string, string]> => [
@@ -131,7 +133,8 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
           etag: etagOf(file),
           lastModified: formatHttpDate(file.mtime.getTime()),
           type: contentTypeOf(file.path),
-          whole: undefined
+          whole: undefined,
+          notModified: undefined
         }
         described.set(file, found)
       }
@@ -210,15 +213,20 @@ export const make = (options: StaticOptions): Effect.Effect<ServerResponse.Handl
       const description = describe(file)
       const { etag, lastModified } = description
       if (notModified(head, file, etag)) {
-        return Effect.succeed({
-          status: 304,
-          headers: new Headers([["Last-Modified", lastModified], ["ETag", etag]]),
-          body: ServerResponse.empty
-        })
+        return Effect.succeed(
+          description.notModified ??= {
+            status: 304,
+            headers: new Headers([["Last-Modified", lastModified], ["ETag", etag]]),
+            body: ServerResponse.empty
+          }
+        )
       }
       const rangeHeader = head.headers.get("Range")
-      if (rangeHeader === undefined && head.method !== "HEAD" && file.size <= chunkSize) {
-        return mapNow(files.read(file), (bytes) => wholeFile(description, bytes))
+      if (rangeHeader === undefined && file.size <= chunkSize) {
+        const whole = files.read(file)
+        if (head.method !== "HEAD") return mapNow(whole, (bytes) => wholeFile(description, bytes))
+        // HEAD reads nothing, but a file kept in memory answers it with its GET's response (no body is sent)
+        if (isDoneNow(whole)) return Effect.succeed(wholeFile(description, whole.value))
       }
       const headers = fileHeaders(description)
       const range = rangeHeader !== undefined && rangeStillValid(head, file, etag)

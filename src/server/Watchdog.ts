@@ -43,6 +43,12 @@ export interface Watchdog<K> {
   /** Expire at `at` (epoch ms) with `kind`, unless re-armed or disarmed first. */
   readonly arm: (at: number, kind: K) => Effect.Effect<void>
   /**
+   * `arm`, done at the call: what it returns is left to run (the watch
+   * woken for an earlier deadline), Effect.void when nothing is. For a
+   * caller outside a fiber's step, such as a transport's callback.
+   */
+  readonly armNow: (at: number, kind: K) => Effect.Effect<void>
+  /**
    * Expire with `kind` once neither measure of `progress` has moved for a
    * whole period of `periodMs` (see above), unless re-armed or disarmed first.
    */
@@ -310,13 +316,14 @@ export const makeWatchdogs: Effect.Effect<Watchdogs, never, Scope.Scope> = Effec
       schedule(timer, at)
       return wakeBy(at)
     }
+    const armNow = (at: number, kind: K): Effect.Effect<void> => {
+      timer.progress = undefined
+      return arm(at, kind)
+    }
     return {
       now,
-      arm: (at, kind) =>
-        Effect.suspend(() => {
-          timer.progress = undefined
-          return arm(at, kind)
-        }),
+      arm: (at, kind) => Effect.suspend(() => armNow(at, kind)),
+      armNow,
       armWhileMoving: (periodMs, kind, progress) =>
         Effect.suspend(() => {
           timer.progress = progress

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import * as NFS from "node:fs"
+import * as os from "node:os"
 import { FileAccess } from "../../src/files/FileAccess.ts"
 import * as NodeFileAccess from "../../src/files/NodeFileAccess.ts"
 import { nodeTree, TreeOps, trees } from "./trees.ts"
@@ -139,6 +140,40 @@ describe("NodeFileAccess stamps", () => {
       expect((yield* Effect.flip(files.stamp(path + ".missing"))).reason).toBe("NotFound")
     }).pipe(Effect.withClock(steppingClock(() => cost)))
   })
+
+  it.effect("a stamp is handed out again only while every field it is made of is the same", () =>
+    Effect.gen(function*() {
+      const files = yield* NodeFileAccess.make
+      const dir = NFS.mkdtempSync(`${os.tmpdir()}/stamps-`)
+      try {
+        const path = `${dir}/f.txt`
+        NFS.writeFileSync(path, "abc")
+        const old = new Date("2026-01-01T00:00:00Z")
+        NFS.utimesSync(path, old, old)
+        const first = yield* files.stamp(path)
+        // unchanged: the same stamp, not formatted again
+        expect(yield* files.stamp(path)).toBe(first)
+        NFS.chmodSync(path, 0o600)
+        const chmodded = yield* files.stamp(path)
+        expect(chmodded.stamp).not.toBe(first.stamp)
+        expect(chmodded.mode).toBe(0o600)
+        // same size, mtime put back: the ctime still tells
+        NFS.writeFileSync(path, "xyz")
+        NFS.utimesSync(path, old, old)
+        const rewritten = yield* files.stamp(path)
+        expect(rewritten.stamp).not.toBe(chmodded.stamp)
+        expect(rewritten.mtimeMs).toBe(first.mtimeMs)
+        NFS.writeFileSync(path, "wxyz")
+        expect((yield* files.stamp(path)).size).toBe(4)
+        // another file renamed over it: another inode
+        NFS.writeFileSync(`${dir}/g.txt`, "wxyz")
+        const before = yield* files.stamp(path)
+        NFS.renameSync(`${dir}/g.txt`, path)
+        expect((yield* files.stamp(path)).ino).not.toBe(before.ino)
+      } finally {
+        NFS.rmSync(dir, { recursive: true, force: true })
+      }
+    }))
 
   it.effect("files on a local file system are stamped synchronously (the check waits for a path that exists)", () =>
     Effect.gen(function*() {

@@ -164,6 +164,12 @@ describe.each(trees)("StaticFiles over FileAccess %s", (_, Files) => {
       )
       expect(fileOf(yield* service.lookup("/.hidden-dir/a.txt", shown)).size).toBe(18)
       expect((yield* service.lookup("/.hidden-dir/", shown))._tag).toBe("Directory")
+      // a path remembered as found with dotfiles shown is still hidden without, and the other way round
+      for (const target of ["/.secret", "/.hidden-dir/a.txt", "/%2esecret"]) {
+        expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
+        expect((yield* service.lookup(target, shown))._tag).toBe("File")
+        expect(yield* service.lookup(target, hidden)).toEqual({ _tag: "NotFound" })
+      }
     }).pipe(Effect.provide(Files)))
 
   it.scoped("traversal never leaves the root, whatever the encoding", () =>

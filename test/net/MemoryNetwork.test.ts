@@ -215,3 +215,49 @@ describe("MemoryNetwork", () => {
       expect(yield* peer.readAllText).toBe("pong")
     }).pipe(Effect.provide(Memory.layer)))
 })
+
+describe("Connection.readWith", () => {
+  it.scoped("hands chunks over in the writer's call, answering there, until consume returns; then reads wait", () =>
+    Effect.gen(function*() {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port)
+      const server = yield* listener.accept
+      const seen: Array<string> = []
+      const consuming = yield* Effect.fork(server.readWith((chunk) => {
+        if (Option.isNone(chunk)) return "end"
+        seen.push(text(chunk.value))
+        // an answer written from inside the callback wakes this same reader: the loop running takes it
+        expect(Exit.isExit(server.writeNow(bytes(`ok ${text(chunk.value)};`)))).toBe(true)
+        return text(chunk.value) === "stop" ? "stopped" : undefined
+      }))
+      yield* settle
+      yield* peer.write("a")
+      // consumed within the write: nothing else ran
+      expect(seen).toEqual(["a"])
+      yield* peer.write("b")
+      yield* peer.write("stop")
+      yield* peer.write("after")
+      expect(yield* Fiber.join(consuming)).toBe("stopped")
+      expect(seen).toEqual(["a", "b", "stop"])
+      // what came after is left for the next read
+      expect(Option.map(yield* server.read, text)).toEqual(Option.some("after"))
+      yield* peer.end
+      expect(yield* server.readWith((chunk) => (Option.isNone(chunk) ? "end" : undefined))).toBe("end")
+      yield* server.end
+      expect(yield* peer.readAllText).toBe("ok a;ok b;ok stop;")
+    }).pipe(Effect.provide(Memory.layer)))
+
+  it.scoped("a throw in consume fails the effect as a defect; the writer's call goes on", () =>
+    Effect.gen(function*() {
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+      const peer = yield* (yield* MemoryNetwork).connect(listener.port)
+      const server = yield* listener.accept
+      const consuming = yield* Effect.fork(server.readWith(() => {
+        throw new Error("boom")
+      }))
+      yield* settle
+      yield* peer.write("a")
+      const exit = yield* Fiber.await(consuming)
+      expect(Exit.isFailure(exit) ? String(exit.cause) : "").toContain("boom")
+    }).pipe(Effect.provide(Memory.layer)))
+})

@@ -49,6 +49,38 @@ describe("NodeStreamConnection", () => {
       expect(Option.isSome(first)).toBe(true)
     }))
 
+  it.scopedLive("readWith serves each arrival in the socket's callback, answers included, until consume returns", () =>
+    Effect.gen(function*() {
+      const [serverSocket, client] = yield* socketPair
+      const connection = fromSocket(serverSocket, { sendQueues })
+      let received = ""
+      let answers = 0
+      const served = yield* Effect.fork(connection.readWith((chunk) => {
+        if (Option.isNone(chunk)) return received
+        received += text(chunk.value)
+        // the answer goes out from the callback, taken by the kernel at once
+        while (answers < received.split(";").length - 1) {
+          answers++
+          expect(Exit.isExit(connection.writeNow(Buffer.from("ok;")))).toBe(true)
+        }
+        return undefined
+      }))
+      const replies = yield* Effect.async<string>((resume) => {
+        let got = ""
+        client.on("data", (data) => {
+          got += data.toString()
+          if (got === "ok;") client.write("two;")
+          if (got === "ok;ok;") {
+            client.end()
+            resume(Effect.succeed(got))
+          }
+        })
+        client.write("one;")
+      })
+      expect(replies).toBe("ok;ok;")
+      expect(yield* Fiber.join(served)).toBe("one;two;")
+    }))
+
   it.scopedLive("read takes what is buffered first and ends with None after the peer's FIN", () =>
     Effect.gen(function*() {
       const [serverSocket, client] = yield* socketPair

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, Stream, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import { formatHttpDate } from "../../src/http/date.ts"
 import { Headers } from "../../src/http/Headers.ts"
 import { makePipe, toPeer } from "../../src/net/MemoryPipe.ts"
@@ -28,7 +28,7 @@ const serveOne = (handler: ServerResponse.Handler) =>
       state,
       draining: () => false
     }).pipe(Effect.provide(log.layer), Effect.fork)
-    return { state, peer: toPeer(client), fiber, log }
+    return { state, peer: toPeer(client), fiber, log, server, client }
   })
 
 describe("HttpConnection: observable state", () => {
@@ -118,5 +118,77 @@ describe("HttpConnection: responses answered at once", () => {
         ["HEAD", "/d", "0"],
         ["GET", "/e", "7"]
       ])
+    }))
+})
+
+describe("HttpConnection: requests served as their bytes arrive", () => {
+  const page = new TextEncoder().encode("kept\n")
+  const kept: ServerResponse.ServerResponse = {
+    status: 200,
+    headers: new Headers([["Content-Type", "text/plain"]]),
+    body: { _tag: "Bytes", bytes: page }
+  }
+  const encode = (text: string) => new TextEncoder().encode(text)
+
+  it.scoped("are answered in the transport's callback, each re-arming the keep-alive timeout from its response", () =>
+    Effect.gen(function*() {
+      const { client, fiber, log, server, state } = yield* serveOne(() => Effect.succeed(kept))
+      yield* tick
+      /** Sends a request and says how many response bytes the server wrote before the send returned. */
+      const sendAndSeeAnswer = (request: string) =>
+        Effect.sync(() => {
+          const before = Option.getOrElse(Effect.runSync(server.connection.unacknowledged), () => 0)
+          const sent = client.connection.writeNow(encode(request))
+          expect(Exit.isExit(sent)).toBe(true)
+          return Option.getOrElse(Effect.runSync(server.connection.unacknowledged), () => 0) - before
+        })
+      // answered within the peer's write call: no step of the connection's fiber in between
+      expect(yield* sendAndSeeAnswer(get("/a"))).toBeGreaterThan(page.length)
+      expect(state.phase).toBe("idle")
+      yield* TestClock.adjust(Duration.millis(4000))
+      expect(yield* sendAndSeeAnswer(get("/b") + get("/c"))).toBeGreaterThan(2 * page.length)
+      expect(state.requests).toBe(3)
+      // 5 s after the last response, not after the first
+      yield* TestClock.adjust(Duration.millis(4000))
+      yield* tick
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust(Duration.millis(1001))
+      expect(yield* Fiber.join(fiber)).toBe("idle")
+      expect(log.out.map((line) => / "GET (\/\w) HTTP\/1\.1" 200 5 /.exec(line)?.[1])).toEqual(["/a", "/b", "/c"])
+    }))
+
+  it.scoped("a partial request arriving in the callback starts the header timeout; a close is seen there", () =>
+    Effect.gen(function*() {
+      const { client, fiber, log, state } = yield* serveOne(() => Effect.succeed(kept))
+      yield* tick
+      yield* Effect.sync(() => client.connection.writeNow(encode(get("/a") + "GET /b HTTP/1.1\r\nHo")))
+      expect(state.requests).toBe(1)
+      expect(state.phase).toBe("head")
+      yield* TestClock.adjust(Duration.millis(29_999))
+      yield* tick
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* until(() => log.out.length === 2, "the 408's line")
+      expect(log.out[1]).toMatch(/ "GET \/b HTTP\/1\.1" 408 /)
+      yield* TestClock.adjust(Duration.seconds(2))
+      expect(yield* Fiber.join(fiber)).toBe("header timeout")
+
+      const other = yield* serveOne(() => Effect.succeed(kept))
+      yield* tick
+      yield* Effect.sync(() => other.client.connection.writeNow(encode(get("/a"))))
+      yield* other.client.connection.end
+      expect(yield* Fiber.join(other.fiber)).toBe("peer closed")
+      expect(other.log.out).toHaveLength(1)
+    }))
+
+  it.scoped("a handler that throws in the callback is a defect of the connection's fiber, not of the transport", () =>
+    Effect.gen(function*() {
+      const { client, fiber } = yield* serveOne(() => {
+        throw new Error("boom")
+      })
+      yield* tick
+      yield* Effect.sync(() => client.connection.writeNow(encode(get("/a"))))
+      const exit = yield* Fiber.await(fiber)
+      expect(Exit.isFailure(exit) ? String(exit.cause) : "").toContain("boom")
     }))
 })

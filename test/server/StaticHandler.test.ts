@@ -1,6 +1,6 @@
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Stream, TestClock } from "effect"
+import { Duration, Effect, Exit, Layer, Stream, TestClock } from "effect"
 import { chunkSize, FileError, StaticFiles } from "../../src/files/StaticFiles.ts"
 import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { formatHttpDate } from "../../src/http/date.ts"
@@ -130,6 +130,36 @@ describe("StaticHandler", () => {
       expect((yield* handle(request("GET", "/hello.txt", { "If-Modified-Since": "yesterday" }))).status).toBe(200)
     }))
 
+  it.scoped("a kept file's HEAD and 304 are answered at once, each by one response object", () =>
+    Effect.gen(function*() {
+      const handle = yield* handlerWith(plain)
+      // before the bytes are kept, HEAD reads nothing: a body of the file's length, never pulled
+      const cold = yield* handle(request("HEAD", "/hello.txt"))
+      expect(cold.status).toBe(200)
+      expect(cold.body._tag === "Stream" ? cold.body.length : undefined).toBe(12)
+      const get = yield* handle(request("GET", "/hello.txt"))
+      const heads = [handle(request("HEAD", "/hello.txt")), handle(request("HEAD", "/hello.txt"))]
+      for (const answer of heads) {
+        expect(Exit.isExit(answer)).toBe(true)
+        // the GET's own response: the connection leaves its body out for HEAD
+        expect(yield* answer).toBe(get)
+      }
+      const etag = get.headers.get("ETag")!
+      const lastModified = get.headers.get("Last-Modified")!
+      const revalidations = [
+        handle(request("GET", "/hello.txt", { "If-None-Match": etag })),
+        handle(request("GET", "/hello.txt", { "If-Modified-Since": lastModified })),
+        handle(request("HEAD", "/hello.txt", { "If-None-Match": etag }))
+      ]
+      const first = yield* revalidations[0]!
+      expect(first.status).toBe(304)
+      expect(first.headers.entries).toEqual([["Last-Modified", lastModified], ["ETag", etag]])
+      for (const answer of revalidations) {
+        expect(Exit.isExit(answer)).toBe(true)
+        expect(yield* answer).toBe(first)
+      }
+    }))
+
   it.scoped("206 for one range, 416 when unsatisfiable, 200 for several", () =>
     Effect.gen(function*() {
       const handle = yield* handlerWith(plain)
@@ -187,9 +217,15 @@ describe("StaticHandler", () => {
         expect(response.body._tag, `${size}`).toBe(size <= chunkSize ? "Bytes" : "Stream")
         expect(sameBytes(yield* bodyOf(response), bigContent.subarray(0, size))).toBe(true)
         expect(response.headers.get("Content-Type")).toBe("application/octet-stream")
+        // HEAD after the GET: a file kept whole answers with the GET's response, a larger one reads nothing
         const head = yield* handle(request("HEAD", `/f${size}.bin`))
-        expect(head.body._tag).toBe("Stream")
-        expect(head.body._tag === "Stream" && head.body.length).toBe(size)
+        expect(head.body._tag).toBe(size <= chunkSize ? "Bytes" : "Stream")
+        const length = head.body._tag === "Stream"
+          ? head.body.length
+          : head.body._tag === "Bytes"
+          ? head.body.bytes.length
+          : 0
+        expect(length).toBe(size)
         expect(head.headers.entries).toEqual(response.headers.entries)
       }
       // ranges of one byte less, exactly, and one more than a chunk, at the start, inside and at the end
