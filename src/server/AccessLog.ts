@@ -239,11 +239,49 @@ export const make = (options: AccessLogOptions, sink: LineSink): Context.Tag.Ser
   }
 }
 
-/** Lines to the process's stdout and stderr. */
-export const processSink: LineSink = {
-  out: (line) => void process.stdout.write(line + "\n"),
-  err: (line) => void process.stderr.write(line + "\n")
+/** Bytes of lines held at most before they are written. */
+export const MAX_HELD_LINES = 64 * 1024
+
+/**
+ * A sink that gathers the lines for `out` (access and trace lines) and
+ * writes them once per turn of the event loop (in its check phase), or
+ * once MAX_HELD_LINES are held, or at the process's exit: one system call
+ * for the lines of all the requests a turn answered, not one each, in the
+ * same order. Lines for `err` go out at once.
+ */
+export const gatheringSink = (write: (text: string) => void, err: (line: string) => void): LineSink => {
+  let held = ""
+  let scheduled = false
+  let hooked = false
+  const flush = () => {
+    scheduled = false
+    if (held.length === 0) return
+    const text = held
+    held = ""
+    write(text)
+  }
+  return {
+    out: (line) => {
+      held += line + "\n"
+      if (!hooked) {
+        hooked = true
+        process.on("exit", flush)
+      }
+      if (held.length >= MAX_HELD_LINES) flush()
+      else if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+    err
+  }
 }
+
+/** Lines to the process's stdout (gathered per turn, see gatheringSink) and stderr. */
+export const processSink: LineSink = gatheringSink(
+  (text) => void process.stdout.write(text),
+  (line) => void process.stderr.write(line + "\n")
+)
 
 export const layer = (options: AccessLogOptions): Layer.Layer<AccessLog> =>
   Layer.succeed(AccessLog, make(options, processSink))

@@ -194,3 +194,34 @@ describe("AccessLog: whatever the client sent", () => {
       expect(text.split("\n").some((l) => l.startsWith("2026-01-01"))).toBe(false)
     }))
 })
+
+describe("AccessLog: the process's sink", () => {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+  it("writes the lines of one turn in one write, in order, before the next turn; errors at once", async () => {
+    const writes: Array<string> = []
+    const errors: Array<string> = []
+    const sink = AccessLog.gatheringSink((text) => writes.push(text), (line) => errors.push(line))
+    sink.out("a")
+    sink.out("b")
+    sink.err("oops")
+    expect(errors).toEqual(["oops"])
+    expect(writes).toEqual([])
+    await nextTurn()
+    expect(writes).toEqual(["a\nb\n"])
+    sink.out("c")
+    await nextTurn()
+    expect(writes).toEqual(["a\nb\n", "c\n"])
+    await nextTurn()
+    expect(writes).toHaveLength(2)
+  })
+
+  it("writes at once when MAX_HELD_LINES are held", () => {
+    const writes: Array<string> = []
+    const sink = AccessLog.gatheringSink((text) => writes.push(text), () => {})
+    const line = "x".repeat(1023)
+    for (let i = 0; i < AccessLog.MAX_HELD_LINES / 1024; i++) sink.out(line)
+    expect(writes).toHaveLength(1)
+    expect(writes[0]).toBe(`${line}\n`.repeat(AccessLog.MAX_HELD_LINES / 1024))
+  })
+})
