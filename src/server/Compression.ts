@@ -1,7 +1,7 @@
 import { Effect, Stream } from "effect"
 import * as Mime from "mime-types"
 import * as zlib from "node:zlib"
-import { mapNow } from "../effectNow.ts"
+import { flatMapNow, isDoneNow, mapNow } from "../effectNow.ts"
 import { SETTLE_MS } from "../files/CachedLookup.ts"
 import { type FileEntry, type LookupOptions, StaticFiles } from "../files/StaticFiles.ts"
 import { acceptedCodings, type Coding } from "../http/acceptEncoding.ts"
@@ -48,8 +48,16 @@ export const compressibleType = (type: string): boolean => {
     .test(sub) || sub.endsWith("+json") || sub.endsWith("+xml")
 }
 
-const typeOf = (file: FileEntry): string =>
-  Mime.contentType(file.path.slice(file.path.lastIndexOf("/") + 1)) || "application/octet-stream"
+/** The type of each file entry handed out lately (the file cache hands out one entry per unchanged file). */
+const typesOf = new WeakMap<FileEntry, string>()
+const typeOf = (file: FileEntry): string => {
+  let type = typesOf.get(file)
+  if (type === undefined) {
+    type = Mime.contentType(file.path.slice(file.path.lastIndexOf("/") + 1)) || "application/octet-stream"
+    typesOf.set(file, type)
+  }
+  return type
+}
 
 /** The ETag of a coded representation: the identity tag with the coding appended inside the quotes. */
 export const codedEtag = (etag: string, coding: Coding): string =>
@@ -178,11 +186,15 @@ export const wrap = (
     const cache = new CompressedCache(options.cacheBytes)
     const lookupOptions: LookupOptions = { dotfiles: options.dotfiles }
 
-    const fileAt = (rawPath: string): Effect.Effect<FileEntry | undefined> =>
-      files.lookup(rawPath, lookupOptions).pipe(
+    /** The file a path names, if any; at once (an Exit) when the lookup answers at once. */
+    const fileAt = (rawPath: string): Effect.Effect<FileEntry | undefined> => {
+      const found = files.lookup(rawPath, lookupOptions)
+      if (isDoneNow(found)) return Effect.succeed(found.value._tag === "File" ? found.value.file : undefined)
+      return found.pipe(
         Effect.map((found) => (found._tag === "File" ? found.file : undefined)),
         Effect.orElseSucceed(() => undefined)
       )
+    }
 
     /**
      * Which codings have a usable sibling, per file entry, checked again at
@@ -210,7 +222,7 @@ export const wrap = (
     const sibling = (rawPath: string, file: FileEntry, codings: ReadonlyArray<Coding>) =>
       rawPath.endsWith("/")
         ? Effect.succeed(undefined)
-        : Effect.map(siblingsOf(rawPath, file), (present) => codings.find((coding) => present.has(coding)))
+        : mapNow(siblingsOf(rawPath, file), (present) => codings.find((coding) => present.has(coding)))
 
     const serveSibling = (head: RequestHead, rawPath: string, coding: Coding, type: string) =>
       Effect.map(inner({ ...head, target: rawPath + SUFFIX[coding] }), (response) =>
@@ -230,25 +242,56 @@ export const wrap = (
       })
     }
 
+    /**
+     * The coded answers made from one identity response (a kept file's 200
+     * or 304, handed out again while the file is unchanged), per coding: the
+     * same answer object for the same response and the same compressed
+     * bytes, so that the connection keeps it serialized.
+     */
+    const coded = new WeakMap<
+      Response.ServerResponse,
+      Partial<Record<Coding, { readonly bytes: Uint8Array | undefined; readonly answer: Response.ServerResponse }>>
+    >()
+    const codedAnswer = (
+      response: Response.ServerResponse,
+      coding: Coding,
+      bytes: Uint8Array | undefined,
+      make: () => Response.ServerResponse
+    ): Response.ServerResponse => {
+      let byCoding = coded.get(response)
+      if (byCoding === undefined) {
+        byCoding = {}
+        coded.set(response, byCoding)
+      }
+      const known = byCoding[coding]
+      if (known !== undefined && known.bytes === bytes) return known.answer
+      const answer = make()
+      byCoding[coding] = { bytes, answer }
+      return answer
+    }
+
     const compressOnTheFly = (head: RequestHead, file: FileEntry, coding: Coding) =>
-      Effect.flatMap(
+      flatMapNow(
         // HEAD too reads the body: its Content-Length is the compressed length
         inner({ ...forCoding(head, coding), method: "GET" }),
         (response): Effect.Effect<Response.ServerResponse> => {
           const etag = response.headers.get("ETag")
           const recode = (headers: Headers) =>
             addVary(etag === undefined ? headers : headers.set("ETag", codedEtag(etag, coding)))
-          if (response.status === 304) return Effect.succeed(withHeaders(response, recode))
+          if (response.status === 304) {
+            return Effect.succeed(codedAnswer(response, coding, undefined, () => withHeaders(response, recode)))
+          }
           if (response.status !== 200 || etag === undefined) return Effect.succeed(withHeaders(response, addVary))
-          const headers = recode(response.headers).append("Content-Encoding", coding)
           const body = response.body
           if (body._tag === "Bytes") {
-            return Effect.map(compressedBody(file, etag, body.bytes, coding), (bytes) => ({
-              status: 200,
-              headers,
-              body: { _tag: "Bytes", bytes }
-            }))
+            return mapNow(compressedBody(file, etag, body.bytes, coding), (bytes) =>
+              codedAnswer(response, coding, bytes, () => ({
+                status: 200,
+                headers: recode(response.headers).append("Content-Encoding", coding),
+                body: { _tag: "Bytes", bytes }
+              })))
           }
+          const headers = recode(response.headers).append("Content-Encoding", coding)
           if (body._tag === "Stream") {
             return Effect.succeed({
               status: 200,
@@ -286,19 +329,21 @@ export const wrap = (
       if (codings.length === 0 || rawPath === undefined) {
         return options.onTheFly ? mapNow(inner(head), varyIfCompressible) : inner(head)
       }
-      return Effect.gen(function*() {
-        const file = yield* fileAt(rawPath)
-        if (file === undefined) return yield* inner(head)
+      // a kept file's answer, its siblings known, is given at once (see effectNow.ts)
+      return flatMapNow(fileAt(rawPath), (file) => {
+        if (file === undefined) return inner(head)
         const type = typeOf(file)
-        const coded = options.htmlSiblings || !/^text\/html\b/.test(type)
-          ? yield* sibling(rawPath, file, codings)
-          : undefined
-        if (coded !== undefined) return yield* serveSibling(head, rawPath, coded, type)
-        if (!options.onTheFly || !compressibleType(type)) return yield* inner(head)
-        if (file.size <= MIN_COMPRESSED_SIZE || head.headers.has("Range")) {
-          return varyIfCompressible(yield* inner(head))
-        }
-        return yield* compressOnTheFly(head, file, codings[0]!)
+        const siblingCoding = options.htmlSiblings || !/^text\/html\b/.test(type)
+          ? sibling(rawPath, file, codings)
+          : Effect.succeed(undefined)
+        return flatMapNow(siblingCoding, (coding) => {
+          if (coding !== undefined) return serveSibling(head, rawPath, coding, type)
+          if (!options.onTheFly || !compressibleType(type)) return inner(head)
+          if (file.size <= MIN_COMPRESSED_SIZE || head.headers.has("Range")) {
+            return mapNow(inner(head), varyIfCompressible)
+          }
+          return compressOnTheFly(head, file, codings[0]!)
+        })
       })
     }
   })

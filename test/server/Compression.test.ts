@@ -1,6 +1,6 @@
 import { FileSystem, Path } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import * as StaticFilesLayer from "../../src/files/StaticFilesLayer.ts"
 import { chooseCoding } from "../../src/http/acceptEncoding.ts"
 import type { RequestHead } from "../../src/http/message.ts"
@@ -43,6 +43,40 @@ describe("Compression", () => {
       const gzip = yield* handler(get("/app.js", { "Accept-Encoding": "gzip" }))
       expect(gzip.headers.get("Content-Encoding")).toBe("gzip")
       expect(gzip.headers.get("ETag")).toBe(codedEtag(first.headers.get("ETag")!.replace(/-br"$/, "\""), "gzip"))
+    }))
+
+  it.scoped("a kept coded copy is answered at once, by one response object per coding; its 304 too", () =>
+    Effect.gen(function*() {
+      const handler = yield* handlerOverSite
+      // the first request compresses (on the thread pool): not at once
+      const first = handler(get("/app.js", { "Accept-Encoding": "br" }))
+      expect(Exit.isExit(first)).toBe(false)
+      const coded = yield* first
+      for (const accept of ["br", "gzip, br", "br;q=1, gzip;q=0.5"]) {
+        const again = handler(get("/app.js", { "Accept-Encoding": accept }))
+        expect(Exit.isExit(again), accept).toBe(true)
+        expect(yield* again).toBe(coded)
+      }
+      // HEAD: the same answer (its Content-Length is the coded length; the connection sends no body)
+      const head = handler(request("HEAD", "/app.js", { "Accept-Encoding": "br" }))
+      expect(Exit.isExit(head)).toBe(true)
+      expect(yield* head).toBe(coded)
+      const etag = coded.headers.get("ETag")!
+      const revalidations = [0, 1].map(() =>
+        handler(get("/app.js", { "Accept-Encoding": "br", "If-None-Match": etag }))
+      )
+      const notModified = yield* revalidations[0]!
+      expect(notModified.status).toBe(304)
+      expect(notModified.headers.get("ETag")).toBe(etag)
+      for (const answer of revalidations) {
+        expect(Exit.isExit(answer)).toBe(true)
+        expect(yield* answer).toBe(notModified)
+      }
+      // the identity tag does not revalidate the coded copy
+      const identityTag = etag.replace(/-br"$/, "\"")
+      expect((yield* handler(get("/app.js", { "Accept-Encoding": "br", "If-None-Match": identityTag }))).status).toBe(
+        200
+      )
     }))
 
   it("types: text and structured formats compress, images and archives do not", () => {
