@@ -179,10 +179,12 @@ export const make = (): Lifecycle => {
   /** The figures that changed since `sent`, which is brought up to date. */
   const progressSince = (sent: Map<string, Sent>, batch: number): Array<ConnectionProgress> => {
     const changed: Array<ConnectionProgress> = []
+    let visited = 0
     for (const source of sources) {
       const draining = source.draining()
       let now = -1
       for (const connection of source.connections) {
+        visited++
         const id = connection.conn.id
         const phase = phaseOf(connection.phase, draining)
         const known = sent.get(id)
@@ -210,8 +212,8 @@ export const make = (): Lifecycle => {
         })
       }
     }
-    // connections gone since: their end came as events
-    for (const [id, known] of sent) if (known.seen !== batch) sent.delete(id)
+    // connections gone since (their end came as events): a second pass only when there are some
+    if (sent.size > visited) { for (const [id, known] of sent) if (known.seen !== batch) sent.delete(id) }
     return changed
   }
 
