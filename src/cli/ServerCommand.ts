@@ -11,6 +11,7 @@ import { LogSink } from "../server/LogSink.ts"
 import * as Server from "../server/Server.ts"
 import * as StaticHandler from "../server/StaticHandler.ts"
 import * as Supervisor from "../server/Supervisor.ts"
+import * as WorkerEvents from "../server/WorkerEvents.ts"
 import { VERSION } from "../version.ts"
 import type { OptionSpec } from "./argv.ts"
 import * as DevOptions from "./DevOptions.ts"
@@ -262,22 +263,37 @@ export const serverCommand = Command.make("server", options, (o) =>
         o.open && addresses.length > 0 ? DevOptions.openBrowser(urlOf(addresses[0]!)) : Effect.void
       )
 
-    // the inspector draws one process's tree: a primary would have to gather its workers' (not built yet)
-    if (Option.isSome(o.inspector) && workerCount > 1) {
-      return yield* Effect.zipRight(
-        Console.error("fiberhttp server: --inspector shows one process: it cannot be used with --workers above 1 yet"),
-        new ExitCode({ code: 2 })
-      )
-    }
+    /** Serves the inspector for this process's lifecycle, until the scope closes; its URL. */
+    const serveInspector = (port: number) =>
+      Effect.gen(function*() {
+        const log = yield* AccessLog.AccessLog
+        const address = yield* Inspector.serve(log.lifecycle, { ...Inspector.defaults, port }).pipe(
+          Effect.provideService(SocketServer, plainSockets)
+        )
+        // finalizers run last-added first: after what it shows has shut down (its last events
+        // published), the viewers' streams end, then the inspector's own server stops
+        yield* Effect.addFinalizer(() => log.lifecycle.end)
+        return `http://${Inspector.HOST}:${address.port}/`
+      })
+
+    const listenFailed = (error: { readonly message: string }) =>
+      Effect.zipRight(Console.error(`fiberhttp server: ${error.message}`), new ExitCode({ code: 1 }))
 
     if (role._tag === "Primary" && workerCount > 1) {
-      // the primary serves nothing itself: it keeps the workers running
-      return yield* Supervisor.supervise(
-        { workers: workerCount, maxRestarts: o.maxRestarts, stopTimeout: Duration.sum(o.grace, WORKER_STOP_MARGIN) },
-        announce
-      ).pipe(
+      // the primary serves nothing itself: it keeps the workers running (and serves the inspector,
+      // which gathers the workers' trees)
+      const primary = Effect.gen(function*() {
+        const inspector = Option.isSome(o.inspector) ? yield* serveInspector(o.inspector.value) : undefined
+        return yield* Supervisor.supervise(
+          { workers: workerCount, maxRestarts: o.maxRestarts, stopTimeout: Duration.sum(o.grace, WORKER_STOP_MARGIN) },
+          (addresses) => announce(addresses, inspector)
+        )
+      })
+      return yield* primary.pipe(
+        Effect.scoped,
         Effect.provide(accessLog),
         Effect.catchTags({
+          ListenError: listenFailed,
           // the worker said why (a port in use ...) before it exited
           WorkerStartFailed: (failure) =>
             failure.exit.code !== null && failure.exit.code !== 0
@@ -297,14 +313,14 @@ export const serverCommand = Command.make("server", options, (o) =>
     const program = Effect.gen(function*() {
       let inspector: string | undefined
       if (Option.isSome(o.inspector)) {
-        const log = yield* AccessLog.AccessLog
-        const address = yield* Inspector.serve(log.lifecycle, { ...Inspector.defaults, port: o.inspector.value }).pipe(
-          Effect.provideService(SocketServer, plainSockets)
-        )
-        // finalizers run last-added first: after the site's server has shut down (its last events
-        // published), the viewers' streams end, then the inspector's own server stops
-        yield* Effect.addFinalizer(() => log.lifecycle.end)
-        inspector = `http://${Inspector.HOST}:${address.port}/`
+        if (role._tag === "Worker") {
+          // the primary serves the inspector: a worker forwards its events and its tree there,
+          // finalized after its server so that its whole shutdown is sent
+          const log = yield* AccessLog.AccessLog
+          yield* WorkerEvents.forward(log.lifecycle, processes, `w${role.id}:`)
+        } else {
+          inspector = yield* serveInspector(o.inspector.value)
+        }
       }
       const dev = yield* DevOptions.wrapHandler(
         yield* StaticHandler.make({ listing: o.listing, dotfiles: o.dotfiles }),
@@ -335,8 +351,7 @@ export const serverCommand = Command.make("server", options, (o) =>
         accessLog
       )),
       Effect.catchTags({
-        ListenError: (error) =>
-          Effect.zipRight(Console.error(`fiberhttp server: ${error.message}`), new ExitCode({ code: 1 })),
+        ListenError: listenFailed,
         FileError: (error) =>
           Effect.zipRight(
             Console.error(`fiberhttp server: cannot serve ${root}: ${error.message}`),

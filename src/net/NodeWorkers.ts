@@ -1,12 +1,22 @@
-import { type Context, Deferred, Effect, type Exit, FiberId, Layer } from "effect"
+import { type Context, Deferred, Effect, type Exit, FiberId, Layer, Queue } from "effect"
 import cluster from "node:cluster"
 import * as os from "node:os"
-import { type WorkerAddress, type WorkerExit, type WorkerHandle, WorkerProcesses } from "./WorkerProcesses.ts"
+import {
+  type FromWorker,
+  INBOX_CAPACITY,
+  MAX_UNSENT,
+  type ToWorker,
+  type WorkerAddress,
+  type WorkerExit,
+  type WorkerHandle,
+  WorkerProcesses
+} from "./WorkerProcesses.ts"
 
 /** The messages between a primary and its workers, over node:cluster's IPC channel. */
 type Message =
   | { readonly fiberhttp: "listening"; readonly addresses: ReadonlyArray<WorkerAddress> }
   | { readonly fiberhttp: "stop" }
+  | { readonly fiberhttp: "inspector"; readonly message: ToWorker | FromWorker }
 
 const isMessage = (value: unknown): value is Message =>
   typeof value === "object" && value !== null && "fiberhttp" in value
@@ -21,6 +31,9 @@ const isMessage = (value: unknown): value is Message =>
  */
 const SCHEDULING = cluster.SCHED_NONE
 
+/** How long an exited worker's channel may take to deliver what it holds. */
+const CHANNEL_END_WAIT_MS = 500
+
 /** Whether this process is a worker that a fiberhttp primary forked. */
 export const isWorkerProcess = (): boolean => cluster.isWorker
 
@@ -32,6 +45,52 @@ const requestStop = () => {
   for (const wake of stopWaiters) wake()
   stopWaiters.clear()
 }
+/** The primary's inspector messages not yet taken, and the fiber waiting for one. */
+const fromPrimary: Array<ToWorker> = []
+let fromPrimaryWaiter: ((message: ToWorker) => void) | undefined
+const receiveFromPrimary = (message: ToWorker) => {
+  const wake = fromPrimaryWaiter
+  fromPrimaryWaiter = undefined
+  if (wake !== undefined) wake(message)
+  else fromPrimary.push(message)
+}
+const takeFromPrimary: Effect.Effect<ToWorker> = Effect.async<ToWorker>((resume) => {
+  const next = fromPrimary.shift()
+  if (next !== undefined) return resume(Effect.succeed(next))
+  fromPrimaryWaiter = (message) => resume(Effect.succeed(message))
+  return Effect.sync(() => void (fromPrimaryWaiter = undefined))
+})
+
+/** Inspector messages handed to process.send whose callback has not run yet. */
+let unsent = 0
+const sentWaiters = new Set<() => void>()
+const onSent = () => {
+  unsent--
+  if (unsent > 0) return
+  for (const wake of sentWaiters) wake()
+  sentWaiters.clear()
+}
+/**
+ * process.send queues whatever it is given; bounding what is outstanding is
+ * what keeps a worker from buffering without limit behind a busy primary.
+ */
+const sendToPrimary = (message: FromWorker): boolean => {
+  if (process.send === undefined || !process.connected || unsent >= MAX_UNSENT) return false
+  unsent++
+  process.send({ fiberhttp: "inspector", message } satisfies Message, undefined, {}, onSent)
+  return true
+}
+const allSent: Effect.Effect<void> = Effect.async<void>((resume) => {
+  if (unsent === 0 || !process.connected) return resume(Effect.void)
+  const wake = () => resume(Effect.void)
+  sentWaiters.add(wake)
+  process.once("disconnect", wake)
+  return Effect.sync(() => {
+    sentWaiters.delete(wake)
+    process.off("disconnect", wake)
+  })
+})
+
 let listening = false
 /**
  * A worker stops when its primary says so, when the primary is gone (the
@@ -51,7 +110,9 @@ const listenForStop = () => {
   process.on("SIGTERM", requestStop)
   process.on("disconnect", requestStop)
   process.on("message", (message: unknown) => {
-    if (isMessage(message) && message.fiberhttp === "stop") requestStop()
+    if (!isMessage(message)) return
+    if (message.fiberhttp === "stop") requestStop()
+    else if (message.fiberhttp === "inspector") receiveFromPrimary(message.message as ToWorker)
   })
 }
 
@@ -79,38 +140,55 @@ export const runAsWorker = <E>(
   })
 }
 
-const forkWorker: Effect.Effect<WorkerHandle> = Effect.sync(() => {
-  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = SCHEDULING
-  const worker = cluster.fork()
-  const listening = Deferred.unsafeMake<ReadonlyArray<WorkerAddress>, WorkerExit>(FiberId.none)
-  const exited = Deferred.unsafeMake<WorkerExit>(FiberId.none)
-  worker.on("message", (message: unknown) => {
-    if (isMessage(message) && message.fiberhttp === "listening") {
-      Deferred.unsafeDone(listening, Effect.succeed(message.addresses))
-    }
-  })
-  // a send to a worker that is going away fails; its exit says the rest
-  worker.on("error", () => {})
-  // node:cluster passes null for the one that does not apply, whatever its types say
-  worker.on("exit", (code: number, signal: string) => {
-    const exit: WorkerExit = { code: signal === null ? code : null, signal: signal ?? null }
-    Deferred.unsafeDone(listening, Effect.fail(exit))
-    Deferred.unsafeDone(exited, Effect.succeed(exit))
-  })
-  const alive = () => !worker.isDead() && worker.process.exitCode === null && worker.process.signalCode === null
-  return {
-    id: worker.id,
-    pid: worker.process.pid ?? 0,
-    listening: Deferred.await(listening),
-    exited: Deferred.await(exited),
-    stop: Effect.sync(() => {
-      if (alive() && worker.isConnected()) worker.send({ fiberhttp: "stop" } satisfies Message)
-    }),
-    kill: Effect.sync(() => {
-      if (alive()) worker.process.kill("SIGKILL")
+const forkWorker: Effect.Effect<WorkerHandle> = Effect.flatMap(
+  Queue.dropping<FromWorker>(INBOX_CAPACITY),
+  (inbox) =>
+    Effect.sync(() => {
+      if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = SCHEDULING
+      const worker = cluster.fork()
+      const listening = Deferred.unsafeMake<ReadonlyArray<WorkerAddress>, WorkerExit>(FiberId.none)
+      const exited = Deferred.unsafeMake<WorkerExit>(FiberId.none)
+      worker.on("message", (message: unknown) => {
+        if (!isMessage(message)) return
+        if (message.fiberhttp === "listening") Deferred.unsafeDone(listening, Effect.succeed(message.addresses))
+        else if (message.fiberhttp === "inspector") inbox.unsafeOffer(message.message as FromWorker)
+      })
+      // a send to a worker that is going away fails; its exit says the rest
+      worker.on("error", () => {})
+      // node:cluster passes null for the one that does not apply, whatever its types say
+      worker.on("exit", (code: number, signal: string) => {
+        const exit: WorkerExit = { code: signal === null ? code : null, signal: signal ?? null }
+        Deferred.unsafeDone(listening, Effect.fail(exit))
+        // what it sent last may still be in the channel when the exit is seen: the channel's end
+        // (every message read) completes `exited`, or a short wait if the end does not come
+        const done = () => {
+          clearTimeout(timer)
+          Deferred.unsafeDone(exited, Effect.succeed(exit))
+        }
+        const timer = setTimeout(done, CHANNEL_END_WAIT_MS)
+        if (worker.isConnected()) worker.once("disconnect", done)
+        else done()
+      })
+      const alive = () => !worker.isDead() && worker.process.exitCode === null && worker.process.signalCode === null
+      return {
+        id: worker.id,
+        pid: worker.process.pid ?? 0,
+        listening: Deferred.await(listening),
+        exited: Deferred.await(exited),
+        stop: Effect.sync(() => {
+          if (alive() && worker.isConnected()) worker.send({ fiberhttp: "stop" } satisfies Message)
+        }),
+        kill: Effect.sync(() => {
+          if (alive()) worker.process.kill("SIGKILL")
+        }),
+        send: (message) =>
+          Effect.sync(() => {
+            if (alive() && worker.isConnected()) worker.send({ fiberhttp: "inspector", message } satisfies Message)
+          }),
+        inbox
+      }
     })
-  }
-})
+)
 
 const make = (): Context.Tag.Service<typeof WorkerProcesses> => {
   if (cluster.isWorker) listenForStop()
@@ -126,7 +204,10 @@ const make = (): Context.Tag.Service<typeof WorkerProcesses> => {
           process.send({ fiberhttp: "listening", addresses } satisfies Message)
         }
       }),
-    stopRequested: waitForStop
+    stopRequested: waitForStop,
+    sendToPrimary: (message) => Effect.sync(() => sendToPrimary(message)),
+    fromPrimary: takeFromPrimary,
+    sent: allSent
   }
 }
 

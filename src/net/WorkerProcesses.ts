@@ -1,4 +1,4 @@
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Queue } from "effect"
 
 /** How a worker process ended: its exit code, or the signal that killed it. */
 export interface WorkerExit {
@@ -16,6 +16,44 @@ export interface WorkerAddress {
   readonly port: number
 }
 
+/**
+ * A worker's lifecycle event as `--log-format json` writes it, its
+ * connection id already carrying the worker's prefix ("w2:c3").
+ */
+export interface EventRecord {
+  readonly time: string
+  readonly trace: string
+  readonly connection: string
+  readonly fiber: string
+  readonly parent: string
+  readonly detail?: string
+  readonly served?: number
+}
+
+/**
+ * What a worker sends its primary for the inspector: batches of its
+ * lifecycle events and of its connections' changed figures (with how many
+ * events it dropped before them), and its part of a snapshot when asked
+ * (figures and server views are JSON the server layer defines).
+ */
+export type FromWorker =
+  | {
+    readonly _tag: "Events"
+    readonly events: ReadonlyArray<EventRecord>
+    readonly progress: ReadonlyArray<unknown>
+    readonly dropped: number
+  }
+  | { readonly _tag: "Snapshot"; readonly request: number; readonly servers: ReadonlyArray<unknown> }
+
+/**
+ * What a primary sends a worker for the inspector: whether a viewer
+ * watches (the worker forwards its events only then), and a request for its
+ * part of a snapshot.
+ */
+export type ToWorker =
+  | { readonly _tag: "Watch"; readonly on: boolean }
+  | { readonly _tag: "SnapshotRequest"; readonly request: number }
+
 /** One worker process, as its primary sees it. */
 export interface WorkerHandle {
   /** Unique for the primary's life (a replacement gets a new one): "w3" in logs. */
@@ -32,7 +70,21 @@ export interface WorkerHandle {
   readonly stop: Effect.Effect<void>
   /** Kills it at once (SIGKILL); nothing if it has exited. */
   readonly kill: Effect.Effect<void>
+  /** Sends it an inspector message; nothing if it has exited. */
+  readonly send: (message: ToWorker) => Effect.Effect<void>
+  /**
+   * Its inspector messages, in order, INBOX_CAPACITY at most: beyond that
+   * the newest are dropped, so a worker never grows its primary's memory.
+   * Once `exited` has completed, every message it sent is here.
+   */
+  readonly inbox: Queue.Dequeue<FromWorker>
 }
+
+/** Messages a worker may have handed to its channel and not yet written before it sends no more. */
+export const MAX_UNSENT = 64
+
+/** Messages from one worker its primary holds unread before it drops the newest. */
+export const INBOX_CAPACITY = 256
 
 /** What this process is: the one the user started, or a worker its primary forked. */
 export type WorkerRole =
@@ -60,5 +112,15 @@ export class WorkerProcesses extends Context.Tag("fiberhttp/net/WorkerProcesses"
      * went away, or the process got SIGTERM).
      */
     readonly stopRequested: Effect.Effect<void>
+    /**
+     * In a worker: hands an inspector message to the channel to the primary
+     * without waiting for it. False when it was not sent: the channel holds
+     * MAX_UNSENT messages not yet written (the primary is behind), or is closed.
+     */
+    readonly sendToPrimary: (message: FromWorker) => Effect.Effect<boolean>
+    /** In a worker: the primary's next inspector message (waits for one). */
+    readonly fromPrimary: Effect.Effect<ToWorker>
+    /** In a worker: completes once every message handed to the channel has been written (or it closed). */
+    readonly sent: Effect.Effect<void>
   }
 >() {}

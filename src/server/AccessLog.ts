@@ -44,6 +44,10 @@ export type TraceEvent =
   | "worker-listening"
   | "worker-stopping"
   | "worker-exited"
+  | "worker-restarting"
+  | "workers-stopping"
+  | "workers-stopped"
+  | "events-dropped"
 
 export interface TraceEntry {
   readonly time: Date

@@ -80,17 +80,20 @@ const PAGE: ServerResponse.ServerResponse = {
 /** The inspector's answers, over the lifecycle of the served site. */
 export const handler = (lifecycle: Lifecycle, options: Omit<InspectorOptions, "port">): ServerResponse.Handler => {
   const events = Stream.unwrapScoped(
-    Effect.map(lifecycle.subscribe(options.viewerCapacity, options.batchMs), ({ batches, snapshot }) => {
-      const first = encoder.encode(sseEvent("snapshot", snapshot))
-      return Stream.concat(
-        Stream.make(first),
-        Stream.merge(
-          Stream.mapChunks(batches, (chunk) => Chunk.of(encodeBatches(chunk))),
-          Stream.tick(Duration.millis(options.heartbeatMs)).pipe(Stream.drop(1), Stream.as(PING)),
-          { haltStrategy: "left" }
+    Effect.flatMap(lifecycle.subscribe(options.viewerCapacity, options.batchMs), ({ batches, snapshot }) =>
+      // in a primary the workers' trees are asked for after subscribing: what happens from then on
+      // is in the batches
+      Effect.map(lifecycle.withWorkers(snapshot), (full) => {
+        const first = encoder.encode(sseEvent("snapshot", full))
+        return Stream.concat(
+          Stream.make(first),
+          Stream.merge(
+            Stream.mapChunks(batches, (chunk) => Chunk.of(encodeBatches(chunk))),
+            Stream.tick(Duration.millis(options.heartbeatMs)).pipe(Stream.drop(1), Stream.as(PING)),
+            { haltStrategy: "left" }
+          )
         )
-      )
-    })
+      }))
   )
   const stream: ServerResponse.ServerResponse = {
     status: 200,
@@ -98,13 +101,15 @@ export const handler = (lifecycle: Lifecycle, options: Omit<InspectorOptions, "p
     body: { _tag: "Stream", length: undefined, stream: events }
   }
   return (head) =>
-    Effect.sync(() => {
-      if (head.method !== "GET" && head.method !== "HEAD") return notFound()
+    Effect.suspend(() => {
+      if (head.method !== "GET" && head.method !== "HEAD") return Effect.succeed(notFound())
       const path = pathOfTarget(head.target)
-      if (path === "/" || path === "/index.html") return PAGE
-      if (path === "/events") return stream
-      if (path === "/snapshot") return json(lifecycle.snapshot())
-      return notFound()
+      if (path === "/" || path === "/index.html") return Effect.succeed(PAGE)
+      if (path === "/events") return Effect.succeed(stream)
+      if (path === "/snapshot") {
+        return Effect.map(Effect.suspend(() => lifecycle.withWorkers(lifecycle.snapshot())), json)
+      }
+      return Effect.succeed(notFound())
     })
 }
 

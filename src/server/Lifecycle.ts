@@ -49,9 +49,45 @@ export interface ServerView {
   readonly watchdog: { readonly scheduled: number }
 }
 
+/** A worker process of `server --workers`, as its primary's snapshot sees it. */
+export interface WorkerView {
+  /** "w2": the prefix of its connections' ids ("w2:c3"). */
+  readonly id: string
+  readonly pid: number
+  /** Its slot (1 to --workers): a replacement takes the slot of the worker it replaces. */
+  readonly slot: number
+  /** The primary's fiber that supervises the slot. */
+  readonly fiber: string
+  readonly state: "starting" | "listening" | "stopping"
+  readonly ageMs: number
+  /** Its server scopes (connection ids with its prefix); empty if it did not answer in time. */
+  readonly servers: ReadonlyArray<ServerView>
+  readonly answered: boolean
+}
+
+/** The primary process of `server --workers`: it serves nothing, it keeps its workers. */
+export interface PrimaryView {
+  readonly pid: number
+  readonly fiber: string
+  readonly stopping: boolean
+  readonly workers: ReadonlyArray<WorkerView>
+}
+
 export interface Snapshot {
   readonly time: string
+  /** This process's server scopes (none in a primary). */
   readonly servers: ReadonlyArray<ServerView>
+  /** In a primary: the worker level, each worker with its own servers. */
+  readonly primary?: PrimaryView
+}
+
+/**
+ * The workers' part of a primary's snapshot, and who to tell when viewers
+ * come and go (the workers send events only while someone watches).
+ */
+export interface WorkerSource {
+  readonly snapshot: Effect.Effect<PrimaryView>
+  readonly viewersChanged: (viewers: number) => void
 }
 
 /**
@@ -133,9 +169,18 @@ export interface Lifecycle {
   readonly viewers: () => number
   /** Hands an entry to the viewers (a no-op without any, and for per-request events). */
   readonly publish: (entry: TraceEntry) => Effect.Effect<void>
+  /**
+   * Hands figures of connections in another process (a primary's workers)
+   * to the viewers: each gets them with its next figures.
+   */
+  readonly publishProgress: (progress: ReadonlyArray<ConnectionProgress>) => Effect.Effect<void>
   /** Adds a server to snapshots and progress, for the scope. */
   readonly register: (source: ServerSource) => Effect.Effect<void, never, Scope.Scope>
   readonly snapshot: () => Snapshot
+  /** In a primary: adds the worker level to snapshots, for the scope. */
+  readonly attachWorkers: (source: WorkerSource) => Effect.Effect<void, never, Scope.Scope>
+  /** `base` with the worker level added, each worker asked for its part (in a primary; else `base`). */
+  readonly withWorkers: (base: Snapshot) => Effect.Effect<Snapshot>
   /**
    * A viewer: the snapshot as it subscribes, then batches. Each batch
    * brings the events published since the last one and the figures of the
@@ -153,6 +198,11 @@ export interface Lifecycle {
   readonly end: Effect.Effect<void>
 }
 
+/** Figures another process's lifecycle sent (a worker's, in its primary), handed on to the viewers. */
+class RemoteProgress {
+  constructor(readonly progress: ReadonlyArray<ConnectionProgress>) {}
+}
+
 /** Marks the end of a viewer's buffer. */
 const END = Symbol("end")
 
@@ -167,10 +217,15 @@ interface Sent {
 
 export const make = (): Lifecycle => {
   // the end travels through the hub behind the last event, so every viewer gets all before it
-  const hub = Effect.runSync(PubSub.unbounded<TraceEntry | typeof END>())
+  const hub = Effect.runSync(PubSub.unbounded<TraceEntry | RemoteProgress | typeof END>())
   let ended = false
   let viewers = 0
   const sources = new Set<ServerSource>()
+  const workerSources = new Set<WorkerSource>()
+  const viewersChanged = (by: number) => {
+    viewers += by
+    for (const source of workerSources) source.viewersChanged(viewers)
+  }
   const snapshot = (): Snapshot => ({
     time: new Date().toISOString(),
     servers: Array.from(sources, (source) => source.view())
@@ -220,7 +275,7 @@ export const make = (): Lifecycle => {
   const subscribe = (capacity: number, batchMs = 0) =>
     Effect.gen(function*() {
       if (ended) return { snapshot: snapshot(), batches: Stream.empty }
-      yield* Effect.acquireRelease(Effect.sync(() => void viewers++), () => Effect.sync(() => void viewers--))
+      yield* Effect.acquireRelease(Effect.sync(() => viewersChanged(1)), () => Effect.sync(() => viewersChanged(-1)))
       const subscription = yield* PubSub.subscribe(hub)
       // taken after subscribing: whatever happens from here on comes in the batches
       const first = snapshot()
@@ -238,6 +293,8 @@ export const make = (): Lifecycle => {
       /** Batches in the buffer: figures are read only when it holds none, so they are never stale or piled up. */
       let waiting = 0
       let batchNumber = 0
+      /** Remote figures not yet sent, the latest of each connection (so as bounded as the connections). */
+      const remote = new Map<string, ConnectionProgress>()
       const take = batchMs > 0
         ? Effect.zipRight(Clock.sleep(Duration.millis(batchMs)), Queue.takeAll(subscription))
         : Queue.takeBetween(subscription, 1, Infinity)
@@ -252,6 +309,11 @@ export const make = (): Lifecycle => {
                 more = false
                 break
               }
+              if (entry instanceof RemoteProgress) {
+                for (const figures of entry.progress) remote.set(figures.id, figures)
+                continue
+              }
+              if (entry.event === "finalized") remote.delete(entry.connection)
               if (held >= capacity) dropped++
               else {
                 held++
@@ -259,6 +321,10 @@ export const make = (): Lifecycle => {
               }
             }
             const progress = more && waiting === 0 ? progressSince(sent, ++batchNumber) : []
+            if (more && waiting === 0 && remote.size > 0) {
+              for (const figures of remote.values()) progress.push(figures)
+              remote.clear()
+            }
             if (events.length > 0 || progress.length > 0) {
               waiting++
               buffer.unsafeOffer({ events, progress, dropped: 0 })
@@ -301,12 +367,29 @@ export const make = (): Lifecycle => {
     // offered in place: one plain step rather than the PubSub's own effect
     publish: (entry) =>
       viewers > 0 && !perRequest(entry.event) ? Effect.sync(() => void hub.unsafeOffer(entry)) : Effect.void,
+    publishProgress: (progress) =>
+      viewers > 0 && progress.length > 0
+        ? Effect.sync(() => void hub.unsafeOffer(new RemoteProgress(progress)))
+        : Effect.void,
     register: (source) =>
       Effect.acquireRelease(
         Effect.sync(() => void sources.add(source)),
         () => Effect.sync(() => void sources.delete(source))
       ),
     snapshot,
+    attachWorkers: (source) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          workerSources.add(source)
+          if (viewers > 0) source.viewersChanged(viewers)
+        }),
+        () => Effect.sync(() => void workerSources.delete(source))
+      ),
+    withWorkers: (base) => {
+      const source = workerSources.values().next().value
+      if (source === undefined) return Effect.succeed(base)
+      return Effect.map(source.snapshot, (primary): Snapshot => ({ ...base, primary }))
+    },
     subscribe,
     end: Effect.suspend(() => {
       if (ended) return Effect.void

@@ -1,4 +1,4 @@
-import { Clock, Data, Deferred, Duration, Effect, FiberId, Option } from "effect"
+import { Clock, Data, Deferred, Duration, Effect, Fiber, FiberId, Option } from "effect"
 import {
   describeExit,
   type WorkerAddress,
@@ -7,6 +7,7 @@ import {
   WorkerProcesses
 } from "../net/WorkerProcesses.ts"
 import { AccessLog, type TraceEvent } from "./AccessLog.ts"
+import * as WorkerEvents from "./WorkerEvents.ts"
 
 export interface SupervisorConfig {
   /** Worker processes kept running. */
@@ -69,11 +70,14 @@ export const supervise = (
   config: SupervisorConfig,
   onListening: (addresses: ReadonlyArray<WorkerAddress>) => Effect.Effect<void>
 ): Effect.Effect<never, WorkerStartFailed | RestartLimitReached, WorkerProcesses | AccessLog> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const processes = yield* WorkerProcesses
     const log = yield* AccessLog
-    const primary = `primary${fiberName(yield* Effect.fiberId)}`
+    const primaryFiber = fiberName(yield* Effect.fiberId)
+    const primary = `primary${primaryFiber}`
     const stopTimeout = Duration.decode(config.stopTimeout)
+    /** The worker level of the inspector's tree (nothing is sent to workers while no one watches). */
+    const tree = yield* WorkerEvents.makeTree(log.lifecycle, primaryFiber)
 
     /** Monotonic times (ms) of the restarts within the window, across slots. */
     const restarts: Array<number> = []
@@ -82,23 +86,26 @@ export const supervise = (
     let firstAddresses: ReadonlyArray<WorkerAddress> = []
     let listeningSlots = 0
 
-    const trace = (event: TraceEvent, worker: WorkerHandle, detail: string) =>
+    const traceAs = (event: TraceEvent, connection: string, parent: string, detail: string) =>
       log.tracing
         ? Effect.flatMap(Effect.fiberId, (id) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             log.trace({
               time: new Date(now),
               event,
-              connection: `w${worker.id}`,
+              connection,
               fiber: fiberName(id),
-              parent: primary,
+              parent,
               detail
             })))
         : Effect.void
+    const trace = (event: TraceEvent, worker: WorkerHandle, detail: string) =>
+      traceAs(event, `w${worker.id}`, primary, detail)
 
     /** Asks `worker` to stop and waits for its exit; kills it if it takes longer than `stopTimeout`. */
     const stopWorker = (worker: WorkerHandle) =>
       Effect.gen(function*() {
+        yield* tree.stopping(worker)
         yield* trace("worker-stopping", worker, `pid ${worker.pid}: asked to shut down`)
         yield* worker.stop
         // a release runs uninterruptibly: the wait must be interruptible for its timeout to fire
@@ -112,6 +119,7 @@ export const supervise = (
           yield* worker.kill
         }
         const exit = Option.isSome(exited) ? exited.value : yield* worker.exited
+        yield* tree.exited(worker)
         yield* trace("worker-exited", worker, `pid ${worker.pid} ${describeExit(exit)}`)
       })
 
@@ -121,10 +129,12 @@ export const supervise = (
         /** Whether the worker is known to have exited: then there is nothing to stop. */
         let gone = false
         const worker = yield* Effect.acquireRelease(processes.fork, (worker) => gone ? Effect.void : stopWorker(worker))
+        yield* tree.forked(worker, slot + 1, fiberName(yield* Effect.fiberId))
         yield* trace("worker-forked", worker, `pid ${worker.pid}, slot ${slot + 1} of ${config.workers}`)
         const listening = yield* Effect.either(worker.listening)
         gone = listening._tag === "Left"
         if (listening._tag === "Right") {
+          yield* tree.listening(worker)
           yield* trace("worker-listening", worker, listening.right.map((a) => `${a.host}:${a.port}`).join(", "))
           if (starting) {
             if (slot === 0) {
@@ -134,10 +144,12 @@ export const supervise = (
             if (++listeningSlots === config.workers) yield* onListening(firstAddresses)
           }
         } else if (starting) {
+          yield* tree.exited(worker)
           return yield* new WorkerStartFailed({ worker: worker.id, exit: listening.left })
         }
         const exit = yield* worker.exited
         gone = true
+        yield* tree.exited(worker)
         yield* trace("worker-exited", worker, `pid ${worker.pid} ${describeExit(exit)}, not asked to`)
         return { worker, exit }
       }))
@@ -164,13 +176,30 @@ export const supervise = (
           yield* log.error(
             `worker w${worker.id} (pid ${worker.pid}) ${describeExit(exit)}; starting another in ${backoff} ms`
           )
+          yield* trace(
+            "worker-restarting",
+            worker,
+            `${describeExit(exit)}; another starts in slot ${slot + 1} in ${backoff} ms`
+          )
           yield* Effect.sleep(Duration.millis(backoff))
         }
       })
 
-    return yield* Effect.forEach(
+    const slots = yield* Effect.fork(Effect.forEach(
       Array.from({ length: config.workers }, (_, slot) => slot),
       supervised,
       { concurrency: "unbounded", discard: true }
-    ).pipe(Effect.zipRight(Effect.never))
-  })
+    ))
+    // interrupted: the whole shutdown, bracketed by the primary's own steps
+    return yield* Fiber.join(slots).pipe(
+      Effect.zipRight(Effect.never),
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          yield* tree.stopAll
+          yield* traceAs("workers-stopping", "primary", "main", `asking ${config.workers} worker(s) to shut down`)
+          yield* Fiber.interrupt(slots)
+          yield* traceAs("workers-stopped", "primary", "main", "every worker exited")
+        })
+      )
+    )
+  }))

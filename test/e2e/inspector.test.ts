@@ -86,8 +86,5 @@ describe("--inspector's spellings", () => {
     const bad = await runServerToEnd(["0", "--root", root, "--inspector=70000"])
     expect(bad.code).not.toBe(0)
     expect(bad.stderr + bad.stdout.toString()).toContain("--inspector must be a port from 0 to 65535")
-    const workers = await runServerToEnd(["0", "--root", root, "--inspector", "--workers", "2"])
-    expect(workers.code).toBe(2)
-    expect(workers.stderr).toContain("--inspector shows one process")
   })
 })

@@ -183,20 +183,23 @@ describe("Supervisor: shutdown", () => {
       expect(workers.forked[1]!.stopAsked()).toBe(true)
     }))
 
-  it.effect("--trace: a worker that died is not said to be asked to stop", () =>
+  it.effect("--trace: a worker that died is not said to be asked to stop; its restart says why", () =>
     Effect.gen(function*() {
       const { fiber, log, workers } = yield* start({}, { workers: 2 }, true)
       workers.forked[1]!.end({ code: null, signal: "SIGKILL" })
       yield* settle
       const w2 = log.out.filter((line) => line.includes(" trace w2#")).map((line) => line.split(" ")[3])
-      expect(w2).toEqual(["worker-forked", "worker-listening", "worker-exited"])
+      expect(w2).toEqual(["worker-forked", "worker-listening", "worker-exited", "worker-restarting"])
       expect(log.out.find((line) => line.includes(" trace w2#") && line.includes("worker-exited"))).toMatch(
         /pid 1001 was killed by SIGKILL, not asked to$/
+      )
+      expect(log.out.find((line) => line.includes(" trace w2#") && line.includes("worker-restarting"))).toMatch(
+        /was killed by SIGKILL; another starts in slot 2 in 100 ms$/
       )
       yield* Fiber.interrupt(fiber)
     }))
 
-  it.effect("--trace shows each worker's life under the primary", () =>
+  it.effect("--trace shows each worker's life under the primary, and the primary's stop around them", () =>
     Effect.gen(function*() {
       const { fiber, log } = yield* start({}, { workers: 2 }, true)
       yield* Fiber.interrupt(fiber)
@@ -210,6 +213,9 @@ describe("Supervisor: shutdown", () => {
           )
         )
       }
-      expect(events.length).toBe(8)
+      // the primary's own steps bracket the workers'
+      expect(events[4]).toBe("primary# workers-stopping parent=main")
+      expect(events.at(-1)).toBe("primary# workers-stopped parent=main")
+      expect(events.length).toBe(10)
     }))
 })
