@@ -206,6 +206,13 @@ class RemoteProgress {
 /** Marks the end of a viewer's buffer. */
 const END = Symbol("end")
 
+/**
+ * Connections whose figures a batch reads at most: beyond this many, they
+ * are read every few batches (one more per this many connections), so that
+ * a viewer of 10,000 idle connections costs what one of 1,000 does.
+ */
+export const FIGURES_PER_BATCH = 1000
+
 /** What a viewer was last sent of a connection. */
 interface Sent {
   phase: ConnectionPhase
@@ -231,6 +238,8 @@ export const make = (): Lifecycle => {
     servers: Array.from(sources, (source) => source.view())
   })
 
+  /** Connections the last reading of figures visited. */
+  let lastVisited = 0
   /** The figures that changed since `sent`, which is brought up to date. */
   const progressSince = (sent: Map<string, Sent>, batch: number): Array<ConnectionProgress> => {
     const changed: Array<ConnectionProgress> = []
@@ -269,6 +278,7 @@ export const make = (): Lifecycle => {
     }
     // connections gone since (their end came as events): a second pass only when there are some
     if (sent.size > visited) { for (const [id, known] of sent) if (known.seen !== batch) sent.delete(id) }
+    lastVisited = visited
     return changed
   }
 
@@ -295,6 +305,8 @@ export const make = (): Lifecycle => {
       let batchNumber = 0
       /** Remote figures not yet sent, the latest of each connection (so as bounded as the connections). */
       const remote = new Map<string, ConnectionProgress>()
+      /** Batches since figures were last read. */
+      let sinceFigures = 0
       const take = batchMs > 0
         ? Effect.zipRight(Clock.sleep(Duration.millis(batchMs)), Queue.takeAll(subscription))
         : Queue.takeBetween(subscription, 1, Infinity)
@@ -320,7 +332,11 @@ export const make = (): Lifecycle => {
                 events.push(entry)
               }
             }
-            const progress = more && waiting === 0 ? progressSince(sent, ++batchNumber) : []
+            let progress: Array<ConnectionProgress> = []
+            if (more && waiting === 0 && ++sinceFigures >= Math.ceil(lastVisited / FIGURES_PER_BATCH)) {
+              sinceFigures = 0
+              progress = progressSince(sent, ++batchNumber)
+            }
             if (more && waiting === 0 && remote.size > 0) {
               for (const figures of remote.values()) progress.push(figures)
               remote.clear()
