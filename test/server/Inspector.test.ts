@@ -128,6 +128,49 @@ describe("Lifecycle: the event stream", () => {
       expect(entriesOf(viewer.batches).find((e) => e.event === "completed")!.served).toBe(4)
     }))
 
+  it.scoped("beyond FIGURES_PER_BATCH connections, figures are read every few batches", () =>
+    Effect.gen(function*() {
+      const lifecycle = Lifecycle.make()
+      // 2,500 connections: read every third batch
+      const connections = Array.from({ length: 2500 }, (_, i) => ({
+        conn: { id: `c${i}` },
+        phase: "idle" as const,
+        requests: 0,
+        bytesSent: 0,
+        begunAt: undefined,
+        requestLine: undefined
+      }))
+      yield* lifecycle.register({
+        view: () => ({
+          listeners: [],
+          fiberSet: 0,
+          refusing: 0,
+          draining: false,
+          connections: [],
+          watchdog: { scheduled: 0 }
+        }),
+        connections,
+        draining: () => false,
+        monotonicMs: () => 0
+      })
+      const viewer = yield* view(lifecycle, 1000, 100)
+      const batchesWithFigures: Array<number> = []
+      for (let n = 1; n <= 7; n++) {
+        for (const c of connections) c.requests++
+        const before = viewer.batches.length
+        yield* TestClock.adjust("100 millis")
+        for (let i = 0; i < 5; i++) yield* tick
+        if (viewer.batches.length > before) {
+          batchesWithFigures.push(n)
+          expect(viewer.batches.at(-1)!.progress).toHaveLength(2500)
+          expect(viewer.batches.at(-1)!.progress[0]!.served).toBe(n)
+        }
+      }
+      // the first reading finds them all unknown (no snapshot held them), and counts them
+      expect(batchesWithFigures).toEqual([1, 4, 7])
+      expect(Lifecycle.FIGURES_PER_BATCH).toBe(1000)
+    }))
+
   it.scoped("a viewer that does not read loses entries past its capacity, and is told how many", () =>
     Effect.gen(function*() {
       const lifecycle = Lifecycle.make()
