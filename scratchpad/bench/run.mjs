@@ -652,7 +652,9 @@ const compressSection = async () => {
  * build (main's) with no inspector at all; with each, the CPU time the
  * server process spent per response (less disturbed by other load than the
  * rate). Targets: one viewer within 10% of none; no viewer within 3% of the
- * other build.
+ * other build. Also `--workers 2 --inspector` with one viewer of the primary
+ * (its workers forwarding their batches over IPC) against the same with
+ * none, CPU counted over the primary and its workers: the viewer within 10%.
  */
 const inspectorSection = async () => {
   const base = env.BASE_BIN === undefined ? undefined : resolve(env.BASE_BIN)
@@ -671,10 +673,20 @@ const inspectorSection = async () => {
   const viewer = { batches: 0, events: 0, connections: 0, dropped: 0, socket: undefined }
   /** CPU ms and responses of each server over its runs. */
   const cpu = new Map()
+  /** The viewer of the --workers 2 server, and what it read. */
+  let workersViewer
+  let workersViewerBytes = 0
   try {
     servers.push(await startBuild("viewer", "one viewer", BIN, ["--inspector"]))
     servers.push(await startBuild("none", "no viewer", BIN, ["--inspector"]))
     if (base !== undefined) servers.push(await startBuild("base", "other build", base, []))
+    servers.push(await startBuild("wviewer", "--workers 2, one viewer", BIN, ["--inspector", "--workers", "2"]))
+    servers.push(await startBuild("wnone", "--workers 2, no viewer", BIN, ["--inspector", "--workers", "2"]))
+    const watchedWorkers = servers.find((server) => server.kind === "wviewer")
+    workersViewer = net.connect({ port: watchedWorkers.inspector, host: "127.0.0.1" })
+    workersViewer.on("error", () => {})
+    workersViewer.write("GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
+    workersViewer.on("data", (d) => void (workersViewerBytes += d.length))
     const watched = servers[0]
     viewer.socket = net.connect({ port: watched.inspector, host: "127.0.0.1" })
     viewer.socket.on("error", () => {})
@@ -704,11 +716,11 @@ const inspectorSection = async () => {
       servers,
       "inspector",
       async (server, seconds) => {
-        const before = cpuMsOf(server.child.pid)
+        const before = cpuMsOfTree(server.child.pid)
         const r = await wrk(url(server), { connections: CONNECTIONS, seconds })
         const spent = cpu.get(server.kind) ?? { ms: 0, requests: 0 }
         cpu.set(server.kind, {
-          ms: spent.ms + cpuMsOf(server.child.pid) - before,
+          ms: spent.ms + cpuMsOfTree(server.child.pid) - before,
           requests: spent.requests + r.requests
         })
         return r
@@ -736,6 +748,20 @@ const inspectorSection = async () => {
       `inspector: the viewer took ${fmt(viewer.batches)} batches with ${fmt(viewer.events)} events and ` +
         `${fmt(viewer.connections)} connection figures, and was told of ${fmt(viewer.dropped)} dropped`
     )
+    const wOne = results.get("wviewer")
+    const wNone = results.get("wnone")
+    const r3 = ratio(wOne.rps, wNone.rps)
+    row(
+      "14",
+      `${title}, --workers 2, one inspector viewer of the primary`,
+      figures("wviewer", wOne),
+      "--workers 2, no viewer",
+      figures("wnone", wNone),
+      `${x(r3)} (${cpuRatio("wviewer", "wnone")})`,
+      ">= 0.90x",
+      verdict(r3 >= 0.9)
+    )
+    notes.push(`inspector: the --workers 2 viewer read ${fmt(workersViewerBytes)} bytes of events`)
     if (base === undefined) {
       row("14", `${title}, no viewer`, figures("none", none), "other build", "BASE_BIN not set: skipped")
     } else {
@@ -754,6 +780,7 @@ const inspectorSection = async () => {
     }
   } finally {
     viewer.socket?.destroy()
+    workersViewer?.destroy()
     await stopAll(servers, "inspector")
   }
 }
@@ -1027,6 +1054,17 @@ const large = async () => {
 }
 
 /** CPU time (user + system) a process has used so far, in ms; NaN when it cannot be read. */
+/** CPU ms of a process and its children (a primary and its workers). */
+const cpuMsOfTree = (pid) => {
+  let children = []
+  try {
+    children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(" ").filter((c) => c !== "")
+    )
+  } catch {}
+  return children.reduce((sum, child) => sum + cpuMsOf(Number(child)), cpuMsOf(pid))
+}
+
 const cpuMsOf = (pid) => {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1).split(" ")

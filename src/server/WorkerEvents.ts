@@ -15,8 +15,8 @@ import type { ConnectionProgress, Lifecycle, PrimaryView, ServerView, WorkerView
 
 /** Events a worker holds for the channel before it drops (Lifecycle.subscribe's capacity). */
 export const WORKER_CAPACITY = 10_000
-/** A worker sends what happened within this long in one message. */
-export const WORKER_BATCH_MS = 50
+/** A worker sends what happened within this long in one message (a viewer of the primary gets batches as often). */
+export const WORKER_BATCH_MS = 100
 /** How long the primary waits for a worker's part of a snapshot. */
 export const SNAPSHOT_TIMEOUT = Duration.millis(500)
 /** How long a stopping worker waits for its last events to leave. */

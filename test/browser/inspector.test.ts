@@ -180,3 +180,63 @@ describe.skipIf(skipReason !== "")(`the inspector's replay in Chromium${skipReas
     await context.close()
   }, 60_000)
 })
+
+describe.skipIf(skipReason !== "")(`the inspector with --workers 2 in Chromium${skipReason}`, () => {
+  let site = ""
+  let server: DevServer
+  let browser: Browser | undefined
+  const sockets: Array<net.Socket> = []
+
+  beforeAll(async () => {
+    ensureBuilt()
+    site = mkdtempSync(join(tmpdir(), "fiberhttp-inspector-workers-"))
+    writeFileSync(join(site, "index.html"), "<!DOCTYPE html><title>site</title>\n")
+    server = await startServer(site, ["--workers", "2", "--inspector", "--quiet"])
+    browser = await launchChromium()
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy()
+    await browser?.close()
+    if (server !== undefined && server.child.exitCode === null) await server.stop()
+    if (site !== "") rmSync(site, { recursive: true, force: true })
+  })
+
+  it("draws each worker above its connections, then each worker's shutdown and the primary's exit", async () => {
+    const inspector = /inspector: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(server.stdout())?.[1]
+    const port = Number(new URL(server.url).port)
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 760 } })
+    const page = await context.newPage()
+    await page.goto(inspector!)
+    await page.waitForSelector("[data-worker=w2]", { timeout: 20_000 })
+    // connections kept open after one request each, in whichever worker took them
+    for (let i = 0; i < 6; i++) sockets.push(await rawSocket(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+    await page.waitForFunction(
+      () => document.querySelectorAll("[data-worker] .conn[data-phase=idle]").length === 6,
+      null,
+      {
+        timeout: 10_000
+      }
+    )
+    // every connection is drawn under the worker its id names
+    const placed = await page.$$eval(
+      "[data-worker] .conn",
+      (boxes) =>
+        boxes.map((box) => [box.closest("[data-worker]")!.getAttribute("data-worker"), box.getAttribute("data-id")])
+    )
+    for (const [worker, id] of placed) expect(id!.startsWith(`${worker}:c`)).toBe(true)
+
+    const exited = server.stop()
+    await page.waitForSelector("#status.ended", { timeout: 15_000 })
+    expect(await page.textContent("#status")).toBe("server stopped")
+    await page.waitForSelector("li.done[data-step=workers-stopped]", { timeout: 5_000 })
+    const order = await page.$$eval(
+      "#steps li.done",
+      (items) => items.map((li) => li.getAttribute("data-step") ?? li.getAttribute("data-worker-steps"))
+    )
+    const worker = ["asked", "listeners-closed", "draining", "drained", "closed", "exited"]
+    expect(order).toEqual(["workers-stopping", "w1", ...worker, "w2", ...worker, "workers-stopped"])
+    expect((await exited).code).toBe(0)
+    await context.close()
+  }, 60_000)
+})
