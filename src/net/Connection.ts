@@ -83,6 +83,19 @@ export interface Connection {
   readonly unacknowledged: Effect.Effect<Option.Option<number>>
   /** Flushes what is queued and half-closes (sends FIN). */
   readonly end: Effect.Effect<void, SocketError>
+  /**
+   * Ends the connection for good: the bytes the transport holds go out, then
+   * FIN (on TLS, close_notify first), and the connection is destroyed.
+   * Issued at the call: when the transport holds no byte of its own (every
+   * write taken whole), closing the socket sends the FIN itself, with no
+   * shutdown to wait for, and the effect returned is already an `Exit`;
+   * otherwise running it waits as `end` does, then destroys. Never fails:
+   * a connection that cannot end cleanly is destroyed all the same. As with
+   * a kernel's close, bytes the peer sends that were never read turn the
+   * FIN into a reset: for a request whose body was left unread, `end` and
+   * drain instead.
+   */
+  readonly closeNow: () => Effect.Effect<void>
   /** Tears the connection down at once, dropping queued bytes. Idempotent, never blocks. */
   readonly destroy: Effect.Effect<void>
 }

@@ -183,23 +183,34 @@ const makeEndpoint = (
     wakeAll(waiting)
   })
 
-  const close = (abortive: boolean) =>
-    Effect.sync(() => {
-      if (state.destroyed) return
-      state.destroyed = true
-      // Unread bytes make the kernel answer the close with a reset.
-      if (abortive || incoming.unread > 0) outgoing.writerGone = true
-      else if (!outgoing.fin) {
-        outgoing.fin = true
-        outgoing.finAt = now()
-      }
-      incoming.readerGone = true
-      incoming.chunks.length = 0
-      incoming.writtenAt.length = 0
-      incoming.unread = 0
-      wakeAll(waiting)
-    })
+  const closeEndpoint = (abortive: boolean) => {
+    if (state.destroyed) return
+    state.destroyed = true
+    // Unread bytes make the kernel answer the close with a reset.
+    if (abortive || incoming.unread > 0) outgoing.writerGone = true
+    else if (!outgoing.fin) {
+      outgoing.fin = true
+      outgoing.finAt = now()
+    }
+    incoming.readerGone = true
+    incoming.chunks.length = 0
+    incoming.writtenAt.length = 0
+    incoming.unread = 0
+    wakeAll(waiting)
+  }
+  const close = (abortive: boolean) => Effect.sync(() => closeEndpoint(abortive))
   const destroy = close(false)
+  const end = Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered)
+  const endThenDestroy = Effect.ensuring(Effect.ignore(end), destroy)
+
+  /** As a socket: with every write within the window (taken), destroy sends the FIN at once; else end first. */
+  const closeNow = (): Effect.Effect<void> => {
+    if (state.destroyed || outgoing.unread <= outgoing.window) {
+      closeEndpoint(false)
+      return Exit.void
+    }
+    return endThenDestroy
+  }
 
   return {
     connection: {
@@ -217,7 +228,8 @@ const makeEndpoint = (
       receivedAt: () => receivedAt,
       sentAt: () => sentAt,
       unacknowledged: Effect.sync(() => (state.destroyed ? Option.none() : Option.some(outgoing.unread))),
-      end: Effect.zipRight(Effect.suspend(() => writeFailure() ?? finish), delivered),
+      end,
+      closeNow,
       destroy
     },
     readUpTo,

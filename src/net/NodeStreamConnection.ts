@@ -346,6 +346,28 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
     return finished
   })
 
+  const destroy = Effect.sync(() => {
+    destroyed = true
+    socket.destroy()
+  })
+
+  const endThenDestroy = Effect.ensuring(Effect.ignore(end), destroy)
+  /** A tls.TLSSocket (which says so): its close must write close_notify first. */
+  const encrypted = (socket as { readonly encrypted?: boolean }).encrypted === true
+
+  /**
+   * With nothing left in Node's buffer (the kernel took every write), the
+   * close(2) of destroy sends the FIN after the kernel's queued bytes, as a
+   * shutdown would: no shutdown request, no callback to wait for. TLS must
+   * write its close_notify first: it ends, then destroys.
+   */
+  const closeNow = (): Effect.Effect<void> => {
+    if (encrypted || socket.writableLength > 0 || socket.connecting) return endThenDestroy
+    destroyed = true
+    socket.destroy()
+    return Exit.void
+  }
+
   return {
     id,
     // asked of the socket (getpeername(2)) the first time someone wants it, then kept: it is gone
@@ -373,10 +395,8 @@ export const fromSocket = (socket: net.Socket, options: SocketOptions): Connecti
     sentAt: () => sentAt,
     unacknowledged: Effect.suspend(() => (destroyed ? Effect.succeed(Option.none()) : sendQueues.sample(socket))),
     end,
-    destroy: Effect.sync(() => {
-      destroyed = true
-      socket.destroy()
-    })
+    closeNow,
+    destroy
   }
 }
 

@@ -287,6 +287,16 @@ const write = (session: Session, chunk: Uint8Array) => Effect.suspend(() => writ
 /** Sends FIN, waiting for the peer to take what is queued (as long as a write may take). */
 const end = (session: Session) => awaitingPeer(session, Effect.ignore(session.conn.end))
 
+/**
+ * Ends the connection for good after a complete exchange (nothing left
+ * unread): an Exit when the transport closed it at once, else the wait for
+ * what it still holds, guarded as a write.
+ */
+const close = (session: Session): Effect.Effect<void> => {
+  const closed = session.conn.closeNow()
+  return exitNow(closed) ?? awaitingPeer(session, closed)
+}
+
 /** Ends, then drains what the peer still sends for a moment, so it reads the response rather than a reset. */
 const lingeringClose = (session: Session) =>
   Effect.gen(function*() {
@@ -586,18 +596,23 @@ const afterResponse = (
   }
   if (!keepAlive) {
     state.phase = "closing"
+    const reason = done(ctx.draining() ? "server shutting down" : "not persistent")
     // a body left unread: drain it a moment so the peer sees the response, not a reset
-    return Effect.as(
-      complete ? end(session) : lingeringClose(session),
-      done(ctx.draining() ? "server shutting down" : "not persistent")
-    )
+    if (!complete) return Effect.as(lingeringClose(session), reason)
+    return closeThen(session, reason)
   }
   if (ctx.draining()) {
     state.phase = "closing"
     // the response is complete: let it leave the socket before the connection is destroyed
-    return Effect.as(end(session), done("server shutting down"))
+    return closeThen(session, done("server shutting down"))
   }
   return NEXT_NOW
+}
+
+/** Closes (see `close`), then answers `reason`: an Exit when the close was done at once. */
+const closeThen = (session: Session, reason: Answered): Effect.Effect<Answered> => {
+  const closed = close(session)
+  return Exit.isExit(closed) ? Exit.succeed(reason) : Effect.as(closed, reason)
 }
 
 /** A response's head and in-memory body as sent, for one kind of request, at one second of the wall clock. */

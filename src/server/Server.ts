@@ -9,6 +9,8 @@ import {
   FiberId,
   FiberSet,
   Option,
+  Runtime,
+  RuntimeFlags,
   Scope
 } from "effect"
 import { Headers } from "../http/Headers.ts"
@@ -254,48 +256,53 @@ export const serve = (
     ).pipe(Effect.onError((cause) => Scope.close(listenScope, Exit.failCause(cause))))
 
     /**
-     * A connection's fiber: it owns its socket through acquireUseRelease,
-     * whose release destroys it (and reports how the serving ended), so
-     * `finalized` always follows `completed` (with the reason), `interrupted`
-     * or a logged defect. The fiber starts uninterruptible (forked from the
-     * uninterruptible accept step); only the serving itself is interruptible.
+     * A connection's fiber: it serves, then destroys its socket (and reports
+     * how the serving ended), so `finalized` always follows `completed` (with
+     * the reason), `interrupted` or a logged defect. The fiber starts
+     * uninterruptible (see acceptLoop) and only the serving itself is
+     * interruptible, so the destroy always runs.
      */
     const connectionFiber = (conn: Connection, parent: string, state: LiveConnection) =>
       Effect.flatMap(Effect.fiberId, (id) => {
         const fiber = fiberName(id)
-        const acquire = log.tracing
-          ? Effect.as(
-            trace("forked", conn.id, fiber, parent, `from ${formatPeer(conn.remoteAddress, conn.remotePort)}`),
-            conn
-          )
-          : Effect.succeed(conn)
-        const use = () =>
-          Effect.interruptible(serveConnection(conn, {
-            limits,
-            watchdogs,
-            handler,
-            fiber,
-            parent,
-            state,
-            draining: () => draining
-          }))
-        const release = (_: Connection, exit: Exit.Exit<string>) =>
-          Effect.gen(function*() {
+        const serving = Effect.exit(Effect.interruptible(serveConnection(conn, {
+          limits,
+          watchdogs,
+          handler,
+          fiber,
+          parent,
+          state,
+          draining: () => draining
+        })))
+        const forget = Effect.sync(() => {
+          open.delete(conn)
+          live.delete(state)
+        })
+        const release = (exit: Exit.Exit<string>): Effect.Effect<void> => {
+          if (!log.tracing && (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause))) {
+            return Effect.zipRight(conn.destroy, forget)
+          }
+          return Effect.gen(function*() {
             if (Exit.isSuccess(exit)) {
               if (log.tracing) yield* trace("completed", conn.id, fiber, parent, exit.value, state.requests)
             } else if (Cause.isInterruptedOnly(exit.cause)) {
               if (log.tracing) yield* trace("interrupted", conn.id, fiber, parent, undefined, state.requests)
             } else {
-              // a defect is a bug: say so, and let the other connections go on
+              // a defect is a bug: say so, and let the other connections go on (the fiber ends quietly)
               yield* log.error(`connection ${conn.id} failed`, exit.cause)
             }
             yield* conn.destroy
-            open.delete(conn)
-            live.delete(state)
+            yield* forget
             if (log.tracing) yield* trace("finalized", conn.id, fiber, parent, "connection destroyed")
           })
-        // a defect was logged by the release: the fiber ends quietly
-        return Effect.catchAllDefect(Effect.acquireUseRelease(acquire, use, release), () => Effect.void)
+        }
+        const served = log.tracing
+          ? Effect.zipRight(
+            trace("forked", conn.id, fiber, parent, `from ${formatPeer(conn.remoteAddress, conn.remotePort)}`),
+            serving
+          )
+          : serving
+        return Effect.flatMap(served, release)
       })
 
     /**
@@ -350,9 +357,18 @@ export const serve = (
       Effect.gen(function*() {
         acceptFibers[index] = FiberId.threadName(yield* Effect.fiberId)
         const parent = `server[${listener.host}:${listener.port}] accept${acceptFibers[index]}`
+        // Connection fibers are forked straight from this fiber's runtime, uninterruptible from
+        // their start (their serving alone is interruptible), into the FiberSet: no Effect steps
+        // of FiberSet.run, no supervision hook per fiber.
+        const runtime = yield* Effect.runtime<AccessLog>()
+        const startFiber = Runtime.runFork(Runtime.make({
+          context: runtime.context,
+          fiberRefs: runtime.fiberRefs,
+          runtimeFlags: RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.Interruption)
+        }))
         // Uninterruptible from the accept to the fork: a connection handed over by the listener
-        // has its destroy registered at once, and the forked fiber starts uninterruptible, so its
-        // `ensuring` is in place before any interruption can reach it. The wait itself ends when
+        // is recorded as open at once (shutdown destroys it if its fiber never ran), and its
+        // fiber cannot be interrupted before its destroy is in place. The wait itself ends when
         // the listener closes.
         const acceptOne = Effect.uninterruptible(Effect.flatMap(listener.accept, (conn) => {
           open.add(conn)
@@ -376,13 +392,18 @@ export const serve = (
           }
           const state = new LiveConnection(conn, monotonicMs())
           live.add(state)
-          return Effect.map(FiberSet.run(fibers, connectionFiber(conn, parent, state)), (fiber) => {
-            state.fiber = fiber
-          })
+          // started by the scheduler, as a fork is, not nested inside this step (started nested,
+          // the stall rule at shutdown stopped firing: see the never-reading SIGINT e2e test)
+          const fiber = startFiber(connectionFiber(conn, parent, state), { immediate: false })
+          FiberSet.unsafeAdd(fibers, fiber)
+          state.fiber = fiber
+          return Effect.void
         }))
         let backoffMs = 0
         const acceptNext = Effect.zipRight(acceptOne, Effect.sync(() => void (backoffMs = 0)))
-        return yield* Effect.forever(
+        // One connection after the other without yielding in between (Effect.forever would yield
+        // after each): the listener's queue hands over only what the event loop accepted.
+        const loop: Effect.Effect<never, AcceptError | SocketError, AccessLog> = Effect.flatMap(
           Effect.catchAll(acceptNext, (error) => {
             // the listener closed: the loop ends with it
             if (error._tag === "SocketError" && error.reason === "Closed") return Effect.fail(error)
@@ -390,8 +411,10 @@ export const serve = (
             // keeps failing) rather than spin, say so at most once a second, then go on
             backoffMs = Math.min(ACCEPT_BACKOFF_MAX_MS, Math.max(ACCEPT_BACKOFF_MS, backoffMs * 2))
             return Effect.zipRight(reportAcceptFailure(error, backoffMs), Clock.sleep(Duration.millis(backoffMs)))
-          })
+          }),
+          () => loop
         )
+        return yield* loop
       }).pipe(Effect.catchAll(() => Effect.void))
 
     for (const [index, listener] of listeners.entries()) yield* Effect.forkIn(acceptLoop(listener, index), acceptScope)

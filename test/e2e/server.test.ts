@@ -270,6 +270,27 @@ describe("fiberhttp server (built CLI)", () => {
     client.socket.destroy()
   })
 
+  it("Connection: close: the whole response, then FIN (never a reset), one log line each, 50 at once", async () => {
+    const one = () =>
+      new Promise<{ readonly got: string; readonly ended: string }>((resolve) => {
+        const socket = net.connect(server.port, "127.0.0.1")
+        let got = ""
+        socket.on("data", (d: Buffer) => (got += d.toString("latin1")))
+        socket.on("end", () => resolve({ got, ended: "end" }))
+        socket.on("error", (error: NodeJS.ErrnoException) => resolve({ got, ended: error.code ?? "error" }))
+        socket.write(get("/style.css?close-check", "Connection: close\r\n"))
+      })
+    const results = await Promise.all(Array.from({ length: 50 }, one))
+    for (const { ended, got } of results) {
+      expect(ended).toBe("end")
+      expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      expect(got).toContain("\r\nConnection: close\r\n")
+      expect(got.endsWith("\r\n\r\nh1{color:teal}\n")).toBe(true)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+    expect(server.stdout().match(/"GET \/style\.css\?close-check HTTP\/1\.1" 200 15 /g)).toHaveLength(50)
+  })
+
   it("logs one line per request with the connection and its fiber", async () => {
     await fetchRaw(server.port, get("/style.css?log-check"))
     await new Promise((r) => setTimeout(r, 100))

@@ -138,6 +138,33 @@ describe("MemoryNetwork", () => {
       expect((yield* Effect.flip(third.read)).reason).toBe("Reset")
     }).pipe(Effect.provide(Memory.layer)))
 
+  it.scoped("closeNow: at once (an Exit) when the window took every write, else after the peer made room", () =>
+    Effect.gen(function*() {
+      const network = yield* MemoryNetwork
+      const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })
+
+      const first = yield* network.connect(listener.port, { window: 8 })
+      const firstServer = yield* listener.accept
+      yield* firstServer.write(bytes("response"))
+      expect(Exit.isExit(firstServer.closeNow())).toBe(true)
+      expect(yield* first.status).toEqual({ ended: true, destroyed: true })
+      expect(yield* first.readAllText).toBe("response")
+
+      const second = yield* network.connect(listener.port, { window: 8 })
+      const secondServer = yield* listener.accept
+      yield* Effect.fork(secondServer.write(bytes("more than eight")))
+      yield* settle
+      const closed = secondServer.closeNow()
+      expect(Exit.isExit(closed)).toBe(false)
+      const closing = yield* Effect.fork(closed)
+      yield* settle
+      // the FIN is queued behind the bytes; the connection stays until the peer took them
+      expect(yield* second.status).toEqual({ ended: true, destroyed: false })
+      expect(yield* second.readAllText).toBe("more than eight")
+      yield* Fiber.join(closing)
+      expect(yield* second.status).toEqual({ ended: true, destroyed: true })
+    }).pipe(Effect.provide(Memory.layer)))
+
   it.scoped("a peer's reset: the server's pending read and its writes fail with Reset", () =>
     Effect.gen(function*() {
       const listener = yield* (yield* SocketServer).listen({ host: "127.0.0.1", port: 0 })

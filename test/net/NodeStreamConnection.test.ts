@@ -119,6 +119,62 @@ describe("NodeStreamConnection", () => {
     }))
 })
 
+/** Everything the raw socket receives, and how its side ended: FIN ("end") or an error such as a reset. */
+const receiveAll = (socket: net.Socket) =>
+  Effect.async<{ readonly got: string; readonly ended: string }>((resume) => {
+    let got = ""
+    socket.on("data", (d: Buffer) => (got += text(d)))
+    socket.on("end", () => resume(Effect.succeed({ got, ended: "end" })))
+    socket.on("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed({ got, ended: error.code ?? "error" })))
+  })
+
+describe("NodeStreamConnection closeNow", () => {
+  it.scopedLive("after writes the kernel took whole, it closes at once (an Exit): the peer reads them all, then FIN", () =>
+    Effect.gen(function*() {
+      const [serverSocket, client] = yield* socketPair
+      const connection = fromSocket(serverSocket, { sendQueues })
+      const received = yield* Effect.fork(receiveAll(client))
+      client.write("GET / HTTP/1.1\r\n\r\n")
+      expect(yield* readAtLeast(connection, 18)).toBe("GET / HTTP/1.1\r\n\r\n")
+      expect(Exit.isExit(connection.writeNow(new TextEncoder().encode("response")))).toBe(true)
+      const closed = connection.closeNow()
+      expect(Exit.isExit(closed)).toBe(true)
+      // no shutdown request left behind: the socket is closed, its FIN sent by the close
+      expect(serverSocket.destroyed).toBe(true)
+      expect(yield* Fiber.join(received)).toEqual({ got: "response", ended: "end" })
+      expect((yield* Effect.flip(connection.read)).reason).toBe("Closed")
+    }))
+
+  it.scopedLive("with bytes still in Node's buffer it waits for them to leave, then FIN: nothing is dropped", () =>
+    Effect.gen(function*() {
+      const [serverSocket, client] = yield* socketPair
+      // a budget per turn that never runs out: only the kernel's buffers can stop a write here
+      const turns = makeWriteTurns(Number.MAX_SAFE_INTEGER, (run) => void setImmediate(run))
+      const connection = fromSocket(serverSocket, { sendQueues, turns })
+      client.pause()
+      // the peer does not read: writes fill the kernel's buffers, then one stays in Node's
+      const chunk = new Uint8Array(64 * 1024).fill(120)
+      let issued = 0
+      while (Exit.isExit(connection.writeNow(chunk))) issued += chunk.length
+      issued += chunk.length
+      expect(serverSocket.writableLength).toBeGreaterThan(0)
+      const closed = connection.closeNow()
+      expect(Exit.isExit(closed)).toBe(false)
+      const closing = yield* Effect.fork(closed)
+      let total = 0
+      const ended = yield* Effect.async<string>((resume) => {
+        client.on("data", (d: Buffer) => (total += d.length))
+        client.on("end", () => resume(Effect.succeed("end")))
+        client.on("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? "error")))
+        client.resume()
+      })
+      yield* Fiber.join(closing)
+      expect(ended).toBe("end")
+      expect(total).toBe(issued)
+      expect(serverSocket.destroyed).toBe(true)
+    }))
+})
+
 describe("NodeStreamConnection progress", () => {
   it.scopedLive(
     "bytesFlushed grows while one large write is still pending on a slow reader",
