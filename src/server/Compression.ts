@@ -310,15 +310,29 @@ export const wrap = (
 
     /** The same answer object for the same response (see DevHandler's `finish`). */
     const varied = new WeakMap<Response.ServerResponse, Response.ServerResponse>()
-    const varyIfCompressible = (response: Response.ServerResponse): Response.ServerResponse => {
+    /** `type`: the file's, for a 304, which names none (RFC 9110 15.4.5: it carries its 200's Vary). */
+    const varyIfCompressible = (response: Response.ServerResponse, type?: string): Response.ServerResponse => {
       const known = varied.get(response)
       if (known !== undefined) return known
-      const type = response.headers.get("Content-Type")
-      const answer = type !== undefined && response.status < 300 && compressibleType(type)
-        ? withHeaders(response, addVary)
-        : response
+      const typed = response.status === 304 ? type : response.headers.get("Content-Type")
+      const answer =
+        typed !== undefined && (response.status < 300 || response.status === 304) && compressibleType(typed)
+          ? withHeaders(response, addVary)
+          : response
       varied.set(response, answer)
       return answer
+    }
+
+    /** A response to a request that takes no coding: a 304's type is its file's, looked up only when not yet known. */
+    const varyUncoded = (
+      rawPath: string,
+      response: Response.ServerResponse
+    ): Effect.Effect<Response.ServerResponse> => {
+      if (response.status !== 304 || varied.has(response)) return Effect.succeed(varyIfCompressible(response))
+      return mapNow(
+        fileAt(rawPath),
+        (file) => varyIfCompressible(response, file === undefined ? undefined : typeOf(file))
+      )
     }
 
     return (head) => {
@@ -327,7 +341,10 @@ export const wrap = (
       const codings = acceptedCodings(accept, CODINGS)
       const rawPath = pathOfTarget(head.target)
       if (codings.length === 0 || rawPath === undefined) {
-        return options.onTheFly ? mapNow(inner(head), varyIfCompressible) : inner(head)
+        if (!options.onTheFly) return inner(head)
+        return rawPath === undefined
+          ? mapNow(inner(head), (response) => varyIfCompressible(response))
+          : flatMapNow(inner(head), (response) => varyUncoded(rawPath, response))
       }
       // a kept file's answer, its siblings known, is given at once (see effectNow.ts)
       return flatMapNow(fileAt(rawPath), (file) => {
@@ -340,7 +357,7 @@ export const wrap = (
           if (coding !== undefined) return serveSibling(head, rawPath, coding, type)
           if (!options.onTheFly || !compressibleType(type)) return inner(head)
           if (file.size <= MIN_COMPRESSED_SIZE || head.headers.has("Range")) {
-            return mapNow(inner(head), varyIfCompressible)
+            return mapNow(inner(head), (response) => varyIfCompressible(response, type))
           }
           return compressOnTheFly(head, file, codings[0]!)
         })

@@ -93,4 +93,26 @@ describe("Compression", () => {
   it("an unusable Accept-Encoding leaves identity", () => {
     expect(chooseCoding("br;q=abc", ["br", "gzip"])).toBe("identity")
   })
+
+  // RFC 9110 section 15.4.5: a 304 carries the Vary its 200 would have carried
+  it.scoped("a 304 varies on Accept-Encoding wherever its 200 does, identity or coded", () =>
+    Effect.gen(function*() {
+      const handler = yield* handlerOverSite
+      const cases: ReadonlyArray<Record<string, string>> = [{}, { "Accept-Encoding": "br" }, {
+        "Accept-Encoding": "gzip",
+        Range: "bytes=0-9"
+      }]
+      for (const accept of cases) {
+        const ok = yield* handler(get("/app.js", accept))
+        expect(ok.headers.get("Vary"), JSON.stringify(accept)).toBe("Accept-Encoding")
+        const etag = ok.headers.get("ETag")!
+        for (
+          const condition of [{ "If-None-Match": etag }, { "If-Modified-Since": ok.headers.get("Last-Modified")! }]
+        ) {
+          const revalidated = yield* handler(get("/app.js", { ...accept, ...condition }))
+          expect(revalidated.status, JSON.stringify([accept, condition])).toBe(304)
+          expect(revalidated.headers.get("Vary"), JSON.stringify([accept, condition])).toBe("Accept-Encoding")
+        }
+      }
+    }))
 })
