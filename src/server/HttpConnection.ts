@@ -597,8 +597,13 @@ const afterResponse = (
   if (!keepAlive) {
     state.phase = "closing"
     const reason = done(ctx.draining() ? "server shutting down" : "not persistent")
-    // a body left unread: drain it a moment so the peer sees the response, not a reset
-    if (!complete) return Effect.as(lingeringClose(session), reason)
+    // Bytes that arrive after close(2) are answered with a reset, which discards what the peer has not
+    // read yet (RFC 9112 section 9.6). They will when a body was left unread, when bytes after the request
+    // arrived already, and may when the peer asked to keep the connection (the request limit) and pipelines:
+    // then drain a moment, so that the peer reads the response.
+    if (!complete || session.pending.length > 0 || (head.keepAlive && !ctx.draining())) {
+      return Effect.as(lingeringClose(session), reason)
+    }
     return closeThen(session, reason)
   }
   if (ctx.draining()) {

@@ -278,3 +278,65 @@ describe("a file the server's user cannot read", () => {
     }
   })
 })
+
+describe("the request limit with a pipelining client (RFC 9112 section 9.6)", () => {
+  /**
+   * A raw client (python3) with a small receive buffer: three pipelined
+   * requests, the last one at --max-requests; once the server has logged
+   * them (written, connection ended), three more, as a pipelining client
+   * that has not read yet sends them; then it reads everything.
+   */
+  const client = `
+import socket, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+req = ("GET %s HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" % path).encode()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+s.connect(("127.0.0.1", port))
+s.sendall(req * 3)
+print("sent", flush=True)
+sys.stdin.readline()
+try:
+    s.sendall(req * 3)
+except OSError:
+    pass
+import time
+time.sleep(0.3)
+s.settimeout(10)
+got, ended = b"", "end"
+try:
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        got += b
+except OSError as e:
+    ended = type(e).__name__
+print(got.count(b"HTTP/1.1 200 OK"), len(got), ended, flush=True)
+`
+
+  it("every response up to the limit arrives whole, then FIN: bytes sent after the close do not reset it", async () => {
+    const root = path.join(scratch, "limit")
+    fs.mkdirSync(root, { recursive: true })
+    const body = Buffer.alloc(700_000, "x")
+    fs.writeFileSync(path.join(root, "f.bin"), body)
+    const server = await start(["--root", root, "--max-requests", "3"])
+    try {
+      const python = spawn("python3", ["-c", client, String(server.port), "/f.bin"], {
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      let out = ""
+      python.stdout!.on("data", (d: Buffer) => (out += d.toString()))
+      const exited = new Promise<number | null>((done) => python.on("exit", (code) => done(code)))
+      await until(() => out.includes("sent"), "the first requests")
+      await until(() => accessLines(server).length === 3, "three access lines")
+      python.stdin!.end("go\n")
+      expect(await exited).toBe(0)
+      const [responses, bytes, ended] = out.trim().split("\n").at(-1)!.split(" ")
+      expect({ responses, ended }).toEqual({ responses: "3", ended: "end" })
+      expect(Number(bytes)).toBeGreaterThan(3 * body.length)
+    } finally {
+      await stop(server)
+    }
+  })
+})
