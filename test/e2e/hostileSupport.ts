@@ -6,11 +6,9 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { bin, ensureBuilt } from "./support.ts"
+import { bin, ensureBuilt, sleep } from "./support.ts"
 
-export { bin, ensureBuilt }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+export { bin, ensureBuilt, sleep }
 
 /** Polls `condition` every 20 ms; resolves whether it held before `timeoutMs`. */
 export const waitFor = async (condition: () => boolean, timeoutMs: number): Promise<boolean> => {

@@ -9,7 +9,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { curl } from "./devSupport.ts"
-import { bin, ensureBuilt } from "./support.ts"
+import { bin, ensureBuilt, sleep, until } from "./support.ts"
 
 let root = ""
 const groups = new Set<number>()
@@ -34,16 +34,6 @@ afterEach(() => {
 afterAll(() => {
   if (root !== "") fs.rmSync(root, { recursive: true, force: true })
 })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const until = async (condition: () => boolean, ms: number, what: string) => {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 interface Started {
   readonly child: ChildProcess

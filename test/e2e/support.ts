@@ -11,6 +11,17 @@ export const ensureBuilt = (): void => {
   if (!fs.existsSync(bin)) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
 }
 
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `condition` every 20 ms for up to `ms`; throws, naming `what`, if it never held. */
+export const until = async (condition: () => boolean, ms: number, what: string): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
 export interface ClientRun {
   readonly code: number | null
   readonly stdout: Buffer

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { bin, ensureBuilt } from "./support.ts"
+import { bin, ensureBuilt, until } from "./support.ts"
 
 let root = ""
 const groups = new Set<number>()
@@ -33,17 +33,6 @@ interface Server {
   readonly stdout: () => string
   readonly stderr: () => string
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Waits (polling) for `condition`, up to `ms`. */
-const until = async (condition: () => boolean, ms: number, what: string) => {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
 }
 
 const run = (args: ReadonlyArray<string>) => {
